@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -21,6 +21,10 @@ from telegram.ext import (
 )
 
 from bot.emulator import FakeBotAPI
+from bot.emulator.faults import RateLimiter
+
+# PTB 22 warns when RetryAfter.retry_after is read as an int (it is, internally)
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 TOKEN = "123456:TEST"
 
@@ -274,3 +278,163 @@ async def test_on_message_hook(fake, bot, alice):
     msg = await bot.send_message(alice.id, "one")
     await bot.edit_message_text("two", chat_id=alice.id, message_id=msg.message_id)
     assert seen == [(alice.id, "one"), (alice.id, "two")]
+
+
+# ---------------------------------------------------------------- webhook
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def receiver():
+    """A plain aiohttp webhook receiver that fails the first N posts on request."""
+    state = {"fail": 0, "got": [], "headers": []}
+
+    async def hook(request: web.Request) -> web.Response:
+        state["headers"].append(request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
+        if state["fail"]:
+            state["fail"] -= 1
+            return web.Response(status=503)
+        state["got"].append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    yield state
+    await runner.cleanup()
+
+
+async def test_webhook_delivery_retry_and_redeliver(fake, bot, alice, receiver):
+    receiver["fail"] = 2
+    assert await bot.set_webhook(receiver["url"], secret_token="s3cr3t")
+    with pytest.raises(Conflict, match="can't use getUpdates method while webhook is active"):
+        await bot.get_updates()
+    await alice.send("hi")
+    await fake.wait_idle(timeout=3)
+    assert [u["message"]["text"] for u in receiver["got"]] == ["hi"]
+    assert receiver["headers"] == ["s3cr3t"] * 3  # two failures, then delivered
+    info = await bot.get_webhook_info()
+    assert info.url == receiver["url"] and info.pending_update_count == 0
+    assert "503" in info.last_error_message
+
+    await fake.redeliver(receiver["got"][0]["update_id"])
+    await fake.wait_idle(timeout=3)
+    assert [u["update_id"] for u in receiver["got"]] == [receiver["got"][0]["update_id"]] * 2
+
+    assert await bot.delete_webhook()
+    await alice.send("polled")
+    assert [u.message.text for u in await bot.get_updates()] == ["polled"]
+
+
+async def test_ptb_webhook_updater(fake):
+    """The real PTB webhook server receives updates pushed by the emulator."""
+    app = (ApplicationBuilder().token(TOKEN).base_url(fake.base_url)
+           .base_file_url(fake.base_file_url).build())
+    app.add_handler(MessageHandler(filters.TEXT, _echo))
+    port = _free_port()
+    await app.initialize()
+    await app.start()
+    await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="tg",
+                                    webhook_url=f"http://127.0.0.1:{port}/tg",
+                                    secret_token="abc_DEF-1")
+    try:
+        assert fake.webhook["secret_token"] == "abc_DEF-1"
+        carol = fake.user(3003, "Carol")
+        await carol.send("via webhook")
+        assert (await carol.wait_for("echo")).text == "echo: via webhook"
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+# ------------------------------------------------------------------ files
+async def test_file_round_trip(fake, bot, alice):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + \
+        (480).to_bytes(4, "big") + b"rest"
+    await alice.send_photo(png, caption="the bruise")
+    await alice.send_voice(b"OggS-voice")
+    await alice.send_document(b"%PDF-1.4", "report.pdf", caption="form")
+    await alice.send_video_note(b"mp4-note")
+    photo_u, voice_u, doc_u, note_u = await bot.get_updates()
+    photo = photo_u.message.photo[-1]
+    assert (photo.width, photo.height) == (640, 480) and photo_u.message.caption == "the bruise"
+    assert await (await photo.get_file()).download_as_bytearray() == png
+    assert await (await voice_u.message.voice.get_file()).download_as_bytearray() == b"OggS-voice"
+    assert doc_u.message.document.file_name == "report.pdf"
+    assert await (await doc_u.message.document.get_file()).download_as_bytearray() == b"%PDF-1.4"
+    assert await (await note_u.message.video_note.get_file()).download_as_bytearray() == \
+        b"mp4-note"
+
+    sent = await bot.send_document(alice.id, b"a,b\n1,2\n", filename="log.csv", caption="export")
+    assert alice.last.document["file_name"] == "log.csv" and alice.last.caption == "export"
+    assert await (await sent.document.get_file()).download_as_bytearray() == b"a,b\n1,2\n"
+    again = await bot.send_photo(alice.id, photo.file_id)  # re-send by file_id
+    assert again.photo[-1].file_unique_id == photo.file_unique_id
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.send_voice(alice.id, "no-such-file-id")
+
+
+# ------------------------------------------------------- faults and limits
+async def test_fail_next_and_retry_after(fake, bot, alice):
+    fake.fail_next("sendMessage", status=502, description="Bad Gateway")
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await bot.send_message(alice.id, "1")
+    fake.fail_next("sendMessage", retry_after=7, chat_id=alice.id)
+    with pytest.raises(RetryAfter, match="Retry in 7 seconds"):
+        await bot.send_message(alice.id, "2")
+    await bot.send_message(alice.id, "3")
+    assert [m.text for m in alice.messages] == ["3"]
+
+
+async def test_drop_and_delay(fake, bot, alice):
+    fake.drop_next("sendMessage")
+    with pytest.raises(NetworkError):
+        await bot.send_message(alice.id, "lost")
+    assert alice.messages == []
+    fake.drop_next("sendMessage", after_processing=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(alice.id, "sent but unacknowledged")
+    assert [m.text for m in alice.messages] == ["sent but unacknowledged"]
+    fake.delay_next("sendMessage", 0.5)
+    with pytest.raises(TimedOut):
+        await bot.send_message(alice.id, "slow", read_timeout=0.1)
+    fake.clear_faults()
+    await bot.send_message(alice.id, "fine")
+    assert [c[0] for c in fake.calls].count("sendMessage") == 4
+
+
+async def test_rate_limits(bot, fake, alice):
+    now = [1000.0]
+    fake.rate_limiter = RateLimiter(clock=lambda: now[0])  # frozen time: exact counts
+    fake.enforce_rate_limits = True
+    for i in range(3):  # the per-chat burst
+        await bot.send_message(alice.id, f"m{i}")
+    with pytest.raises(RetryAfter, match=r"Retry in [1-3] seconds"):
+        await bot.send_message(alice.id, "too fast")
+    async with aiohttp.ClientSession() as s:  # the raw answer carries parameters.retry_after
+        async with s.post(f"{fake.base_url}{TOKEN}/sendMessage",
+                          json={"chat_id": alice.id, "text": "raw"}) as r:
+            body = await r.json()
+    assert r.status == 429 and body["error_code"] == 429
+    assert body["description"] == f"Too Many Requests: retry after {body['parameters']['retry_after']}"
+    assert fake.counters["429"] == 2
+    # other chats are only bound by the global limit (30/s)
+    others = [fake.user(5000 + i, f"U{i}") for i in range(40)]
+    for u in others:
+        u.started = True
+    results = await asyncio.gather(*(bot.send_message(u.id, "x") for u in others),
+                                   return_exceptions=True)
+    limited = [r for r in results if isinstance(r, RetryAfter)]
+    assert len(limited) == 13  # 27 of the 30 global tokens were left
+    assert fake.counters["429"] == 2 + 13
+    now[0] += 1.0  # a second later alice may send again
+    await bot.send_message(alice.id, "later")
+    assert alice.last.text == "later"

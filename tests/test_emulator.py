@@ -438,3 +438,53 @@ async def test_rate_limits(bot, fake, alice):
     now[0] += 1.0  # a second later alice may send again
     await bot.send_message(alice.id, "later")
     assert alice.last.text == "later"
+
+
+# ------------------------------------------------------------ odds and ends
+async def test_polling_redeliver_duplicates_update(fake, echo_app):
+    dave = fake.user(4004, "Dave")
+    await dave.send("once")
+    await dave.wait_for("echo: once")
+    await fake.wait_idle()
+    await fake.redeliver(fake.updates[-1]["update_id"])
+    await dave.wait_for_count(2)
+    assert [m.text for m in dave.messages] == ["echo: once", "echo: once"]
+
+
+async def test_markdown_v2_minimal(fake, bot, alice):
+    await bot.send_message(alice.id, r"*Hi* _there_ [site](https://x.org)\!", parse_mode="MarkdownV2")
+    assert alice.last.text == "Hi there site!"
+    with pytest.raises(BadRequest, match="character '\\.' is reserved"):
+        await bot.send_message(alice.id, "Done.", parse_mode="MarkdownV2")
+    with pytest.raises(BadRequest, match="can't find end of bold entity"):
+        await bot.send_message(alice.id, "*open", parse_mode="MarkdownV2")
+
+
+async def test_commands_chat_action_and_get_chat(fake, bot, alice):
+    from telegram import BotCommand
+
+    assert await bot.set_my_commands([BotCommand("start", "Start"), BotCommand("report", "Report")])
+    assert [c.command for c in await bot.get_my_commands()] == ["start", "report"]
+    with pytest.raises(BadRequest, match="Bot_command_invalid"):
+        await bot.set_my_commands([BotCommand("Bad-Name", "x")])
+    assert await bot.delete_my_commands()
+    assert await bot.get_my_commands() == ()
+    assert await bot.send_chat_action(alice.id, "typing")
+    assert alice.chat_actions == ["typing"]
+    chat = await bot.get_chat(alice.id)
+    assert chat.first_name == "Alice" and chat.type == "private"
+
+
+async def test_wait_for_only_sees_news_since_last_action(fake, bot, alice):
+    await bot.send_message(alice.id, "old news")
+    await alice.send("/again")
+    with pytest.raises(AssertionError, match="old news"):  # transcript is shown
+        await alice.wait_for("old news", timeout=0.05)
+
+    async def send_later() -> None:
+        await asyncio.sleep(0.05)
+        await bot.send_message(alice.id, "fresh news")
+
+    task = asyncio.create_task(send_later())
+    assert (await alice.wait_for(predicate=lambda m: "fresh" in m.text)).text == "fresh news"
+    await task

@@ -383,7 +383,7 @@ class BotMethods:
     @staticmethod
     def _gift_types() -> dict:
         return {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-                "premium_subscription": False}
+                "premium_subscription": False, "gifts_from_channels": False}
 
     # ------------------------------------------------------------- files
     def _input_file(self, params: Params, name: str, kind: str, **meta: Any) -> Any:

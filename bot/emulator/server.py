@@ -25,7 +25,7 @@ import logging
 import struct
 import time
 from collections import Counter
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web

@@ -1,0 +1,27 @@
+"""Telegram update handlers: thin, each calling domain services in ``bot``.
+
+``register`` adds every handler in one visible place.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+
+def register(app: Application) -> None:
+    from handlers import alerts, fallback, help as help_, report, start
+
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", start.start, filters=private))
+    app.add_handler(CommandHandler("help", help_.help_command, filters=private))
+    app.add_handler(CommandHandler("guidance", help_.guidance_command, filters=private))
+    app.add_handler(CommandHandler("report", report.report_command, filters=private))
+    app.add_handler(CommandHandler("cancel", report.cancel_command, filters=private))
+    app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
+    app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
+    app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
+    # Last: anything else (unknown commands, stray buttons, other media).
+    app.add_handler(MessageHandler(private & filters.COMMAND, fallback.unknown_command))
+    app.add_handler(CallbackQueryHandler(fallback.unknown_button))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, fallback.other_message))

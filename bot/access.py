@@ -1,0 +1,61 @@
+"""Who may see and do what: the one place for access rules.
+
+A linked person may act on an incident only through a relationship the record
+holds: the carer who reported it; a recipient (allocated worker, cover, duty,
+EDT, copies, supervising social worker); the manager of the child's team.
+Callers log every refusal as an ``access_refused`` audit event.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from storage import queries
+from storage.models import Incident, IncidentRecipient, Person, Team
+
+
+class Access:
+    async def roles(self, session: AsyncSession, person: Person) -> frozenset[str]:
+        return await queries.roles_of(session, person.id)
+
+    async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        row = (
+            await session.execute(
+                select(IncidentRecipient.id).where(
+                    IncidentRecipient.incident_id == incident.id,
+                    IncidentRecipient.person_id == person.id,
+                )
+            )
+        ).first()
+        return row is not None
+
+    async def manages_team(self, session: AsyncSession, person: Person, team_id: str) -> bool:
+        team = await session.get(Team, team_id)
+        return team is not None and person.id in (team.manager_id, team.service_manager_id)
+
+    async def may_acknowledge(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        if not person.active:
+            return False
+        if await self.is_recipient(session, person, incident):
+            return True
+        return await self.manages_team(session, person, incident.team_id)
+
+    async def may_view(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        if not person.active:
+            return False
+        if incident.reporter_id == person.id:
+            return True
+        if await self.may_acknowledge(session, person, incident):
+            return True
+        return ADMIN in await self.roles(session, person)
+
+    async def can_report(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and CARER in await self.roles(session, person)
+
+    async def is_worker(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and bool(WORKER_ROLES & await self.roles(session, person))
+
+    async def is_manager(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and TEAM_MANAGER in await self.roles(session, person)

@@ -1,0 +1,168 @@
+"""Application wiring: the python-telegram-bot Application, our services, start and stop.
+
+``build_application`` makes the PTB Application with our typed context, the
+per-chat update processor and every handler; ``BotRunner`` starts and stops it
+together with the outbox dispatcher (and, as they land, the escalation engine),
+for ``fosterbot run``, the demo and the tests alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
+
+import handlers
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.outbox import Dispatcher
+from bot.services import Services
+from bot.update_processor import PerChatUpdateProcessor
+from handlers.common import BotContext
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("report", "Report an incident (carers)"),
+    BotCommand("myreports", "Your recent reports"),
+    BotCommand("help", "What this bot does for you"),
+    BotCommand("guidance", "How to report well"),
+    BotCommand("cancel", "Stop what you are doing"),
+]
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+async def check_schema(url: str) -> None:
+    current, head = await migrate.current_revision(url), migrate.head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is {'missing' if current is None else 'at ' + current}, "
+            f"the code needs {head}: run `fosterbot db upgrade` first"
+        )
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(
+                    "Sorry, something went wrong. Nothing you sent was lost; please try again.",
+                    show_alert=True,
+                )
+            else:
+                await update.effective_chat.send_message(
+                    "Sorry, something went wrong on our side. Nothing you sent was lost; "
+                    "please try again in a moment. In an emergency, phone."
+                )
+        except Exception:  # noqa: BLE001 - telling the user is best effort
+            log.exception("could not tell the user about the error")
+
+
+def build_application(services: Services) -> Application:
+    settings = services.settings
+    if not settings.token:
+        raise RuntimeError("no Telegram token: set FOSTERBOT_TELEGRAM_TOKEN")
+    timeout = settings.telegram.request_timeout_seconds
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
+                              write_timeout=timeout, connect_timeout=timeout))
+        .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
+    )
+    app = builder.build()
+    app.bot_data["services"] = services
+    handlers.register(app)
+    app.add_error_handler(error_handler)
+    return app
+
+
+@dataclass
+class BotRunner:
+    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests."""
+
+    services: Services
+    app: Application | None = None
+    dispatcher: Dispatcher | None = None
+
+    async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
+                    set_commands: bool = True) -> None:
+        self.app = build_application(self.services)
+        await self.app.initialize()
+        me = self.app.bot.bot
+        self.services.bot_username = self.services.settings.telegram.bot_username or me.username
+        self.dispatcher = Dispatcher(
+            self.services.db, self.app.bot, self.services.clock,
+            retry_for=self.services.settings.delivery.retry_for.amount,
+            poll_interval=self.services.settings.delivery.poll_interval_seconds,
+        )
+        self.services.dispatcher = self.dispatcher
+        if set_commands:
+            try:
+                await self.app.bot.set_my_commands(COMMANDS)
+            except Exception:  # noqa: BLE001 - a menu is a nicety
+                log.warning("could not set the command menu", exc_info=True)
+        await self.app.start()
+        await self.dispatcher.start()
+        if polling and self.app.updater is not None:
+            await self.app.updater.start_polling(poll_interval=poll_interval, timeout=10,
+                                                 drop_pending_updates=False)
+        log.info("fosterbot running as @%s", self.services.bot_username)
+
+    async def stop(self) -> None:
+        if self.app is None:
+            return
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        self.app = None
+
+
+def make_services(settings: Settings, *, clock: Clock | None = None,
+                  db: Database | None = None) -> Services:
+    return Services(settings=settings, db=db or Database(settings.database.url),
+                    clock=clock or SystemClock())
+
+
+def quiet_ptb_warnings() -> None:
+    warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*CallbackQueryHandler.*")
+
+
+async def run_forever(services: Services) -> None:
+    """``fosterbot run``: polling until SIGINT/SIGTERM."""
+    import signal
+
+    await check_schema(services.settings.database.url)
+    runner = BotRunner(services)
+    await runner.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - not on Linux
+            pass
+    await stop.wait()
+    log.info("stopping: finishing in-flight work")
+    await runner.stop()
+    await services.db.dispose()

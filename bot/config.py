@@ -1,0 +1,378 @@
+"""Configuration: a TOML file validated at start-up; secrets from the environment.
+
+``load_config(path)`` returns a :class:`Settings` or raises :class:`ConfigError`
+whose message names every bad key (``escalation.urgent.steps[1].after: ...``).
+Every key is documented in ``config.example.toml``. The Telegram token is read
+from ``FOSTERBOT_TELEGRAM_TOKEN`` and the webhook secret from
+``FOSTERBOT_WEBHOOK_SECRET``; neither may appear in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.categories import COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
+from bot.durations import Duration, parse_duration
+
+TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
+WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
+CONFIG_ENV = "FOSTERBOT_CONFIG"
+DEFAULT_CONFIG_PATH = "config.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message lists each problem by key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+
+def _duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration such as \"15m\" or \"1 working day\", got {value!r}")
+    return parse_duration(value)
+
+
+class WebhookSettings(_Strict):
+    url: str = ""  # the public HTTPS URL Telegram posts to
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "/telegram"
+
+
+class TelegramSettings(_Strict):
+    api_base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookSettings = WebhookSettings()
+    bot_username: str = ""  # optional; asked of Telegram (getMe) when empty
+    request_timeout_seconds: float = 20.0
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite+aiosqlite:///fosterbot.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return v
+
+
+class ServiceSettings(_Strict):
+    name: str = "Fostering Service"
+    timezone: str = "Europe/London"
+    duty_phone: str = ""
+    out_of_hours_phone: str = ""
+    invite_ttl: Duration = parse_duration("7d")
+
+    _d = field_validator("invite_ttl", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _parse_span(text: str) -> tuple[time, time]:
+    m = _SPAN.match(text)
+    if not m:
+        raise ValueError(f"expected \"HH:MM-HH:MM\", got {text!r}")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise ValueError(f"not a time of day in {text!r}") from exc
+    if end <= start:
+        raise ValueError(f"the end must be after the start in {text!r}")
+    return start, end
+
+
+class HoursSettings(_Strict):
+    """Working hours per weekday ("" = closed all day), extra closure dates."""
+
+    monday: str = "09:00-17:00"
+    tuesday: str = "09:00-17:00"
+    wednesday: str = "09:00-17:00"
+    thursday: str = "09:00-17:00"
+    friday: str = "09:00-16:30"
+    saturday: str = ""
+    sunday: str = ""
+    bank_holidays: bool = True  # England & Wales bank holidays are out of hours
+    closures: list[date] = Field(default_factory=list)
+
+    @field_validator(*_DAYS)
+    @classmethod
+    def _span(cls, v: str) -> str:
+        if v.strip():
+            _parse_span(v)
+        return v
+
+    def weekly(self) -> dict[int, tuple[time, time]]:
+        out: dict[int, tuple[time, time]] = {}
+        for i, day in enumerate(_DAYS):
+            text = getattr(self, day)
+            if text.strip():
+                out[i] = _parse_span(text)
+        return out
+
+
+Target = str  # "recipients" | "team_manager" | "duty" | "edt" | "service_manager" | person id
+
+
+class EscalationStep(_Strict):
+    after: Duration
+    notify: Target
+
+    _d = field_validator("after", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("notify")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        if not v or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", v):
+            raise ValueError(
+                "notify must be recipients, team_manager, duty, edt, service_manager or a person id"
+            )
+        return v
+
+
+class EscalationPolicy(_Strict):
+    steps: list[EscalationStep]
+    repeat: Duration | None = None
+    outcome_within: Duration | None = None
+
+    _d = field_validator("repeat", "outcome_within", mode="before")(
+        classmethod(lambda cls, v: None if v in (None, "") else _duration(v))
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        if not steps:
+            raise ValueError("at least one step is needed")
+        return steps
+
+
+def _policy(steps: list[tuple[str, str]], repeat: str | None, outcome: str | None) -> dict:
+    return {
+        "steps": [{"after": a, "notify": n} for a, n in steps],
+        "repeat": repeat,
+        "outcome_within": outcome,
+    }
+
+
+DEFAULT_ESCALATION = {
+    "urgent": _policy(
+        [("15m", "recipients"), ("30m", "team_manager"), ("60m", "edt")], "15m", "2 working days"
+    ),
+    "high": _policy([("1h", "recipients"), ("4h", "team_manager")], "4h", "3 working days"),
+    "routine": _policy(
+        [("1 working day", "recipients"), ("2 working days", "team_manager")],
+        None,
+        "10 working days",
+    ),
+}
+
+
+class NotificationSettings(_Strict):
+    """The second clock on notifiable events (reg. 36; NMS 29: within 24 hours)."""
+
+    deadline: Duration = parse_duration("24h")
+    remind_every: Duration = parse_duration("2h")
+
+    _d = field_validator("deadline", "remind_every", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+
+class Category(_Strict):
+    key: str
+    label: str
+    urgency: Literal["urgent", "high", "routine"]
+    copy_roles: list[str] = Field(default_factory=list, alias="copy")
+    notifiable: bool = False
+    guidance: str = ""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_]{1,24}", v):
+            raise ValueError("key must be 1-24 of a-z, 0-9 and _ (it goes into button data)")
+        return v
+
+    @field_validator("copy_roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in COPY_ROLES]
+        if bad:
+            raise ValueError(f"unknown role(s) {bad}; use {list(COPY_ROLES)}")
+        return v
+
+
+class PrivacySettings(_Strict):
+    minimal_alerts: bool = False
+
+
+class StorageSettings(_Strict):
+    keep_files: bool = False
+    files_dir: str = "files"
+
+
+class DeliverySettings(_Strict):
+    global_per_second: float = 28.0
+    per_chat_per_second: float = 1.0
+    per_chat_burst: int = 3
+    retry_for: Duration = parse_duration("6h")
+    poll_interval_seconds: float = 2.0
+
+    _d = field_validator("retry_for", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+
+class EngineSettings(_Strict):
+    sweep_interval_seconds: float = 30.0
+    late_margin: Duration = parse_duration("5m")
+    draft_keep: Duration = parse_duration("2d")
+    draft_remind_after: Duration = parse_duration("2h")
+
+    _d = field_validator("late_margin", "draft_keep", "draft_remind_after", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+
+class Settings(_Strict):
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    service: ServiceSettings = ServiceSettings()
+    hours: HoursSettings = HoursSettings()
+    escalation: dict[str, EscalationPolicy] = Field(
+        default_factory=lambda: {k: EscalationPolicy(**v) for k, v in DEFAULT_ESCALATION.items()}
+    )
+    notification: NotificationSettings = NotificationSettings()
+    categories: list[Category] = Field(
+        default_factory=lambda: [Category(**c) for c in DEFAULT_CATEGORIES]
+    )
+    privacy: PrivacySettings = PrivacySettings()
+    storage: StorageSettings = StorageSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    engine: EngineSettings = EngineSettings()
+    log_level: str = "INFO"
+
+    # Not from the file: the secrets, filled from the environment by load_config.
+    token: str = Field(default="", exclude=True)
+    webhook_secret: str = Field(default="", exclude=True)
+
+    @field_validator("escalation", mode="before")
+    @classmethod
+    def _fill_escalation(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        merged = dict(DEFAULT_ESCALATION)
+        merged.update(v)
+        return merged
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        unknown = set(self.escalation) - set(URGENCIES)
+        if unknown:
+            raise ValueError(f"escalation: unknown urgency {sorted(unknown)}; use {list(URGENCIES)}")
+        keys = [c.key for c in self.categories]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"categories: duplicate key(s) {dupes}")
+        if not self.categories:
+            raise ValueError("categories: at least one category is needed")
+        return self
+
+    def category(self, key: str) -> Category | None:
+        for c in self.categories:
+            if c.key == key:
+                return c
+        return None
+
+    def policy_version(self, urgency: str) -> str:
+        """A short fingerprint of one urgency's policy, recorded on each incident."""
+        pol = self.escalation[urgency]
+        text = json.dumps(
+            {
+                "steps": [(str(s.after), s.notify) for s in pol.steps],
+                "repeat": str(pol.repeat) if pol.repeat else None,
+                "outcome": str(pol.outcome_within) if pol.outcome_within else None,
+            },
+            sort_keys=True,
+        )
+        return f"{urgency}:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
+        loc = loc.replace(".[", "[")
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict[str, Any], *, source: str = "configuration") -> Settings:
+    for secret in ("token", "webhook_secret"):
+        if secret in data or secret in data.get("telegram", {}):
+            raise ConfigError(
+                f"{source}: telegram.{secret} must not be in the file; "
+                f"set {TOKEN_ENV if secret == 'token' else WEBHOOK_SECRET_ENV} in the environment"
+            )
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is invalid:\n{_format_errors(exc)}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source} is invalid:\n  {exc}") from None
+
+
+def resolve_config_path(path: str | None) -> Path:
+    return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; a missing file means all defaults."""
+    env = os.environ if env is None else env
+    p = resolve_config_path(str(path) if path else None)
+    data: dict[str, Any] = {}
+    if p.exists():
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    elif path is not None:
+        raise ConfigError(f"{p}: no such configuration file")
+    settings = parse_settings(data, source=str(p))
+    return settings.model_copy(
+        update={
+            "token": env.get(TOKEN_ENV, "").strip(),
+            "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip(),
+        }
+    )

@@ -1,0 +1,133 @@
+"""Invite codes: single use, expiring, stored only as a SHA-256 hash, revocable.
+
+An admin runs ``fosterbot invite PERSON_ID``; the person opens
+``https://t.me/<bot>?start=<code>`` and their Telegram account is linked.
+Wrong codes from one Telegram account are counted: after ``MAX_FAILURES`` in
+``WINDOW`` the account must wait ``LOCKOUT`` (doubling each time) before the
+bot looks at another code, which makes guessing useless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from storage.models import Invite, Person, StartAttempt
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=15)
+CODE_BYTES = 18  # 24 URL-safe characters; Telegram allows up to 64 in a start parameter
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username or '<bot username>'}?start={code}"
+
+
+async def create_invite(
+    session: AsyncSession, person_id: str, *, now: datetime, ttl: timedelta, actor: str | None = None
+) -> tuple[str, Invite]:
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise LookupError(f"no person with id {person_id!r} in the directory")
+    if not person.active:
+        raise LookupError(f"{person_id!r} is not active in the directory")
+    code = secrets.token_urlsafe(CODE_BYTES)
+    invite = Invite(person_id=person_id, code_hash=hash_code(code), created_at=now,
+                    expires_at=now + ttl)
+    session.add(invite)
+    await session.flush()
+    await audit.record(session, "invite_created", at=now, actor_id=actor, person=person_id,
+                       invite=invite.id, expires_at=invite.expires_at.isoformat())
+    return code, invite
+
+
+async def revoke_invites(
+    session: AsyncSession, person_id: str, *, now: datetime, actor: str | None = None
+) -> int:
+    res = await session.execute(
+        update(Invite)
+        .where(Invite.person_id == person_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if res.rowcount:
+        await audit.record(session, "invite_revoked", at=now, actor_id=actor, person=person_id,
+                           count=res.rowcount)
+    return res.rowcount
+
+
+@dataclass
+class RedeemResult:
+    status: str  # linked | invalid | used | expired | revoked | locked | other_account | inactive
+    person: Person | None = None
+    wait: timedelta | None = None
+
+
+async def _fail(session: AsyncSession, tg_user_id: int, now: datetime, status: str) -> RedeemResult:
+    row = await session.get(StartAttempt, tg_user_id)
+    if row is None:
+        row = StartAttempt(telegram_user_id=tg_user_id, failures=0, window_started_at=now)
+        session.add(row)
+    if now - row.window_started_at > WINDOW:
+        row.failures, row.window_started_at = 0, now
+    row.failures += 1
+    if row.failures >= MAX_FAILURES:
+        rounds = row.failures - MAX_FAILURES
+        row.locked_until = now + LOCKOUT * (2 ** min(rounds, 6))
+    await audit.record(session, "invite_refused", at=now, telegram_user_id=tg_user_id,
+                       why=status, failures=row.failures)
+    return RedeemResult(status)
+
+
+async def redeem(
+    session: AsyncSession, code: str, *, telegram_user_id: int, chat_id: int, now: datetime
+) -> RedeemResult:
+    attempt = await session.get(StartAttempt, telegram_user_id)
+    if attempt is not None and attempt.locked_until is not None and attempt.locked_until > now:
+        return RedeemResult("locked", wait=attempt.locked_until - now)
+    invite = (
+        await session.execute(select(Invite).where(Invite.code_hash == hash_code(code)))
+    ).scalar_one_or_none()
+    if invite is None:
+        return await _fail(session, telegram_user_id, now, "invalid")
+    if invite.revoked_at is not None:
+        return await _fail(session, telegram_user_id, now, "revoked")
+    if invite.used_at is not None:
+        return await _fail(session, telegram_user_id, now, "used")
+    if invite.expires_at <= now:
+        return await _fail(session, telegram_user_id, now, "expired")
+    person = await session.get(Person, invite.person_id)
+    if person is None or not person.active:
+        return await _fail(session, telegram_user_id, now, "inactive")
+    other = (
+        await session.execute(select(Person).where(Person.telegram_user_id == telegram_user_id))
+    ).scalar_one_or_none()
+    if other is not None and other.id != person.id:
+        await audit.record(session, "invite_refused", at=now, telegram_user_id=telegram_user_id,
+                           why="account already linked", linked_to=other.id, person=person.id)
+        return RedeemResult("other_account", other)
+    previous = person.telegram_user_id
+    invite.used_at = now
+    invite.used_by_telegram_user_id = telegram_user_id
+    person.telegram_user_id = telegram_user_id
+    person.telegram_chat_id = chat_id
+    person.linked_at = now
+    person.unreachable_since = None
+    person.unreachable_reason = None
+    person.updated_at = now
+    if attempt is not None:
+        attempt.failures, attempt.locked_until = 0, None
+    await audit.record(session, "linked", at=now, actor_id=person.id,
+                       telegram_user_id=telegram_user_id, invite=invite.id,
+                       replaced_account=previous if previous and previous != telegram_user_id else None)
+    return RedeemResult("linked", person)

@@ -1,0 +1,62 @@
+"""The services a handler reaches through its context: settings, database, clock, engines.
+
+Built once per process by ``bot/app.py``; tests build one with a fake clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import escalation
+from bot.access import Access
+from bot.clock import Clock
+from bot.config import Settings
+from bot.workhours import WorkingCalendar
+from storage.db import Database
+from storage.models import Incident
+
+
+def calendar_from(settings: Settings) -> WorkingCalendar:
+    return WorkingCalendar(
+        tz=settings.service.timezone,
+        hours=settings.hours.weekly(),
+        closures=settings.hours.closures,
+        bank_holidays=settings.hours.bank_holidays,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    calendar: WorkingCalendar = None  # type: ignore[assignment]
+    access: Access = field(default_factory=Access)
+    dispatcher: Any = None  # bot.outbox.Dispatcher once the bot is built
+    bot_username: str = ""
+
+    def __post_init__(self) -> None:
+        if self.calendar is None:
+            self.calendar = calendar_from(self.settings)
+        self.tz = ZoneInfo(self.settings.service.timezone)
+
+    def local(self, at: datetime) -> datetime:
+        return at.astimezone(self.tz)
+
+    def today(self, now: datetime | None = None) -> date:
+        return self.local(now or self.clock.now()).date()
+
+    def wake_dispatcher(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    async def escalation_after_ack(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        """Acknowledgement stops the ladder; the outcome clock (if any) starts."""
+        due = escalation.outcome_due(incident.plan or {}, self.calendar, now)
+        incident.next_step = "outcome" if due else None
+        incident.next_due_at = due

@@ -1,0 +1,40 @@
+"""Buttons on alerts: Acknowledge (idempotent, checked against the record)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import callbacks, incidents
+from bot.texts import hhmm
+from handlers.common import BotContext, linked, refuse
+from storage.models import Person
+
+STALE = "This button is not valid (it may be out of date). Nothing was changed."
+
+
+@linked
+async def acknowledge_button(update: Update, context: BotContext, person: Person) -> None:
+    """Acknowledge an incident; a repeat or a second person is told who already did."""
+    services = context.services
+    query = update.callback_query
+    cb = callbacks.decode(query.data)
+    incident_id = cb.int_arg(0) if cb and len(cb.args) == 1 else None
+    if incident_id is None:
+        await refuse(update, context, person, action="acknowledge", why="malformed callback",
+                     text=STALE)
+        return
+    async with services.db.write() as s:
+        result = await incidents.acknowledge(
+            s, services, incident_id=incident_id, person=person,
+            telegram_user_id=update.effective_user.id,
+        )
+    if result.status == "acknowledged":
+        services.wake_dispatcher()
+        await query.answer(f"Acknowledged {result.incident.reference}. The carer has been told.")
+    elif result.status == "already":
+        at = hhmm(result.at, services.tz) if result.at else "?"
+        await query.answer(f"Already acknowledged by {result.by_name} at {at}.", show_alert=True)
+    else:
+        await query.answer(STALE if result.status == "not_found"
+                           else "You are not a recipient of this report, so you cannot "
+                                "acknowledge it. Nothing was changed.", show_alert=True)

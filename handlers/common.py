@@ -1,0 +1,114 @@
+"""What every handler shares: the typed context, identifying the sender, refusing strangers."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot import audit, texts
+from bot.services import Services
+from storage import queries
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+
+class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+    """Handlers reach the services through ``context.services``."""
+
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data["services"]
+
+
+def keyboard(buttons: list[list[tuple[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons]
+    )
+
+
+async def reply(update: Update, text: str, buttons=None) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(buttons))
+
+
+async def show(update: Update, text: str, buttons=None) -> None:
+    """Replace the message a button was on (or send a new one when it cannot be edited)."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML,
+                                          reply_markup=keyboard(buttons))
+            return
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            log.info("could not edit message, sending anew: %s", exc.message)
+    await reply(update, text, buttons)
+
+
+async def refuse_stranger(update: Update, context: BotContext) -> None:
+    """Unknown Telegram accounts get one polite sentence and nothing else (and a log line)."""
+    services = context.services
+    user = update.effective_user
+    what = "button" if update.callback_query else "message"
+    async with services.db.write() as s:
+        await audit.record(s, "access_refused", at=services.clock.now(),
+                           telegram_user_id=user.id if user else None,
+                           action=what, why="Telegram account not linked")
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.unknown_user(), show_alert=True)
+    else:
+        await reply(update, texts.unknown_user())
+
+
+Handler = Callable[[Update, BotContext, Person], Awaitable[Any]]
+
+
+def linked(func: Handler) -> Callable[[Update, BotContext], Awaitable[Any]]:
+    """Run ``func`` with the sender's Person, or refuse a sender who is not linked."""
+
+    @functools.wraps(func)
+    async def wrapper(update: Update, context: BotContext) -> Any:
+        user = update.effective_user
+        if user is None:
+            return None
+        async with context.services.db.read() as s:
+            person = await queries.person_by_telegram(s, user.id)
+        if person is None or not person.active:
+            await refuse_stranger(update, context)
+            return None
+        return await func(update, context, person)
+
+    return wrapper
+
+
+async def refuse(update: Update, context: BotContext, person: Person, *, action: str, why: str,
+                 text: str, incident_id: int | None = None) -> None:
+    services = context.services
+    async with services.db.write() as s:
+        await audit.record(s, "access_refused", at=services.clock.now(), actor_id=person.id,
+                           telegram_user_id=update.effective_user.id if update.effective_user else None,
+                           incident_id=incident_id, action=action, why=why)
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await reply(update, texts.h(text))
+
+
+def register_all(app: Application) -> None:
+    """Every handler, registered in one visible place (see handlers/__init__.py)."""
+    from handlers import register
+
+    register(app)

@@ -1,0 +1,66 @@
+"""/help and /guidance: what the bot does for your role, and how to use it well."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from bot.texts import emergency_lines
+from handlers.common import BotContext, linked, reply
+from storage import queries
+from storage.models import Person
+
+
+def help_text(roles: frozenset[str], services) -> str:
+    s = services.settings.service
+    parts = []
+    if CARER in roles:
+        parts.append(
+            "<b>As a foster carer</b>\n"
+            "/report — report an incident about a child placed with you\n"
+            "/myreports — your recent reports and whether they were acknowledged\n"
+            "/cancel — stop what you are doing (a report in progress is kept)\n"
+            "You can also just type: I will offer to report what you wrote."
+        )
+    if WORKER_ROLES & roles:
+        parts.append(
+            "<b>As a social worker</b>\n"
+            "Alerts arrive here with an Acknowledge button: tap it as soon as you have read one, "
+            "so the carer knows and nobody else is chased.\n"
+            "/open — reports you hold that are not closed"
+        )
+    if TEAM_MANAGER in roles:
+        parts.append("<b>As a team manager</b>\nYou receive escalations for your team's reports.")
+    if ADMIN in roles:
+        parts.append("<b>As an administrator</b>\nManage the directory and invites from the "
+                     "command line (fosterbot directory import, fosterbot invite).")
+    parts.append("/guidance — how to report well\n/help — this message")
+    parts.append(emergency_lines(s.out_of_hours_phone, s.duty_phone))
+    return "\n\n".join(parts)
+
+
+GUIDANCE = (
+    "<b>Reporting well</b>\n"
+    "• Report as soon as you safely can: the bot adds to a phone call in an emergency, it never "
+    "replaces one.\n"
+    "• Say what happened, when and where, who was present, the child's own words, what you did, "
+    "and the child's views.\n"
+    "• Keep facts and your opinion apart.\n"
+    "• Children are named by their reference (for example A1), never by name.\n"
+    "• Every report is recorded; you will be told when it is acknowledged."
+)
+
+
+@linked
+async def help_command(update: Update, context: BotContext, person: Person) -> None:
+    """Explain what the bot does for this person's roles."""
+    async with context.services.db.read() as s:
+        roles = await queries.roles_of(s, person.id)
+    await reply(update, help_text(roles, context.services))
+
+
+@linked
+async def guidance_command(update: Update, context: BotContext, person: Person) -> None:
+    """The communication guidance."""
+    s = context.services.settings.service
+    await reply(update, GUIDANCE + "\n\n" + emergency_lines(s.out_of_hours_phone, s.duty_phone))

@@ -1,0 +1,139 @@
+"""The carer's guided report: /report, the answers, the review buttons, /cancel.
+
+Thin: each handler opens a write transaction, asks ``bot.reporting`` what
+comes next, and shows it after the commit.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import callbacks, reporting
+from bot.texts import h, when
+from handlers.common import BotContext, linked, refuse, reply, show
+from storage import queries
+from storage.models import Person
+
+NOT_A_CARER = "Only foster carers can send reports. /help shows what you can do."
+STALE = "That button is from a report that is finished or no longer yours."
+
+
+@linked
+async def report_command(update: Update, context: BotContext, person: Person) -> None:
+    """Start (or resume) a report."""
+    services = context.services
+    async with services.db.write() as s:
+        if not await services.access.can_report(s, person):
+            allowed = False
+        else:
+            allowed = True
+            p = await reporting.start(s, services, person, update.effective_chat.id)
+    if not allowed:
+        await refuse(update, context, person, action="report", why="not a carer", text=NOT_A_CARER)
+        return
+    await reply(update, p.text, p.buttons)
+
+
+@linked
+async def cancel_command(update: Update, context: BotContext, person: Person) -> None:
+    """Leave the current conversation; the draft is kept until submitted or discarded."""
+    async with context.services.db.read() as s:
+        draft = await reporting.active_draft(s, person.id)
+    if draft is None:
+        await reply(update, "Nothing to cancel. /help shows what you can do.")
+        return
+    await reply(
+        update,
+        "Paused. Your report in progress is kept: send /report to carry on, or discard it.",
+        [[("🗑 Discard it", callbacks.encode("rx", draft.id))]],
+    )
+
+
+@linked
+async def text_message(update: Update, context: BotContext, person: Person) -> None:
+    """Text typed outside a button: an answer to the open draft, or an offer to report it."""
+    services = context.services
+    text = (update.effective_message.text or "").strip()
+    if not text:
+        return
+    async with services.db.write() as s:
+        is_carer = await services.access.can_report(s, person)
+        draft = await reporting.active_draft(s, person.id) if is_carer else None
+        p = None
+        if draft is not None and draft.step != "offer":
+            p = await reporting.text_received(s, services, draft, text)
+        elif is_carer:
+            if draft is not None:  # an earlier unanswered offer: replace it
+                draft.discarded_at = services.clock.now()
+            p = await reporting.offer(s, services, person, update.effective_chat.id, text)
+    if p is None:
+        await reply(update, "I only act on commands. /help shows what you can do.")
+        return
+    await reply(update, p.text, p.buttons)
+
+
+async def _draft_button(update: Update, context: BotContext, person: Person) -> None:
+    services = context.services
+    query = update.callback_query
+    cb = callbacks.decode(query.data)
+    draft_id = cb.int_arg(0) if cb else None
+    actions = {
+        "rc": lambda s: reporting.choose_child(s, services, person, draft_id, cb.args[1]),
+        "rk": lambda s: reporting.choose_category(s, services, person, draft_id, cb.args[1]),
+        "rd": lambda s: reporting.keep_description(s, services, person, draft_id),
+        "rs": lambda s: reporting.submit(s, services, person, draft_id),
+        "re": lambda s: reporting.edit(s, services, person, draft_id),
+        "rx": lambda s: reporting.discard(s, services, person, draft_id),
+        "ry": lambda s: reporting.accept_offer(s, services, person, draft_id),
+        "rn": lambda s: reporting.discard(s, services, person, draft_id, why="declined offer"),
+    }
+    needs_two = {"rc", "rk"}
+    if cb is None or cb.action not in actions or draft_id is None or (
+        cb.action in needs_two and len(cb.args) != 2
+    ):
+        await refuse(update, context, person, action="report button", why="malformed callback",
+                     text=STALE)
+        return
+    try:
+        async with services.db.write() as s:
+            p = await actions[cb.action](s)
+    except reporting.StaleButton:
+        await refuse(update, context, person, action="report button", why="stale or foreign draft",
+                     text=STALE)
+        return
+    await query.answer()
+    await show(update, p.text, p.buttons)
+    if p.submitted is not None:
+        services.wake_dispatcher()
+
+
+@linked
+async def draft_button(update: Update, context: BotContext, person: Person) -> None:
+    """Buttons of the report conversation (child, category, submit, edit, cancel, offer)."""
+    await _draft_button(update, context, person)
+
+
+@linked
+async def myreports_command(update: Update, context: BotContext, person: Person) -> None:
+    """The carer's recent reports and their status."""
+    services = context.services
+    async with services.db.read() as s:
+        rows = await queries.recent_incidents_of_carer(s, person.id, limit=10)
+        names = await queries.people_by_id(s, {r.acknowledged_by_id for r in rows if r.acknowledged_by_id})
+    if not rows:
+        await reply(update, "You have not sent any reports yet. /report starts one.")
+        return
+    lines = ["<b>Your recent reports</b>"]
+    for r in rows:
+        cat = services.settings.category(r.category)
+        status = {
+            "open": "⏳ waiting for acknowledgement",
+            "acknowledged": "✅ acknowledged by "
+            + h(names[r.acknowledged_by_id].name if r.acknowledged_by_id in names else "someone")
+            + (f" at {when(r.acknowledged_at, services.tz)}" if r.acknowledged_at else ""),
+            "closed": "☑️ closed",
+        }.get(r.status, r.status)
+        lines.append(f"\n<b>{h(r.reference)}</b> — {h(r.child_ref)}, "
+                     f"{h(cat.label if cat else r.category)}\n"
+                     f"Sent {when(r.reported_at, services.tz)}: {status}")
+    await reply(update, "\n".join(lines))

@@ -1,0 +1,102 @@
+"""One database handle per process: the engine, and sessions for readers and writers.
+
+SQLite allows one writer at a time. A transaction that reads and later writes
+can fail with SQLITE_BUSY even with a busy timeout, so writers begin with
+``BEGIN IMMEDIATE`` (taking the write lock first) while readers begin a
+deferred transaction and never queue behind writers (WAL). PostgreSQL needs
+none of this. Use ``db.write()`` for any unit of work that may write and
+``db.read()`` for pure reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+_IMMEDIATE = "fosterbot_sqlite_immediate"
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, issue BEGIN (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_IMMEDIATE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """The engine and the two session factories."""
+
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, busy_timeout_ms)
+            writer_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        else:
+            writer_engine = self.engine
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(writer_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work (rolled back at the end)."""
+        async with self._reader() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that may write; committed on success, rolled back on error."""
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("select 1"))
+            return True
+        except Exception:  # noqa: BLE001 - health check reports, never raises
+            log.exception("database ping failed")
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

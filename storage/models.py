@@ -1,0 +1,389 @@
+"""The database schema: the directory, incidents, the outbox and the audit log.
+
+Every timestamp is stored in UTC (``UTCDateTime`` refuses naive values and
+always hands back aware ones, on SQLite as on PostgreSQL). Relationships are
+never lazy-loaded (``lazy="raise"``): async code must say what it loads.
+
+The schema is created and changed only by Alembic migrations
+(``storage/migrations``); ``metadata.create_all`` is for model tests alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware UTC datetimes only")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --------------------------------------------------------------------------
+# Directory
+# --------------------------------------------------------------------------
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Person ids; checked by the directory import (no FK: people refer to teams too).
+    manager_id: Mapped[str | None] = mapped_column(String(64))
+    duty_id: Mapped[str | None] = mapped_column(String(64))
+    edt_id: Mapped[str | None] = mapped_column(String(64))
+    service_manager_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    cover_id: Mapped[str | None] = mapped_column(String(64))
+    away_until: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    supervising_social_worker_id: Mapped[str | None] = mapped_column(String(64))
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime | None]
+    # Set when Telegram says the chat cannot be reached (blocked, deactivated).
+    unreachable_since: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PersonRole(Base):
+    __tablename__ = "person_roles"
+
+    person_id: Mapped[str] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Child(Base):
+    __tablename__ = "children"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
+    allocated_social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Placement(Base):
+    """One carer caring for one child over a date range (one row per carer)."""
+
+    __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("child_ref", "carer_id", "start_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"), index=True)
+    carer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+
+class Invite(Base):
+    """A single-use invite code; only its SHA-256 is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime | None]
+
+
+class StartAttempt(Base):
+    """Failed invite-code attempts per Telegram account, for slowing guessers down."""
+
+    __tablename__ = "start_attempts"
+
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+# --------------------------------------------------------------------------
+# Incidents
+# --------------------------------------------------------------------------
+
+
+class IncidentCounter(Base):
+    """Last incident number issued per year (INC-YYYY-NNNNNN)."""
+
+    __tablename__ = "incident_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_next_due", "next_due_at"),
+        Index("ix_incidents_status_reported", "status", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"), index=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    urgency: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime]
+    description: Mapped[str] = mapped_column(Text)
+    # The record fields practice expects (issue 6); null when not given.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|acknowledged|closed
+    acknowledged_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_on_behalf_of_id: Mapped[str | None] = mapped_column(String(64))
+    closed_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    closed_at: Mapped[datetime | None]
+    outcome_code: Mapped[str | None] = mapped_column(String(32))
+    outcome_text: Mapped[str | None] = mapped_column(Text)
+    out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Escalation: the plan frozen at report time, the step reached, the next due action.
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    next_step: Mapped[str | None] = mapped_column(String(64))
+    next_due_at: Mapped[datetime | None]
+    # Notifiable events (Fostering Services Regulations 2011, reg. 36).
+    notifiable: Mapped[bool] = mapped_column(Boolean, default=False)
+    notification_due_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+    notified_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    updated_at: Mapped[datetime]
+
+
+class IncidentRecipient(Base):
+    """Who holds an incident and why (allocated, cover, duty, edt, copy, escalation)."""
+
+    __tablename__ = "incident_recipients"
+    __table_args__ = (UniqueConstraint("incident_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    # True for those who hold it (may acknowledge); False for copies for information.
+    can_acknowledge: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime]
+
+
+class IncidentMessage(Base):
+    """A follow-up, reply, correction or note on an incident's thread."""
+
+    __tablename__ = "incident_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # followup|reply|correction|reopen
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    draft_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("incident_messages.id"))
+    uploaded_by_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # photo|voice|video_note|document|video
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    local_path: Mapped[str | None] = mapped_column(String(1024))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Draft(Base):
+    """A report being written; survives restarts (the conversation is rebuilt from it)."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    carer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    submitted_incident_id: Mapped[int | None] = mapped_column(Integer)
+    discarded_at: Mapped[datetime | None]
+
+
+class EscalationAction(Base):
+    """One escalation step that ran; (incident, step_key) is its idempotency key."""
+
+    __tablename__ = "escalation_actions"
+    __table_args__ = (UniqueConstraint("incident_id", "step_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    step_key: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------
+# Delivery (outbox)
+# --------------------------------------------------------------------------
+
+
+class Delivery(Base):
+    """A message the bot owes someone, written with the change that caused it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "priority", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))  # alert|copy|receipt|notice|edit|reminder|escalation|...
+    method: Mapped[str] = mapped_column(String(32), default="send")  # send|edit|document
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # For edits: the delivery whose message is edited.
+    target_delivery_id: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # 0 most urgent
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled, so a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ConversationState(Base):
+    """python-telegram-bot conversation states, persisted by our own persistence."""
+
+    __tablename__ = "conversation_states"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------
+# Audit
+# --------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only; each row carries the hash of the one before (see bot/audit.py)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """A single row naming the last audit event: appending locks it, so the chain is linear."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SchemaInfo(Base):
+    """Key/value facts about the installation (for example the policy versions seen)."""
+
+    __tablename__ = "service_info"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,118 @@
+"""Reusable queries over the directory and the record (no business rules here)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Child, Incident, IncidentRecipient, Person, PersonRole, Placement, Team
+
+
+async def person_by_telegram(session: AsyncSession, telegram_user_id: int) -> Person | None:
+    return (
+        await session.execute(select(Person).where(Person.telegram_user_id == telegram_user_id))
+    ).scalar_one_or_none()
+
+
+async def roles_of(session: AsyncSession, person_id: str) -> frozenset[str]:
+    rows = await session.execute(select(PersonRole.role).where(PersonRole.person_id == person_id))
+    return frozenset(rows.scalars())
+
+
+async def roles_by_person(
+    session: AsyncSession, person_ids: list[str] | None = None
+) -> dict[str, frozenset[str]]:
+    q = select(PersonRole)
+    if person_ids is not None:
+        q = q.where(PersonRole.person_id.in_(person_ids))
+    out: dict[str, set[str]] = {}
+    for r in (await session.execute(q)).scalars():
+        out.setdefault(r.person_id, set()).add(r.role)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+async def people_with_role(session: AsyncSession, role: str) -> list[Person]:
+    q = (
+        select(Person)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == role, Person.active.is_(True))
+        .order_by(Person.id)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def children_placed_with(session: AsyncSession, carer_id: str, on: date) -> list[Child]:
+    q = (
+        select(Child)
+        .join(Placement, Placement.child_ref == Child.ref)
+        .where(
+            Placement.carer_id == carer_id,
+            Placement.start_date <= on,
+            or_(Placement.end_date.is_(None), Placement.end_date >= on),
+            Child.active.is_(True),
+        )
+        .order_by(Child.ref)
+        .distinct()
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def people_by_id(session: AsyncSession, ids: set[str]) -> dict[str, Person]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    rows = await session.execute(select(Person).where(Person.id.in_(ids)))
+    return {p.id: p for p in rows.scalars()}
+
+
+async def team(session: AsyncSession, team_id: str) -> Team | None:
+    return await session.get(Team, team_id)
+
+
+async def recipients_of(session: AsyncSession, incident_id: int) -> list[IncidentRecipient]:
+    q = select(IncidentRecipient).where(IncidentRecipient.incident_id == incident_id).order_by(
+        IncidentRecipient.id
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def incident_by_reference(session: AsyncSession, reference: str) -> Incident | None:
+    return (
+        await session.execute(select(Incident).where(Incident.reference == reference))
+    ).scalar_one_or_none()
+
+
+async def teams_managed_by(session: AsyncSession, person_id: str) -> list[Team]:
+    q = select(Team).where(
+        or_(Team.manager_id == person_id, Team.service_manager_id == person_id)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def recent_incidents_of_carer(
+    session: AsyncSession, carer_id: str, limit: int = 10
+) -> list[Incident]:
+    q = (
+        select(Incident)
+        .where(Incident.reporter_id == carer_id)
+        .order_by(Incident.reported_at.desc(), Incident.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def open_incidents_for(session: AsyncSession, person_id: str) -> list[Incident]:
+    q = (
+        select(Incident)
+        .join(IncidentRecipient, and_(IncidentRecipient.incident_id == Incident.id,
+                                      IncidentRecipient.person_id == person_id))
+        .where(Incident.status != "closed")
+        .order_by(Incident.reported_at)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+def today_in(tz, now: datetime) -> date:
+    return now.astimezone(tz).date()

@@ -76,11 +76,10 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work (rolled back at the end)."""
+        # Closing (not rolling back) ends the transaction without expiring the
+        # objects read, so callers may use them after the block.
         async with self._reader() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

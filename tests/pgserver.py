@@ -305,6 +305,7 @@ class ThrowawayPostgres:
             uid, gid = self._run_as
             kwargs.update(user=uid, group=gid, extra_groups=[])
             env["HOME"] = str(self.base_dir)
+        kwargs.update(_own_group())  # a Ctrl-C or CI timeout must not kill pg_ctl half-way
         proc = subprocess.run(
             cmd,
             cwd=self.base_dir,
@@ -507,39 +508,73 @@ async def drop_database(admin_url: str, url: str) -> None:
 # --------------------------------------------------------------------------- command line
 
 
+class _Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _own_group() -> dict[str, object]:
+    """Popen arguments giving the child a process group of its own."""
+    return {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+
+
 def _run_command(command: list[str]) -> int:
-    with ThrowawayPostgres() as server:
-        _log(f"started a throwaway PostgreSQL from {server.bin_dir} at {DEFAULT_HOST}:{server.port} "
-             f"(data in {server.data_dir})")
-        env = dict(os.environ, **{ENV_URL: server.url})
-        _log(f"running with {ENV_URL}={server.url}: {' '.join(command)}")
-        try:
-            child = subprocess.Popen(command, env=env)
-        except FileNotFoundError:
-            _log(f"command not found: {command[0]}")
-            return 127
-        except PermissionError:
-            _log(f"command not executable: {command[0]}")
-            return 126
+    """Start a server, run ``command`` against it, stop the server.
 
-        def forward(signum: int, _frame: object) -> None:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
+    SIGINT, SIGTERM and SIGHUP received while the command runs are passed on
+    to the command's process group (it has one of its own, so a CI timeout
+    reaches all of it); received while the server starts, they abort the
+    start; while it stops, they are ignored so that the server is always
+    stopped and its directory removed.
+    """
+    state: dict[str, object] = {"phase": "starting", "child": None, "pending": None}
 
-        # SIGINT from a terminal reaches the child directly (same process
-        # group); SIGTERM / SIGHUP sent to us are passed on. Either way we wait
-        # for the child and then stop the server.
-        previous = {
-            signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-            signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
-            signal.SIGHUP: signal.signal(signal.SIGHUP, forward),
-        }
-        try:
-            code = child.wait()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        _log("stopping the throwaway PostgreSQL")
+    def on_signal(signum: int, _frame: object) -> None:
+        phase, child = state["phase"], state["child"]
+        if phase == "starting":
+            state["phase"] = "stopping"
+            raise _Interrupted(signum)
+        if phase == "running":
+            if child is None:
+                state["pending"] = signum
+            else:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signum)  # type: ignore[attr-defined]
+        # "stopping": ignore
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with ThrowawayPostgres() as server:
+            _log(
+                f"started a throwaway PostgreSQL from {server.bin_dir} at {DEFAULT_HOST}:{server.port} "
+                f"(data in {server.data_dir})"
+            )
+            env = dict(os.environ, **{ENV_URL: server.url})
+            _log(f"running with {ENV_URL}={server.url}: {' '.join(command)}")
+            state["phase"] = "running"
+            try:
+                child = subprocess.Popen(command, env=env, **_own_group())  # type: ignore[call-overload]
+            except FileNotFoundError:
+                _log(f"command not found: {command[0]}")
+                code = 127
+            except PermissionError:
+                _log(f"command not executable: {command[0]}")
+                code = 126
+            else:
+                state["child"] = child
+                if state["pending"] is not None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(child.pid, state["pending"])  # type: ignore[arg-type]
+                code = child.wait()
+            state["phase"] = "stopping"
+            _log("stopping the throwaway PostgreSQL")
+    except _Interrupted as exc:
+        _log(f"interrupted by signal {exc.signum} while starting PostgreSQL; cleaned up")
+        return 128 + exc.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if code < 0:  # killed by a signal, as a shell would report it
         code = 128 - code
     return code

@@ -24,7 +24,7 @@ def help_text(roles: frozenset[str], services) -> str:
         )
     if WORKER_ROLES & roles:
         parts.append(
-            "<b>As a social worker</b>\n"
+            "<b>Receiving alerts</b>\n"
             "Alerts arrive here with an Acknowledge button: tap it as soon as you have read one, "
             "so the carer knows and nobody else is chased.\n"
             "/open — reports you hold that are not closed"

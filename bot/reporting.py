@@ -436,16 +436,18 @@ async def media_received(session, services, draft: Draft, media: Media) -> Promp
     await attachments.add(session, media=media, uploaded_by=draft.carer_id, now=now,
                           draft_id=draft.id)
     n = await attachments.count_for_draft(session, draft.id)
+    note = f"📎 {attachments.KIND_LABELS[media.kind].capitalize()} attached ({n} so far).\n\n"
+    if media.caption and draft.step == "description":
+        p = await text_received(session, services, draft, media.caption)
+        p.text = note + p.text
+        return p
     if media.caption:
-        if draft.step == "description":
-            return await text_received(session, services, draft, media.caption)
         notes = list((draft.data or {}).get("notes", []))
         notes.append(media.caption[:MAX_DESCRIPTION])
         _touch(draft, now, notes=notes)
     draft.last_activity_at = now
     p = await prompt(session, services, draft)
-    p.text = (f"📎 {attachments.KIND_LABELS[media.kind].capitalize()} attached "
-              f"({n} so far).\n\n") + p.text
+    p.text = note + p.text
     return p
 
 

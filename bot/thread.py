@@ -174,10 +174,9 @@ async def begin_reply(session, services, person: Person, chat_id: int,
     if incident.status == "closed":
         return Prompt(f"<b>{h(incident.reference)}</b> is closed. Reopen it first if there is "
                       "more to say.")
-    carer = await session.get(Person, incident.reporter_id)
     draft = await _new_state(session, services, person, chat_id, "reply", incident_id=incident.id)
     return Prompt(
-        f"Write your reply to <b>{h(carer.name if carer else 'the carer')}</b> about "
+        f"Write your reply to <b>{h(await _carer_name(session, services, incident))}</b> about "
         f"<b>{h(incident.reference)}</b> (text, or a photo or document). It is kept on the "
         "record.", [[_cancel_button(draft.id)]])
 
@@ -299,8 +298,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
         await post_message(session, services, incident=incident, author=person, kind="reply",
                            text=text, media=[media] if media else [])
         end_state(draft, now, finished=True)
-        carer = await session.get(Person, incident.reporter_id)
-        return Prompt(f"Sent to {h(carer.name if carer else 'the carer')} and kept on "
+        return Prompt(f"Sent to {h(await _carer_name(session, services, incident))} and kept on "
                       f"<b>{h(incident.reference)}</b>.", wake=True,
                       files_for=incident.id if media else None)
 
@@ -414,6 +412,14 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
     await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
                   incident_id=incident.id, priority=RECEIPT_PRIORITY, text="\n".join(lines),
                   buttons=buttons)
+
+
+async def _carer_name(session, services, incident: Incident) -> str:
+    """The carer's name, or "the carer" in minimal-alert mode (names only via Show details)."""
+    if services.settings.privacy.minimal_alerts:
+        return "the carer"
+    carer = await session.get(Person, incident.reporter_id)
+    return carer.name if carer else "the carer"
 
 
 async def _closed_already(session, services, incident: Incident) -> str:

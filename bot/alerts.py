@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 ALERT_KINDS = ("alert", "copy", "reminder", "escalation")
 STATUS_MARK = "\n\n— — —\n"
-ALERT_BODY_BUDGET = 3000  # description + record fields; the header and status line fit the rest
+ALERT_BODY_BUDGET = 2900  # description + record fields; the header and status line fit the rest
 
 
 def alert_text(services: "Services", incident: Incident, carer: Person, reason: str,

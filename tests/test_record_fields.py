@@ -152,3 +152,29 @@ async def test_urgent_report_goes_at_once_and_asks_the_rest_afterwards(world):
     # Typing after the questions ended is offered as a new report, not lost.
     await smith.send("She is asleep now")
     await smith.wait_for("Report this as an incident?")
+
+
+def test_a_full_alert_always_fits_one_telegram_message():
+    """Longest description, every field at its longest, long names: still under 4096 characters."""
+    from bot import alerts
+    from bot.app import make_services
+    from bot.emulator.markup import parse_html
+    from bot.incidents import MAX_DESCRIPTION
+    from bot.reporting import MAX_FIELD
+    from storage.models import Person
+    from tests.conftest import make_settings
+
+    services = make_services(make_settings("sqlite+aiosqlite:///unused.db"))
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    details = {k: "<x>" * (MAX_FIELD // 3) for k in
+               ("where", "present", "child_words", "action_taken", "child_views", "opinion")}
+    inc = Incident(reference="INC-2026-000001", child_ref="A1", category="allegation",
+                   urgency="urgent", reported_at=at, occurred_at=at, notifiable=True,
+                   description="&" * MAX_DESCRIPTION, details=details, status="acknowledged")
+    carer = Person(id="c", name="N" * 200)
+    text = alerts.alert_text(services, inc, carer, "R" * 60, attachments=12)
+    text = alerts.with_status(text, "✅ Acknowledged by <b>" + "W" * 200 + "</b> at 10:00 "
+                                    "(on behalf of the team)")
+    plain, _ = parse_html(text)
+    assert len(plain) <= 4096
+    assert "[shortened]" in plain and "Carer's opinion" in plain

@@ -17,7 +17,7 @@ async def test_child_choice_lists_only_children_placed_with_carer(world):
     await smith.send("/report")
     msg = await smith.wait_for("Which child")
     labels = [label for row in msg.buttons for label, _ in row]
-    assert labels == ["A1", "C3", "Cancel"]  # B2 is placed with Jo Brown, not Sam
+    assert labels == ["A1", "C3", "✖️ Cancel"]  # B2 is placed with Jo Brown, not Sam
 
 
 async def test_single_child_is_chosen_without_asking(world):
@@ -60,11 +60,15 @@ async def test_review_edit_then_submit_gives_receipt_after_commit(world):
     await smith.click("Medication error or refused medication")
     await smith.wait_for("write what happened")
     await smith.send("Refused evening meds")
+    await smith.wait_for("When did it happen")
+    await smith.click("Skip the rest")
     review = await smith.wait_for("Please check your report")
     assert "Child: C3" in review.text and "Refused evening meds" in review.text
     assert review.button_labels == ["✅ Submit", "✏️ Edit", "✖️ Cancel"]
     assert await count(world, Incident) == 0  # nothing is reported before Submit
     await smith.click("Edit")
+    await smith.wait_for("Which part do you want to change?")
+    await smith.click("What happened")
     again = await smith.wait_for("What you wrote before")
     assert "Refused evening meds" in again.text
     await smith.send("Refused evening medication at 19:00; calm after.")
@@ -92,6 +96,8 @@ async def test_cancel_discards_and_nothing_is_reported(world):
     await smith.click("Other / general update")
     await smith.wait_for("write what happened")
     await smith.send("Just an update")
+    await smith.wait_for("When did it happen")
+    await smith.click("Skip the rest")
     await smith.wait_for("Please check")
     await smith.click("Cancel")
     await smith.wait_for("discarded")
@@ -127,6 +133,8 @@ async def test_free_text_is_offered_as_a_report_and_kept(world):
     msg = await smith.wait_for("What you wrote before")
     assert "bruise on her arm" in msg.text
     await smith.click("Keep what I wrote")
+    await smith.wait_for("When did it happen")
+    await smith.click("Skip the rest")
     review = await smith.wait_for("Please check your report")
     assert "A1 came home with a bruise on her arm" in review.text
 
@@ -174,6 +182,8 @@ async def test_over_long_description_is_kept_and_the_carer_told(world):
     await smith.click("Other / general update")
     await smith.wait_for("write what happened")
     await smith.send("x" * 3500)
+    note = await smith.wait_for("I kept the first 3000")
+    await smith.click("Skip the rest", message_id=note.message_id)
     review = await smith.wait_for("Please check your report")
     assert len(review.text) <= 4096
     async with world.services.db.read() as s:

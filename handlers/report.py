@@ -105,6 +105,7 @@ async def _draft_button(update: Update, context: BotContext, person: Person) -> 
     await show(update, p.text, p.buttons)
     if p.submitted is not None:
         services.wake_dispatcher()
+        services.wake_engine()
 
 
 @linked

@@ -27,7 +27,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "<b>As a social worker</b>\n"
             "Alerts arrive here with an Acknowledge button: tap it as soon as you have read one, "
             "so the carer knows and nobody else is chased.\n"
-            "/open — reports you hold that are not closed"
+            "/open — reports you hold that are not closed\n"
+            "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it"
         )
     if TEAM_MANAGER in roles:
         parts.append("<b>As a team manager</b>\nYou receive escalations for your team's reports.")

@@ -69,6 +69,10 @@ _COLUMNS = {
 CANCEL_ON_ACK = ("reminder", "escalation")
 
 
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
 @dataclass(frozen=True)
 class PendingStep:
     """The next action on one of an incident's clocks (for timelines and tests)."""
@@ -117,8 +121,8 @@ async def after_ack(session: AsyncSession, services: "Services", incident: Incid
     )
     await audit.record(
         session, "escalation_stopped", at=now, incident_id=incident.id, reason="acknowledged",
-        stopped_step=stopped[0], stopped_due=stopped[1], unsent_cancelled=cancelled.rowcount,
-        outcome_due=due,
+        stopped_step=stopped[0], stopped_due=_iso(stopped[1]),
+        unsent_cancelled=cancelled.rowcount, outcome_due=_iso(due),
     )
 
 
@@ -357,7 +361,7 @@ class _Step:
             return
         await audit.record(self.s, "escalation_stopped", at=self.now, incident_id=self.inc.id,
                            reason=reason, clock=self.clock, stopped_step=self.key,
-                           stopped_due=self.due)
+                           stopped_due=_iso(self.due))
 
     # -- helpers ------------------------------------------------------------------
     async def team(self) -> Team:
@@ -376,9 +380,9 @@ class _Step:
 
     def common(self, nxt: Next) -> dict[str, Any]:
         return {
-            "step": self.key, "due": self.due, "late_seconds": max(0, self.late_seconds),
+            "step": self.key, "due": _iso(self.due), "late_seconds": max(0, self.late_seconds),
             "waited_seconds": int((self.now - self.inc.reported_at).total_seconds()),
-            "covers_missed": nxt.covered, "next_step": nxt.key, "next_due": nxt.due,
+            "covers_missed": nxt.covered, "next_step": nxt.key, "next_due": _iso(nxt.due),
             "policy": self.inc.policy_version,
         }
 
@@ -500,5 +504,5 @@ class _Step:
         await self.missed(resolution)
         await audit.record(self.s, "notification_reminded", at=self.now, incident_id=inc.id,
                            to=[r.person.id for r in resolution.reached], overdue=overdue,
-                           deadline=inc.notification_due_at, **self.common(nxt))
+                           deadline=_iso(inc.notification_due_at), **self.common(nxt))
         return True

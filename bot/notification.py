@@ -69,7 +69,7 @@ async def record_notified(
     due = incident.notification_due_at
     await audit.record(
         session, "notification_recorded", at=now, actor_id=person.id,
-        telegram_user_id=telegram_user_id, incident_id=incident.id, deadline=due,
+        telegram_user_id=telegram_user_id, incident_id=incident.id, deadline=due.isoformat() if due else None,
         within_deadline=due is None or now <= due,
         after_seconds=int((now - incident.reported_at).total_seconds()),
     )

@@ -54,6 +54,7 @@ from bot import escalation_targets as targets
 from bot import escalation_texts as texts
 from bot.escalation import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
 from bot.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
+from storage import queries
 from storage.models import Delivery, EscalationAction, Incident, Person, Team
 
 if TYPE_CHECKING:
@@ -231,13 +232,10 @@ class EscalationEngine:
         return out[: self.batch]
 
     async def next_due(self) -> datetime | None:
+        # One min() per statement: SQLite answers a lone min() from the index, not two.
         async with self.services.db.read() as s:
-            a, b = (await s.execute(
-                select(func.min(Incident.next_due_at), func.min(Incident.notification_next_at))
-            )).one()
-        times = [t for t in (a, b) if t is not None]
-        if times and not all(isinstance(t, datetime) for t in times):  # pragma: no cover
-            raise TypeError("unexpected due time type")
+            times = [t for _step, due_col in _COLUMNS.values()
+                     if (t := (await s.execute(select(func.min(due_col)))).scalar()) is not None]
         return min(times) if times else None
 
     async def overdue(self) -> tuple[int, datetime | None]:
@@ -401,16 +399,21 @@ class _Step:
             return False
         target = escalation.ladder_target(plan, key)
         team = await self.team()
-        resolution = await targets.resolve(self.s, inc, team, target, self.now)
+        rows = await queries.recipients_of(self.s, inc.id)
+        resolution = await targets.resolve(self.s, inc, team, target, self.now, recipients=rows)
         carer = await self.s.get(Person, inc.reporter_id)
-        holding = [
-            (p.name, reason_label(r.reason))
-            for r in await targets.holders(self.s, inc.id)
-            if (p := await self.s.get(Person, r.person_id)) is not None
-        ]
+        known = {r.person_id for r in rows}
+        holding = []
+        if any(not r.holder for r in resolution.reached):  # named in escalation messages
+            holding = [
+                (p.name, reason_label(r.reason)) for r in rows
+                if r.reason in targets.HOLDER_REASONS
+                and (p := await self.s.get(Person, r.person_id)) is not None
+            ]
         escalated_to = []
         for r in resolution.reached:
-            await targets.add_recipient(self.s, inc.id, r.person.id, r.reason, self.now)
+            await targets.add_recipient(self.s, inc.id, r.person.id, r.reason, self.now,
+                                        known=known)
             if r.holder:
                 kind = "reminder"
                 text = texts.reminder(services, inc, carer, reason=reason_label(r.reason),

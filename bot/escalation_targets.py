@@ -65,8 +65,8 @@ async def _people(session: AsyncSession, ids: set[str]) -> tuple[dict[str, Perso
     covers = {p.cover_id for p in people.values() if p.cover_id and p.cover_id not in people}
     if covers:
         people.update(await queries.people_by_id(session, covers))
-    roles = await queries.roles_by_person(session, list(people))
-    return people, {pid: person_info(p, roles.get(pid, frozenset())) for pid, p in people.items()}
+    # Roles play no part in who can take an alert now (routing.PersonInfo.unavailable_reason).
+    return people, {pid: person_info(p, frozenset()) for pid, p in people.items()}
 
 
 async def holders(session: AsyncSession, incident_id: int) -> list[IncidentRecipient]:
@@ -74,13 +74,24 @@ async def holders(session: AsyncSession, incident_id: int) -> list[IncidentRecip
     return [r for r in rows if r.reason in HOLDER_REASONS and r.can_acknowledge]
 
 
+async def recipient_ids(session: AsyncSession, incident_id: int) -> set[str]:
+    rows = await session.execute(
+        select(IncidentRecipient.person_id).where(IncidentRecipient.incident_id == incident_id)
+    )
+    return set(rows.scalars())
+
+
 async def resolve(
     session: AsyncSession, incident: Incident, team: Team, target: str, now: datetime,
-    *, chain_reason: str | None = None,
+    *, chain_reason: str | None = None, recipients: list[IncidentRecipient] | None = None,
 ) -> Resolution:
-    """The people a ladder step with ``notify = target`` reaches now."""
+    """The people a ladder step with ``notify = target`` reaches now (``recipients``: the
+    incident's recipient rows, when the caller has them)."""
     if target == "recipients":
-        return await _resolve_holders(session, incident, team, now)
+        if recipients is None:
+            recipients = await queries.recipients_of(session, incident.id)
+        rows = [r for r in recipients if r.reason in HOLDER_REASONS and r.can_acknowledge]
+        return await _resolve_holders(session, rows, team, now)
     if target in TEAM_TARGETS:
         pid = getattr(team, TEAM_TARGETS[target])
         return await resolve_chain(session, team, [(pid, f"escalation:{target}", target)], now)
@@ -88,9 +99,8 @@ async def resolve(
                                now)
 
 
-async def _resolve_holders(session: AsyncSession, incident: Incident, team: Team,
+async def _resolve_holders(session: AsyncSession, rows: list[IncidentRecipient], team: Team,
                            now: datetime) -> Resolution:
-    rows = await holders(session, incident.id)
     tinfo = team_info(team)
     people, infos = await _people(session, {r.person_id for r in rows} | {team.duty_id or ""})
     out = Resolution()
@@ -146,16 +156,14 @@ async def resolve_chain(
 
 
 async def add_recipient(session: AsyncSession, incident_id: int, person_id: str, reason: str,
-                        now: datetime) -> bool:
-    """Make someone a recipient (so they may acknowledge); False if they already were."""
-    exists = (
-        await session.execute(
-            select(IncidentRecipient.id).where(IncidentRecipient.incident_id == incident_id,
-                                               IncidentRecipient.person_id == person_id)
-        )
-    ).first()
-    if exists is not None:
+                        now: datetime, *, known: set[str] | None = None) -> bool:
+    """Make someone a recipient (so they may acknowledge); False if they already were.
+    ``known`` — the incident's recipients, when the caller has them (kept up to date)."""
+    if known is None:
+        known = await recipient_ids(session, incident_id)
+    if person_id in known:
         return False
+    known.add(person_id)
     session.add(IncidentRecipient(incident_id=incident_id, person_id=person_id, reason=reason,
                                   can_acknowledge=True, added_at=now))
     await session.flush()

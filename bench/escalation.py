@@ -2,14 +2,14 @@
 
     python bench/escalation.py                       # SQLite (a temporary file)
     python bench/escalation.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
-    python bench/escalation.py --size 2000 --window 30 --closed 1000,100000   # quicker
+    python bench/escalation.py --size 2000 --due 300 --window 20 --closed 1000,100000  # quicker
 
 Prints figures; it asserts nothing (targets: p99 lateness <= 1 s; a sweep with
 1 000 000 closed incidents <= 1.5 x the sweep with 1 000).
 
-1. Lateness: ``--size`` open incidents are written (bulk insert) with their
-   first step falling due evenly over the next ``--window`` seconds of real
-   time; the engine runs as in production (the JobQueue timer armed at the
+1. Lateness: ``--size`` open incidents are written (bulk insert); ``--due``
+   of them have their first step falling due evenly over the next
+   ``--window`` seconds of real time (the rest a day later); the engine runs as in production (the JobQueue timer armed at the
    earliest due time, re-armed after every pass, plus the periodic sweep) with
    the system clock. Lateness of a step = when the engine started it − when
    it fell due (from ``escalation_actions``). Each step is a full step: it
@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, text, update  # noqa: E402
+from sqlalchemy import func, insert, select, text, update  # noqa: E402
 
 from bot.app import make_services  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
@@ -118,8 +118,10 @@ async def load_directory(services) -> None:
 
 
 async def add_open_incidents(services, n: int, first_due: datetime, window: float,
-                             *, prefix: str) -> None:
-    """``n`` open urgent incidents whose step1 falls due evenly over ``window`` seconds."""
+                             *, prefix: str, due: int | None = None) -> None:
+    """``n`` open urgent incidents; the first ``due`` of them (all by default) have step1
+    falling due evenly over ``window`` seconds from ``first_due``, the rest a day later."""
+    due = n if due is None else due
     now = services.clock.now()
     plan = freeze_plan(services.settings, services.calendar, "urgent", now)
     rows, recips = [], []
@@ -127,13 +129,16 @@ async def add_open_incidents(services, n: int, first_due: datetime, window: floa
         last = (await s.execute(select(Incident.id).order_by(Incident.id.desc()).limit(1))).scalar()
     base = (last or 0) + 1
     for i in range(n):
-        due = first_due + timedelta(seconds=window * i / max(1, n - 1) if n > 1 else 0)
+        if i < due:
+            at = first_due + timedelta(seconds=window * i / max(1, due - 1) if due > 1 else 0)
+        else:
+            at = first_due + timedelta(days=1, seconds=i)
         rows.append(dict(
             id=base + i, reference=f"{prefix}-{i:07d}", child_ref="A1", team_id="north",
             reporter_id="carer-smith", category="missing", urgency="urgent", reported_at=now,
             description="bench", details={}, status="open", out_of_hours=False,
             policy_version=plan["version"], plan=plan, escalation_level=0, next_step="step1",
-            next_due_at=due, notifiable=False, updated_at=now,
+            next_due_at=at, notifiable=False, updated_at=now,
         ))
         recips.append(dict(incident_id=base + i, person_id="sw-patel", reason="allocated",
                            can_acknowledge=True, added_at=now))
@@ -186,7 +191,8 @@ def pct(values: list[float], p: float) -> float:
 # ----------------------------------------------------------------------------- 1. lateness
 
 
-async def lateness(backend: str, admin: str | None, size: int, window: float, lead: float) -> dict:
+async def lateness(backend: str, admin: str | None, size: int, due: int, window: float,
+                   lead: float) -> dict:
     from telegram.ext import ApplicationBuilder
 
     target = Target(backend, admin)
@@ -196,7 +202,7 @@ async def lateness(backend: str, admin: str | None, size: int, window: float, le
         await load_directory(services)
         first_due = services.clock.now() + timedelta(seconds=lead)
         t = time.perf_counter()
-        await add_open_incidents(services, size, first_due, window, prefix="OPEN")
+        await add_open_incidents(services, size, first_due, window, prefix="OPEN", due=due)
         insert_s = time.perf_counter() - t
         lead_left = (first_due - services.clock.now()).total_seconds()
         if lead_left < 2:
@@ -211,9 +217,9 @@ async def lateness(backend: str, admin: str | None, size: int, window: float, le
         while time.monotonic() < deadline:
             await asyncio.sleep(1)
             async with services.db.read() as s:
-                left = (await s.execute(select(Incident.id).where(
-                    Incident.next_step == "step1").limit(1))).first()
-            if left is None:
+                done = (await s.execute(select(func.count()).select_from(EscalationAction)
+                                        .where(EscalationAction.step_key == "step1"))).scalar()
+            if done >= due:
                 break
         await engine.stop()
         await app.job_queue.stop()
@@ -221,8 +227,8 @@ async def lateness(backend: str, admin: str | None, size: int, window: float, le
             rows = (await s.execute(select(EscalationAction.due_at, EscalationAction.fired_at)
                                     .where(EscalationAction.step_key == "step1"))).all()
         late = [(f - d).total_seconds() for d, f in rows]
-        return {"backend": backend, "size": size, "window_s": window, "ran": len(late),
-                "rate_per_s": size / window, "insert_s": insert_s,
+        return {"backend": backend, "size": size, "due": due, "window_s": window,
+                "ran": len(late), "rate_per_s": due / window, "insert_s": insert_s,
                 "p50": pct(late, 50), "p99": pct(late, 99), "max": max(late) if late else None}
     finally:
         await services.db.dispose()
@@ -292,8 +298,10 @@ def machine() -> str:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=10_000, help="open incidents for the lateness run")
-    ap.add_argument("--window", type=float, default=120.0,
-                    help="seconds over which their first steps fall due")
+    ap.add_argument("--due", type=int, default=1_000,
+                    help="how many of them fall due during the run (the rest a day later)")
+    ap.add_argument("--window", type=float, default=60.0,
+                    help="seconds over which those steps fall due")
     ap.add_argument("--lead", type=float, default=10.0,
                     help="seconds between writing them and the first due time")
     ap.add_argument("--closed", default="1000,1000000",
@@ -311,9 +319,10 @@ async def main() -> None:
     print(f"machine: {machine()}")
     for backend, admin in backends:
         if not args.skip_lateness:
-            r = await lateness(backend, admin, args.size, args.window, args.lead)
-            print(f"[{backend}] lateness, {r['size']} open incidents due over {r['window_s']:.0f}s "
-                  f"({r['rate_per_s']:.0f} steps/s): ran {r['ran']}, p50 {r['p50']*1000:.0f} ms, "
+            r = await lateness(backend, admin, args.size, min(args.due, args.size), args.window,
+                               args.lead)
+            print(f"[{backend}] lateness, {r['size']:,} open incidents, {r['due']:,} steps due "
+                  f"over {r['window_s']:.0f}s ({r['rate_per_s']:.0f} steps/s): ran {r['ran']}, p50 {r['p50']*1000:.0f} ms, "
                   f"p99 {r['p99']*1000:.0f} ms, max {r['max']*1000:.0f} ms "
                   f"(insert took {r['insert_s']:.1f}s)")
         results = []

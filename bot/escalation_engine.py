@@ -146,10 +146,14 @@ class EscalationEngine:
     async def start(self, job_queue: Any) -> None:
         """Arm the periodic sweep (its first run is immediate: catch up after a restart)."""
         self._job_queue = job_queue
+        interval = self.services.settings.engine.sweep_interval_seconds
+        # (An interval job's "first=0" would be in the past by the time APScheduler computes
+        # it and so first run one interval later: the catch-up is a one-off job instead.)
         job_queue.run_repeating(
-            self._job, interval=self.services.settings.engine.sweep_interval_seconds, first=0,
-            name=self.SWEEP_JOB, job_kwargs={"misfire_grace_time": None, "coalesce": True},
+            self._job, interval=interval, first=interval, name=self.SWEEP_JOB,
+            job_kwargs={"misfire_grace_time": None, "coalesce": True},
         )
+        self.wake()
 
     async def stop(self) -> None:
         jq, self._job_queue = self._job_queue, None

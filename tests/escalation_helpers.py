@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
-from bot.escalation_engine import pending
-from storage.models import AuditEvent, EscalationAction, Incident
+from bot import incidents
+from bot.directory import apply_directory, parse_directory
+from bot.escalation_engine import EscalationEngine, pending
+from storage.models import AuditEvent, Delivery, EscalationAction, Incident, Person
+from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
 
 async def incident(world, ref: str) -> Incident:
@@ -53,15 +57,6 @@ async def tick(world, **delta) -> int:
 # Domain-level tests: the directory loaded and people "linked" (a chat id on record),
 # reports submitted through bot.incidents, the engine run by hand; what people would
 # be sent is read from the outbox. Fast, and on both backends.
-
-import pytest  # noqa: E402
-
-from bot import incidents  # noqa: E402
-from bot.directory import apply_directory, parse_directory  # noqa: E402
-from bot.escalation_engine import EscalationEngine  # noqa: E402
-from storage.models import Delivery, Person  # noqa: E402
-from tests.world import EXAMPLE_DIRECTORY, TG_IDS  # noqa: E402
-
 
 class Desk:
     def __init__(self, services):

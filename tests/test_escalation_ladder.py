@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from storage.models import Delivery
 from tests.escalation_helpers import actions, events, incident, next_pending, tick
 
 MISSING = "Child missing or absent without permission"  # urgent, copies duty

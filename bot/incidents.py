@@ -16,9 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alerts, audit, escalation
+from bot.escalation_targets import on_behalf_of as escalation_on_behalf_of
 from bot.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.roles import CHILD_PROTECTION, LADO
-from bot.escalation_targets import on_behalf_of as escalation_on_behalf_of
 from bot.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
 from bot.texts import h, when
 from storage import queries

@@ -46,6 +46,25 @@ class Access:
             return True
         return await self.manages_team(session, person, incident.team_id)
 
+    async def may_record_notification(self, session: AsyncSession, person: Person,
+                                      incident: Incident) -> bool:
+        """Recording that Ofsted and the responsible authority were notified: the managers
+        of the child's team, or whoever was sent the notification reminder."""
+        if not person.active:
+            return False
+        if await self.manages_team(session, person, incident.team_id):
+            return True
+        row = (
+            await session.execute(
+                select(IncidentRecipient.id).where(
+                    IncidentRecipient.incident_id == incident.id,
+                    IncidentRecipient.person_id == person.id,
+                    IncidentRecipient.reason == "notification",
+                )
+            )
+        ).first()
+        return row is not None
+
     async def may_view(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
             return False

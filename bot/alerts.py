@@ -95,7 +95,8 @@ async def status_line(session: AsyncSession, services: "Services", incident: Inc
         name = by.name if by else "someone"
         extra = ""
         if incident.acknowledged_on_behalf_of_id:
-            extra = " (on behalf of the team)"
+            holder = await session.get(Person, incident.acknowledged_on_behalf_of_id)
+            extra = f" on behalf of {h(holder.name)}" if holder else " (on behalf of the team)"
         return f"✅ Acknowledged by <b>{h(name)}</b> at {hhmm(incident.acknowledged_at, services.tz)}{extra}"
     if incident.status == "closed" and incident.closed_at:
         by = await session.get(Person, incident.closed_by_id)

@@ -2,7 +2,7 @@
 
 ``build_application`` makes the PTB Application with our typed context, the
 per-chat update processor and every handler; ``BotRunner`` starts and stops it
-together with the outbox dispatcher (and, as they land, the escalation engine),
+together with the outbox dispatcher and the escalation engine,
 for ``fosterbot run``, the demo and the tests alike.
 """
 
@@ -21,6 +21,7 @@ from telegram.warnings import PTBUserWarning
 import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.escalation_engine import EscalationEngine
 from bot.outbox import Dispatcher
 from bot.services import Services
 from bot.update_processor import PerChatUpdateProcessor
@@ -100,6 +101,7 @@ class BotRunner:
     services: Services
     app: Application | None = None
     dispatcher: Dispatcher | None = None
+    engine: EscalationEngine | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
@@ -120,6 +122,9 @@ class BotRunner:
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         await self.dispatcher.start()
+        self.engine = EscalationEngine(self.services)
+        self.services.engine = self.engine
+        await self.engine.start(self.app.job_queue)
         if polling and self.app.updater is not None:
             await self.app.updater.start_polling(poll_interval=poll_interval, timeout=10,
                                                  drop_pending_updates=False)
@@ -130,6 +135,10 @@ class BotRunner:
             return
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+            self.services.engine = None
+            self.engine = None
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.app.running:

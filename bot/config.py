@@ -258,8 +258,12 @@ class EngineSettings(_Strict):
     late_margin: Duration = parse_duration("5m")
     draft_keep: Duration = parse_duration("2d")
     draft_remind_after: Duration = parse_duration("2h")
+    # Outcome clock: the acknowledger is reminded when the policy's outcome_within
+    # has passed; their team manager this much later if still no outcome.
+    outcome_manager_after: Duration = parse_duration("1 working day")
 
-    _d = field_validator("late_margin", "draft_keep", "draft_remind_after", mode="before")(
+    _d = field_validator("late_margin", "draft_keep", "draft_remind_after",
+                         "outcome_manager_after", mode="before")(
         classmethod(lambda cls, v: _duration(v))
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alerts, attachments, audit, escalation
+from bot.escalation_targets import on_behalf_of as escalation_on_behalf_of
 from bot.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.roles import CHILD_PROTECTION, LADO
 from bot.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
@@ -45,6 +46,12 @@ REASON_LABELS = {
     "copy:edt": "Emergency Duty Team (copied)",
     "copy:lado": "LADO (copied)",
     "copy:child_protection": "child protection (copied)",
+    "escalation:team_manager": "team manager (escalated: not acknowledged in time)",
+    "escalation:duty": "duty social worker (escalated: not acknowledged in time)",
+    "escalation:edt": "Emergency Duty Team (escalated: not acknowledged in time)",
+    "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
+    "escalation:person": "escalated to you: not acknowledged in time",
+    "notification": "team manager (notifiable event)",
 }
 
 
@@ -162,8 +169,8 @@ async def submit_report(
         out_of_hours=out_of_hours, policy_version=plan["version"], plan=plan,
         escalation_level=0, next_step=step, next_due_at=due,
         notifiable=category.notifiable,
-        notification_due_at=now + settings.notification.deadline.amount
-        if category.notifiable else None,
+        **escalation.notification_fields(category.notifiable, settings.notification.deadline,
+                                         services.calendar, now),
         updated_at=now,
     )
     session.add(incident)
@@ -231,6 +238,8 @@ async def acknowledge(
                            telegram_user_id=telegram_user_id, incident_id=incident.id,
                            action="acknowledge", why="not a recipient of this incident")
         return AckResult("refused", incident)
+    if on_behalf_of is None:
+        on_behalf_of = await escalation_on_behalf_of(session, incident, person)
     res = await session.execute(
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == "open")

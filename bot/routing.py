@@ -93,6 +93,42 @@ class Route:
         return [r.person_id for r in self.recipients]
 
 
+def holder_for(
+    person_id: str | None, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
+    missed: list[tuple[str, str]] | None = None,
+) -> tuple[str, str] | None:
+    """Who can act now for ``person_id``: ``(id, reason)`` or None.
+
+    The rule of routing steps 1–2, used at report time and again by every
+    reminder (``bot/escalation_engine.py``): the person themselves if they can
+    take it now (reason "allocated"), else their named cover if the cover can
+    ("cover"), else the team's duty worker ("duty"). Those passed over are
+    appended to ``missed`` with why.
+    """
+    missed = missed if missed is not None else []
+
+    def ok(pid: str | None) -> bool:
+        p = people.get(pid) if pid else None
+        if p is None:
+            return False
+        why = p.unavailable_reason(now)
+        if why is not None:
+            if (p.id, why) not in missed:
+                missed.append((p.id, why))
+            return False
+        return True
+
+    first = people.get(person_id) if person_id else None
+    if ok(person_id):
+        return person_id, "allocated"  # type: ignore[return-value]
+    cover_id = first.cover_id if first is not None else None
+    if cover_id and cover_id != person_id and ok(cover_id):
+        return cover_id, "cover"
+    if team.duty_id and ok(team.duty_id):
+        return team.duty_id, "duty"
+    return None
+
+
 def route_incident(r: RoutingInput) -> Route:
     recipients: list[Recipient] = []
     missed: list[tuple[str, str]] = []
@@ -115,18 +151,15 @@ def route_incident(r: RoutingInput) -> Route:
             recipients.append(Recipient(p.id, reason, primary))
         return True
 
-    holder: str | None = None
     allocated = person(r.allocated_id)
-    if add(r.allocated_id, "allocated", primary=True):
-        holder = r.allocated_id
-    else:
-        if allocated is not None and allocated.phone and allocated.active:
+    if allocated is not None and allocated.unavailable_reason(r.now) is not None:
+        if allocated.phone and allocated.active:
             phone_advice.append((allocated.name, allocated.phone))
-        cover_id = allocated.cover_id if allocated else None
-        if cover_id and add(cover_id, "cover", primary=True):
-            holder = cover_id
-        elif add(r.team.duty_id, "duty", primary=True):
-            holder = r.team.duty_id
+    holder: str | None = None
+    found = holder_for(r.allocated_id, r.team, r.people, r.now, missed)
+    if found is not None:
+        holder, reason = found
+        add(holder, reason, primary=True)
 
     if r.out_of_hours and r.urgency in ("urgent", "high"):
         add(r.team.edt_id, "edt")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import escalation
 from bot.access import Access
 from bot.clock import Clock
 from bot.config import Settings
@@ -38,6 +37,7 @@ class Services:
     calendar: WorkingCalendar = None  # type: ignore[assignment]
     access: Access = field(default_factory=Access)
     dispatcher: Any = None  # bot.outbox.Dispatcher once the bot is built
+    engine: Any = None  # bot.escalation_engine.EscalationEngine once the bot runs
     bot_username: str = ""
 
     def __post_init__(self) -> None:
@@ -55,8 +55,13 @@ class Services:
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
+    def wake_engine(self) -> None:
+        """After a commit that may bring an escalation step forward (a report, an ack)."""
+        if self.engine is not None:
+            self.engine.wake()
+
     async def escalation_after_ack(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
         """Acknowledgement stops the ladder; the outcome clock (if any) starts."""
-        due = escalation.outcome_due(incident.plan or {}, self.calendar, now)
-        incident.next_step = "outcome" if due else None
-        incident.next_due_at = due
+        from bot.escalation_engine import after_ack
+
+        await after_ack(session, self, incident, now)

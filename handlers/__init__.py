@@ -9,7 +9,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 
 def register(app: Application) -> None:
-    from handlers import alerts, fallback, help as help_, report, start, thread
+    from handlers import (
+        alerts, away, fallback, help as help_, notification, report, start, thread,
+    )
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start.start, filters=private))
@@ -18,7 +20,10 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("report", report.report_command, filters=private))
     app.add_handler(CommandHandler("cancel", report.cancel_command, filters=private))
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
+    app.add_handler(CommandHandler("away", away.away_command, filters=private))
+    app.add_handler(CommandHandler("back", away.back_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
+    app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=r"^notified:"))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
     app.add_handler(CallbackQueryHandler(
         thread.thread_button, pattern=r"^(add|fix|reply|close|oc|reopen|att|det|tx|tf):"))

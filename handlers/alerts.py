@@ -30,6 +30,7 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
         )
     if result.status == "acknowledged":
         services.wake_dispatcher()
+        services.wake_engine()
         await query.answer(f"Acknowledged {result.incident.reference}. The carer has been told.")
     elif result.status == "already":
         at = hhmm(result.at, services.tz) if result.at else "?"

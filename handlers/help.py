@@ -34,7 +34,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "message on the report's record; “Close with outcome” records the outcome and "
             "closes it (a closed report can be reopened, with a reason). “View attachments” "
             "and “Show details” / “Full record” show the whole report.\n"
-            "/open — reports you hold that are not closed"
+            "/open — reports you hold that are not closed\n"
+            "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it"
         )
     if TEAM_MANAGER in roles:
         parts.append("<b>As a team manager</b>\nYou receive escalations for your team's reports.")

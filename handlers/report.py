@@ -98,6 +98,8 @@ async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
     services = context.services
     if p.wake or p.submitted is not None:
         services.wake_dispatcher()
+    if p.submitted is not None:
+        services.wake_engine()
     if p.files_for is not None:
         await attachments.keep_files(services, context.bot, p.files_for)
 

@@ -182,6 +182,7 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_next_due", "next_due_at"),
         Index("ix_incidents_status_reported", "status", "reported_at"),
+        Index("ix_incidents_notification_next", "notification_next_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -216,6 +217,10 @@ class Incident(Base):
     notification_due_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     notified_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    # The notification clock's next reminder (issue 3): indexed like next_due_at,
+    # cleared when the notification is recorded.
+    notification_step: Mapped[str | None] = mapped_column(String(64))
+    notification_next_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 

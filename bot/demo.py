@@ -193,7 +193,7 @@ class Demo:
 
     async def pause(self, beats: float = 1.0) -> None:
         if self.options.pause > 0:
-            await asyncio.sleep(0.8 * beats * self.options.pause)
+            await asyncio.sleep(0.6 * beats * self.options.pause)
 
     # ------------------------------------------------------------------ the clock
     async def at(self, hour: int, minute: int = 0, *, day: int = 0) -> None:

@@ -16,6 +16,10 @@ from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
 
 
+# Recipients who hold an incident (rather than being copied for information).
+HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
+
+
 class Access:
     async def roles(self, session: AsyncSession, person: Person) -> frozenset[str]:
         return await queries.roles_of(session, person.id)
@@ -50,6 +54,40 @@ class Access:
         if await self.may_acknowledge(session, person, incident):
             return True
         return ADMIN in await self.roles(session, person)
+
+    # ---- the incident thread (issue 6) ----------------------------------------
+
+    async def may_reply(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Reply to the carer: anyone the incident was sent to, or the team's manager."""
+        return await self.may_acknowledge(session, person, incident)
+
+    async def may_close(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Record an outcome and close: the same people who may reply."""
+        return await self.may_acknowledge(session, person, incident)
+
+    async def may_reopen(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Reopen a closed report: "its worker" - whoever closed it or holds it (allocated,
+        cover, duty, EDT; not those copied for information) - or the team's manager."""
+        if not person.active:
+            return False
+        if incident.closed_by_id == person.id:
+            return True
+        row = (
+            await session.execute(
+                select(IncidentRecipient.id).where(
+                    IncidentRecipient.incident_id == incident.id,
+                    IncidentRecipient.person_id == person.id,
+                    IncidentRecipient.reason.in_(HOLDER_REASONS),
+                )
+            )
+        ).first()
+        if row is not None:
+            return True
+        return await self.manages_team(session, person, incident.team_id)
+
+    async def may_add(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Add a follow-up or a correction: only the carer who reported it."""
+        return person.active and incident.reporter_id == person.id
 
     async def can_report(self, session: AsyncSession, person: Person) -> bool:
         return person.active and CARER in await self.roles(session, person)

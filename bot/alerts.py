@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import callbacks
-from bot.texts import URGENCY_MARK, clip, h, hhmm, when
-from storage.models import Incident, Person
+from bot import callbacks, record
+from bot.outcomes import outcome_label
+from bot.texts import URGENCY_MARK, h, hhmm, when
+from storage.models import Incident, IncidentMessage, Person
 
 if TYPE_CHECKING:
     from bot.incidents import Submitted
@@ -20,9 +22,13 @@ if TYPE_CHECKING:
 
 ALERT_KINDS = ("alert", "copy", "reminder", "escalation")
 STATUS_MARK = "\n\n— — —\n"
+ALERT_BODY_BUDGET = 2900  # description + record fields; the header and status line fit the rest
 
 
-def alert_text(services: "Services", incident: Incident, carer: Person, reason: str) -> str:
+def alert_text(services: "Services", incident: Incident, carer: Person, reason: str,
+               attachments: int = 0) -> str:
+    """The alert. In minimal mode (``privacy.minimal_alerts``) only the reference, category,
+    urgency and child reference: no carer name, no description, no record fields."""
     cat = services.settings.category(incident.category)
     label = cat.label if cat else incident.category
     lines = [
@@ -31,24 +37,59 @@ def alert_text(services: "Services", incident: Incident, carer: Person, reason: 
         f"Child: <b>{h(incident.child_ref)}</b>",
     ]
     if services.settings.privacy.minimal_alerts:
-        lines.append("Open the report in this chat to read the details.")
+        lines.append("Tap “Show details” to read the report (each read is recorded).")
     else:
         lines.append(f"Reported by: {h(carer.name)} at {when(incident.reported_at, services.tz)}")
         if incident.notifiable:
             lines.append("📋 Notifiable event: Ofsted and the responsible authority must be told.")
         lines.append(f"You have this as: {h(reason)}")
         lines.append("")
-        lines.append(h(clip(incident.description, 3200)))
+        lines.extend(record.field_lines(services, incident, ALERT_BODY_BUDGET))
+        if attachments:
+            lines.append(f"📎 {attachments} attachment{'' if attachments == 1 else 's'}")
     return "\n".join(lines)
 
 
-def alert_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
+def alert_buttons(incident: Incident, attachments: int = 0,
+                  minimal: bool = False) -> list[list[tuple[str, str]]]:
+    """Acknowledge (while open); Reply to carer and Close with outcome (until closed);
+    Reopen (once closed); View attachments (N); Show details (minimal mode) or Full record."""
+    rows: list[list[tuple[str, str]]] = []
     if incident.status == "open":
-        return [[("✅ Acknowledge", callbacks.encode("ack", incident.id))]]
-    return []
+        rows.append([("✅ Acknowledge", callbacks.encode("ack", incident.id))])
+    if incident.status in ("open", "acknowledged"):
+        rows.append([("💬 Reply to carer", callbacks.encode("reply", incident.id)),
+                     ("☑️ Close with outcome", callbacks.encode("close", incident.id))])
+    elif incident.status == "closed":
+        rows.append([("🔄 Reopen", callbacks.encode("reopen", incident.id))])
+    extra = []
+    if attachments:
+        extra.append((f"📎 View attachments ({attachments})", callbacks.encode("att", incident.id)))
+    extra.append(("🔍 Show details" if minimal else "📄 Full record",
+                  callbacks.encode("det", incident.id)))
+    rows.append(extra)
+    return rows
+
+
+async def buttons_for(session: AsyncSession, services: "Services",
+                      incident: Incident) -> list[list[tuple[str, str]]]:
+    """``alert_buttons`` with the attachment count and privacy mode filled in."""
+    from bot.attachments import count_for
+
+    return alert_buttons(incident, await count_for(session, incident.id),
+                         services.settings.privacy.minimal_alerts)
+
+
+def receipt_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
+    """On the carer's receipt: add a follow-up, or add a correction (never an edit)."""
+    return [[("➕ Add more", callbacks.encode("add", incident.id)),
+              ("✏️ Correct something", callbacks.encode("fix", incident.id))]]
 
 
 async def status_line(session: AsyncSession, services: "Services", incident: Incident) -> str:
+    reopened = await _last_reopen(session, services, incident)
+    if reopened:
+        return reopened
     if incident.status == "acknowledged" and incident.acknowledged_at:
         by = await session.get(Person, incident.acknowledged_by_id)
         name = by.name if by else "someone"
@@ -58,8 +99,27 @@ async def status_line(session: AsyncSession, services: "Services", incident: Inc
         return f"✅ Acknowledged by <b>{h(name)}</b> at {hhmm(incident.acknowledged_at, services.tz)}{extra}"
     if incident.status == "closed" and incident.closed_at:
         by = await session.get(Person, incident.closed_by_id)
-        return f"☑️ Closed by <b>{h(by.name if by else 'someone')}</b> at {hhmm(incident.closed_at, services.tz)}"
+        line = f"☑️ Closed by <b>{h(by.name if by else 'someone')}</b> at {hhmm(incident.closed_at, services.tz)}"
+        if incident.outcome_code and not services.settings.privacy.minimal_alerts:
+            line += f" — outcome: {h(outcome_label(incident.outcome_code))}"
+        return line
     return "Waiting for acknowledgement"
+
+
+async def _last_reopen(session: AsyncSession, services: "Services", incident: Incident) -> str:
+    """"Reopened by X at HH:MM" while a reopened report is not closed again."""
+    if incident.status == "closed":
+        return ""
+    msg = (await session.execute(
+        select(IncidentMessage).where(IncidentMessage.incident_id == incident.id,
+                                      IncidentMessage.kind == "reopen")
+        .order_by(IncidentMessage.id.desc()).limit(1)
+    )).scalar_one_or_none()
+    if msg is None:
+        return ""
+    by = await session.get(Person, msg.author_id)
+    return (f"🔄 Reopened by <b>{h(by.name if by else 'someone')}</b> at "
+            f"{hhmm(msg.created_at, services.tz)}")
 
 
 def with_status(text: str, status: str) -> str:
@@ -90,5 +150,6 @@ def receipt_text(services: "Services", incident: Incident, result: "Submitted") 
         if s.out_of_hours_phone:
             lines.append(f"• Out of hours: <b>{h(s.out_of_hours_phone)}</b>")
     lines.append("")
-    lines.append("You will be told here when someone acknowledges it. /myreports shows your reports.")
+    lines.append("You will be told here when someone acknowledges it. /myreports shows your reports. "
+                 "To add to this report or correct it, use the buttons below.")
     return "\n".join(lines)

@@ -64,9 +64,8 @@ class PersonEntry(_Entry):
     @field_validator("roles")
     @classmethod
     def _roles(cls, v: list[str]) -> list[str]:
-        bad = [r for r in v if r not in ROLES]
-        if bad:
-            raise ValueError(f"unknown role(s) {bad}; roles are {', '.join(ROLES)}")
+        # Unknown role names are reported by the cross-checks, with the other
+        # mistakes of the same entry.
         if not v:
             raise ValueError("at least one role is needed")
         return sorted(set(v))
@@ -215,58 +214,67 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
     teams = {t.id: t for t in out.teams}
     people = {p.id: p for p in out.people}
     children = {c.ref: c for c in out.children}
+    # Entries that failed validation still exist for cross-references, so one
+    # mistake is reported once rather than again wherever the entry is named.
+    team_ids = set(teams) | {str(t.get("id")) for t in top.teams}
+    person_ids = set(people) | {str(p.get("id")) for p in top.people}
+    child_refs = set(children) | {str(c.get("ref")) for c in top.children}
 
     for i, t in enumerate(out.teams):
         if not ID_RE.match(t.id):
             errors.append(f"{where('teams', i, 'id')}: teams: id {t.id!r} has characters not allowed")
         for key in ("manager", "duty", "edt", "service_manager"):
             ref = getattr(t, key)
-            if ref and ref not in people:
+            if ref and ref not in person_ids:
                 errors.append(f"{where('teams', i, key)}: teams[{i + 1}] ({t.id}).{key}: "
                               f"no person with id {ref!r}")
     for i, p in enumerate(out.people):
         label = f"people[{i + 1}] ({p.id})"
         if not ID_RE.match(p.id):
             errors.append(f"{where('people', i, 'id')}: {label}.id: characters not allowed")
-        if p.team and p.team not in teams:
+        bad_roles = [r for r in p.roles if r not in ROLES]
+        if bad_roles:
+            errors.append(f"{where('people', i, 'roles')}: {label}.roles: unknown role(s) "
+                          f"{bad_roles}; roles are {', '.join(ROLES)}")
+        if p.team and p.team not in team_ids:
             errors.append(f"{where('people', i, 'team')}: {label}.team: no team {p.team!r}")
         if p.cover:
             if p.cover == p.id:
                 errors.append(f"{where('people', i, 'cover')}: {label}.cover: cannot cover themselves")
-            elif p.cover not in people:
+            elif p.cover not in person_ids:
                 errors.append(f"{where('people', i, 'cover')}: {label}.cover: no person {p.cover!r}")
         ssw = p.supervising_social_worker
         if ssw:
-            if ssw not in people:
+            if ssw not in person_ids:
                 errors.append(f"{where('people', i, 'supervising_social_worker')}: "
                               f"{label}.supervising_social_worker: no person {ssw!r}")
-            elif SUPERVISING_SOCIAL_WORKER not in people[ssw].roles:
+            elif ssw in people and SUPERVISING_SOCIAL_WORKER not in people[ssw].roles:
                 errors.append(f"{where('people', i, 'supervising_social_worker')}: "
                               f"{label}.supervising_social_worker: {ssw!r} does not have the "
                               f"role supervising_social_worker")
     for i, c in enumerate(out.children):
         label = f"children[{i + 1}] ({c.ref})"
-        if c.team not in teams:
+        if c.team not in team_ids:
             errors.append(f"{where('children', i, 'team')}: {label}.team: no team {c.team!r}")
         sw = c.allocated_social_worker
         if sw:
-            if sw not in people:
+            if sw not in person_ids:
                 errors.append(f"{where('children', i, 'allocated_social_worker')}: "
                               f"{label}.allocated_social_worker: no person {sw!r}")
-            elif SOCIAL_WORKER not in people[sw].roles:
+            elif sw in people and SOCIAL_WORKER not in people[sw].roles:
                 errors.append(f"{where('children', i, 'allocated_social_worker')}: "
                               f"{label}.allocated_social_worker: {sw!r} does not have the role "
                               f"social_worker")
     for i, pl in enumerate(out.placements):
         label = f"placements[{i + 1}] ({pl.child})"
-        if pl.child not in children:
+        if pl.child not in child_refs:
             errors.append(f"{where('placements', i, 'child')}: {label}.child: no child {pl.child!r}")
         if not pl.carers:
             errors.append(f"{where('placements', i, 'carers')}: {label}.carers: at least one carer")
         for c in pl.carers:
-            if c not in people:
+            if c not in person_ids:
                 errors.append(f"{where('placements', i, 'carers')}: {label}.carers: no person {c!r}")
-            elif CARER not in people[c].roles:
+            elif c in people and CARER not in people[c].roles:
                 errors.append(f"{where('placements', i, 'carers')}: {label}.carers: {c!r} does "
                               f"not have the role carer")
         if pl.to is not None and pl.to < pl.from_:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import alerts, audit, escalation
+from bot import alerts, attachments, audit, escalation
 from bot.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.roles import CHILD_PROTECTION, LADO
 from bot.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
@@ -176,6 +176,7 @@ async def submit_report(
 
     result = Submitted(incident, phone_advice=route.phone_advice,
                        nobody_reachable=route.nobody_reachable)
+    n_files = await attachments.move_draft(session, draft_id, incident.id) if draft_id else 0
     for r in route.recipients:
         person = people[r.person_id]
         session.add(IncidentRecipient(incident_id=incident.id, person_id=person.id,
@@ -184,8 +185,8 @@ async def submit_report(
         await enqueue(
             session, key=f"alert:{incident.id}:{person.id}", kind="alert", now=now,
             person=person, incident_id=incident.id, priority=PRIORITY[category.urgency],
-            text=alerts.alert_text(services, incident, carer, reason_label(r.reason)),
-            buttons=alerts.alert_buttons(incident),
+            text=alerts.alert_text(services, incident, carer, reason_label(r.reason), n_files),
+            buttons=alerts.alert_buttons(incident, n_files, settings.privacy.minimal_alerts),
         )
     await audit.record(
         session, "routed", at=now, incident_id=incident.id,
@@ -200,6 +201,7 @@ async def submit_report(
         session, key=f"receipt:{incident.id}", kind="receipt", now=now, person=carer,
         incident_id=incident.id, priority=RECEIPT_PRIORITY,
         text=alerts.receipt_text(services, incident, result),
+        buttons=alerts.receipt_buttons(incident),
     )
     return result
 
@@ -274,7 +276,7 @@ async def refresh_alerts(
         )
     ).scalars().all()
     status_line = await alerts.status_line(session, services, incident)
-    buttons = alerts.alert_buttons(incident)
+    buttons = await alerts.buttons_for(session, services, incident)
     for d in rows:
         text = alerts.with_status(d.payload.get("text", ""), status_line)
         await enqueue(

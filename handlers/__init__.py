@@ -9,7 +9,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 
 def register(app: Application) -> None:
-    from handlers import alerts, fallback, help as help_, report, start
+    from handlers import alerts, fallback, help as help_, report, start, thread
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start.start, filters=private))
@@ -20,7 +20,12 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
+    app.add_handler(CallbackQueryHandler(
+        thread.thread_button, pattern=r"^(add|fix|reply|close|oc|reopen|att|det|tx|tf):"))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
+    app.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO_NOTE
+                                              | filters.VIDEO | filters.Document.ALL),
+                                   thread.media_message))
     # Last: anything else (unknown commands, stray buttons, other media).
     app.add_handler(MessageHandler(private & filters.COMMAND, fallback.unknown_command))
     app.add_handler(CallbackQueryHandler(fallback.unknown_button))

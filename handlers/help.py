@@ -20,13 +20,20 @@ def help_text(roles: frozenset[str], services) -> str:
             "/report — report an incident about a child placed with you\n"
             "/myreports — your recent reports and whether they were acknowledged\n"
             "/cancel — stop what you are doing (a report in progress is kept)\n"
-            "You can also just type: I will offer to report what you wrote."
+            "You can also just type: I will offer to report what you wrote, or to add it to one "
+            "of your open reports.\n"
+            "Photos, voice notes, video notes and documents can be sent during a report, or "
+            "added later with “Add more” on your receipt or in /myreports. A mistake is put "
+            "right with “Correct something”: the correction sits next to your original."
         )
     if WORKER_ROLES & roles:
         parts.append(
-            "<b>As a social worker</b>\n"
+            "<b>Receiving alerts</b>\n"
             "Alerts arrive here with an Acknowledge button: tap it as soon as you have read one, "
-            "so the carer knows and nobody else is chased.\n"
+            "so the carer knows and nobody else is chased. “Reply to carer” sends the carer a "
+            "message on the report's record; “Close with outcome” records the outcome and "
+            "closes it (a closed report can be reopened, with a reason). “View attachments” "
+            "and “Show details” / “Full record” show the whole report.\n"
             "/open — reports you hold that are not closed"
         )
     if TEAM_MANAGER in roles:

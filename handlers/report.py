@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import callbacks, reporting
+from bot import attachments, callbacks, reporting, thread
+from bot.prompt import Refused
 from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply, show
 from storage import queries
@@ -37,8 +38,15 @@ async def report_command(update: Update, context: BotContext, person: Person) ->
 @linked
 async def cancel_command(update: Update, context: BotContext, person: Person) -> None:
     """Leave the current conversation; the draft is kept until submitted or discarded."""
-    async with context.services.db.read() as s:
+    services = context.services
+    async with services.db.write() as s:
+        state = await thread.pending(s, services, person.id)
+        if state is not None:
+            thread.end_state(state, services.clock.now(), finished=False)
         draft = await reporting.active_draft(s, person.id)
+    if state is not None:
+        await reply(update, "Cancelled. Nothing more will be sent from what you type next.")
+        return
     if draft is None:
         await reply(update, "Nothing to cancel. /help shows what you can do.")
         return
@@ -51,25 +59,47 @@ async def cancel_command(update: Update, context: BotContext, person: Person) ->
 
 @linked
 async def text_message(update: Update, context: BotContext, person: Person) -> None:
-    """Text typed outside a button: an answer to the open draft, or an offer to report it."""
+    """Text typed outside a button: a pending reply/follow-up/outcome, an answer to the open
+    draft, or an offer to report it. Nothing typed is silently dropped."""
     services = context.services
     text = (update.effective_message.text or "").strip()
     if not text:
         return
-    async with services.db.write() as s:
-        is_carer = await services.access.can_report(s, person)
-        draft = await reporting.active_draft(s, person.id) if is_carer else None
-        p = None
-        if draft is not None and draft.step != "offer":
-            p = await reporting.text_received(s, services, draft, text)
-        elif is_carer:
-            if draft is not None:  # an earlier unanswered offer: replace it
-                draft.discarded_at = services.clock.now()
-            p = await reporting.offer(s, services, person, update.effective_chat.id, text)
+    try:
+        async with services.db.write() as s:
+            state = await thread.pending(s, services, person.id)
+            is_carer = await services.access.can_report(s, person)
+            draft = await reporting.active_draft(s, person.id) if is_carer else None
+            p = None
+            if state is not None and (draft is None or state.id > draft.id):
+                p = await (reporting.text_received(s, services, state, text)
+                           if state.step in reporting.DETAIL_STEPS
+                           else thread.state_input(s, services, person, state, text))
+            elif draft is not None and draft.step not in ("offer", "offer_add"):
+                p = await reporting.text_received(s, services, draft, text)
+            elif is_carer:
+                if draft is not None:  # an earlier unanswered offer: replace it
+                    draft.discarded_at = services.clock.now()
+                p = await reporting.offer(s, services, person, update.effective_chat.id, text)
+    except Refused as exc:
+        await refuse(update, context, person, action="message", why=exc.why, text=exc.text,
+                     incident_id=exc.incident_id)
+        return
     if p is None:
-        await reply(update, "I only act on commands. /help shows what you can do.")
+        await reply(update, "I only act on commands and buttons. To reply on a report, use the "
+                            "“Reply to carer” button on its alert. /help shows what you can do.")
         return
     await reply(update, p.text, p.buttons)
+    await after_commit(context, p)
+
+
+async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
+    """Wake the dispatcher for what was owed; keep the incident's files when configured."""
+    services = context.services
+    if p.wake or p.submitted is not None:
+        services.wake_dispatcher()
+    if p.files_for is not None:
+        await attachments.keep_files(services, context.bot, p.files_for)
 
 
 async def _draft_button(update: Update, context: BotContext, person: Person) -> None:
@@ -82,15 +112,22 @@ async def _draft_button(update: Update, context: BotContext, person: Person) -> 
         "rk": lambda s: reporting.choose_category(s, services, person, draft_id, cb.args[1]),
         "rd": lambda s: reporting.keep_description(s, services, person, draft_id),
         "rs": lambda s: reporting.submit(s, services, person, draft_id),
-        "re": lambda s: reporting.edit(s, services, person, draft_id),
+        "re": lambda s: reporting.edit(s, services, person, draft_id,
+                                       cb.args[1] if len(cb.args) > 1 else None),
         "rx": lambda s: reporting.discard(s, services, person, draft_id),
         "ry": lambda s: reporting.accept_offer(s, services, person, draft_id),
-        "rn": lambda s: reporting.discard(s, services, person, draft_id, why="declined offer"),
+        "rn": lambda s: reporting.decline_offer(s, services, person, draft_id),
+        "rq": lambda s: reporting.discard(s, services, person, draft_id, why="declined offer"),
+        "ra": lambda s: reporting.add_offer_to_report(s, services, person, draft_id,
+                                                      cb.int_arg(1)),
+        "rw": lambda s: reporting.when_choice(s, services, person, draft_id, cb.args[1]),
+        "rz": lambda s: reporting.skip(s, services, person, draft_id),
+        "rr": lambda s: reporting.skip_rest(s, services, person, draft_id),
     }
-    needs_two = {"rc", "rk"}
+    needs_two = {"rc", "rk", "ra", "rw"}
     if cb is None or cb.action not in actions or draft_id is None or (
         cb.action in needs_two and len(cb.args) != 2
-    ):
+    ) or len(cb.args) > 2:
         await refuse(update, context, person, action="report button", why="malformed callback",
                      text=STALE)
         return
@@ -101,10 +138,13 @@ async def _draft_button(update: Update, context: BotContext, person: Person) -> 
         await refuse(update, context, person, action="report button", why="stale or foreign draft",
                      text=STALE)
         return
+    except Refused as exc:
+        await refuse(update, context, person, action="report button", why=exc.why, text=exc.text,
+                     incident_id=exc.incident_id)
+        return
     await query.answer()
     await show(update, p.text, p.buttons)
-    if p.submitted is not None:
-        services.wake_dispatcher()
+    await after_commit(context, p)
 
 
 @linked
@@ -124,7 +164,11 @@ async def myreports_command(update: Update, context: BotContext, person: Person)
         await reply(update, "You have not sent any reports yet. /report starts one.")
         return
     lines = ["<b>Your recent reports</b>"]
+    buttons = []
     for r in rows:
+        if r.status != "closed":
+            buttons.append([(f"➕ Add to {r.reference}", callbacks.encode("add", r.id)),
+                            (f"✏️ Correct {r.reference}", callbacks.encode("fix", r.id))])
         cat = services.settings.category(r.category)
         status = {
             "open": "⏳ waiting for acknowledgement",
@@ -136,4 +180,4 @@ async def myreports_command(update: Update, context: BotContext, person: Person)
         lines.append(f"\n<b>{h(r.reference)}</b> — {h(r.child_ref)}, "
                      f"{h(cat.label if cat else r.category)}\n"
                      f"Sent {when(r.reported_at, services.tz)}: {status}")
-    await reply(update, "\n".join(lines))
+    await reply(update, "\n".join(lines), buttons)

@@ -27,11 +27,11 @@ async def test_report_alert_acknowledge(world):
     await world.settle()
     assert "Acknowledged by Priya Patel at 10:00" in patel.messages[-1].text
     assert "Acknowledged by Priya Patel at 10:00" in okoro.messages[-1].text
-    assert not okoro.messages[-1].buttons
+    assert "✅ Acknowledge" not in okoro.messages[-1].button_labels  # Reply/Close remain
     notice = await smith.wait_for("was acknowledged by")
     assert "Priya Patel" in notice.text
 
-    await okoro.click("Acknowledge", message_id=copy.message_id) if okoro.messages[-1].buttons else None
+    await okoro.click("Acknowledge", message_id=copy.message_id) if "✅ Acknowledge" in okoro.messages[-1].button_labels else None
     async with world.services.db.read() as s:
         inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
         assert inc.status == "acknowledged" and inc.acknowledged_by_id == "sw-patel"

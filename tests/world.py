@@ -115,8 +115,14 @@ class World:
         await carer.click(category)
         await carer.wait_for("write what happened")
         await carer.send(text)
-        await carer.wait_for("Please check your report")
-        await carer.click("Submit")
+        # Routine/high: the record fields follow (skipped here), then the review.
+        # Urgent: submitted at once; the record fields are asked after the receipt.
+        step = await carer.wait_for(predicate=lambda m: "When did it happen" in m.content
+                                    or "Submitting" in m.content)
+        if "Submitting" not in step.content:
+            await carer.click("Skip the rest")
+            await carer.wait_for("Please check your report")
+            await carer.click("Submit")
         receipt = await carer.wait_for("received and recorded")
         import re
 

@@ -424,6 +424,14 @@ class BotMethods:
         return self._send_media(params, "voice", "voice", mime_type="audio/ogg",
                                 duration=params.int("duration", 1))
 
+    def m_sendVideoNote(self, params: Params) -> dict:
+        return self._send_media(params, "video_note", "video_note",
+                                duration=params.int("duration", 1),
+                                length=params.int("length", 240))
+
+    def m_sendVideo(self, params: Params) -> dict:
+        return self._send_media(params, "video", "video", duration=params.int("duration", 1))
+
     def m_getFile(self, params: Params) -> dict:
         file_id = params.str("file_id")
         record = self.files.get(file_id or "")

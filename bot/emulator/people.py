@@ -50,6 +50,8 @@ class BotMessage:
     document: dict | None = None
     photo: list[dict] | None = None
     voice: dict | None = None
+    video_note: dict | None = None
+    video: dict | None = None
     reply_to_message_id: int | None = None
 
     @property
@@ -88,7 +90,7 @@ class BotMessage:
             msg["caption"] = self.caption
             if self.caption_entities:
                 msg["caption_entities"] = self.caption_entities
-        for name in ("document", "photo", "voice"):
+        for name in ("document", "photo", "voice", "video_note", "video"):
             if getattr(self, name) is not None:
                 msg[name] = getattr(self, name)
         if self.reply_markup:
@@ -103,6 +105,10 @@ class BotMessage:
             parts.append("[photo]")
         if self.voice:
             parts.append("[voice]")
+        if self.video_note:
+            parts.append("[video note]")
+        if self.video:
+            parts.append("[video]")
         parts.append(self.content)
         out = " ".join(p for p in parts if p)
         if self.buttons:

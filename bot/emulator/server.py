@@ -411,6 +411,8 @@ class FakeBotAPI(BotMethods):
         unique = "AgAD" + hashlib.sha1(data).hexdigest()[:12]
         if reuse is not None:
             file_id = reuse
+            # Telegram keeps a file's name and type when it is sent again by file id.
+            meta = {**self.files.get(reuse, {}).get("meta", {}), **meta}
         else:
             n = next(self._file_seq)
             file_id = f"FAKE-{kind}-{n}-{hashlib.sha1(f'{n}{unique}'.encode()).hexdigest()[:16]}"
@@ -419,7 +421,7 @@ class FakeBotAPI(BotMethods):
             if name and "." in name:
                 ext = name.rsplit(".", 1)[1]
             record = {"data": data, "file_unique_id": unique,
-                      "file_path": f"{kind}s/file_{n}.{ext}"}
+                      "file_path": f"{kind}s/file_{n}.{ext}", "meta": dict(meta)}
             self.files[file_id] = record
             self._files_by_path[record["file_path"]] = record
         info = {"file_id": file_id, "file_unique_id": unique, "file_size": len(data), **meta}

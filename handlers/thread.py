@@ -1,0 +1,163 @@
+"""The incident thread from Telegram: its buttons and files sent to the bot.
+
+Buttons (short callback data, checked against the database and ``bot/access.py``;
+every refusal is logged): ``add:<incident>`` Add more / Answer (the carer),
+``fix:<incident>`` Correct something (the carer), ``reply:<incident>`` Reply to
+carer, ``close:<incident>`` Close with outcome, ``oc:<incident>:<code>`` the
+outcome chosen, ``reopen:<incident>``, ``att:<incident>`` View attachments,
+``det:<incident>`` Show details / Full record, ``tx:<draft>`` cancel and
+``tf:<draft>`` Done for a pending state.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot import attachments, audit, callbacks, record, reporting, thread
+from bot.attachments import Media
+from bot.prompt import Refused
+from bot.texts import h, when
+from handlers.common import BotContext, linked, refuse, reply
+from handlers.report import after_commit
+from storage.models import Incident, Person
+
+STALE = thread.STALE
+NO_VIEW = "You do not have access to this report. Nothing was shown."
+
+
+@linked
+async def thread_button(update: Update, context: BotContext, person: Person) -> None:
+    """Buttons on alerts, receipts and thread messages."""
+    services = context.services
+    query = update.callback_query
+    cb = callbacks.decode(query.data)
+    arg = cb.int_arg(0) if cb else None
+    chat_id = update.effective_chat.id
+    actions = {
+        "add": lambda s: thread.begin_add(s, services, person, chat_id, arg, "followup"),
+        "fix": lambda s: thread.begin_add(s, services, person, chat_id, arg, "correction"),
+        "reply": lambda s: thread.begin_reply(s, services, person, chat_id, arg),
+        "close": lambda s: thread.begin_close(s, services, person, arg),
+        "oc": lambda s: thread.choose_outcome(s, services, person, chat_id, arg, cb.args[1]),
+        "reopen": lambda s: thread.begin_reopen(s, services, person, chat_id, arg),
+        "tx": lambda s: thread.cancel(s, services, person, arg),
+        "tf": lambda s: thread.finish(s, services, person, arg),
+    }
+    if cb is None or arg is None or len(cb.args) != (2 if cb.action == "oc" else 1):
+        await refuse(update, context, person, action=cb.action if cb else "button",
+                     why="malformed callback", text=STALE)
+        return
+    if cb.action in ("att", "det"):
+        await _view(update, context, person, cb.action, arg)
+        return
+    if cb.action not in actions:
+        await refuse(update, context, person, action=cb.action, why="unknown action", text=STALE)
+        return
+    try:
+        async with services.db.write() as s:
+            p = await actions[cb.action](s)
+    except Refused as exc:
+        await refuse(update, context, person, action=cb.action, why=exc.why, text=exc.text,
+                     incident_id=exc.incident_id)
+        return
+    await query.answer()
+    await reply(update, p.text, p.buttons)
+    await after_commit(context, p)
+
+
+async def _view(update: Update, context: BotContext, person: Person, action: str,
+                incident_id: int) -> None:
+    """Show details (the full record) or re-send the attachments, to an authorised person."""
+    services = context.services
+    now = services.clock.now()
+    async with services.db.write() as s:
+        incident = await s.get(Incident, incident_id)
+        allowed = incident is not None and await services.access.may_view(s, person, incident)
+        if allowed:
+            if action == "det":
+                chunks = await record.render(s, services, incident)
+                await audit.record(s, "details_viewed", at=now, actor_id=person.id,
+                                   telegram_user_id=update.effective_user.id,
+                                   incident_id=incident.id)
+            else:
+                files = await attachments.for_incident(s, incident.id)
+                uploaders = {a.uploaded_by_id for a in files}
+                names = {pid: (await s.get(Person, pid)) for pid in uploaders}
+                await audit.record(s, "attachments_viewed", at=now, actor_id=person.id,
+                                   telegram_user_id=update.effective_user.id,
+                                   incident_id=incident.id, count=len(files))
+    if not allowed:
+        await refuse(update, context, person, action="view " + ("details" if action == "det"
+                                                                 else "attachments"),
+                     why="no such incident" if incident is None else "no access to this incident",
+                     text=STALE if incident is None else NO_VIEW,
+                     incident_id=incident.id if incident is not None else None)
+        return
+    await update.callback_query.answer()
+    chat_id = update.effective_chat.id
+    if action == "det":
+        for chunk in chunks:
+            await reply(update, chunk)
+        return
+    if not files:
+        await reply(update, f"<b>{h(incident.reference)}</b> has no attachments.")
+        return
+    bot = context.bot
+    for i, a in enumerate(files, 1):
+        who = names.get(a.uploaded_by_id)
+        caption = (f"{h(incident.reference)} · {i} of {len(files)} · "
+                   f"{attachments.KIND_LABELS.get(a.kind, a.kind)} from "
+                   f"{h(who.name if who else a.uploaded_by_id)}, {when(a.created_at, services.tz)}")
+        kw = {"chat_id": chat_id, "caption": caption, "parse_mode": ParseMode.HTML}
+        if a.kind == "photo":
+            await bot.send_photo(photo=a.file_id, **kw)
+        elif a.kind == "voice":
+            await bot.send_voice(voice=a.file_id, **kw)
+        elif a.kind == "video":
+            await bot.send_video(video=a.file_id, **kw)
+        elif a.kind == "video_note":
+            await bot.send_message(chat_id=chat_id, text=caption, parse_mode=ParseMode.HTML)
+            await bot.send_video_note(chat_id=chat_id, video_note=a.file_id)
+        else:
+            await bot.send_document(document=a.file_id, **kw)
+
+
+@linked
+async def media_message(update: Update, context: BotContext, person: Person) -> None:
+    """A photo, voice note, video note, video or document: to the report being written, the
+    pending follow-up or reply, or offered as a new report. Never silently dropped."""
+    services = context.services
+    media: Media | None = attachments.media_of(update.effective_message)
+    if media is None:
+        await reply(update, "I could not use that message here. Send /report to start a report, "
+                            "or /help.")
+        return
+    try:
+        async with services.db.write() as s:
+            state = await thread.pending(s, services, person.id)
+            is_carer = await services.access.can_report(s, person)
+            draft = await reporting.active_draft(s, person.id) if is_carer else None
+            p = None
+            if state is not None and (draft is None or state.id > draft.id):
+                p = await (reporting.media_received(s, services, state, media)
+                           if state.step in reporting.DETAIL_STEPS
+                           else thread.state_input(s, services, person, state, media.caption,
+                                                   media))
+            elif draft is not None and draft.step not in ("offer", "offer_add"):
+                p = await reporting.media_received(s, services, draft, media)
+            elif is_carer:
+                if draft is not None:
+                    draft.discarded_at = services.clock.now()
+                p = await reporting.offer(s, services, person, update.effective_chat.id,
+                                          media.caption, media)
+    except Refused as exc:
+        await refuse(update, context, person, action="file", why=exc.why, text=exc.text,
+                     incident_id=exc.incident_id)
+        return
+    if p is None:
+        await reply(update, "I could not use that file here: to send it on a report, press "
+                            "“Reply to carer” on its alert first. /help shows what you can do.")
+        return
+    await reply(update, p.text, p.buttons)
+    await after_commit(context, p)

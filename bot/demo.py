@@ -177,6 +177,7 @@ class Demo:
         self.cast: dict[str, Actor] = {}
         self.by_chat: dict[int, Actor] = {}
         self.refs: dict[str, str] = {}  # scene key -> incident reference
+        self.message_ids: dict[str, int] = {}  # e.g. "routine:alert" -> Telegram message id
         self.brief = False  # while linking: show only the first line of bot messages
         self._seen: dict[tuple[int, int], str] = {}
 
@@ -491,6 +492,10 @@ def describe_event(e: AuditEvent, names: dict[str, str]) -> str:
         after = f" after {waited(timedelta(seconds=secs))}" if isinstance(secs, int) else ""
         behalf = f" on behalf of {name(d.get('on_behalf_of'))}" if d.get("on_behalf_of") else ""
         return f"acknowledged by {who}{behalf}{after}"
+    if e.event == "closed":
+        from bot.outcomes import outcome_label
+
+        return f"closed by {who}, outcome: {outcome_label(d.get('outcome'))}"
     if e.event == "recipient_missed":
         return f"{name(d.get('person'))} not alerted: {d.get('why')}"
     text = e.event.replace("_", " ")
@@ -534,12 +539,23 @@ async def scene_routine(demo: Demo) -> None:
     await demo.types(sam, "School rang at 9am: A1 had an argument with another pupil in "
                           "registration and was kept in at break. No one was hurt. A1 says "
                           "\"he started it\". I'll talk to the teacher at pick-up.")
+    await demo.expect(sam, "When did it happen")
+    demo.narrate("Then the bot asks, one at a time and each skippable, what a good record "
+                 "holds: when, where, who was there, the child's words, action taken, the "
+                 "child's views.")
+    await demo.types(sam, "today 8:50")
+    await demo.expect(sam, "Where did it happen")
+    await demo.types(sam, "At school, in registration")
+    await demo.expect(sam, "Who was present")
+    await demo.taps(sam, "Skip the rest")
     await demo.expect(sam, "Please check your report")
     await demo.taps(sam, "Submit")
     receipt = await demo.expect(sam, "received and recorded")
     demo.refs["routine"] = _reference(receipt.content)
+    demo.message_ids["routine:receipt"] = receipt.message_id
     await demo.settle()
     alert = await demo.expect(priya, demo.refs["routine"])
+    demo.message_ids["routine:alert"] = alert.message_id
     await demo.pause()
     await demo.at(9, 20)
     demo.narrate("Priya Patel, A1's social worker, reads it between meetings.")
@@ -619,37 +635,44 @@ def needs_outcomes(demo: Demo) -> str | None:
 
 
 async def scene_followup(demo: Demo) -> None:
-    """The carer adds more; the worker replies to the carer in the incident thread.
-
-    Written against issue 6's text before it landed: check the button labels.
-    """
+    """The carer adds more to the morning's report; the worker replies in its thread."""
     sam, priya = demo.who("carer-smith"), demo.who("sw-patel")
     ref = demo.refs["routine"]
     await demo.at(15, 30)
     demo.narrate("At pick-up the teacher tells Sam more; Sam adds it to the morning's report.")
-    await demo.taps(sam, "Add more", answer=False)
+    await demo.taps(sam, "Add more", message_id=demo.message_ids["routine:receipt"])
+    await demo.expect(sam, "Send what you want to add")
     await demo.types(sam, "Teacher says the other pupil has been teasing A1 about being in care.")
-    await demo.expect(priya, ref)
-    await demo.later(10)
-    await demo.taps(priya, "Reply", answer=False)
-    await demo.types(priya, "Thanks Sam. I'll speak to the school's designated teacher tomorrow.")
-    await demo.expect(sam, "designated teacher")
+    await demo.expect(sam, "Added to")
+    await demo.taps(sam, "Done")
+    followup = await demo.expect(priya, "Follow-up on")
+    await demo.settle()
+    await demo.at(15, 45)
+    await demo.taps(priya, "Reply to carer", message_id=followup.message_id)
+    await demo.expect(priya, "Write your reply")
+    await demo.types(priya, "Thanks Sam. I'll speak to the school's designated teacher "
+                            "tomorrow morning.")
+    await demo.expect(sam, "replied about your report " + ref)
 
 
 async def scene_outcome(demo: Demo) -> None:
     """The worker records an outcome and closes the report; the carer is told."""
     sam, priya = demo.who("carer-smith"), demo.who("sw-patel")
-    await demo.at(16, 40)
-    demo.narrate("Priya has spoken to the school; she records the outcome and closes the report.")
-    await demo.taps(priya, "Close", answer=False)
-    await demo.taps(priya, "Advice given", answer=False)
-    await demo.types(priya, "Spoke to the designated teacher; anti-bullying plan agreed.")
-    await demo.expect(sam, "closed")
+    await demo.at(16, 40, day=1)
+    demo.narrate("Thursday afternoon: Priya has spoken to the school; she records the outcome "
+                 "and closes the report.")
+    await demo.taps(priya, "Close with outcome", message_id=demo.message_ids["routine:alert"])
+    await demo.expect(priya, "what was the outcome")
+    await demo.taps(priya, "Advice given")
+    await demo.expect(priya, "type a short note")
+    await demo.types(priya, "Spoke to the designated teacher: the school will address the "
+                            "teasing and check in with A1 weekly. Advice given to Sam.")
+    await demo.expect(sam, "was closed by Priya Patel")
 
 
 async def scene_out_of_hours(demo: Demo) -> None:
     jo, edt = demo.who("carer-brown"), demo.who("edt-rota")
-    await demo.at(22, 0)
+    await demo.at(22, 0, day=1)
     demo.narrate("Out of hours. B2 was due home from a friend's at 21:00 and is not answering "
                  "the phone. Jo Brown has called the police and now reports it.")
     await demo.types(jo, "/report")
@@ -658,18 +681,20 @@ async def scene_out_of_hours(demo: Demo) -> None:
     await demo.expect(jo, "write what happened")
     await demo.types(jo, "B2 not home, due back 21:00 from a friend's. Phone off. Friend's mum "
                          "says B2 left at 20:30. Police called 21:55, log 1234.")
-    await demo.expect(jo, "Please check your report")
-    await demo.taps(jo, "Submit")
+    demo.narrate("Urgent: the report goes out at once; the rest of the record is asked "
+                 "afterwards, so the alert is never held up.")
     receipt = await demo.expect(jo, "received and recorded")
     ref = demo.refs["out_of_hours"] = _reference(receipt.content)
     await demo.settle()
     alert = await demo.expect(edt, ref)
     if "Emergency Duty Team (out of hours)" not in alert.content:
         raise DemoError(f"the EDT's alert does not say why they have it:\n{alert.content}")
-    await demo.at(22, 4)
+    await demo.at(22, 4, day=1)
     demo.narrate("The Emergency Duty Team picks it up within minutes.")
     await demo.taps(edt, "Acknowledge", message_id=alert.message_id)
     await demo.expect(jo, "was acknowledged by Emergency Duty Team")
+    demo.narrate("Jo is busy phoning round; the record's questions can wait.")
+    await demo.taps(jo, "Stop here")
 
 
 def _reference(text: str) -> str:
@@ -690,7 +715,8 @@ SCENES: list[Scene] = [
     Scene("followup", "A follow-up from the carer and a reply from the worker", scene_followup,
           needs_replies),
     Scene("outcome", "An outcome recorded and the report closed", scene_outcome, needs_outcomes),
-    Scene("out_of_hours", "22:00: an urgent report out of hours goes to the Emergency Duty Team",
+    Scene("out_of_hours", "Thursday 22:00: an urgent report out of hours goes to the Emergency "
+                          "Duty Team",
           scene_out_of_hours),
 ]
 

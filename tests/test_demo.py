@@ -23,13 +23,18 @@ async def test_demo_plays_the_day_and_leaves_nothing_behind(tmp_path, monkeypatc
     assert "Priya Patel (social worker) ⟵ bot: 🟢 Routine — INC-2026-000001" in text
     assert ("[09:20 Wed] Sam Smith (carer) ⟵ bot: ✅ Your report INC-2026-000001 was "
             "acknowledged by Priya Patel") in text
+    # The carer adds more, the worker replies in the thread, then closes with an outcome.
+    assert "Follow-up on INC-2026-000001 (Education / school incident, child A1) from Sam Smith" in text
+    assert "Sam Smith (carer) ⟵ bot: 💬 Priya Patel replied about your report INC-2026-000001" in text
+    assert "Your report INC-2026-000001 was closed by Priya Patel at 16:40 Thu" in text
     # Out of hours, the urgent report reached the Emergency Duty Team, who acknowledged it.
-    assert "[22:00 Wed] Emergency Duty Team (out of hours) ⟵ bot: 🔴 URGENT — INC-2026-000002" in text
+    assert "[22:00 Thu] Emergency Duty Team (out of hours) ⟵ bot: 🔴 URGENT — INC-2026-000002" in text
     assert "You have this as: Emergency Duty Team (out of hours)" in text
     assert "was acknowledged by Emergency Duty Team at 22:04" in text
     # The record, and its check.
     assert "09:20 Wed acknowledged by Priya Patel after 5 min" in text
-    assert "22:00 Wed reported by Jo Brown (urgent, out of hours)" in text
+    assert "16:40 Thu closed by Priya Patel, outcome: Advice given" in text
+    assert "22:00 Thu reported by Jo Brown (urgent, out of hours)" in text
     assert "intact," in text.split("fosterbot audit verify")[-1]
     # Scenes whose feature is missing say so; none pretends.
     for scene in SCENES:

@@ -179,7 +179,7 @@ class Demo:
         self.refs: dict[str, str] = {}  # scene key -> incident reference
         self.message_ids: dict[str, int] = {}  # e.g. "routine:alert" -> Telegram message id
         self.brief = False  # while linking: show only the first line of bot messages
-        self._seen: dict[tuple[int, int], str] = {}
+        self._seen: dict[tuple[int, int], tuple[str, bool]] = {}  # text, had buttons
 
     # ------------------------------------------------------------------ narration
     def stamp(self) -> str:
@@ -216,8 +216,9 @@ class Demo:
         who = actor.label if actor else f"chat {chat_id}"
         key = (chat_id, message.message_id)
         text = message.content
-        before = self._seen.get(key)
-        self._seen[key] = text
+        seen = self._seen.get(key)
+        before, had_buttons = seen if seen is not None else (None, False)
+        self._seen[key] = (text, bool(message.button_labels))
         if before is None:
             body = text.split("\n", 1)[0] + (" …" if "\n" in text else "") if self.brief else text
             prefix = f"[{self.stamp()}] {who} {FROM_BOT} "
@@ -235,7 +236,7 @@ class Demo:
             buttons = _buttons_line(message)
             if buttons:
                 self.printer.block(" " * 6, buttons, indent=8, chat=True)
-            elif before is not None:
+            elif had_buttons:
                 self.printer.block(" " * 6, "(buttons removed)", chat=True)
 
     def who(self, person_id: str) -> Actor:
@@ -583,7 +584,9 @@ def escalation_sweep(demo: Demo) -> Callable[[], Awaitable[Any]] | None:
 async def scene_escalation(demo: Demo) -> None:
     """Urgent, nobody acknowledges: reminder, escalation to the manager, ack on behalf.
 
-    Written against DESIGN.md before issue 3 landed: check the wording it waits for.
+    Written before issue 3 was merged (against its branch as it stood: the engine
+    is ``runner.engine`` with ``run_due()``, the urgent ladder reminds at 15 min and
+    escalates to the team manager at 30 min): check it when issue 3 lands.
     """
     sam, priya, alex = demo.who("carer-smith"), demo.who("sw-patel"), demo.who("tm-jones")
     sweep = escalation_sweep(demo)
@@ -599,14 +602,14 @@ async def scene_escalation(demo: Demo) -> None:
     await demo.expect(sam, "write what happened")
     await demo.types(sam, "C3 showed me cuts on her forearm this morning, not deep, cleaned and "
                           "dressed. She said \"I just wanted it to stop\". She is with me now.")
-    await demo.expect(sam, "Please check your report")
-    await demo.taps(sam, "Submit")
     receipt = await demo.expect(sam, "received and recorded")
     ref = demo.refs["escalation"] = _reference(receipt.content)
+    await demo.taps(sam, "Stop here")
     await demo.settle()
     await demo.expect(priya, ref)
     for minutes, who in ((15, priya), (30, alex)):
         await demo.at(11, minutes)
+        who.user.mark()  # only what arrives from now on counts
         await sweep()
         await demo.settle()
         await demo.expect(who, ref)

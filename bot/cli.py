@@ -98,10 +98,21 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
     async def run(db):
         await _require_schema(settings)
         async with db.write() as s:
+            if args.if_empty:
+                from sqlalchemy import func, select
+
+                from storage.models import Person
+
+                count = (await s.execute(select(func.count()).select_from(Person))).scalar_one()
+                if count:
+                    return count
             return await apply_directory(s, directory, now=SystemClock().now(), actor="cli",
                                          source=str(path))
 
     summary = asyncio.run(_with_db(settings, run))
+    if isinstance(summary, int):
+        print(f"the directory already holds {summary} people: {path} not imported (--if-empty)")
+        return 0
     print(summary)
     for change in summary.changes:
         print(f"  {change}")
@@ -188,6 +199,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(settings: Settings | None, args: argparse.Namespace) -> int:
+    from bot.app import quiet_ptb_warnings
+    from bot.demo import DemoOptions, run_demo
+
+    if args.speed <= 0:
+        print("--speed must be more than 0 (use --fast for no pauses)", file=sys.stderr)
+        return 2
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    quiet_ptb_warnings()
+    options = DemoOptions(keep=Path(args.keep) if args.keep else None,
+                          pause=0.0 if args.fast else 1.0 / args.speed, quiet=args.quiet)
+    return asyncio.run(run_demo(options))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fosterbot", description=__doc__.splitlines()[0])
     p.add_argument("--config", help="configuration file (default ./config.toml or $FOSTERBOT_CONFIG)")
@@ -203,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="dir_cmd", required=True)
     imp = dsub.add_parser("import", help="load the directory from a TOML file")
     imp.add_argument("file")
+    imp.add_argument("--if-empty", action="store_true",
+                     help="import only if the directory has no people yet (first start)")
     imp.set_defaults(fn=cmd_directory_import)
     exp = dsub.add_parser("export", help="write the directory as TOML")
     exp.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
@@ -215,17 +243,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd", required=True)
     au.add_parser("verify", help="check the audit hash chain").set_defaults(fn=cmd_audit_verify)
+
+    demo = sub.add_parser("demo", help="the whole bot on a scripted day against a built-in "
+                                       "Telegram emulator (no token, no network)")
+    demo.add_argument("--keep", metavar="DIR",
+                      help="keep the demo's SQLite database and transcript in DIR")
+    pace = demo.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0,
+                      help="play faster (2 = twice as fast) or slower (0.5)")
+    pace.add_argument("--fast", action="store_true", help="no pauses at all")
+    demo.add_argument("--quiet", action="store_true",
+                      help="only scene titles, timelines and the audit check, not the chats")
+    # The demo brings its own settings: a broken or absent config.toml does not matter.
+    demo.set_defaults(fn=cmd_demo, needs_config=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        settings = load_config(args.config)
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = None
+    if getattr(args, "needs_config", True):
+        try:
+            settings = load_config(args.config)
+        except ConfigError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
     _setup_logging(settings, args.verbose)
     try:
         return args.fn(settings, args) or 0

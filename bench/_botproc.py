@@ -1,0 +1,135 @@
+"""The bot under benchmark, in its own process (started by ``bench/_common.BotProcess``).
+
+``--mode fosterbot``: the real bot (``BotRunner``: application, handlers,
+update processor, outbox dispatcher, and whatever engines it starts).
+``--mode echo``: a bare python-telegram-bot application that only echoes text,
+with the same HTTP settings and concurrency: the framework's own floor.
+
+Prints ``READY`` when polling; answers each ``stats`` line on stdin with JSON
+(CPU seconds, current and peak RSS in MB); stops cleanly when stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _stats() -> dict:
+    """CPU seconds and memory of this process.
+
+    Peak RSS is /proc's VmHWM, not getrusage's ru_maxrss: on Linux ru_maxrss
+    survives execve, so a child would report its (large) parent's peak.
+    """
+    mem = {"VmRSS:": 0, "VmHWM:": 0}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key = line.split(":", 1)[0] + ":"
+            if key in mem:
+                mem[key] = int(line.split()[1])
+    except OSError:
+        mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
+            "peak_rss_mb": mem["VmHWM:"] / 1024}
+
+
+async def _echo_app(args):
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, MessageHandler, filters
+    from telegram.request import HTTPXRequest
+
+    from bot.update_processor import PerChatUpdateProcessor
+
+    async def echo(update: Update, context) -> None:
+        await update.effective_chat.send_message(update.effective_message.text)
+
+    app = (ApplicationBuilder().token(args.token).base_url(args.base_url)
+           .base_file_url(args.base_file_url)
+           .concurrent_updates(PerChatUpdateProcessor(64))
+           .request(HTTPXRequest(connection_pool_size=32))
+           .get_updates_request(HTTPXRequest(read_timeout=50))
+           .build())
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=10)
+
+    async def stop():
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+    return stop
+
+
+async def _fosterbot(args):
+    from bot.app import BotRunner, make_services, quiet_ptb_warnings
+    from bot.clock import FakeClock, SystemClock
+    from bot.config import parse_settings
+
+    quiet_ptb_warnings()
+    settings = parse_settings({
+        "telegram": {"api_base_url": args.base_url, "base_file_url": args.base_file_url},
+        "database": {"url": args.db},
+        "service": {"duty_phone": "0116 000 0999", "out_of_hours_phone": "0116 000 9999"},
+    }).model_copy(update={"token": args.token})
+    clock = FakeClock(datetime.fromisoformat(args.fake_time)) if args.fake_time else SystemClock()
+    services = make_services(settings, clock=clock)
+    runner = BotRunner(services)
+    await runner.start(poll_interval=0.0, set_commands=False)
+
+    async def stop():
+        await runner.stop()
+        await services.db.dispose()
+
+    return stop
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--mode", choices=["fosterbot", "echo"], required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--base-file-url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--fake-time")
+    p.add_argument("--profile", help="write a cProfile of the bot's run to this file")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    stop = await (_echo_app(args) if args.mode == "echo" else _fosterbot(args))
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def read_stdin() -> None:  # a thread: stdin is a plain pipe
+        for line in sys.stdin:
+            if line.strip() == "stats":
+                loop.call_soon_threadsafe(lambda: print(json.dumps(_stats()), flush=True))
+        loop.call_soon_threadsafe(done.set)
+
+    print("READY", flush=True)
+    threading.Thread(target=read_stdin, daemon=True).start()
+    await done.wait()
+    await stop()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,138 @@
+"""What the benchmarks share: machine facts, a scratch database, the bot in a child process.
+
+The bot under test runs in its own process (``bench/_botproc.py``) so that its
+CPU time and memory are its own: the emulator and the simulated people run in
+the benchmark's process, on the other core. The child answers ``stats`` on
+stdin with its CPU seconds and memory, and stops cleanly when stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from storage import migrate  # noqa: E402
+
+TOKEN = "123456:BENCH"
+
+
+def machine() -> str:
+    model = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}, "
+            f"{date.today().isoformat()}")
+
+
+def _pg_url(admin: str, name: str) -> str:
+    base, _, _ = admin.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@asynccontextmanager
+async def scratch_database(postgres: str | None) -> AsyncIterator[str]:
+    """A migrated, empty database: a SQLite file in a temporary directory, or a fresh
+    PostgreSQL database created next to ``postgres`` (an admin URL) and dropped after."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory(prefix="fosterbot-bench-") as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite"
+            await migrate.upgrade(url)
+            yield url
+        return
+    import asyncpg
+
+    if postgres.startswith("postgresql://"):
+        postgres = postgres.replace("postgresql://", "postgresql+asyncpg://", 1)
+    name = f"fosterbot_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(_asyncpg_dsn(postgres))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = _pg_url(postgres, name)
+    try:
+        await migrate.upgrade(url)
+        yield url
+    finally:
+        conn = await asyncpg.connect(_asyncpg_dsn(postgres))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@dataclass
+class Stats:
+    cpu: float  # CPU seconds (user + system) of the bot process so far
+    rss_mb: float
+    peak_rss_mb: float
+
+
+class BotProcess:
+    """The bot (or the bare echo bot) running in a child process against the emulator."""
+
+    def __init__(self, mode: str, db_url: str, fake: Any, *, fake_time: str | None = None,
+                 extra: list[str] | None = None) -> None:
+        self.mode = mode
+        self.args = [sys.executable, str(ROOT / "bench" / "_botproc.py"), "--mode", mode,
+                     "--db", db_url, "--base-url", fake.base_url,
+                     "--base-file-url", fake.base_file_url, "--token", fake.token]
+        if fake_time:
+            self.args += ["--fake-time", fake_time]
+        self.args += extra or []
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {**os.environ, "PTB_TIMEDELTA": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        )
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if line.strip() != b"READY":
+            raise RuntimeError(f"bot process did not start: {line!r}")
+
+    async def stats(self) -> Stats:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(b"stats\n")
+        await self.proc.stdin.drain()
+        data = json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 30))
+        return Stats(**data)
+
+    async def stop(self) -> Stats | None:
+        if self.proc is None:
+            return None
+        stats = await self.stats()
+        self.proc.stdin.close()
+        await asyncio.wait_for(self.proc.wait(), 30)
+        self.proc = None
+        return stats
+
+
+def rate(n: float, seconds: float) -> str:
+    return f"{n / seconds:,.1f}" if seconds > 0 else "∞"

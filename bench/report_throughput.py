@@ -1,0 +1,171 @@
+"""End-to-end report throughput: N carers each complete /report at the same time, over HTTP.
+
+    python bench/report_throughput.py [N] [--postgres URL] [--profile FILE]
+
+The real bot (bench/_botproc.py: BotRunner, one process, so one core) talks to
+the Bot API emulator, which runs in this process with the simulated carers on
+the other core. Each carer: /report → taps the category → types the
+description → taps "Skip the rest" (of the record's questions) → taps Submit →
+gets the receipt (their one child is chosen automatically); their social
+worker gets the alert. Measured: wall time
+until every receipt and alert has arrived, reports per second, each report's
+latency, and the bot process's CPU time per update.
+
+Then, in the same run and against the same emulator, a bare python-telegram-bot
+application that only echoes (same HTTP settings and update processor) gets
+the same number of updates from the same number of people: the framework's
+own floor. Targets (issue 7): ≥ 100 reports/s; our CPU per update ≤ 3 × echo.
+
+SQLite in a temporary directory by default; ``--postgres`` takes an admin URL
+(postgresql+asyncpg://user@host/db) next to which a scratch database is made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import TOKEN, BotProcess, machine, rate, scratch_database  # noqa: E402
+from bench._data import fixed_now, populate_directory  # noqa: E402
+from bot.emulator import FakeBotAPI, FakeUser  # noqa: E402
+from storage.db import Database  # noqa: E402
+
+# /report, category button, description, "Skip the rest" (of the record's questions), Submit
+UPDATES_PER_REPORT = 5
+CATEGORY = "Other / general update"
+WARMUP = 5
+
+
+async def one_report(u: FakeUser, timeout: float) -> float:
+    t0 = time.perf_counter()
+    await u.send("/report")
+    await u.wait_for("Choose one", timeout=timeout)
+    await u.click(CATEGORY)
+    await u.wait_for("write what happened", timeout=timeout)
+    await u.send(f"Benchmark report from {u.first_name}: all fine, just letting you know.")
+    await u.wait_for("When did it happen", timeout=timeout)
+    await u.click("Skip the rest")
+    await u.wait_for("Please check your report", timeout=timeout)
+    await u.click("Submit")
+    await u.wait_for("received and recorded", timeout=timeout)
+    return time.perf_counter() - t0
+
+
+async def wait_count(counter: dict, key: str, n: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while counter[key] < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {counter[key]} of {n} {key} arrived in {timeout}s")
+        await asyncio.sleep(0.005)
+
+
+async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> dict:
+    now = fixed_now()
+    async with scratch_database(postgres) as url:
+        db = Database(url)
+        pop = await populate_directory(db, n + WARMUP, now=now)
+        await db.dispose()
+        async with FakeBotAPI(token=TOKEN) as fake:
+            seen = {"alerts": 0}
+
+            def count(chat_id: int, m) -> None:
+                if not m.edited and m.content.startswith("🟢 Routine"):
+                    seen["alerts"] += 1
+
+            fake.on_message(count)
+            for pid, tg in pop.workers:
+                fake.user(tg, pid).started = True
+            carers = [fake.user(tg, pid) for pid, tg, _ in pop.carers]
+            bot = BotProcess("fosterbot", url, fake, fake_time=now.isoformat(),
+                             extra=["--profile", profile] if profile else None)
+            await bot.start()
+            try:
+                await asyncio.gather(*(one_report(u, 60) for u in carers[:WARMUP]))
+                await wait_count(seen, "alerts", WARMUP, 60)
+                measured = carers[WARMUP:]
+                before, cpu0, t0 = await bot.stats(), time.process_time(), time.perf_counter()
+                latencies = await asyncio.gather(*(one_report(u, 300) for u in measured))
+                await wait_count(seen, "alerts", WARMUP + n, 300)
+                wall = time.perf_counter() - t0
+                after, cpu1 = await bot.stats(), time.process_time()
+            finally:
+                final = await bot.stop()
+    return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
+            "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
+            "peak_rss_mb": final.peak_rss_mb if final else 0.0,
+            "api_calls": sum(fake.counters.values())}
+
+
+async def echo_once(u: FakeUser, k: int, timeout: float) -> None:
+    for i in range(k):
+        text = f"echo {u.id} {i}"
+        await u.send(text)
+        await u.wait_for(text, timeout=timeout)
+
+
+async def bench_echo(n: int, db_url_unused: str | None = None) -> dict:
+    async with FakeBotAPI(token=TOKEN) as fake:
+        users = [fake.user(3_000_000 + i, f"E{i}") for i in range(n + WARMUP)]
+        bot = BotProcess("echo", "sqlite+aiosqlite:///unused", fake)
+        await bot.start()
+        try:
+            await asyncio.gather(*(echo_once(u, UPDATES_PER_REPORT, 60) for u in users[:WARMUP]))
+            before, cpu0, t0 = await bot.stats(), time.process_time(), time.perf_counter()
+            await asyncio.gather(*(echo_once(u, UPDATES_PER_REPORT, 300) for u in users[WARMUP:]))
+            wall = time.perf_counter() - t0
+            after, cpu1 = await bot.stats(), time.process_time()
+        finally:
+            await bot.stop()
+    return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
+            "updates": n * UPDATES_PER_REPORT}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", nargs="?", type=int, default=200, help="carers reporting at once")
+    ap.add_argument("--postgres", metavar="URL", help="PostgreSQL admin URL (default: SQLite)")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the bot process into FILE")
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (temporary file)'}; "
+          f"{args.n} carers, each one report ({UPDATES_PER_REPORT} updates), all at once")
+    ours = await bench_fosterbot(args.n, args.postgres, args.profile)
+    echo = await bench_echo(args.n)
+    per_ours = ours["bot_cpu"] / ours["updates"] * 1000
+    per_echo = echo["bot_cpu"] / echo["updates"] * 1000
+    lat = ours["latencies"]
+    print(f"fosterbot: {args.n} reports in {ours['wall']:.2f} s = {rate(args.n, ours['wall'])} "
+          f"reports/s ({rate(ours['updates'], ours['wall'])} updates/s); bot CPU "
+          f"{ours['bot_cpu']:.2f} s ({ours['bot_cpu'] / ours['wall'] * 100:.0f}% of one core), "
+          f"emulator+people CPU {ours['emu_cpu']:.2f} s")
+    print(f"  report latency (/report to receipt): p50 {statistics.median(lat):.2f} s, "
+          f"p95 {pct(lat, 95):.2f} s, max {lat[-1]:.2f} s; bot peak RSS "
+          f"{ours['peak_rss_mb']:.0f} MB")
+    print(f"echo:      {echo['updates']} updates in {echo['wall']:.2f} s = "
+          f"{rate(echo['updates'], echo['wall'])} updates/s; bot CPU {echo['bot_cpu']:.2f} s")
+    print(f"CPU per update: fosterbot {per_ours:.2f} ms, echo {per_echo:.2f} ms, "
+          f"ratio {per_ours / per_echo:.2f}x (target ≤ 3x)")
+    cpu_bound = args.n / ours["bot_cpu"] if ours["bot_cpu"] else float("inf")
+    print(f"reports/s if the bot had one core to itself (reports / bot CPU s): {cpu_bound:.1f} "
+          f"(target ≥ 100)")
+    if args.profile:
+        import pstats
+
+        print(f"\nprofile of the bot process ({args.profile}), top 25 by cumulative time:")
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -52,6 +52,29 @@ def reason_label(reason: str) -> str:
     return REASON_LABELS.get(reason, reason.replace("_", " "))
 
 
+# Who "has" a report, in order of precedence: the routing's holder (allocated
+# worker, else their cover, else duty), else whoever was told in their place.
+HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
+
+
+async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
+    """The person holding each incident (by the recipients recorded at routing)."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
+        .where(IncidentRecipient.incident_id.in_(incident_ids),
+               IncidentRecipient.reason.in_(HOLDER_REASONS))
+        .order_by(IncidentRecipient.id)
+    )
+    best: dict[int, tuple[int, str]] = {}
+    for incident_id, person_id, reason in rows:
+        rank = HOLDER_REASONS.index(reason)
+        if incident_id not in best or rank < best[incident_id][0]:
+            best[incident_id] = (rank, person_id)
+    return {k: v[1] for k, v in best.items()}
+
+
 async def next_reference(session: AsyncSession, year: int) -> str:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncidentCounter)
@@ -229,6 +252,10 @@ async def acknowledge(
                            telegram_user_id=telegram_user_id, incident_id=incident.id,
                            action="acknowledge", why="not a recipient of this incident")
         return AckResult("refused", incident)
+    if on_behalf_of is None:
+        holder = (await holder_ids(session, [incident.id])).get(incident.id)
+        if await services.access.acknowledges_on_behalf(session, person, incident, holder):
+            on_behalf_of = holder
     res = await session.execute(
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == "open")

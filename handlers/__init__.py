@@ -9,7 +9,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 
 def register(app: Application) -> None:
-    from handlers import alerts, fallback, help as help_, report, start
+    from handlers import alerts, fallback, help as help_, report, review, start
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start.start, filters=private))
@@ -19,6 +19,12 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("cancel", report.cancel_command, filters=private))
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
+    app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
+    app.add_handler(CommandHandler("open", review.open_command, filters=private))
+    app.add_handler(CommandHandler("log", review.log_command, filters=private))
+    app.add_handler(CommandHandler("stats", review.stats_command, filters=private))
+    app.add_handler(CommandHandler("export", review.export_command, filters=private))
+    app.add_handler(CallbackQueryHandler(review.log_button, pattern=r"^logp?:"))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
     # Last: anything else (unknown commands, stray buttons, other media).

@@ -266,9 +266,9 @@ async def build(session: AsyncSession, services: Any, incident: Incident) -> Tim
 # ------------------------------------------------------------------ rendering
 
 
-def _blocks(prefix_html: str, text: str, body: str, budget: int) -> list[str]:
+def _blocks(prefix_html: str, text: str, body: str, budget: int, sep: str = " — ") -> list[str]:
     """An entry (bold prefix, one line, optional body) as HTML blocks within ``budget``."""
-    line = f"{prefix_html} — {h(text)}" if text else prefix_html
+    line = f"{prefix_html}{sep}{h(text)}" if text else prefix_html
     if tg_len(line) > budget // 2:  # an over-long line is treated as body text
         line, body = prefix_html, (text + ("\n" + body if body else ""))
     if not body:
@@ -296,13 +296,13 @@ def pages(tl: Timeline, tz, limit: int = MAX_MESSAGE) -> list[str]:
     budget = limit - PAGE_TITLE_ROOM
     blocks: list[str] = []
     blocks.extend(_together([b for k, v in tl.header
-                             for b in _blocks(f"<b>{h(k)}:</b>", v, "", budget)], budget))
+                             for b in _blocks(f"<b>{h(k)}:</b>", v, "", budget, " ")], budget))
     if tl.body:
         blocks.extend(_blocks("<b>Outcome:</b>", "", tl.body, budget))
     blocks.append("<b>Timeline</b>")
     for e in tl.entries:
         blocks.extend(_blocks(f"<b>{h(when(e.at, tz))}</b>", e.text, e.body, budget))
-    blocks.extend(_together([b for p in tl.pending for b in _blocks("⏭", p, "", budget)],
+    blocks.extend(_together([b for p in tl.pending for b in _blocks("⏭", p, "", budget, " ")],
                             budget))
     packed = pack(blocks, budget)
     total = len(packed)

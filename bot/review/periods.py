@@ -84,7 +84,8 @@ def parse_period(args: list[str] | tuple[str, ...], now: datetime, tz: ZoneInfo)
         if not 1 <= n <= MAX_DAYS:
             raise PeriodError(f"Choose between 1 and {MAX_DAYS} days.")
         start = now - timedelta(days=n)
-        return Period(start, now, f"the last {n} days ({_fmt(start.astimezone(tz).date())} – "
+        # Up to and including this instant (the end is exclusive).
+        return Period(start, now + timedelta(microseconds=1), f"the last {n} days ({_fmt(start.astimezone(tz).date())} – "
                                   f"{_fmt(today)})")
     m = re.fullmatch(r"(\d{4})-(\d{2})", text)
     if m:

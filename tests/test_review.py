@@ -405,3 +405,52 @@ async def test_export_csv_parses_back_to_the_record(services, seeded, tmp_path):
     assert [m.actor_id for m in made] == ["tm-jones", "tm-jones"]
     assert made[-1].details["incidents"] == 9 and made[-1].details["scope"] == ["north"]
 
+
+
+# ------------------------------------------------------------------ the command line
+
+
+async def test_cli_log_stats_and_export(services, seeded, db_url, tmp_path, capsys):
+    import asyncio
+
+    from bot import cli
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+
+    async def run(*argv):
+        return await asyncio.to_thread(cli.main, ["--config", str(cfg), *argv])
+
+    assert await run("log", seeded.refs["r5"].lower()) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{seeded.refs['r5']} — timeline")
+    assert "Acknowledged by Alex Jones on behalf of Omar Khan after 5 h 00 min" in out
+    assert "    The police have now left; B2 is calmer." in out
+    assert await run("log", "INC-2026-999999") == 1
+
+    chart = tmp_path / "chart.png"
+    assert await run("stats", "--from", "2026-11-01", "--to", "2026-11-30", "--team", "north",
+                     "--chart", str(chart)) == 0
+    out = capsys.readouterr().out
+    assert "Statistics: 1 Nov 2026 – 30 Nov 2026" in out and "Reports: 9" in out
+    assert "North Children's Team" in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert await run("stats", "--from", "2026-11-01", "--to", "2026-11-30") == 0
+    assert "Reports: 10" in capsys.readouterr().out  # all teams
+    assert await run("stats", "--from", "November") == 2
+    assert "bad period" in capsys.readouterr().err
+
+    out_dir = tmp_path / "exp"
+    assert await run("export", "--from", "2026-11-01", "--to", "2026-11-30", "--out",
+                     str(out_dir), "--progress-every", "5") == 0
+    out = capsys.readouterr().out
+    assert "10 incident(s)" in out and "incidents: 10 rows written…" in out
+    events = _read_csv(out_dir / "audit_2026-11-01_2026-11-30.csv")
+    async with services.db.read() as s:
+        in_period = (await s.execute(select(AuditEvent.id).where(
+            AuditEvent.at >= utc(2026, 11, 1), AuditEvent.at < utc(2026, 12, 1),
+            AuditEvent.event != "export_made").order_by(AuditEvent.id))).scalars().all()
+    # The administrator's export holds every event of the period, also those about no
+    # incident (the directory import on 1 Nov), as one unbroken stretch of the chain.
+    assert [int(e["id"]) for e in events] == in_period
+    assert all(events[i]["hash"] == events[i + 1]["prev_hash"] for i in range(len(events) - 1))

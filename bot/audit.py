@@ -24,6 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+# One encoder for every hash: sorted keys, no spaces, UTF-8 as is.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def time_text(at: datetime) -> str:
+    """An instant as the chain encodes it: UTC, microseconds, ``Z`` (2026-11-25T10:00:00.000000Z)."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical(
@@ -37,10 +44,9 @@ def canonical(
     details: dict[str, Any],
     prev_hash: str,
 ) -> bytes:
-    at_utc = at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {
         "id": id,
-        "at": at_utc,
+        "at": time_text(at),
         "event": event,
         "actor": actor_id,
         "tg": telegram_user_id,
@@ -48,7 +54,7 @@ def canonical(
         "details": details,
         "prev": prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def event_hash(row: AuditEvent) -> str:
@@ -191,7 +197,8 @@ async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> 
         q = select(*_COLUMNS).order_by(AuditEvent.id).limit(batch)
         if last_id is not None:
             q = q.where(AuditEvent.id > last_id)
-        rows = (await session.execute(q)).all()
+        # Core rows through the session's connection: no ORM loading for a million rows.
+        rows = (await (await session.connection()).execute(q)).all()
         if not rows:
             break
         for row in rows:

@@ -46,7 +46,7 @@ from bot.review.periods import Period
 from storage.db import Database
 from storage.models import AuditEvent, AuditHead, Incident, Person
 
-BATCH = 2000
+BATCH = 5000
 
 INCIDENT_COLUMNS = [
     "reference", "team", "child", "reporter_id", "reporter", "category", "category_label",
@@ -76,13 +76,12 @@ def cell(value: Any) -> Any:
     return value
 
 
-def audit_time(at: datetime) -> str:
-    """``at`` exactly as the hash chain encodes it."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+audit_time = audit.time_text  # ``at`` exactly as the hash chain encodes it
+_DETAILS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_details(details: dict[str, Any] | None) -> str:
-    return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _DETAILS.encode(details or {})
 
 
 @dataclass
@@ -171,7 +170,8 @@ async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int,
         w.writerow(AUDIT_COLUMNS)
         while True:
             async with db.read() as s:
-                rows = (await s.execute(
+                conn = await s.connection()  # Core rows: no ORM loading
+                rows = (await conn.execute(
                     q.where(*cond, AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
                 )).all()
             if not rows:

@@ -1,7 +1,11 @@
 """CSV exports of incidents and audit events for a period, with the audit chain head.
 
-Streamed: rows are read in batches by key (``id > last``) and written straight
-to files, so memory stays bounded however long the period. Three files:
+Streamed: each file comes from one ordered query read through a server-side
+cursor (``stream`` with ``yield_per``) in partitions of ``batch`` rows written
+straight to the file, so memory stays bounded however long the period, the
+database scans the range once (paging with ``id > last … LIMIT`` would re-read
+the time range for every page), and each file is one consistent snapshot.
+Three files:
 
 * ``incidents_<from>_<to>.csv`` — reports made in the period (one row each);
 * ``audit_<from>_<to>.csv`` — audit events recorded in the period, each with its
@@ -119,38 +123,33 @@ async def _write_incidents(db: Database, settings: Settings, period: Period, sco
     cond = [Incident.reported_at >= period.start, Incident.reported_at < period.end]
     if scope is not None:
         cond.append(Incident.team_id.in_(sorted(scope)))
-    count, last = 0, 0
+    count = 0
+    q = select(Incident).where(*cond).order_by(Incident.id).execution_options(yield_per=batch)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(INCIDENT_COLUMNS)
-        while True:
-            async with db.read() as s:
-                rows = (await s.execute(
-                    select(Incident).where(*cond, Incident.id > last).order_by(Incident.id)
-                    .limit(batch)
-                )).scalars().all()
-            if not rows:
-                break
-            for i in rows:
-                minutes = (round((i.acknowledged_at - i.reported_at).total_seconds() / 60, 2)
-                           if i.acknowledged_at else None)
-                on_time = None
-                if i.notifiable and i.notified_at is not None and i.notification_due_at:
-                    on_time = i.notified_at <= i.notification_due_at
-                w.writerow([cell(v) for v in (
-                    i.reference, i.team_id, i.child_ref, i.reporter_id, names.get(i.reporter_id),
-                    i.category, labels.get(i.category, i.category), i.urgency, i.status,
-                    i.occurred_at, i.reported_at, i.out_of_hours, i.acknowledged_at,
-                    i.acknowledged_by_id, names.get(i.acknowledged_by_id or ""),
-                    i.acknowledged_on_behalf_of_id, minutes, i.closed_at, i.closed_by_id,
-                    i.outcome_code, i.outcome_text, i.escalation_level, i.next_step,
-                    i.next_due_at, i.notifiable, i.notification_due_at, i.notified_at, on_time,
-                    i.description,
-                )])
-            count += len(rows)
-            last = rows[-1].id
-            if progress:
-                progress("incidents", count)
+        async with db.read() as s:
+            result = await s.stream_scalars(q)
+            async for rows in result.partitions(batch):
+                for i in rows:
+                    minutes = (round((i.acknowledged_at - i.reported_at).total_seconds() / 60, 2)
+                               if i.acknowledged_at else None)
+                    on_time = None
+                    if i.notifiable and i.notified_at is not None and i.notification_due_at:
+                        on_time = i.notified_at <= i.notification_due_at
+                    w.writerow([cell(v) for v in (
+                        i.reference, i.team_id, i.child_ref, i.reporter_id,
+                        names.get(i.reporter_id), i.category, labels.get(i.category, i.category),
+                        i.urgency, i.status, i.occurred_at, i.reported_at, i.out_of_hours,
+                        i.acknowledged_at, i.acknowledged_by_id,
+                        names.get(i.acknowledged_by_id or ""), i.acknowledged_on_behalf_of_id,
+                        minutes, i.closed_at, i.closed_by_id, i.outcome_code, i.outcome_text,
+                        i.escalation_level, i.next_step, i.next_due_at, i.notifiable,
+                        i.notification_due_at, i.notified_at, on_time, i.description,
+                    )])
+                count += len(rows)
+                if progress:
+                    progress("incidents", count)
     return count
 
 
@@ -164,28 +163,24 @@ async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int,
                 AuditEvent.telegram_user_id, AuditEvent.incident_id, Incident.reference,
                 AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
          .outerjoin(Incident, Incident.id == AuditEvent.incident_id))
-    count, last = 0, 0
+    count = 0
+    q = q.where(*cond).order_by(AuditEvent.id).execution_options(yield_per=batch)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
-        while True:
-            async with db.read() as s:
-                conn = await s.connection()  # Core rows: no ORM loading
-                rows = (await conn.execute(
-                    q.where(*cond, AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
-                )).all()
-            if not rows:
-                break
-            w.writerows(
-                [r.id, audit_time(r.at), cell(r.event), cell(r.actor_id), cell(r.telegram_user_id),
-                 cell(r.incident_id), cell(r.reference), canonical_details(r.details),
-                 r.prev_hash, r.hash]
-                for r in rows
-            )
-            count += len(rows)
-            last = rows[-1].id
-            if progress:
-                progress("audit events", count)
+        async with db.read() as s:
+            conn = await s.connection()  # Core rows: no ORM loading
+            result = await conn.stream(q)
+            async for rows in result.partitions(batch):
+                w.writerows(
+                    [r.id, audit_time(r.at), cell(r.event), cell(r.actor_id),
+                     cell(r.telegram_user_id), cell(r.incident_id), cell(r.reference),
+                     canonical_details(r.details), r.prev_hash, r.hash]
+                    for r in rows
+                )
+                count += len(rows)
+                if progress:
+                    progress("audit events", count)
     return count
 
 

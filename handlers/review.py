@@ -32,6 +32,7 @@ NOT_YOURS = ("I cannot show you that report: it does not exist or does not belon
 STALE = "This button is not valid (it may be out of date). Nothing was changed."
 LOG_USAGE = "Send /log followed by a report reference, for example: /log INC-2026-000123"
 REFERENCE = re.compile(r"^INC-\d{4}-\d{6}$")
+MAX_UPLOAD = 50 * 1000 * 1000  # the Bot API's limit for files a bot sends
 
 
 async def _scope(context: BotContext, person: Person):
@@ -191,6 +192,12 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
         chat = update.effective_chat
         inc_path, aud_path, head_path = result.files
         head = result.head
+        too_big = [f.name for f in (inc_path, aud_path) if f.stat().st_size > MAX_UPLOAD]
+        if too_big:
+            await reply(update, "⚠️ The export is larger than Telegram lets a bot send "
+                                f"({h(', '.join(too_big))}). Choose a shorter period, or ask an "
+                                "administrator for <code>fosterbot export</code> on the server.")
+            return
         await chat.send_document(document=inc_path, filename=inc_path.name,
                                  caption=f"Reports: {result.incidents}")
         await chat.send_document(document=aud_path, filename=aud_path.name,

@@ -180,3 +180,18 @@ async def test_nobody_sees_another_teams_records_and_each_refusal_is_logged(team
         ("tm-south", "log button"), ("tm-south", "acknowledge"), ("sw-patel", "overdue"),
         ("sw-patel", "export"), ("carer-smith", "open"), ("tm-jones", "log button"),
     ]
+
+
+async def test_an_export_too_large_for_telegram_is_not_sent(teams, monkeypatch):
+    from handlers import review
+
+    world = teams
+    jones, smith = await world.link_all("tm-jones", "carer-smith")
+    await world.report(smith, child="A1", category="Contact", text="Something.")
+    await world.settle()
+    monkeypatch.setattr(review, "MAX_UPLOAD", 100)
+    await jones.send("/export")
+    told = await jones.wait_for("larger than Telegram lets a bot send")
+    assert "fosterbot export" in told.text
+    await world.settle()
+    assert not [m for m in jones.messages if m.document]

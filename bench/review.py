@@ -119,6 +119,8 @@ async def _insert(services, rows: list[tuple]) -> None:
 async def bulk_load(services, size: int, target_id: int, batch: int = 20_000) -> None:
     """Append ``size`` events to the chain, computing each hash as ``audit.record`` would."""
     rng = random.Random(5)
+    async with services.db.write() as s:  # the head row exists once anything was recorded
+        await audit.record(s, "bench_started", at=START, size=size)
     async with services.db.read() as s:
         head = (await s.execute(select(AuditHead))).scalar_one()
         last_id, prev = head.last_event_id, head.last_hash

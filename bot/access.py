@@ -73,10 +73,6 @@ class Access:
             return frozenset()
         return frozenset(t.id for t in await queries.teams_managed_by(session, person.id))
 
-    async def may_review(self, session: AsyncSession, person: Person) -> bool:
-        """May use the managers' review commands at all (manages at least one team)."""
-        return bool(await self.managed_team_ids(session, person))
-
     async def may_review_incident(self, session: AsyncSession, person: Person,
                                   incident: Incident) -> bool:
         """May read this incident's full timeline: it belongs to a team they manage."""

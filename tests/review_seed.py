@@ -15,7 +15,6 @@ from sqlalchemy import update
 
 from bot import incidents
 from bot.directory import apply_directory, parse_directory
-from storage import queries
 from storage.models import Delivery, EscalationAction, Incident, IncidentMessage, Person
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
@@ -87,9 +86,6 @@ class Seeded:
     refs: dict[str, str] = field(default_factory=dict)
     now: datetime = NOW
 
-    def incident_id(self, key: str) -> int:
-        return self.ids[key]
-
 
 async def load_directory(services, text: str = DIRECTORY, link: bool = True) -> None:
     """Import the directory; mark everyone as linked to Telegram (routing needs it)."""
@@ -149,7 +145,3 @@ async def seed(services, clock) -> Seeded:
     clock.set(NOW)
     return out
 
-
-async def people(services) -> dict[str, Person]:
-    async with services.db.read() as s:
-        return await queries.people_by_id(s, set(TG_IDS) | set(SOUTH_TG))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from storage import queries
-from storage.models import AuditEvent, Incident, IncidentMessage
+from storage.models import AuditEvent, IncidentMessage
 from tests import review_seed
 from tests.world import TG_IDS
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import AuditEvent, AuditHead
 
@@ -78,15 +79,17 @@ async def _lock_head(session: AsyncSession) -> AuditHead:
     The row is created on first use with INSERT … ON CONFLICT DO NOTHING, so two
     writers racing to record the very first event cannot fail on the primary
     key (a plain INSERT would abort one of them, and with it the report it was
-    recording). ``populate_existing`` makes the ORM take the values the lock
+    recording); a session that already holds the row skips that step.
+    ``populate_existing`` makes the ORM take the values the lock
     returned, not a copy of the row this session may have read earlier.
     """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
-    await session.execute(
-        ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
+    if session.sync_session.identity_map.get(identity_key(AuditHead, 1)) is None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
+        await session.execute(
+            ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
     return (
         await session.execute(
             select(AuditHead).where(AuditHead.id == 1).with_for_update()

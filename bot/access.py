@@ -4,6 +4,13 @@ A linked person may act on an incident only through a relationship the record
 holds: the carer who reported it; a recipient (allocated worker, cover, duty,
 EDT, copies, supervising social worker); the manager of the child's team.
 Callers log every refusal as an ``access_refused`` audit event.
+
+The managers' review (``/overdue``, ``/open`` for a team, ``/log``, ``/stats``,
+``/export``) is limited to the teams a person manages: those whose
+``manager_id`` or ``service_manager_id`` names them. The directory, not the
+``team_manager`` role alone, decides (a role without a team sees nothing).
+The command line (``fosterbot log|stats|export``) is for administrators on the
+server and applies no Telegram access rules.
 """
 
 from __future__ import annotations
@@ -14,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
+from bot.routing import HOLDER_REASONS
 
 
 # Recipients who hold an incident (rather than being copied for information).
-HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
 
 
 class Access:
@@ -116,3 +123,14 @@ class Access:
 
     async def is_manager(self, session: AsyncSession, person: Person) -> bool:
         return person.active and TEAM_MANAGER in await self.roles(session, person)
+
+    async def managed_team_ids(self, session: AsyncSession, person: Person) -> frozenset[str]:
+        """The teams whose records this person may review (none if inactive)."""
+        if not person.active:
+            return frozenset()
+        return frozenset(t.id for t in await queries.teams_managed_by(session, person.id))
+
+    async def may_review_incident(self, session: AsyncSession, person: Person,
+                                  incident: Incident) -> bool:
+        """May read this incident's full timeline: it belongs to a team they manage."""
+        return incident.team_id in await self.managed_team_ids(session, person)

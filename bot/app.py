@@ -37,6 +37,11 @@ COMMANDS = [
     BotCommand("help", "What this bot does for you"),
     BotCommand("guidance", "How to report well"),
     BotCommand("cancel", "Stop what you are doing"),
+    BotCommand("open", "Open reports (yours, or your team's)"),
+    BotCommand("overdue", "Overdue reports in your teams (managers)"),
+    BotCommand("log", "Timeline of a report: /log INC-… (managers)"),
+    BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
+    BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
 ]
 
 

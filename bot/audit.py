@@ -18,11 +18,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+# One encoder for every hash: sorted keys, no spaces, UTF-8 as is.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def time_text(at: datetime) -> str:
+    """An instant as the chain encodes it: UTC, microseconds, ``Z`` (2026-11-25T10:00:00.000000Z)."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical(
@@ -36,10 +45,9 @@ def canonical(
     details: dict[str, Any],
     prev_hash: str,
 ) -> bytes:
-    at_utc = at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {
         "id": id,
-        "at": at_utc,
+        "at": time_text(at),
         "event": event,
         "actor": actor_id,
         "tg": telegram_user_id,
@@ -47,7 +55,7 @@ def canonical(
         "details": details,
         "prev": prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def event_hash(row: AuditEvent) -> str:
@@ -66,14 +74,28 @@ def event_hash(row: AuditEvent) -> str:
 
 
 async def _lock_head(session: AsyncSession) -> AuditHead:
-    head = (
-        await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_event_id=0, last_hash=GENESIS, count=0)
-        session.add(head)
-        await session.flush()
-    return head
+    """The chain head, locked for the rest of the caller's transaction.
+
+    The row is created on first use with INSERT … ON CONFLICT DO NOTHING, so two
+    writers racing to record the very first event cannot fail on the primary
+    key (a plain INSERT would abort one of them, and with it the report it was
+    recording); a session that already holds the row skips that step.
+    ``populate_existing`` makes the ORM take the values the lock
+    returned, not a copy of the row this session may have read earlier.
+    """
+    if session.sync_session.identity_map.get(identity_key(AuditHead, 1)) is None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
+        await session.execute(
+            ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+    return (
+        await session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
 
 
 async def record(
@@ -117,54 +139,106 @@ class VerifyResult:
     count: int
     message: str
     first_bad_id: int | None = None
+    last_id: int = 0
+    last_hash: str = GENESIS
 
 
-async def verify(session: AsyncSession, *, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in id order; report the first break, or that it is intact."""
-    prev = GENESIS
-    expected_id = 1
+_COLUMNS = (
+    AuditEvent.id, AuditEvent.at, AuditEvent.event, AuditEvent.actor_id,
+    AuditEvent.telegram_user_id, AuditEvent.incident_id, AuditEvent.details,
+    AuditEvent.prev_hash, AuditEvent.hash,
+)
+
+
+def _broken(count: int, bad_id: int, message: str) -> VerifyResult:
+    return VerifyResult(False, count, f"broken at event {bad_id}: {message}", bad_id)
+
+
+def check_link(row: Any, prev: Any | None) -> tuple[int, str] | None:
+    """Why ``row`` does not continue the chain after ``prev`` (None: the genesis), or None.
+
+    Blames the event that was tampered with, not merely where the walk noticed:
+
+    * a row whose own hash does not match its content was altered;
+    * a row whose own hash is right but which does not follow ``prev``: if it
+      names the same predecessor as ``prev`` does, ``prev`` was slipped in
+      before it (inserted, later rows renumbered); otherwise ``prev`` was
+      altered and its hash recomputed to hide it.
+    """
+    prev_hash = prev.hash if prev is not None else GENESIS
+    own_ok = event_hash(row) == row.hash
+    if row.prev_hash == prev_hash:
+        if not own_ok:
+            return row.id, f"event {row.id} ({row.event}) was altered: its content does not match its hash"
+        return None
+    if prev is None:
+        return row.id, f"event {row.id} ({row.event}) does not start from the genesis (an event was inserted or altered)"
+    if row.prev_hash == prev.prev_hash:
+        return prev.id, (f"event {prev.id} ({prev.event}) was inserted: event {row.id} "
+                         f"names the same predecessor")
+    if own_ok:
+        return prev.id, (f"event {prev.id} ({prev.event}) was altered: event {row.id} "
+                         f"recorded a different hash for it")
+    return row.id, f"event {row.id} ({row.event}) was altered: it does not follow event {prev.id}"
+
+
+async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> VerifyResult:
+    """Walk the whole chain in id order; report the first break, or that it is intact.
+
+    Finds, and names: an event whose content was edited (with or without its
+    hash recomputed); an event deleted from the middle (a gap in the ids) or
+    from the end (the chain head counts more events than there are); an event
+    inserted before the first (an id below 1), in the middle (ids renumbered)
+    or after the last (not in the chain head). The walk reads plain rows in
+    batches (bounded memory) and starts below id 1 on purpose, so that a row
+    inserted with id 0 or a negative id is seen.
+    """
+    prev = None
     count = 0
-    last_id = 0
+    last_id: int | None = None
     while True:
-        rows = (
-            await session.execute(
-                select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
-            )
-        ).scalars().all()
+        q = select(*_COLUMNS).order_by(AuditEvent.id).limit(batch)
+        if last_id is not None:
+            q = q.where(AuditEvent.id > last_id)
+        # Core rows through the session's connection: no ORM loading for a million rows.
+        rows = (await (await session.connection()).execute(q)).all()
         if not rows:
             break
         for row in rows:
-            if row.id != expected_id:
-                kind = "deleted" if row.id > expected_id else "inserted"
-                return VerifyResult(
-                    False, count,
-                    f"broken at event {expected_id}: event(s) {kind} (next id found is {row.id})",
-                    expected_id,
-                )
-            if row.prev_hash != prev:
-                return VerifyResult(
-                    False, count,
-                    f"broken at event {row.id} ({row.event}): it does not follow event "
-                    f"{row.id - 1} (an event was deleted, inserted or altered before it)",
-                    row.id,
-                )
-            if event_hash(row) != row.hash:
-                return VerifyResult(
-                    False, count,
-                    f"broken at event {row.id} ({row.event}): its content was altered",
-                    row.id,
-                )
-            prev = row.hash
-            expected_id += 1
+            expected_id = count + 1
+            if row.id < expected_id:
+                return _broken(count, row.id, f"event {row.id} ({row.event}) was inserted "
+                                              f"(ids start at 1)")
+            if row.id > expected_id:
+                return _broken(count, expected_id, f"event(s) {expected_id}"
+                               + (f"–{row.id - 1}" if row.id - 1 > expected_id else "")
+                               + f" deleted (the next event found is {row.id})")
+            problem = check_link(row, prev)
+            if problem is not None:
+                return _broken(count, *problem)
+            prev = row
             count += 1
             last_id = row.id
-        session.expunge_all()
+        if progress is not None:
+            progress(count)
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one_or_none()
-    if head is not None and (head.last_hash != prev or head.count != count):
-        return VerifyResult(
-            False, count,
-            f"broken after event {count}: the chain head records {head.count} events "
-            f"(the latest event(s) were deleted or the head altered)",
-            count + 1,
-        )
-    return VerifyResult(True, count, f"intact, {count} events")
+    head_count = head.count if head is not None else 0
+    head_hash = head.last_hash if head is not None else GENESIS
+    last_hash = prev.hash if prev is not None else GENESIS
+    if count > head_count:
+        extra = head_count + 1
+        return _broken(count, extra, f"event {extra} was inserted after the last event the "
+                                     f"chain head records ({head_count} events)")
+    if count < head_count:
+        return _broken(count, count + 1, f"the chain head records {head_count} events but "
+                                         f"only {count} remain: the latest were deleted")
+    if head_hash != last_hash:
+        return _broken(count, count, f"event {count} does not match the chain head "
+                                     f"(the last event or the head was altered)")
+    return VerifyResult(True, count, f"intact, {count} events", None, count, last_hash)
+
+
+async def hash_of(session: AsyncSession, event_id: int) -> str | None:
+    """The stored hash of one event (None if there is no such event)."""
+    return (await session.execute(select(AuditEvent.hash).where(AuditEvent.id == event_id))
+            ).scalar_one_or_none()

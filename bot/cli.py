@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -170,16 +171,143 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Walk the chain; with --head FILE also check an export's chain head is still there."""
     from bot import audit
+
+    expected = None
+    if args.head:
+        try:
+            data = json.loads(Path(args.head).read_text(encoding="utf-8"))
+            expected = data.get("chain_head", data)
+            expected = (int(expected["last_event_id"]), str(expected["last_hash"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"cannot read the chain head from {args.head}: {exc}", file=sys.stderr)
+            return 2
+
+    def progress(n: int) -> None:
+        if args.progress and n % 100_000 < 5000:
+            print(f"  {n} events checked…", file=sys.stderr)
 
     async def run(db):
         await _require_schema(settings)
         async with db.read() as s:
-            return await audit.verify(s)
+            result = await audit.verify(s, progress=progress)
+            found = None
+            if expected is not None and result.ok:
+                found = await audit.hash_of(s, expected[0])
+            return result, found
 
-    result = asyncio.run(_with_db(settings, run))
+    result, found = asyncio.run(_with_db(settings, run))
     print(result.message)
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    if expected is not None:
+        if found != expected[1]:
+            print(f"the export's chain head (event {expected[0]}, hash {expected[1]}) is NOT in "
+                  f"the log: " + ("that event is missing" if found is None
+                                  else f"event {expected[0]} now has hash {found}"))
+            return 1
+        print(f"the export's chain head (event {expected[0]}) is still in the log, unchanged")
+    return 0
+
+
+def _period_from_args(settings: Settings, args: argparse.Namespace):
+    from datetime import date
+
+    from bot.clock import SystemClock
+    from bot.review.periods import PeriodError, between
+    from zoneinfo import ZoneInfo
+
+    try:
+        first = date.fromisoformat(args.from_) if args.from_ else None
+        last = date.fromisoformat(args.to) if args.to else None
+        return between(first, last, SystemClock().now(), ZoneInfo(settings.service.timezone))
+    except (ValueError, PeriodError) as exc:
+        raise UsageError(f"bad period: {exc} (dates are written 2026-11-01)") from None
+
+
+class UsageError(Exception):
+    """Bad arguments; the message says why (exit code 2)."""
+
+
+def _scope(args: argparse.Namespace):
+    return frozenset(args.team) if args.team else None
+
+
+def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.review import timeline
+    from storage import queries
+
+    services = _services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                incident = await queries.incident_by_reference(s, args.reference.strip().upper())
+                if incident is None:
+                    return None
+                return timeline.plain(await timeline.build(s, services, incident), services.tz)
+        finally:
+            await services.db.dispose()
+
+    text = asyncio.run(run())
+    if text is None:
+        print(f"no incident {args.reference}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0
+
+
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.review import render, stats
+
+    period = _period_from_args(settings, args)
+    services = _services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                return await stats.compute(s, services, _scope(args), period)
+        finally:
+            await services.db.dispose()
+
+    st = asyncio.run(run())
+    print(render.stats_plain(services, st))
+    if args.chart:
+        from bot.review.chart import render_png
+
+        Path(args.chart).write_bytes(render_png(st))
+        print(f"\nchart written to {args.chart}")
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.review.export import export
+
+    period = _period_from_args(settings, args)
+    last_print = {"incidents": 0, "audit events": 0}
+
+    def progress(stage: str, rows: int) -> None:
+        if rows - last_print[stage] >= args.progress_every:
+            last_print[stage] = rows
+            print(f"  {stage}: {rows} rows written…", flush=True)
+
+    async def run(db):
+        await _require_schema(settings)
+        return await export(db, settings, period=period, scope=_scope(args),
+                            out_dir=Path(args.out), now=SystemClock().now(), actor_id="cli",
+                            progress=progress)
+
+    print(f"exporting {period.label} to {args.out}", flush=True)
+    result = asyncio.run(_with_db(settings, run))
+    print(f"{result.incidents} incident(s), {result.events} audit event(s)")
+    for f in result.files:
+        print(f"  {f}")
+    print(f"audit chain head: event {result.head['last_event_id']}, hash {result.head['last_hash']}")
+    return 0
 
 
 async def _require_schema(settings: Settings) -> None:
@@ -242,7 +370,37 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(fn=cmd_invite)
 
     au = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd", required=True)
-    au.add_parser("verify", help="check the audit hash chain").set_defaults(fn=cmd_audit_verify)
+    ver = au.add_parser("verify", help="check the audit hash chain")
+    ver.add_argument("--head", metavar="FILE",
+                     help="also check that an export's chain head (audit-chain-head_*.json) "
+                          "is still in the log unchanged")
+    ver.add_argument("--progress", action="store_true", help="print progress on long logs")
+    ver.set_defaults(fn=cmd_audit_verify)
+
+    # The managers' review, for administrators on the server: no Telegram access
+    # rules apply here (whoever can run this can read the database anyway).
+    lg = sub.add_parser("log", help="the full timeline of one incident")
+    lg.add_argument("reference", help="INC-YYYY-NNNNNN")
+    lg.set_defaults(fn=cmd_log)
+
+    def period_args(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--from", dest="from_", metavar="DATE",
+                            help="first day, e.g. 2026-11-01 (default: 30 days before --to)")
+        parser.add_argument("--to", metavar="DATE", help="last day, included (default: today)")
+        parser.add_argument("--team", action="append", metavar="TEAM_ID",
+                            help="only this team (repeatable; default: all teams)")
+
+    st = sub.add_parser("stats", help="statistics for a period")
+    period_args(st)
+    st.add_argument("--chart", metavar="FILE.png", help="also write the weekly chart")
+    st.set_defaults(fn=cmd_stats)
+
+    ex = sub.add_parser("export", help="CSV of incidents and audit events, with the chain head")
+    period_args(ex)
+    ex.add_argument("--out", required=True, metavar="DIR", help="directory to write the files to")
+    ex.add_argument("--progress-every", type=int, default=10_000, metavar="N",
+                    help="print progress every N rows (default 10000)")
+    ex.set_defaults(fn=cmd_export)
 
     demo = sub.add_parser("demo", help="the whole bot on a scripted day against a built-in "
                                        "Telegram emulator (no token, no network)")
@@ -272,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings, args.verbose)
     try:
         return args.fn(settings, args) or 0
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for the operator

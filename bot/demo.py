@@ -56,9 +56,9 @@ from bot.config import Settings, parse_settings
 from bot.directory import apply_directory, parse_directory
 from bot.emulator import BotMessage, FakeBotAPI, FakeUser
 from bot.invites import create_invite
-from bot.texts import waited
+from bot.services import Services
 from storage import migrate
-from storage.models import AuditEvent, Incident, Person, PersonRole
+from storage.models import Incident, Person, PersonRole
 
 LONDON = ZoneInfo("Europe/London")
 DAY = datetime(2026, 11, 25, tzinfo=LONDON)  # a Wednesday, GMT
@@ -422,14 +422,13 @@ class Demo:
         self.heading("The record: incident timelines (from the audit log)")
         async with self.services.db.read() as s:
             incidents = list((await s.execute(select(Incident).order_by(Incident.id))).scalars())
-            names = {p.id: p.name for p in (await s.execute(select(Person))).scalars()}
             for inc in incidents:
                 cat = self.services.settings.category(inc.category)
                 self.printer.line()
                 self.printer.line(f"  {inc.reference} — child {inc.child_ref}, "
                                   f"{cat.label if cat else inc.category} ({inc.urgency}): "
                                   f"{inc.status}")
-                for line in await incident_timeline(s, inc, names):
+                for line in await incident_timeline(s, self.services, inc):
                     self.printer.block("    ", line, indent=15)
 
     async def verify(self) -> bool:
@@ -445,68 +444,13 @@ class Demo:
 # ----------------------------------------------------------------------------- timelines
 
 
-async def incident_timeline(session: Any, incident: Incident, names: dict[str, str]) -> list[str]:
-    """One line per audit event of the incident: time, event, who.
+async def incident_timeline(session: Any, services: Services, incident: Incident) -> list[str]:
+    """The incident's timeline as the managers' ``/log`` shows it (bot.review.timeline)."""
+    from bot.review import timeline
 
-    When the managers' review (issue 5, ``bot.review``) provides a full timeline
-    function ``timeline_lines(session, incident)``, that is used instead.
-    """
-    try:
-        from bot import review  # type: ignore[attr-defined]
-    except ImportError:
-        review = None
-    full = getattr(review, "timeline_lines", None) if review is not None else None
-    if full is not None:
-        return list(await full(session, incident))
-    rows = (await session.execute(
-        select(AuditEvent).where(AuditEvent.incident_id == incident.id).order_by(AuditEvent.id)
-    )).scalars()
-    out = []
-    for e in rows:
-        out.append(f"{e.at.astimezone(LONDON):%H:%M %a}  {describe_event(e, names)}")
-    return out
-
-
-def describe_event(e: AuditEvent, names: dict[str, str]) -> str:
-    """A short human sentence for one audit event (unknown events shown generically)."""
-    from bot.incidents import reason_label
-
-    d = e.details or {}
-
-    def name(pid: Any) -> str:
-        return names.get(pid, str(pid)) if pid else "?"
-
-    who = name(e.actor_id) if e.actor_id else None
-    if e.event == "reported":
-        extra = ", out of hours" if d.get("out_of_hours") else ""
-        return f"reported by {who} ({d.get('urgency')}{extra})"
-    if e.event == "routed":
-        told = ", ".join(f"{name(r.get('person'))} ({reason_label(r.get('reason', ''))})"
-                         for r in d.get("recipients", []))
-        return f"routed to {told or 'nobody'}"
-    if e.event == "delivered":
-        return f"{d.get('kind', 'message')} delivered to {name(d.get('to'))}"
-    if e.event == "delivery_failed":
-        return f"{d.get('kind', 'message')} to {name(d.get('to'))} failed: {d.get('error')}"
-    if e.event == "acknowledged":
-        secs = d.get("waited_seconds")
-        after = f" after {waited(timedelta(seconds=secs))}" if isinstance(secs, int) else ""
-        behalf = f" on behalf of {name(d.get('on_behalf_of'))}" if d.get("on_behalf_of") else ""
-        return f"acknowledged by {who}{behalf}{after}"
-    if e.event == "closed":
-        from bot.outcomes import outcome_label
-
-        return f"closed by {who}, outcome: {outcome_label(d.get('outcome'))}"
-    if e.event == "recipient_missed":
-        return f"{name(d.get('person'))} not alerted: {d.get('why')}"
-    text = e.event.replace("_", " ")
-    if who:
-        text += f" by {who}"
-    for key in ("to", "person", "step", "notify"):
-        if d.get(key):
-            value = d[key]
-            text += f", {key}: {name(value) if isinstance(value, str) else value}"
-    return text
+    tl = await timeline.build(session, services, incident)
+    lines = [f"{e.at.astimezone(services.tz):%H:%M %a}  {e.text}" for e in tl.entries]
+    return lines + tl.pending
 
 
 # ----------------------------------------------------------------------------- scenes

@@ -27,11 +27,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.routing import PersonInfo, TeamInfo, holder_for
+from bot.routing import HOLDER_REASONS, PersonInfo, TeamInfo, holder_for
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
 
-HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
 TEAM_TARGETS = {
     "team_manager": "manager_id",
     "duty": "duty_id",
@@ -171,12 +170,26 @@ async def add_recipient(session: AsyncSession, incident_id: int, person_id: str,
 
 
 async def on_behalf_of(session: AsyncSession, incident: Incident, person: Person) -> str | None:
-    """When ``person`` acknowledges an incident they did not hold (it was escalated to
-    them, or they manage the team), the holder they act for; else None."""
+    """The holder ``person`` acts for when acknowledging, or None when acting for themselves.
+
+    Someone who holds the incident acts for themselves. Someone it was escalated to,
+    or the manager of the child's team (copied or not), acts on the holder's behalf.
+    Other copies (supervising social worker, LADO, …) acknowledge in their own name.
+    """
+    from bot.access import Access
+
     rows = await queries.recipients_of(session, incident.id)
     own = [r for r in rows if r.person_id == person.id]
-    if any(not r.reason.startswith("escalation:") and r.reason != "notification" for r in own):
+    if any(r.reason in HOLDER_REASONS for r in own):
         return None
+    escalated = any(r.reason.startswith("escalation:") or r.reason == "notification" for r in own)
+    if not escalated and not await Access().manages_team(session, person, incident.team_id):
+        return None
+    for reason in HOLDER_REASONS:
+        for r in rows:
+            if r.reason == reason and r.person_id != person.id:
+                return r.person_id
+    return None
     for reason in HOLDER_REASONS:
         for r in rows:
             if r.reason == reason and r.person_id != person.id:

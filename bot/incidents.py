@@ -19,7 +19,7 @@ from bot import alerts, attachments, audit, escalation
 from bot.escalation_targets import on_behalf_of as escalation_on_behalf_of
 from bot.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.roles import CHILD_PROTECTION, LADO
-from bot.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
+from bot.routing import HOLDER_REASONS, PersonInfo, RoutingInput, TeamInfo, route_incident
 from bot.texts import h, when
 from storage import queries
 from storage.models import Child, Delivery, Incident, IncidentCounter, IncidentRecipient, Person, Team
@@ -57,6 +57,28 @@ REASON_LABELS = {
 
 def reason_label(reason: str) -> str:
     return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
+# Who "has" a report, in order of precedence: the routing's holder (allocated
+# worker, else their cover, else duty), else whoever was told in their place.
+
+
+async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
+    """The person holding each incident (by the recipients recorded at routing)."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
+        .where(IncidentRecipient.incident_id.in_(incident_ids),
+               IncidentRecipient.reason.in_(HOLDER_REASONS))
+        .order_by(IncidentRecipient.id)
+    )
+    best: dict[int, tuple[int, str]] = {}
+    for incident_id, person_id, reason in rows:
+        rank = HOLDER_REASONS.index(reason)
+        if incident_id not in best or rank < best[incident_id][0]:
+            best[incident_id] = (rank, person_id)
+    return {k: v[1] for k, v in best.items()}
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:

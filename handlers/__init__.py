@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 def register(app: Application) -> None:
     from handlers import (
-        alerts, away, fallback, help as help_, notification, report, start, thread,
+        alerts, away, fallback, help as help_, notification, report, review, start, thread,
     )
 
     private = filters.ChatType.PRIVATE
@@ -24,6 +24,12 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=r"^notified:"))
+    app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
+    app.add_handler(CommandHandler("open", review.open_command, filters=private))
+    app.add_handler(CommandHandler("log", review.log_command, filters=private))
+    app.add_handler(CommandHandler("stats", review.stats_command, filters=private))
+    app.add_handler(CommandHandler("export", review.export_command, filters=private))
+    app.add_handler(CallbackQueryHandler(review.log_button, pattern=r"^logp?:"))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
     app.add_handler(CallbackQueryHandler(
         thread.thread_button, pattern=r"^(add|fix|reply|close|oc|reopen|att|det|tx|tf):"))

@@ -38,7 +38,14 @@ def help_text(roles: frozenset[str], services) -> str:
             "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it"
         )
     if TEAM_MANAGER in roles:
-        parts.append("<b>As a team manager</b>\nYou receive escalations for your team's reports.")
+        parts.append(
+            "<b>As a team manager</b>\nYou receive escalations for your team's reports.\n"
+            "/overdue — reports past a due step, oldest first\n"
+            "/open — open reports in your teams, by worker\n"
+            "/log INC-… — the full timeline of one report\n"
+            "/stats [7d | 30d | 2026-11] — reports, time to acknowledge, breaches, notifications\n"
+            "/export [from] [to] — CSV files of reports and audit events"
+        )
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "
                      "command line (fosterbot directory import, fosterbot invite).")

@@ -39,9 +39,9 @@ async def test_demo_plays_the_day_and_leaves_nothing_behind(tmp_path, monkeypatc
     assert "You have this as: Emergency Duty Team (out of hours)" in text
     assert "was acknowledged by Emergency Duty Team at 22:04" in text
     # The record, and its check.
-    assert "09:20 Wed acknowledged by Priya Patel after 5 min" in text
-    assert "16:40 Thu closed by Priya Patel, outcome: Advice given" in text
-    assert "22:00 Thu reported by Jo Brown (urgent, out of hours)" in text
+    assert "09:20 Wed Acknowledged by Priya Patel after 5 min" in text
+    assert "16:40 Thu Closed by Priya Patel — outcome: Advice given" in text
+    assert "22:00 Thu Reported by Jo Brown — Child missing or absent without permission, urgent, out of hours" in text
     assert "intact," in text.split("fosterbot audit verify")[-1]
     # Scenes whose feature is missing say so; none pretends.
     for scene in SCENES:

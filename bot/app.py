@@ -9,6 +9,7 @@ for ``fosterbot run``, the demo and the tests alike.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
+from bot import rerouting
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.outbox import Dispatcher
+from bot.polling import Poller
 from bot.services import Services
 from bot.update_processor import PerChatUpdateProcessor
 from handlers.common import BotContext
@@ -100,6 +103,7 @@ class BotRunner:
     services: Services
     app: Application | None = None
     dispatcher: Dispatcher | None = None
+    poller: Poller | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
@@ -107,10 +111,11 @@ class BotRunner:
         await self.app.initialize()
         me = self.app.bot.bot
         self.services.bot_username = self.services.settings.telegram.bot_username or me.username
-        self.dispatcher = Dispatcher(
+        self.dispatcher = Dispatcher.from_settings(
             self.services.db, self.app.bot, self.services.clock,
-            retry_for=self.services.settings.delivery.retry_for.amount,
-            poll_interval=self.services.settings.delivery.poll_interval_seconds,
+            self.services.settings.delivery,
+            on_failure=functools.partial(rerouting.handle_failed_delivery,
+                                         services=self.services),
         )
         self.services.dispatcher = self.dispatcher
         if set_commands:
@@ -120,16 +125,17 @@ class BotRunner:
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         await self.dispatcher.start()
-        if polling and self.app.updater is not None:
-            await self.app.updater.start_polling(poll_interval=poll_interval, timeout=10,
-                                                 drop_pending_updates=False)
+        if polling:
+            self.poller = Poller(self.app)
+            await self.poller.start()
         log.info("fosterbot running as @%s", self.services.bot_username)
 
     async def stop(self) -> None:
         if self.app is None:
             return
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.app.running:

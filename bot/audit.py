@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent, AuditHead
@@ -70,9 +71,17 @@ async def _lock_head(session: AsyncSession) -> AuditHead:
         await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())
     ).scalar_one_or_none()
     if head is None:
-        head = AuditHead(id=1, last_event_id=0, last_hash=GENESIS, count=0)
-        session.add(head)
-        await session.flush()
+        # The first event ever: two writers may get here at once (PostgreSQL), so the
+        # head is created with ON CONFLICT DO NOTHING and then locked like any other time.
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
+        await session.execute(
+            ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        head = (
+            await session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+        ).scalar_one()
     return head
 
 

@@ -45,6 +45,9 @@ REASON_LABELS = {
     "copy:edt": "Emergency Duty Team (copied)",
     "copy:lado": "LADO (copied)",
     "copy:child_protection": "child protection (copied)",
+    "reroute:cover": "covering (the person it went to could not be reached)",
+    "reroute:duty": "duty social worker (the person it went to could not be reached)",
+    "reroute:team_manager": "team manager (the person it went to could not be reached)",
 }
 
 

@@ -20,11 +20,13 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
-from bot import rerouting
+from bot import rerouting, webhook
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.housekeeping import Housekeeper
 from bot.outbox import Dispatcher
 from bot.polling import Poller
+from bot.webhook import HttpServer
 from bot.services import Services
 from bot.update_processor import PerChatUpdateProcessor
 from handlers.common import BotContext
@@ -98,22 +100,38 @@ def build_application(services: Services) -> Application:
 
 @dataclass
 class BotRunner:
-    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests."""
+    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests.
+
+    Start: the application, the outbox dispatcher, the housekeeping loop, then
+    the source of updates — our own polling loop, or in webhook mode the
+    webhook server (after ``setWebhook`` with the secret token); plus the
+    ``/healthz`` server in polling mode when ``[health] port`` is set.
+    Stop (SIGTERM) in the reverse order: stop taking updates (the batch or
+    request in hand is finished), stop the housekeeping, let the dispatcher
+    finish the sends on the wire and put back what it had claimed, then stop
+    the application. ``run_forever`` closes the database last.
+    """
 
     services: Services
     app: Application | None = None
     dispatcher: Dispatcher | None = None
     poller: Poller | None = None
+    http: HttpServer | None = None
+    housekeeper: Housekeeper | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
+        """``polling=False``: start everything but take no updates (tests feed them)."""
+        settings = self.services.settings
+        problems = webhook.config_problems(settings)
+        if problems and polling:
+            raise webhook.WebhookConfigError("; ".join(problems))
         self.app = build_application(self.services)
         await self.app.initialize()
         me = self.app.bot.bot
-        self.services.bot_username = self.services.settings.telegram.bot_username or me.username
+        self.services.bot_username = settings.telegram.bot_username or me.username
         self.dispatcher = Dispatcher.from_settings(
-            self.services.db, self.app.bot, self.services.clock,
-            self.services.settings.delivery,
+            self.services.db, self.app.bot, self.services.clock, settings.delivery,
             on_failure=functools.partial(rerouting.handle_failed_delivery,
                                          services=self.services),
         )
@@ -125,17 +143,41 @@ class BotRunner:
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         await self.dispatcher.start()
-        if polling:
-            self.poller = Poller(self.app)
-            await self.poller.start()
-        log.info("fosterbot running as @%s", self.services.bot_username)
+        self.housekeeper = Housekeeper(self.services)
+        await self.housekeeper.start()
+        if polling and settings.telegram.mode == "webhook":
+            hook = settings.telegram.webhook
+            self.http = HttpServer(self.services, listen=hook.listen, port=hook.port,
+                                   app=self.app, path=hook.path, secret=settings.webhook_secret)
+            await self.http.start()
+            await self.app.bot.set_webhook(url=hook.url, secret_token=settings.webhook_secret,
+                                           allowed_updates=Update.ALL_TYPES,
+                                           drop_pending_updates=False)
+        else:
+            if settings.health.port:
+                self.http = HttpServer(self.services, listen=settings.health.listen,
+                                       port=settings.health.port)
+                await self.http.start()
+            if polling:
+                self.poller = Poller(self.app)
+                await self.poller.start()
+        log.info("fosterbot running as @%s (%s)", self.services.bot_username,
+                 settings.telegram.mode if polling else "no updates")
 
     async def stop(self) -> None:
         if self.app is None:
             return
+        if self.http is not None:
+            self.http.stop_accepting()
         if self.poller is not None:
             await self.poller.stop()
             self.poller = None
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
+        if self.housekeeper is not None:
+            await self.housekeeper.stop()
+            self.housekeeper = None
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.app.running:
@@ -155,12 +197,17 @@ def quiet_ptb_warnings() -> None:
 
 
 async def run_forever(services: Services) -> None:
-    """``fosterbot run``: polling until SIGINT/SIGTERM."""
+    """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
     import signal
 
     await check_schema(services.settings.database.url)
     runner = BotRunner(services)
-    await runner.start()
+    try:
+        await runner.start()
+    except BaseException:
+        await runner.stop()
+        await services.db.dispose()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,6 +216,7 @@ async def run_forever(services: Services) -> None:
         except NotImplementedError:  # pragma: no cover - not on Linux
             pass
     await stop.wait()
-    log.info("stopping: finishing in-flight work")
+    log.info("stopping: no new updates; finishing in-flight work")
     await runner.stop()
     await services.db.dispose()
+    log.info("stopped")

@@ -243,8 +243,15 @@ class StorageSettings(_Strict):
     files_dir: str = "files"
 
 
+class HealthSettings(_Strict):
+    """``GET /healthz`` while polling (webhook mode serves it next to the webhook)."""
+
+    listen: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)  # 0: no health server while polling
+
+
 class DeliverySettings(_Strict):
-    global_per_second: float = Field(28.0, gt=0)
+    global_per_second: float = Field(29.0, gt=0)  # one under Telegram's ~30/s
     global_burst: int = Field(5, ge=1)
     per_chat_per_second: float = Field(1.0, gt=0)
     per_chat_burst: int = Field(3, ge=1)
@@ -292,6 +299,7 @@ class Settings(_Strict):
     privacy: PrivacySettings = PrivacySettings()
     storage: StorageSettings = StorageSettings()
     delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
     log_level: str = "INFO"
 

@@ -255,11 +255,15 @@ class Dispatcher:
         await self._wait_workers()
         return bool(claimed)
 
-    async def drain(self, max_passes: int = 100) -> None:
-        """Send everything due now (tests, the demo, the benchmark)."""
-        for _ in range(max_passes):
-            if not await self.run_once() and not self._workers:
+    async def drain(self) -> None:
+        """Send everything due now, keeping the backlog topped up (tests, demo, benchmark)."""
+        while True:
+            claimed = await self._fill()
+            if not claimed and not self._workers:
                 return
+            if self._workers and (not claimed or len(self._held) >= self.max_backlog):
+                await asyncio.wait(list(self._workers.values()),
+                                   return_when=asyncio.FIRST_COMPLETED)
 
     async def _wait_workers(self) -> None:
         while self._workers:

@@ -73,6 +73,7 @@ async def start(
     now = services.clock.now()
     draft = await active_draft(session, carer.id)
     if draft is not None and draft.step != "offer":
+        _touch(draft, now)  # coming back counts as activity (bot/drafts.py)
         p = await prompt(session, services, draft)
         p.text = "You have a report in progress; carrying on where you left off.\n\n" + p.text
         return p

@@ -602,4 +602,14 @@ class Dispatcher:
                     incident_id=d.incident_id, person=person.id, error=outcome.error,
                 )
         if self.on_failure is not None:
-            await self.on_failure(s, d, outcome, now)
+            # In a savepoint: a broken hook must not undo the failure record (the row
+            # would otherwise be retried, and fail, for ever).
+            delivery_id, incident_id = d.id, d.incident_id  # rows expire if it rolls back
+            try:
+                async with s.begin_nested():
+                    await self.on_failure(s, d, outcome, now)
+            except Exception as exc:  # noqa: BLE001 - logged and on record
+                log.exception("delivery %s: handling the failure went wrong", delivery_id)
+                await audit.record(s, "failure_handling_error", at=now,
+                                   incident_id=incident_id, delivery=delivery_id,
+                                   error=repr(exc))

@@ -24,7 +24,6 @@ means no health server while polling).
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from typing import TYPE_CHECKING

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 from telegram.error import RetryAfter
 
+from bot import audit
 from bot.emulator.faults import RateLimiter
 from bot.outbox import Dispatcher, enqueue
 from storage.models import Delivery
@@ -175,3 +176,33 @@ async def test_stop_finishes_the_send_in_flight_and_puts_the_rest_back(services)
     for name in ("second", "third"):
         assert rows[name].status == "pending"
         assert rows[name].locked_until is None and rows[name].attempts == 0
+
+
+class RefusingBot(StubBot):
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+        from telegram.error import Forbidden
+
+        raise Forbidden("Forbidden: bot was blocked by the user")
+
+
+async def test_a_broken_failure_hook_does_not_undo_the_failure_record(services):
+    from storage.models import AuditEvent
+
+    async def broken(session, delivery, outcome, now):
+        await session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                              .values(priority=99))
+        await audit.record(session, "rerouted", at=now, delivery=delivery.id)
+        raise RuntimeError("hook bug")
+
+    vt = VirtualTime()
+    await owe(services, [(1, 3, "doomed")])
+    d = make(services, RefusingBot(vt), vt, on_failure=broken)
+    await d.drain()
+    async with services.db.read() as s:
+        row = (await s.execute(select(Delivery))).scalar_one()
+        events = [e.event for e in (await s.execute(select(AuditEvent))).scalars()]
+    assert row.status == "failed" and row.priority == 3  # the hook's change was rolled back
+    assert "blocked" in row.last_error
+    assert events == ["delivery_failed", "failure_handling_error"]
+    async with services.db.read() as s:
+        assert (await audit.verify(s)).ok

@@ -7,7 +7,6 @@ the housekeeping pass is run by hand.
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 from sqlalchemy import select
 

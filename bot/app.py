@@ -9,6 +9,7 @@ for ``fosterbot run``, the demo and the tests alike.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -19,10 +20,14 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
+from bot import rerouting, webhook
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.escalation_engine import EscalationEngine
+from bot.housekeeping import Housekeeper
 from bot.outbox import Dispatcher
+from bot.polling import Poller
+from bot.webhook import HttpServer
 from bot.services import Services
 from bot.update_processor import PerChatUpdateProcessor
 from handlers.common import BotContext
@@ -101,23 +106,41 @@ def build_application(services: Services) -> Application:
 
 @dataclass
 class BotRunner:
-    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests."""
+    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests.
+
+    Start: the application, the outbox dispatcher, the housekeeping loop, then
+    the source of updates — our own polling loop, or in webhook mode the
+    webhook server (after ``setWebhook`` with the secret token); plus the
+    ``/healthz`` server in polling mode when ``[health] port`` is set.
+    Stop (SIGTERM) in the reverse order: stop taking updates (the batch or
+    request in hand is finished), stop the housekeeping, let the dispatcher
+    finish the sends on the wire and put back what it had claimed, then stop
+    the application. ``run_forever`` closes the database last.
+    """
 
     services: Services
     app: Application | None = None
     dispatcher: Dispatcher | None = None
     engine: EscalationEngine | None = None
+    poller: Poller | None = None
+    http: HttpServer | None = None
+    housekeeper: Housekeeper | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
+        """``polling=False``: start everything but take no updates (tests feed them)."""
+        settings = self.services.settings
+        problems = webhook.config_problems(settings)
+        if problems and polling:
+            raise webhook.WebhookConfigError("; ".join(problems))
         self.app = build_application(self.services)
         await self.app.initialize()
         me = self.app.bot.bot
-        self.services.bot_username = self.services.settings.telegram.bot_username or me.username
-        self.dispatcher = Dispatcher(
-            self.services.db, self.app.bot, self.services.clock,
-            retry_for=self.services.settings.delivery.retry_for.amount,
-            poll_interval=self.services.settings.delivery.poll_interval_seconds,
+        self.services.bot_username = settings.telegram.bot_username or me.username
+        self.dispatcher = Dispatcher.from_settings(
+            self.services.db, self.app.bot, self.services.clock, settings.delivery,
+            on_failure=functools.partial(rerouting.handle_failed_delivery,
+                                         services=self.services),
         )
         self.services.dispatcher = self.dispatcher
         if set_commands:
@@ -130,16 +153,41 @@ class BotRunner:
         self.engine = EscalationEngine(self.services)
         self.services.engine = self.engine
         await self.engine.start(self.app.job_queue)
-        if polling and self.app.updater is not None:
-            await self.app.updater.start_polling(poll_interval=poll_interval, timeout=10,
-                                                 drop_pending_updates=False)
-        log.info("fosterbot running as @%s", self.services.bot_username)
+        self.housekeeper = Housekeeper(self.services)
+        await self.housekeeper.start()
+        if polling and settings.telegram.mode == "webhook":
+            hook = settings.telegram.webhook
+            self.http = HttpServer(self.services, listen=hook.listen, port=hook.port,
+                                   app=self.app, path=hook.path, secret=settings.webhook_secret)
+            await self.http.start()
+            await self.app.bot.set_webhook(url=hook.url, secret_token=settings.webhook_secret,
+                                           allowed_updates=Update.ALL_TYPES,
+                                           drop_pending_updates=False)
+        else:
+            if settings.health.port:
+                self.http = HttpServer(self.services, listen=settings.health.listen,
+                                       port=settings.health.port)
+                await self.http.start()
+            if polling:
+                self.poller = Poller(self.app)
+                await self.poller.start()
+        log.info("fosterbot running as @%s (%s)", self.services.bot_username,
+                 settings.telegram.mode if polling else "no updates")
 
     async def stop(self) -> None:
         if self.app is None:
             return
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self.http is not None:
+            self.http.stop_accepting()
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
+        if self.housekeeper is not None:
+            await self.housekeeper.stop()
+            self.housekeeper = None
         if self.engine is not None:
             await self.engine.stop()
             self.services.engine = None
@@ -163,12 +211,17 @@ def quiet_ptb_warnings() -> None:
 
 
 async def run_forever(services: Services) -> None:
-    """``fosterbot run``: polling until SIGINT/SIGTERM."""
+    """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
     import signal
 
     await check_schema(services.settings.database.url)
     runner = BotRunner(services)
-    await runner.start()
+    try:
+        await runner.start()
+    except BaseException:
+        await runner.stop()
+        await services.db.dispose()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -177,6 +230,7 @@ async def run_forever(services: Services) -> None:
         except NotImplementedError:  # pragma: no cover - not on Linux
             pass
     await stop.wait()
-    log.info("stopping: finishing in-flight work")
+    log.info("stopping: no new updates; finishing in-flight work")
     await runner.stop()
     await services.db.dispose()
+    log.info("stopped")

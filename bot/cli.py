@@ -322,6 +322,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    from bot.webhook import config_problems
+
+    problems = config_problems(settings)
+    if problems:
+        print("configuration error: webhook mode cannot start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     quiet_ptb_warnings()
     asyncio.run(run_forever(_services(settings)))
     return 0

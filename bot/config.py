@@ -243,14 +243,34 @@ class StorageSettings(_Strict):
     files_dir: str = "files"
 
 
-class DeliverySettings(_Strict):
-    global_per_second: float = 28.0
-    per_chat_per_second: float = 1.0
-    per_chat_burst: int = 3
-    retry_for: Duration = parse_duration("6h")
-    poll_interval_seconds: float = 2.0
+class HealthSettings(_Strict):
+    """``GET /healthz`` while polling (webhook mode serves it next to the webhook)."""
 
-    _d = field_validator("retry_for", mode="before")(classmethod(lambda cls, v: _duration(v)))
+    listen: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)  # 0: no health server while polling
+
+
+class DeliverySettings(_Strict):
+    global_per_second: float = Field(29.0, gt=0)  # one under Telegram's ~30/s
+    global_burst: int = Field(5, ge=1)
+    per_chat_per_second: float = Field(1.0, gt=0)
+    per_chat_burst: int = Field(3, ge=1)
+    retry_for: Duration = parse_duration("6h")
+    poll_interval_seconds: float = Field(2.0, gt=0)
+    lease: Duration = parse_duration("60s")
+
+    _d = field_validator("retry_for", "lease", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+    @field_validator("retry_for", "lease")
+    @classmethod
+    def _clock_time(cls, v: Duration) -> Duration:
+        if v.working:
+            raise ValueError("use clock time here (such as \"6h\"), not working time")
+        if v.amount.total_seconds() <= 0:
+            raise ValueError("must be longer than zero")
+        return v
 
 
 class EngineSettings(_Strict):
@@ -283,6 +303,7 @@ class Settings(_Strict):
     privacy: PrivacySettings = PrivacySettings()
     storage: StorageSettings = StorageSettings()
     delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
     log_level: str = "INFO"
 

@@ -52,6 +52,9 @@ REASON_LABELS = {
     "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
     "escalation:person": "escalated to you: not acknowledged in time",
     "notification": "team manager (notifiable event)",
+    "reroute:cover": "covering (the person it went to could not be reached)",
+    "reroute:duty": "duty social worker (the person it went to could not be reached)",
+    "reroute:team_manager": "team manager (the person it went to could not be reached)",
 }
 
 

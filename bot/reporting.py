@@ -116,6 +116,7 @@ async def start(
     await thread.end_all(session, services, carer.id)
     draft = await active_draft(session, carer.id)
     if draft is not None and draft.step not in ("offer", "offer_add"):
+        _touch(draft, now)  # coming back counts as activity (bot/drafts.py)
         p = await prompt(session, services, draft)
         p.text = "You have a report in progress; carrying on where you left off.\n\n" + p.text
         return p

@@ -192,3 +192,51 @@ def route_incident(r: RoutingInput) -> Route:
     # The carer themselves never receives their own alert.
     recipients = [x for x in recipients if x.person_id != r.carer_id]
     return Route(recipients, missed, holder, nobody, phone_advice)
+
+
+# Who stands in for someone who cannot be reached, in this order (DESIGN.md, Routing 2 and 5).
+SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager")
+
+
+@dataclass(frozen=True)
+class Substitute:
+    person_id: str
+    reason: str  # cover | duty | team_manager
+    already_has_it: bool  # they hold the incident already: no new alert is needed
+
+
+def substitute_for(
+    person_id: str, *, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
+    exclude: set[str] = frozenset(), holding: set[str] = frozenset(),
+) -> tuple[Substitute | None, list[tuple[str, str]]]:
+    """Who should have an incident instead of ``person_id``, whom Telegram could not reach.
+
+    Their named cover, else the team's duty worker, else the team manager: the
+    first of them who can take it now (not away, active, linked, reachable) and
+    is not in ``exclude`` (the carer, and people whose alerts on this incident
+    failed too). Someone in ``holding`` (they already have a live alert about
+    it) is chosen without a new alert. Returns the substitute (or None when
+    nobody can be reached) and who was passed over and why.
+    """
+    missed: list[tuple[str, str]] = []
+    failed = people.get(person_id)
+    chain = (
+        ("cover", failed.cover_id if failed else None),
+        ("duty", team.duty_id),
+        ("team_manager", team.manager_id),
+    )
+    for reason, pid in chain:
+        if not pid or pid == person_id:
+            continue
+        if pid in exclude:
+            missed.append((pid, "could not be reached either"))
+            continue
+        p = people.get(pid)
+        if p is None:
+            continue
+        why = p.unavailable_reason(now)
+        if why is not None:
+            missed.append((pid, why))
+            continue
+        return Substitute(pid, reason, pid in holding), missed
+    return None, missed

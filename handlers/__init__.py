@@ -5,15 +5,30 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+# Handler groups: before every other handler, and after all of them.
+FIRST_GROUP = -1
+LAST_GROUP = 100
 
 
 def register(app: Application) -> None:
     from handlers import (
         alerts, away, fallback, help as help_, notification, report, review, start, thread,
+        updates,
     )
 
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, updates.skip_if_seen), group=FIRST_GROUP)
+    app.add_handler(TypeHandler(Update, updates.record_handled), group=LAST_GROUP)
     app.add_handler(CommandHandler("start", start.start, filters=private))
     app.add_handler(CommandHandler("help", help_.help_command, filters=private))
     app.add_handler(CommandHandler("guidance", help_.guidance_command, filters=private))

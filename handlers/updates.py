@@ -1,0 +1,29 @@
+"""Every update, before and after the other handlers: handled once (see bot/updates.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot import updates
+from handlers.common import BotContext
+
+log = logging.getLogger(__name__)
+
+
+async def skip_if_seen(update: Update, context: BotContext) -> None:
+    """Group -1: an update already handled (a redelivery) stops here and changes nothing."""
+    if update.update_id is not None and await updates.seen(context.services.db, update.update_id):
+        log.info("update %s was already handled; ignoring the redelivery", update.update_id)
+        raise ApplicationHandlerStop()
+
+
+async def record_handled(update: Update, context: BotContext) -> None:
+    """Last group: remember the update as handled; its sender is reachable again."""
+    if update.update_id is None:
+        return
+    user = update.effective_user
+    await updates.record(context.services.db, update.update_id, now=context.services.clock.now(),
+                         telegram_user_id=user.id if user else None)

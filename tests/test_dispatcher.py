@@ -1,0 +1,208 @@
+"""The dispatcher on its own: priority, per-chat order, pacing, leases, stopping.
+
+A stub bot stands in for Telegram and applies the emulator's own flood-control
+model (``RateLimiter``: 30/s overall, 1/s per chat, burst 3) on virtual time,
+so pacing is checked exactly and without real sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import select, update
+from telegram.error import RetryAfter
+
+from bot import audit
+from bot.emulator.faults import RateLimiter
+from bot.outbox import Dispatcher, enqueue
+from storage.models import Delivery
+
+
+class VirtualTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+class StubBot:
+    """Records sends; answers 429 exactly when Telegram's limits would be crossed."""
+
+    def __init__(self, vt: VirtualTime) -> None:
+        self.vt = vt
+        self.limiter = RateLimiter(clock=vt)
+        self.sent: list[tuple[float, int, str]] = []
+        self.rejected = 0
+        self.fail_chats: dict[int, int] = {}
+        self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()
+
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        await asyncio.sleep(0)
+        if self.fail_chats.get(chat_id):
+            self.fail_chats[chat_id] -= 1
+            raise RetryAfter(5)
+        wait = self.limiter.check(chat_id)
+        if wait is not None:
+            self.rejected += 1
+            raise RetryAfter(wait)
+        self.sent.append((self.vt(), chat_id, text))
+        return SimpleNamespace(message_id=len(self.sent))
+
+
+def make(services, bot, vt, **kwargs) -> Dispatcher:
+    return Dispatcher(services.db, bot, services.clock, monotonic=vt, sleep=vt.sleep,
+                      poll_interval=0.05, **kwargs)
+
+
+async def owe(services, rows: list[tuple[int, int, str]]) -> None:
+    """rows: (chat id, priority, text)."""
+    async with services.db.write() as s:
+        for i, (chat, priority, text) in enumerate(rows):
+            await enqueue(s, key=f"t:{i}:{text}", kind="notice", now=services.clock.now(),
+                          text=text, chat_id=chat, priority=priority)
+
+
+async def statuses(services) -> dict[str, str]:
+    async with services.db.read() as s:
+        rows = (await s.execute(select(Delivery))).scalars().all()
+    return {d.payload["text"]: d.status for d in rows}
+
+
+async def test_urgent_goes_first_and_each_chat_keeps_its_order(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    rows = [(100 + i, 4, f"routine-{i}") for i in range(30)]
+    rows += [(7, 4, f"seven-{i}") for i in range(6)]
+    rows.append((999, 0, "URGENT"))
+    await owe(services, rows)
+    d = make(services, bot, vt)
+    await d.drain()
+    assert bot.sent[0][2] == "URGENT"
+    assert [t for _, chat, t in bot.sent if chat == 7] == [f"seven-{i}" for i in range(6)]
+    assert len(bot.sent) == len(rows)
+    assert set((await statuses(services)).values()) == {"sent"}
+
+
+async def test_a_burst_is_paced_inside_telegrams_limits(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    rows = [(1, 3, f"one-{i}") for i in range(10)]  # ten to one chat
+    rows += [(200 + i % 60, (i % 3), f"many-{i}") for i in range(240)]
+    await owe(services, rows)
+    d = make(services, bot, vt)
+    await d.drain()
+    assert bot.rejected == 0
+    assert len(bot.sent) == 250
+    one = [at for at, chat, _ in bot.sent if chat == 1]
+    assert one[-1] - one[0] >= 10 - 3 - 1  # burst of three, then about one a second
+    assert d.rate_limited_count == 0
+
+
+async def test_a_sent_delivery_is_never_sent_again(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    await owe(services, [(1, 3, "once")])
+    d = make(services, bot, vt)
+    await d.drain()
+    async with services.db.write() as s:  # as after a crash: an old lease, status sent
+        await s.execute(update(Delivery).values(locked_until=services.clock.now() - timedelta(hours=1)))
+    services.clock.advance(minutes=5)
+    await make(services, bot, vt).drain()
+    assert [t for _, _, t in bot.sent] == ["once"]
+
+
+async def test_a_row_leased_by_another_sender_waits_for_the_lease(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    await owe(services, [(1, 3, "leased")])
+    async with services.db.write() as s:
+        await s.execute(update(Delivery).values(
+            locked_until=services.clock.now() + timedelta(seconds=60), attempts=1))
+    d = make(services, bot, vt)
+    await d.drain()
+    assert bot.sent == []
+    services.clock.advance(seconds=61)  # the other sender died: its lease ran out
+    await d.drain()
+    assert [t for _, _, t in bot.sent] == ["leased"]
+
+
+async def test_429_holds_the_chat_and_the_rest_wait(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    bot.fail_chats[1] = 1
+    await owe(services, [(1, 3, "a"), (1, 3, "b"), (2, 3, "other")])
+    d = make(services, bot, vt)
+    await d.drain()
+    assert [t for _, _, t in bot.sent] == ["other"]
+    async with services.db.read() as s:
+        held = (await s.execute(select(Delivery).where(Delivery.chat_id == 1))).scalars().all()
+    assert all(r.status == "pending" and r.locked_until is None for r in held)
+    assert all(r.next_attempt_at >= services.clock.now() + timedelta(seconds=5) for r in held)
+    assert [r.attempts for r in sorted(held, key=lambda r: r.id)] == [1, 0]
+    services.clock.advance(seconds=5)
+    await d.drain()
+    assert [t for _, chat, t in bot.sent if chat == 1] == ["a", "b"]
+
+
+async def test_stop_finishes_the_send_in_flight_and_puts_the_rest_back(services):
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    bot.gate = asyncio.Event()
+    await owe(services, [(1, 3, "first"), (1, 3, "second"), (1, 3, "third")])
+    d = make(services, bot, vt)
+    await d.start()
+    d.wake()
+    await asyncio.wait_for(bot.started.wait(), 5)
+    stopping = asyncio.create_task(d.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waits for the send on the wire
+    bot.gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert [t for _, _, t in bot.sent] == ["first"]
+    async with services.db.read() as s:
+        rows = {r.payload["text"]: r for r in (await s.execute(select(Delivery))).scalars()}
+    assert rows["first"].status == "sent"
+    for name in ("second", "third"):
+        assert rows[name].status == "pending"
+        assert rows[name].locked_until is None and rows[name].attempts == 0
+
+
+class RefusingBot(StubBot):
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+        from telegram.error import Forbidden
+
+        raise Forbidden("Forbidden: bot was blocked by the user")
+
+
+async def test_a_broken_failure_hook_does_not_undo_the_failure_record(services):
+    from storage.models import AuditEvent
+
+    async def broken(session, delivery, outcome, now):
+        await session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                              .values(priority=99))
+        await audit.record(session, "rerouted", at=now, delivery=delivery.id)
+        raise RuntimeError("hook bug")
+
+    vt = VirtualTime()
+    await owe(services, [(1, 3, "doomed")])
+    d = make(services, RefusingBot(vt), vt, on_failure=broken)
+    await d.drain()
+    async with services.db.read() as s:
+        row = (await s.execute(select(Delivery))).scalar_one()
+        events = [e.event for e in (await s.execute(select(AuditEvent))).scalars()]
+    assert row.status == "failed" and row.priority == 3  # the hook's change was rolled back
+    assert "blocked" in row.last_error
+    assert events == ["delivery_failed", "failure_handling_error"]
+    async with services.db.read() as s:
+        assert (await audit.verify(s)).ok

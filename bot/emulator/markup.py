@@ -256,7 +256,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
                 end = text.find(")", close + 2) if close != -1 else -1
                 if close == -1 or end == -1:
                     raise EntityParseError(
-                        f"Character '[' is reserved and must be escaped with the preceding '\\'"
+                        "Character '[' is reserved and must be escaped with the preceding '\\'"
                     )
                 inner_plain, _ = parse_markdown_v2(text[i + 1 : close])
                 out.append(inner_plain)

@@ -283,7 +283,6 @@ class FakeBotAPI(BotMethods):
         timeout = max(0, params.int("timeout", 0))
 
         def collect() -> list:
-            nonlocal offset
             if offset < 0:
                 keep = self._pending[offset:]
                 self._pending[:] = keep

@@ -139,6 +139,7 @@ class EscalationEngine:
         self.batch = batch
         self._lock = asyncio.Lock()
         self._job_queue: Any = None
+        self._wake_queued = False
         self.last_sweep_at: datetime | None = None
         self.fired_total = 0
 
@@ -146,6 +147,7 @@ class EscalationEngine:
     async def start(self, job_queue: Any) -> None:
         """Arm the periodic sweep (its first run is immediate: catch up after a restart)."""
         self._job_queue = job_queue
+        self._wake_queued = False
         interval = self.services.settings.engine.sweep_interval_seconds
         # (An interval job's "first=0" would be in the past by the time APScheduler computes
         # it and so first run one interval later: the catch-up is a one-off job instead.)
@@ -165,10 +167,20 @@ class EscalationEngine:
             pass
 
     def wake(self) -> None:
-        """Run a pass soon (after a commit that may have created an earlier due time)."""
-        if self._job_queue is not None:
-            self._job_queue.run_once(self._job, 0, name=self.WAKE_JOB,
+        """Run a pass soon (after a commit that may have created an earlier due time).
+
+        Wakes coalesce: while a woken pass is queued and has not started, a
+        further wake adds nothing (that pass reads the database after the
+        commit that caused it). A wake during a pass queues one more pass.
+        """
+        if self._job_queue is not None and not self._wake_queued:
+            self._wake_queued = True
+            self._job_queue.run_once(self._woken, 0, name=self.WAKE_JOB,
                                      job_kwargs={"misfire_grace_time": None})
+
+    async def _woken(self, context: Any) -> None:
+        self._wake_queued = False
+        await self._job(context)
 
     async def _job(self, _context: Any) -> None:
         try:

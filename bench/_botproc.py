@@ -25,6 +25,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+# SQL statements and transactions the bot ran (counted by engine events; fosterbot mode).
+_SQL = {"statements": 0, "transactions": 0}
+
+
+def _count_sql(engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*_args) -> None:
+        _SQL["statements"] += 1
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(*_args) -> None:
+        _SQL["transactions"] += 1
+
+
 def _stats() -> dict:
     """CPU seconds and memory of this process.
 
@@ -40,7 +56,7 @@ def _stats() -> dict:
     except OSError:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
-            "peak_rss_mb": mem["VmHWM:"] / 1024}
+            "peak_rss_mb": mem["VmHWM:"] / 1024, **_SQL}
 
 
 async def _echo_app(args):
@@ -85,6 +101,7 @@ async def _fosterbot(args):
     }).model_copy(update={"token": args.token})
     clock = FakeClock(datetime.fromisoformat(args.fake_time)) if args.fake_time else SystemClock()
     services = make_services(settings, clock=clock)
+    _count_sql(services.db.engine)
     runner = BotRunner(services)
     await runner.start(poll_interval=0.0, set_commands=False)
 

@@ -91,6 +91,8 @@ class Stats:
     cpu: float  # CPU seconds (user + system) of the bot process so far
     rss_mb: float
     peak_rss_mb: float
+    statements: int = 0  # SQL statements the bot ran so far
+    transactions: int = 0  # database transactions it began so far
 
 
 class BotProcess:

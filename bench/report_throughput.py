@@ -97,6 +97,8 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
             finally:
                 final = await bot.stop()
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
+            "statements": after.statements - before.statements,
+            "transactions": after.transactions - before.transactions,
             "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
             "peak_rss_mb": final.peak_rss_mb if final else 0.0,
             "api_calls": sum(fake.counters.values())}
@@ -153,6 +155,9 @@ async def main() -> None:
     print(f"  report latency (/report to receipt): p50 {statistics.median(lat):.2f} s, "
           f"p95 {pct(lat, 95):.2f} s, max {lat[-1]:.2f} s; bot peak RSS "
           f"{ours['peak_rss_mb']:.0f} MB")
+    print(f"  database work per report: {ours['statements'] / args.n:.1f} SQL statements in "
+          f"{ours['transactions'] / args.n:.1f} transactions (reports, alerts, receipts, "
+          f"escalation passes)")
     print(f"echo:      {echo['updates']} updates in {echo['wall']:.2f} s = "
           f"{rate(echo['updates'], echo['wall'])} updates/s; bot CPU {echo['bot_cpu']:.2f} s")
     print(f"CPU per update: fosterbot {per_ours:.2f} ms, echo {per_echo:.2f} ms, "

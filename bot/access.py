@@ -15,6 +15,8 @@ server and applies no Telegram access rules.
 
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +30,22 @@ from bot.routing import HOLDER_REASONS
 
 
 class Access:
+    """Decision: the roles of the sender, read with their Person when an update
+    arrives (``remember_roles``), serve the rest of that update's handling
+    instead of a second query; like the Person's ``active`` flag they are as of
+    the moment the update was taken up. Any other Person is asked afresh."""
+
+    def __init__(self) -> None:
+        self._known_roles: weakref.WeakKeyDictionary[Person, frozenset[str]] = (
+            weakref.WeakKeyDictionary())
+
+    def remember_roles(self, person: Person, roles: frozenset[str]) -> None:
+        self._known_roles[person] = roles
+
     async def roles(self, session: AsyncSession, person: Person) -> frozenset[str]:
+        known = self._known_roles.get(person)
+        if known is not None:
+            return known
         return await queries.roles_of(session, person.id)
 
     async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident) -> bool:

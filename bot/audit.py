@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -25,6 +25,8 @@ from sqlalchemy.orm.util import identity_key
 from storage.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+# session.info key: (the transaction, the audit head it locked).
+_HELD = "fosterbot_audit_head"
 # One encoder for every hash: sorted keys, no spaces, UTF-8 as is.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -82,7 +84,27 @@ async def _lock_head(session: AsyncSession) -> AuditHead:
     recording); a session that already holds the row skips that step.
     ``populate_existing`` makes the ORM take the values the lock
     returned, not a copy of the row this session may have read earlier.
+
+    Only the first event of a transaction locks the row: the locked head is
+    kept in ``session.info`` with the transaction it was locked in, and later
+    events of the same transaction use it as it is (the lock is held until the
+    commit, and every event flushes the head it advanced). If a savepoint
+    rolled back since, the ORM expired the head, and it is locked (read) again.
     """
+    tx = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and tx is not None and held[0] is tx:
+        head = held[1]
+        state = inspect(head)
+        if not state.expired_attributes and not state.detached and not state.deleted:
+            return head
+    head = await _select_head(session)
+    if tx is not None:
+        session.info[_HELD] = (tx, head)
+    return head
+
+
+async def _select_head(session: AsyncSession) -> AuditHead:
     if session.sync_session.identity_map.get(identity_key(AuditHead, 1)) is None:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)

@@ -139,6 +139,7 @@ class EscalationEngine:
         self.batch = batch
         self._lock = asyncio.Lock()
         self._job_queue: Any = None
+        self._wake_queued = False
         self.last_sweep_at: datetime | None = None
         self.fired_total = 0
 
@@ -146,6 +147,7 @@ class EscalationEngine:
     async def start(self, job_queue: Any) -> None:
         """Arm the periodic sweep (its first run is immediate: catch up after a restart)."""
         self._job_queue = job_queue
+        self._wake_queued = False
         interval = self.services.settings.engine.sweep_interval_seconds
         # (An interval job's "first=0" would be in the past by the time APScheduler computes
         # it and so first run one interval later: the catch-up is a one-off job instead.)
@@ -165,10 +167,20 @@ class EscalationEngine:
             pass
 
     def wake(self) -> None:
-        """Run a pass soon (after a commit that may have created an earlier due time)."""
-        if self._job_queue is not None:
-            self._job_queue.run_once(self._job, 0, name=self.WAKE_JOB,
+        """Run a pass soon (after a commit that may have created an earlier due time).
+
+        Wakes coalesce: while a woken pass is queued and has not started, a
+        further wake adds nothing (that pass reads the database after the
+        commit that caused it). A wake during a pass queues one more pass.
+        """
+        if self._job_queue is not None and not self._wake_queued:
+            self._wake_queued = True
+            self._job_queue.run_once(self._woken, 0, name=self.WAKE_JOB,
                                      job_kwargs={"misfire_grace_time": None})
+
+    async def _woken(self, context: Any) -> None:
+        self._wake_queued = False
+        await self._job(context)
 
     async def _job(self, _context: Any) -> None:
         try:
@@ -217,8 +229,10 @@ class EscalationEngine:
             if late:
                 log.error("escalation: %d step(s) ran late, up to %s after they fell due "
                           "(was the service down?)", len(late), max(late))
-            await self._watchdog()
-            self._arm(await self.next_due())
+            # One read transaction for the watchdog and the next due time.
+            async with self.services.db.read() as s:
+                await self._watchdog(s)
+                self._arm(await self._next_due_in(s))
         if fired:
             self.services.wake_dispatcher()
         return fired
@@ -238,26 +252,33 @@ class EscalationEngine:
     async def next_due(self) -> datetime | None:
         # One min() per statement: SQLite answers a lone min() from the index, not two.
         async with self.services.db.read() as s:
-            times = [t for _step, due_col in _COLUMNS.values()
-                     if (t := (await s.execute(select(func.min(due_col)))).scalar()) is not None]
+            return await self._next_due_in(s)
+
+    @staticmethod
+    async def _next_due_in(s: AsyncSession) -> datetime | None:
+        times = [t for _step, due_col in _COLUMNS.values()
+                 if (t := (await s.execute(select(func.min(due_col)))).scalar()) is not None]
         return min(times) if times else None
 
-    async def overdue(self) -> tuple[int, datetime | None]:
-        """Steps due more than the late margin ago: (how many, the oldest due time)."""
+    async def overdue(self, session: AsyncSession | None = None) -> tuple[int, datetime | None]:
+        """Steps due more than the late margin ago: (how many, the oldest due time).
+        In ``session`` if given, else in a read transaction of its own."""
+        if session is None:
+            async with self.services.db.read() as s:
+                return await self.overdue(s)
         cutoff = self.services.clock.now() - self.services.settings.engine.late_margin.amount
         count, oldest = 0, None
-        async with self.services.db.read() as s:
-            for _step, due_col in _COLUMNS.values():
-                n, first = (await s.execute(
-                    select(func.count(), func.min(due_col)).where(due_col < cutoff)
-                )).one()
-                count += n
-                if first is not None and (oldest is None or first < oldest):
-                    oldest = first
+        for _step, due_col in _COLUMNS.values():
+            n, first = (await session.execute(
+                select(func.count(), func.min(due_col)).where(due_col < cutoff)
+            )).one()
+            count += n
+            if first is not None and (oldest is None or first < oldest):
+                oldest = first
         return count, oldest
 
-    async def _watchdog(self) -> None:
-        count, oldest = await self.overdue()
+    async def _watchdog(self, session: AsyncSession | None = None) -> None:
+        count, oldest = await self.overdue(session)
         if count:
             log.error("escalation watchdog: %d step(s) overdue by more than %s; oldest due %s",
                       count, self.services.settings.engine.late_margin, oldest.isoformat())

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from storage.db import Database
@@ -36,10 +37,15 @@ KEEP = timedelta(days=7)
 
 async def seen(db: Database, update_id: int) -> bool:
     async with db.read() as s:
-        row = await s.execute(
-            select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
-        )
-        return row.first() is not None
+        return await seen_in(s, update_id)
+
+
+async def seen_in(session: AsyncSession, update_id: int) -> bool:
+    """``seen`` inside the caller's transaction."""
+    row = await session.execute(
+        select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
+    )
+    return row.first() is not None
 
 
 async def record(db: Database, update_id: int, *, now: datetime,

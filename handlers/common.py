@@ -10,6 +10,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import audit, texts
@@ -20,12 +21,40 @@ from storage.models import Person
 log = logging.getLogger(__name__)
 
 
+_UNKNOWN = object()
+
+
 class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
-    """Handlers reach the services through ``context.services``."""
+    """Handlers reach the services through ``context.services``.
+
+    PTB builds one context per update and hands it to every handler group, so
+    the sender looked up in group -1 (``load_sender``) is kept here for the
+    handler that runs next.
+    """
 
     @property
     def services(self) -> Services:
         return self.application.bot_data["services"]
+
+    def sender_of(self, update: Update) -> Person | None | object:
+        """The sender loaded for this update (None: not linked), or ``_UNKNOWN``."""
+        loaded = self.__dict__.get("_fosterbot_sender")
+        if loaded is None or loaded[0] is not update:
+            return _UNKNOWN
+        return loaded[1]
+
+
+async def load_sender(session: AsyncSession, update: Update, context: BotContext) -> Person | None:
+    """The Person linked to the update's sender, with their roles, in one query; kept on the
+    context for ``@linked`` (and the roles for ``Access``) for the rest of this update."""
+    user = update.effective_user
+    if user is None:
+        return None
+    person, roles = await queries.person_and_roles_by_telegram(session, user.id)
+    if person is not None:
+        context.services.access.remember_roles(person, roles)
+    context.__dict__["_fosterbot_sender"] = (update, person)
+    return person
 
 
 def keyboard(buttons: list[list[tuple[str, str]]] | None) -> InlineKeyboardMarkup | None:
@@ -84,8 +113,10 @@ def linked(func: Handler) -> Callable[[Update, BotContext], Awaitable[Any]]:
         user = update.effective_user
         if user is None:
             return None
-        async with context.services.db.read() as s:
-            person = await queries.person_by_telegram(s, user.id)
+        person = context.sender_of(update)
+        if person is _UNKNOWN:
+            async with context.services.db.read() as s:
+                person = await load_sender(s, update, context)
         if person is None or not person.active:
             await refuse_stranger(update, context)
             return None

@@ -8,16 +8,23 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot import updates
-from handlers.common import BotContext
+from handlers.common import BotContext, load_sender
 
 log = logging.getLogger(__name__)
 
 
 async def skip_if_seen(update: Update, context: BotContext) -> None:
-    """Group -1: an update already handled (a redelivery) stops here and changes nothing."""
-    if update.update_id is not None and await updates.seen(context.services.db, update.update_id):
-        log.info("update %s was already handled; ignoring the redelivery", update.update_id)
-        raise ApplicationHandlerStop()
+    """Group -1: an update already handled (a redelivery) stops here and changes nothing.
+
+    The same read transaction also identifies the sender (see ``common.load_sender``),
+    so that ``@linked`` needs no transaction of its own."""
+    if update.update_id is None:
+        return
+    async with context.services.db.read() as s:
+        if await updates.seen_in(s, update.update_id):
+            log.info("update %s was already handled; ignoring the redelivery", update.update_id)
+            raise ApplicationHandlerStop()
+        await load_sender(s, update, context)
 
 
 async def record_handled(update: Update, context: BotContext) -> None:

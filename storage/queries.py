@@ -16,6 +16,22 @@ async def person_by_telegram(session: AsyncSession, telegram_user_id: int) -> Pe
     ).scalar_one_or_none()
 
 
+async def person_and_roles_by_telegram(
+    session: AsyncSession, telegram_user_id: int
+) -> tuple[Person | None, frozenset[str]]:
+    """The person linked to a Telegram account and their roles, in one statement."""
+    rows = (
+        await session.execute(
+            select(Person, PersonRole.role)
+            .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+            .where(Person.telegram_user_id == telegram_user_id)
+        )
+    ).all()
+    if not rows:
+        return None, frozenset()
+    return rows[0][0], frozenset(role for _, role in rows if role is not None)
+
+
 async def roles_of(session: AsyncSession, person_id: str) -> frozenset[str]:
     rows = await session.execute(select(PersonRole.role).where(PersonRole.person_id == person_id))
     return frozenset(rows.scalars())

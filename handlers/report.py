@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import attachments, callbacks, reporting, thread
+from bot import attachments, callbacks, inbox, reporting, thread
 from bot.prompt import Refused
 from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply, show
@@ -67,20 +67,7 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
         return
     try:
         async with services.db.write() as s:
-            state = await thread.pending(s, services, person.id)
-            is_carer = await services.access.can_report(s, person)
-            draft = await reporting.active_draft(s, person.id) if is_carer else None
-            p = None
-            if state is not None and (draft is None or state.id > draft.id):
-                p = await (reporting.text_received(s, services, state, text)
-                           if state.step in reporting.DETAIL_STEPS
-                           else thread.state_input(s, services, person, state, text))
-            elif draft is not None and draft.step not in ("offer", "offer_add"):
-                p = await reporting.text_received(s, services, draft, text)
-            elif is_carer:
-                if draft is not None:  # an earlier unanswered offer: replace it
-                    draft.discarded_at = services.clock.now()
-                p = await reporting.offer(s, services, person, update.effective_chat.id, text)
+            p = await inbox.take_input(s, services, person, update.effective_chat.id, text)
     except Refused as exc:
         await refuse(update, context, person, action="message", why=exc.why, text=exc.text,
                      incident_id=exc.incident_id)

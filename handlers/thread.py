@@ -14,7 +14,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ParseMode
 
-from bot import attachments, audit, callbacks, record, reporting, thread
+from bot import attachments, audit, callbacks, inbox, record, thread
 from bot.attachments import Media
 from bot.prompt import Refused
 from bot.texts import h, when
@@ -135,22 +135,8 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
         return
     try:
         async with services.db.write() as s:
-            state = await thread.pending(s, services, person.id)
-            is_carer = await services.access.can_report(s, person)
-            draft = await reporting.active_draft(s, person.id) if is_carer else None
-            p = None
-            if state is not None and (draft is None or state.id > draft.id):
-                p = await (reporting.media_received(s, services, state, media)
-                           if state.step in reporting.DETAIL_STEPS
-                           else thread.state_input(s, services, person, state, media.caption,
-                                                   media))
-            elif draft is not None and draft.step not in ("offer", "offer_add"):
-                p = await reporting.media_received(s, services, draft, media)
-            elif is_carer:
-                if draft is not None:
-                    draft.discarded_at = services.clock.now()
-                p = await reporting.offer(s, services, person, update.effective_chat.id,
-                                          media.caption, media)
+            p = await inbox.take_input(s, services, person, update.effective_chat.id,
+                                       media.caption, media)
     except Refused as exc:
         await refuse(update, context, person, action="file", why=exc.why, text=exc.text,
                      incident_id=exc.incident_id)

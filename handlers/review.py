@@ -142,20 +142,30 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
         await show(update, *shown)
 
 
-@linked
-async def stats_command(update: Update, context: BotContext, person: Person) -> None:
-    """/stats [period]: counts, time to acknowledge, breaches, notifications, and a chart."""
+async def _scope_and_period(update: Update, context: BotContext, person: Person, action: str):
+    """The teams this manager may review and the period asked for, or None (answered)."""
     services = context.services
-    scope, _label = await _scope(context, person)
+    scope, label = await _scope(context, person)
     if not scope:
-        await refuse(update, context, person, action="stats", why="manages no team",
+        await refuse(update, context, person, action=action, why="manages no team",
                      text=NOT_A_MANAGER)
-        return
+        return None
     try:
         period = parse_period(context.args or [], services.clock.now(), services.tz)
     except PeriodError as exc:
         await reply(update, h(str(exc)))
+        return None
+    return scope, label, period
+
+
+@linked
+async def stats_command(update: Update, context: BotContext, person: Person) -> None:
+    """/stats [period]: counts, time to acknowledge, breaches, notifications, and a chart."""
+    services = context.services
+    asked = await _scope_and_period(update, context, person, "stats")
+    if asked is None:
         return
+    scope, _label, period = asked
     async with services.db.read() as s:
         st = await stats.compute(s, services, scope, period)
     for text in render.stats_messages(services, st):
@@ -170,16 +180,10 @@ async def stats_command(update: Update, context: BotContext, person: Person) -> 
 async def export_command(update: Update, context: BotContext, person: Person) -> None:
     """/export [from] [to]: CSV files of reports and audit events, and the audit chain head."""
     services = context.services
-    scope, label = await _scope(context, person)
-    if not scope:
-        await refuse(update, context, person, action="export", why="manages no team",
-                     text=NOT_A_MANAGER)
+    asked = await _scope_and_period(update, context, person, "export")
+    if asked is None:
         return
-    try:
-        period = parse_period(context.args or [], services.clock.now(), services.tz)
-    except PeriodError as exc:
-        await reply(update, h(str(exc)))
-        return
+    scope, label, period = asked
     await reply(update, f"⏳ Preparing export for {h(label)}, {h(period.label)}… "
                         "I will send the files here when they are ready.")
     out_dir = Path(tempfile.mkdtemp(prefix="fosterbot-export-"))

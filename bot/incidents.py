@@ -8,7 +8,7 @@ at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -319,7 +319,3 @@ async def refresh_alerts(
             priority=d.priority + 1, text=text, buttons=buttons, target_delivery_id=d.id,
         )
     return len(rows)
-
-
-def waited_for(incident: Incident, now: datetime) -> timedelta:
-    return now - incident.reported_at

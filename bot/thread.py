@@ -414,6 +414,14 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
                   buttons=buttons)
 
 
+async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: str) -> None:
+    """Owe the reporting carer a notice about their report (closed, reopened, ...)."""
+    carer = await session.get(Person, incident.reporter_id)
+    if carer is not None:
+        await enqueue(session, key=key, kind="notice", now=now, person=carer,
+                      incident_id=incident.id, priority=NOTICE_PRIORITY, text=text)
+
+
 async def _carer_name(session, services, incident: Incident) -> str:
     """The carer's name, or "the carer" in minimal-alert mode (names only via Show details)."""
     if services.settings.privacy.minimal_alerts:
@@ -462,15 +470,11 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
     await audit.record(session, "closed", at=now, actor_id=person.id, incident_id=incident.id,
                        outcome=code, message=msg.id)
     await refresh_alerts(session, services, incident, reason=f"close{msg.id}")
-    carer = await session.get(Person, incident.reporter_id)
-    if carer is not None:
-        await enqueue(
-            session, key=f"closed:{msg.id}", kind="notice", now=now, person=carer,
-            incident_id=incident.id, priority=NOTICE_PRIORITY,
-            text=(f"☑️ Your report <b>{h(incident.reference)}</b> was closed by "
-                  f"<b>{h(person.name)}</b> at {when(now, services.tz)}. If something new "
-                  "happens, send /report."),
-        )
+    await _notice_to_carer(
+        session, incident, key=f"closed:{msg.id}", now=now,
+        text=(f"☑️ Your report <b>{h(incident.reference)}</b> was closed by "
+              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. If something new "
+              "happens, send /report."))
     return Prompt(f"Closed <b>{h(incident.reference)}</b> with outcome: "
                   f"<b>{h(outcome_label(code))}</b>. The carer has been told.", wake=True)
 
@@ -500,15 +504,11 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     await audit.record(session, "reopened", at=now, actor_id=person.id, incident_id=incident.id,
                        message=msg.id)
     await refresh_alerts(session, services, incident, reason=f"reopen{msg.id}")
-    carer = await session.get(Person, incident.reporter_id)
-    if carer is not None:
-        await enqueue(
-            session, key=f"reopened:{msg.id}", kind="notice", now=now, person=carer,
-            incident_id=incident.id, priority=NOTICE_PRIORITY,
-            text=(f"🔄 Your report <b>{h(incident.reference)}</b> was reopened by "
-                  f"<b>{h(person.name)}</b> at {when(now, services.tz)}. You can add to it "
-                  "again from /myreports."),
-        )
+    await _notice_to_carer(
+        session, incident, key=f"reopened:{msg.id}", now=now,
+        text=(f"🔄 Your report <b>{h(incident.reference)}</b> was reopened by "
+              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. You can add to it "
+              "again from /myreports."))
     return Prompt(f"Reopened <b>{h(incident.reference)}</b>. The carer has been told.", wake=True)
 
 

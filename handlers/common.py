@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import CallbackContext, ExtBot
 
 from bot import audit, texts
 from bot.services import Services
@@ -136,10 +136,3 @@ async def refuse(update: Update, context: BotContext, person: Person, *, action:
         await update.callback_query.answer(text, show_alert=True)
     else:
         await reply(update, texts.h(text))
-
-
-def register_all(app: Application) -> None:
-    """Every handler, registered in one visible place (see handlers/__init__.py)."""
-    from handlers import register
-
-    register(app)

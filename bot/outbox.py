@@ -188,6 +188,8 @@ class Dispatcher:
         self.chats = ChatPacer(per_chat_per_second, per_chat_burst, clock=monotonic)
         self._queues: dict[Any, list[tuple[tuple[int, int], Delivery]]] = {}
         self._workers: dict[Any, asyncio.Task] = {}
+        # Workers that have detached and are still giving their unsent rows back.
+        self._finishing: set[asyncio.Task] = set()
         self._held: set[int] = set()
         self._fill_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -260,14 +262,19 @@ class Dispatcher:
         while True:
             claimed = await self._fill()
             if not claimed and not self._workers:
-                return
+                if not self._finishing:
+                    return
+                # A finished worker is still putting rows back: wait, then look again.
+                await asyncio.gather(*list(self._finishing), return_exceptions=True)
+                continue
             if self._workers and (not claimed or len(self._held) >= self.max_backlog):
                 await asyncio.wait(list(self._workers.values()),
                                    return_when=asyncio.FIRST_COMPLETED)
 
     async def _wait_workers(self) -> None:
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        while self._workers or self._finishing:
+            await asyncio.gather(*list(self._workers.values()), *list(self._finishing),
+                                 return_exceptions=True)
 
     # ------------------------------------------------------------ claiming
     async def _fill(self) -> int:
@@ -393,11 +400,17 @@ class Dispatcher:
             # Detach first: rows claimed from now on get a fresh worker.
             if self._queues.get(key) is queue:
                 del self._queues[key]
-            if self._workers.get(key) is asyncio.current_task():
+            me = asyncio.current_task()
+            if self._workers.get(key) is me:
                 del self._workers[key]
             rest = [row for _, row in queue]
             queue.clear()
-            await self._release(rest, not_before=hold_until)
+            if rest and me is not None:
+                self._finishing.add(me)
+            try:
+                await self._release(rest, not_before=hold_until)
+            finally:
+                self._finishing.discard(me)
 
     async def _until_stopped(self, aw: Awaitable[Any]) -> None:
         """Await ``aw`` unless the dispatcher stops first (then raise _Stopping)."""

@@ -6,6 +6,12 @@ can fail with SQLITE_BUSY even with a busy timeout, so writers begin with
 deferred transaction and never queue behind writers (WAL). PostgreSQL needs
 none of this. Use ``db.write()`` for any unit of work that may write and
 ``db.read()`` for pure reads.
+
+On SQLite the engine runs the standard library's driver on the event loop's
+thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
+driver the URL names. Nothing may then wait for a lock inside SQLite, so
+writers in this process take turns on an ``asyncio.Lock`` before they begin,
+and a write lock held by another process is waited for asynchronously.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+import asyncio
+
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage import sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +42,19 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # Short: a wait here blocks the event loop (see storage.sqlite_inloop).
+        cur.execute(f"PRAGMA busy_timeout={sqlite_inloop.LOOP_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        dbapi_conn = conn.connection.dbapi_connection
         if conn.get_execution_options().get(_IMMEDIATE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            sqlite_inloop.begin_immediate(dbapi_conn, busy_timeout_ms / 1000)
         else:
-            conn.exec_driver_sql("BEGIN")
+            dbapi_conn.execute("BEGIN")
 
 
 class Database:
@@ -51,11 +63,16 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
+        engine_url: Any = url
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+            engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
+            kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
+        # SQLite: this process's writers take turns here, not inside SQLite.
+        self._write_turn: asyncio.Lock | None = None
+        self._write_owner: asyncio.Task | None = None
         self.dialect = self.engine.dialect.name
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
@@ -84,9 +101,25 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that may write; committed on success, rolled back on error."""
-        async with self._writer() as session:
-            async with session.begin():
-                yield session
+        if not self.is_sqlite:
+            async with self._writer() as session:
+                async with session.begin():
+                    yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._write_owner:
+            # It would wait for itself for ever (SQLite has one writer).
+            raise RuntimeError("db.write() inside db.write() in the same task")
+        if self._write_turn is None:
+            self._write_turn = asyncio.Lock()
+        async with self._write_turn:
+            self._write_owner = task
+            try:
+                async with self._writer() as session:
+                    async with session.begin():
+                        yield session
+            finally:
+                self._write_owner = None
 
     async def ping(self) -> bool:
         try:

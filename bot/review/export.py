@@ -31,6 +31,7 @@ never runs a carer's text as a formula. Making an export is an audit event
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import json
@@ -150,7 +151,18 @@ async def _write_incidents(db: Database, settings: Settings, period: Period, sco
                 count += len(rows)
                 if progress:
                     progress("incidents", count)
+                await _let_others_run()
     return count
+
+
+async def _let_others_run() -> None:
+    """Yield to the event loop between partitions.
+
+    On SQLite the driver runs on the loop's thread (``storage.sqlite_inloop``),
+    so reading a partition does not let other updates in by itself; without
+    this an export inside the bot would hold every chat up until it finished.
+    """
+    await asyncio.sleep(0)
 
 
 async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int, path: Path,
@@ -181,6 +193,7 @@ async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int,
                 count += len(rows)
                 if progress:
                     progress("audit events", count)
+                await _let_others_run()
     return count
 
 

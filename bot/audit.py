@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from storage.models import AuditEvent, AuditHead
 
@@ -78,10 +77,7 @@ def event_hash(row: AuditEvent) -> str:
 async def _lock_head(session: AsyncSession) -> AuditHead:
     """The chain head, locked for the rest of the caller's transaction.
 
-    The row is created on first use with INSERT … ON CONFLICT DO NOTHING, so two
-    writers racing to record the very first event cannot fail on the primary
-    key (a plain INSERT would abort one of them, and with it the report it was
-    recording); a session that already holds the row skips that step.
+    The row is made by a migration (``_select_head`` creates it if missing).
     ``populate_existing`` makes the ORM take the values the lock
     returned, not a copy of the row this session may have read earlier.
 
@@ -105,19 +101,24 @@ async def _lock_head(session: AsyncSession) -> AuditHead:
 
 
 async def _select_head(session: AsyncSession) -> AuditHead:
-    if session.sync_session.identity_map.get(identity_key(AuditHead, 1)) is None:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
-        await session.execute(
-            ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-    return (
-        await session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    """Lock and read the head row; create it first if this database lacks it.
+
+    Migration ``4_audit_head_row`` creates the row, so normally this is one
+    statement. The fallback INSERT … ON CONFLICT DO NOTHING means two writers
+    racing to create it cannot fail on the primary key.
+    """
+    q = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
+         .execution_options(populate_existing=True))
+    head = (await session.execute(q)).scalar_one_or_none()
+    if head is not None:
+        return head
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
+    await session.execute(
+        ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    return (await session.execute(q)).scalar_one()
 
 
 async def record(

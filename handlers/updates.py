@@ -9,6 +9,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import updates
 from handlers.common import BotContext, load_sender
+from storage.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -32,5 +33,9 @@ async def record_handled(update: Update, context: BotContext) -> None:
     if update.update_id is None:
         return
     user = update.effective_user
+    # A sender who was reachable when this update arrived has nothing to clear: skip
+    # that statement. (Not linked then, e.g. /start with an invite: look them up.)
+    sender = context.sender_of(update)
+    reachable = isinstance(sender, Person) and sender.unreachable_since is None
     await updates.record(context.services.db, update.update_id, now=context.services.clock.now(),
-                         telegram_user_id=user.id if user else None)
+                         telegram_user_id=user.id if user and not reachable else None)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import resource
 import sys
 import threading
@@ -27,14 +28,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # SQL statements and transactions the bot ran (counted by engine events; fosterbot mode).
 _SQL = {"statements": 0, "transactions": 0}
+# FOSTERBOT_BENCH_SQL_HISTOGRAM=FILE: statements by text, written to FILE at exit.
+_HIST: dict[str, int] = {}
 
 
 def _count_sql(engine) -> None:
     from sqlalchemy import event
 
+    histogram = os.environ.get("FOSTERBOT_BENCH_SQL_HISTOGRAM")
+
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _statement(*_args) -> None:
+    def _statement(_conn, _cursor, statement, *_args) -> None:
         _SQL["statements"] += 1
+        if histogram:
+            key = " ".join(statement.split())[:90]
+            _HIST[key] = _HIST.get(key, 0) + 1
+
+    if histogram:
+        import atexit
+
+        def _dump() -> None:
+            with open(histogram, "w") as f:
+                for key, n in sorted(_HIST.items(), key=lambda kv: -kv[1]):
+                    f.write(f"{n:7d} {key}\n")
+
+        atexit.register(_dump)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(*_args) -> None:
@@ -56,7 +74,22 @@ def _stats() -> dict:
     except OSError:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
-            "peak_rss_mb": mem["VmHWM:"] / 1024, **_SQL}
+            "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread name (main thread, database driver threads, ...)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").glob("*"):
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = "main" if task.name == str(os.getpid()) else comm
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 async def _echo_app(args):

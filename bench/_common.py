@@ -17,7 +17,7 @@ import sys
 import tempfile
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -93,6 +93,7 @@ class Stats:
     peak_rss_mb: float
     statements: int = 0  # SQL statements the bot ran so far
     transactions: int = 0  # database transactions it began so far
+    threads: dict = field(default_factory=dict)  # CPU seconds per thread name (Linux)
 
 
 class BotProcess:

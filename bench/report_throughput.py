@@ -99,6 +99,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
             "statements": after.statements - before.statements,
             "transactions": after.transactions - before.transactions,
+            "threads": {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()},
             "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
             "peak_rss_mb": final.peak_rss_mb if final else 0.0,
             "api_calls": sum(fake.counters.values())}
@@ -152,6 +153,10 @@ async def main() -> None:
           f"reports/s ({rate(ours['updates'], ours['wall'])} updates/s); bot CPU "
           f"{ours['bot_cpu']:.2f} s ({ours['bot_cpu'] / ours['wall'] * 100:.0f}% of one core), "
           f"emulator+people CPU {ours['emu_cpu']:.2f} s")
+    if ours["threads"]:
+        split = ", ".join(f"{name} {cpu:.2f} s" for name, cpu in
+                          sorted(ours["threads"].items(), key=lambda kv: -kv[1]) if cpu >= 0.01)
+        print(f"  bot CPU by thread: {split}")
     print(f"  report latency (/report to receipt): p50 {statistics.median(lat):.2f} s, "
           f"p95 {pct(lat, 95):.2f} s, max {lat[-1]:.2f} s; bot peak RSS "
           f"{ours['peak_rss_mb']:.0f} MB")

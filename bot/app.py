@@ -215,13 +215,8 @@ async def run_forever(services: Services) -> None:
     import signal
 
     await check_schema(services.settings.database.url)
-    runner = BotRunner(services)
-    try:
-        await runner.start()
-    except BaseException:
-        await runner.stop()
-        await services.db.dispose()
-        raise
+    # Catch SIGINT/SIGTERM before starting: one that arrives while the bot starts
+    # (a supervisor stopping it early) must still mean a graceful stop once started.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -229,6 +224,13 @@ async def run_forever(services: Services) -> None:
             loop.add_signal_handler(sig, stop.set)
         except NotImplementedError:  # pragma: no cover - not on Linux
             pass
+    runner = BotRunner(services)
+    try:
+        await runner.start()
+    except BaseException:
+        await runner.stop()
+        await services.db.dispose()
+        raise
     await stop.wait()
     log.info("stopping: no new updates; finishing in-flight work")
     await runner.stop()

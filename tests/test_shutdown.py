@@ -91,3 +91,21 @@ async def test_sigterm_finishes_the_send_in_flight_and_releases_the_rest(db_url,
         assert texts == sorted(f"notice {i}" for i in range(12))
     finally:
         await db.dispose()
+
+
+async def test_sigterm_while_starting_still_stops_gracefully(db_url, fake, tmp_path):
+    """A supervisor may stop the bot before it has finished starting: that is a clean
+    stop (exit 0, "stopped" logged), not death by the signal's default action."""
+    await load_directory(db_url, DIRECTORY, WORKING_MORNING)
+    config = write_config(tmp_path / "config.toml", db_url, fake)
+    bot = BotProcess(config, fake, tmp_path / "bot.log")
+    fake.delay_next("deleteWebhook", 1.0)  # the bot is still starting when SIGTERM comes
+    try:
+        await bot.start()  # returns once deleteWebhook reached the fake
+        assert "running as" not in bot.log()
+        code = await bot.terminate(timeout=20)
+    finally:
+        await bot.ensure_stopped()
+    log = bot.log()
+    assert code == 0, log
+    assert "running as" in log and "finishing in-flight work" in log and "stopped" in log

@@ -56,6 +56,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -334,8 +335,9 @@ class Dispatcher:
             claimed = []
             for row in chosen:
                 if row.id in won:
-                    row.locked_until = token
-                    row.attempts = (row.attempts or 0) + 1
+                    # What the UPDATE wrote, without making the ORM write it again.
+                    set_committed_value(row, "locked_until", token)
+                    set_committed_value(row, "attempts", (row.attempts or 0) + 1)
                     claimed.append(row)
             return claimed
 

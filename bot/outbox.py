@@ -56,7 +56,6 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -291,12 +290,19 @@ class Dispatcher:
             return len(rows)
 
     async def _claim(self, now: datetime, room: int) -> list[Delivery]:
+        """Lease up to ``room`` due rows, at most ``per_chat_cap`` per chat in hand.
+
+        The candidates are read as (id, chat) pairs only: a backlog may offer
+        hundreds, and loading each as a full row (payload included) cost more
+        than the rest of the claim. The chosen ones come back whole from the
+        UPDATE … RETURNING that leases them.
+        """
         counts: dict[Any, int] = {}
         for key, queue in self._queues.items():
             counts[key] = len(queue)
         async with self.db.write() as s:
             q = (
-                select(Delivery)
+                select(Delivery.id, Delivery.chat_id)
                 .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
                        or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
                 .order_by(Delivery.priority, Delivery.id)
@@ -306,44 +312,41 @@ class Dispatcher:
                 q = q.where(Delivery.id.not_in(list(self._held)))
             if self.db.is_postgres:
                 q = q.with_for_update(skip_locked=True)
-            candidates = (await s.execute(q)).scalars().all()
-            chosen: list[Delivery] = []
-            for row in candidates:
-                key = self._key(row)
+            chosen: list[int] = []
+            for row_id, chat_id in (await s.execute(q)).all():
+                key = self._key_of(chat_id, row_id)
                 if counts.get(key, 0) >= self.per_chat_cap:
                     continue
                 counts[key] = counts.get(key, 0) + 1
-                chosen.append(row)
+                chosen.append(row_id)
                 if len(chosen) >= room:
                     break
             if not chosen:
                 return []
             token = now + self.lease
-            won = set(
+            claimed = list(
                 (
                     await s.execute(
                         update(Delivery)
-                        .where(Delivery.id.in_([r.id for r in chosen]),
+                        .where(Delivery.id.in_(chosen),
                                Delivery.status == "pending",
                                or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
                         .values(locked_until=token, attempts=Delivery.attempts + 1)
-                        .returning(Delivery.id)
+                        .returning(Delivery)
                         .execution_options(synchronize_session=False)
                     )
                 ).scalars()
             )
-            claimed = []
-            for row in chosen:
-                if row.id in won:
-                    # What the UPDATE wrote, without making the ORM write it again.
-                    set_committed_value(row, "locked_until", token)
-                    set_committed_value(row, "attempts", (row.attempts or 0) + 1)
-                    claimed.append(row)
+            claimed.sort(key=lambda r: (r.priority, r.id))
             return claimed
 
     @staticmethod
-    def _key(row: Delivery) -> Any:
-        return row.chat_id if row.chat_id is not None else ("no-chat", row.id)
+    def _key_of(chat_id: int | None, row_id: int) -> Any:
+        return chat_id if chat_id is not None else ("no-chat", row_id)
+
+    @classmethod
+    def _key(cls, row: Delivery) -> Any:
+        return cls._key_of(row.chat_id, row.id)
 
     def _assign(self, row: Delivery) -> None:
         key = self._key(row)

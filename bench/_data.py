@@ -124,11 +124,7 @@ async def populate_directory(db: Database, carers: int, *, now: datetime) -> Pop
     await _insert(db, PersonRole, roles)
     await _insert(db, Child, children)
     await _insert(db, Placement, placements)
-    # The audit chain's head row, as the directory import's own audit events would
-    # have created it. (Without it, the first audit events written concurrently on
-    # PostgreSQL race to insert it: see bench/RESULTS.md.)
-    await _insert(db, AuditHead, [{"id": 1, "last_event_id": 0, "last_hash": audit.GENESIS,
-                                   "count": 0}])
+    # (The audit chain's head row is made by migration 4_audit_head_row.)
     return pop
 
 

@@ -90,6 +90,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
                 await wait_count(seen, "alerts", WARMUP, 60)
                 measured = carers[WARMUP:]
                 before, cpu0, t0 = await bot.stats(), time.process_time(), time.perf_counter()
+                calls0 = dict(fake.counters)
                 latencies = await asyncio.gather(*(one_report(u, 300) for u in measured))
                 await wait_count(seen, "alerts", WARMUP + n, 300)
                 wall = time.perf_counter() - t0
@@ -102,7 +103,8 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
             "threads": {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()},
             "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
             "peak_rss_mb": final.peak_rss_mb if final else 0.0,
-            "api_calls": sum(fake.counters.values())}
+            "api_calls": {k: v - calls0.get(k, 0) for k, v in fake.counters.items()
+                          if v - calls0.get(k, 0) > 0}}
 
 
 async def echo_once(u: FakeUser, k: int, timeout: float) -> None:
@@ -163,6 +165,9 @@ async def main() -> None:
     print(f"  database work per report: {ours['statements'] / args.n:.1f} SQL statements in "
           f"{ours['transactions'] / args.n:.1f} transactions (reports, alerts, receipts, "
           f"escalation passes)")
+    calls = ", ".join(f"{k} {v / args.n:.1f}" for k, v in
+                      sorted(ours["api_calls"].items(), key=lambda kv: -kv[1]))
+    print(f"  Bot API calls per report: {calls}")
     print(f"echo:      {echo['updates']} updates in {echo['wall']:.2f} s = "
           f"{rate(echo['updates'], echo['wall'])} updates/s; bot CPU {echo['bot_cpu']:.2f} s")
     print(f"CPU per update: fosterbot {per_ours:.2f} ms, echo {per_echo:.2f} ms, "

@@ -140,6 +140,7 @@ class EscalationEngine:
         self._lock = asyncio.Lock()
         self._job_queue: Any = None
         self._wake_queued = False
+        self._armed_at: datetime | None = None  # when the timer job will run a pass
         self.last_sweep_at: datetime | None = None
         self.fired_total = 0
 
@@ -148,6 +149,7 @@ class EscalationEngine:
         """Arm the periodic sweep (its first run is immediate: catch up after a restart)."""
         self._job_queue = job_queue
         self._wake_queued = False
+        self._armed_at = None
         interval = self.services.settings.engine.sweep_interval_seconds
         # (An interval job's "first=0" would be in the past by the time APScheduler computes
         # it and so first run one interval later: the catch-up is a one-off job instead.)
@@ -178,6 +180,23 @@ class EscalationEngine:
             self._job_queue.run_once(self._woken, 0, name=self.WAKE_JOB,
                                      job_kwargs={"misfire_grace_time": None})
 
+    def due_at(self, times: Any) -> None:
+        """A commit just set these due times (None ignored): make sure a pass runs by then.
+
+        Cheaper than ``wake()`` when nothing is due yet: if no pass is running,
+        the timer is only brought forward (no database pass now); a pass that
+        is running may already have read the next due time from before the
+        commit, so then (and for a time already due) it is a ``wake()``.
+        """
+        due = [t for t in times if t is not None]
+        if not due or self._job_queue is None:
+            return
+        at = min(due)
+        if self._lock.locked() or at <= self.services.clock.now():
+            self.wake()
+        elif self._armed_at is None or at < self._armed_at:
+            self._arm(at)
+
     async def _woken(self, context: Any) -> None:
         self._wake_queued = False
         await self._job(context)
@@ -194,6 +213,7 @@ class EscalationEngine:
             return
         for job in jq.get_jobs_by_name(self.TIMER_JOB):
             job.schedule_removal()
+        self._armed_at = at
         if at is None:
             return
         delay = max(0.0, (at - self.services.clock.now()).total_seconds())

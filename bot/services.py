@@ -55,10 +55,17 @@ class Services:
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
-    def wake_engine(self) -> None:
-        """After a commit that may bring an escalation step forward (a report, an ack)."""
+    def wake_engine(self, *due: datetime | None) -> None:
+        """After a commit that may bring an escalation step forward (a report, an ack).
+
+        With the due times the commit set (a new report's clocks), the engine only
+        brings its timer forward when nothing is due yet (``EscalationEngine.due_at``);
+        without them it runs a pass."""
         if self.engine is not None:
-            self.engine.wake()
+            if due:
+                self.engine.due_at(due)
+            else:
+                self.engine.wake()
 
     async def escalation_after_ack(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
         """Acknowledgement stops the ladder; the outcome clock (if any) starts."""

@@ -86,7 +86,8 @@ async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
     if p.wake or p.submitted is not None:
         services.wake_dispatcher()
     if p.submitted is not None:
-        services.wake_engine()
+        incident = p.submitted.incident
+        services.wake_engine(incident.next_due_at, incident.notification_next_at)
     if p.files_for is not None:
         await attachments.keep_files(services, context.bot, p.files_for)
 

@@ -112,8 +112,8 @@ class BotRunner:
     the source of updates — our own polling loop, or in webhook mode the
     webhook server (after ``setWebhook`` with the secret token); plus the
     ``/healthz`` server in polling mode when ``[health] port`` is set.
-    Stop (SIGTERM) in the reverse order: stop taking updates (the batch or
-    request in hand is finished), stop the housekeeping, let the dispatcher
+    Stop (SIGTERM) in the reverse order: stop taking updates (the updates or
+    request in hand are finished), stop the housekeeping, let the dispatcher
     finish the sends on the wire and put back what it had claimed, then stop
     the application. ``run_forever`` closes the database last.
     """

@@ -3,14 +3,23 @@
 python-telegram-bot's ``Updater`` confirms a batch of updates (by asking for
 the next offset) as soon as it has *queued* them, before any handler ran: a
 crash at that moment loses the batch, and with it whatever a carer had just
-typed. This loop asks for the next offset only after every update of the
-batch was handled (different chats at once through the application's
-per-chat update processor, each chat in order). After a crash Telegram
-delivers the unconfirmed updates again; those already handled are skipped by
-``processed_updates`` (``bot/updates.py``).
+typed. This loop confirms an update only once it and every update before it
+were handled: it asks Telegram for ``offset`` = the lowest update id still in
+hand. After a crash Telegram delivers the unconfirmed updates again; those
+already handled are skipped by ``processed_updates`` (``bot/updates.py``).
 
-Stopping (SIGTERM) interrupts the long poll at once but lets the batch being
-handled finish; the last batch is confirmed on the way out.
+Updates are handled different chats at once (the application's per-chat
+update processor keeps each chat in order). The loop waits up to
+``patience`` seconds for a batch; if some update takes longer (a manager's
+export, a write waiting for a ``fosterbot`` command's lock) it polls again
+without confirming it, so that the slow update holds up only its own chat:
+Telegram then sends the updates still in hand again with the new ones (they
+are at or after the offset), and those in hand are skipped. So a new chat
+waits at most ``patience`` seconds behind a slow one. At most
+``max_in_hand`` updates are in hand at a time.
+
+Stopping (SIGTERM) interrupts the long poll at once but lets the updates in
+hand finish; what they confirm is confirmed on the way out.
 """
 
 from __future__ import annotations
@@ -27,13 +36,19 @@ log = logging.getLogger(__name__)
 
 class Poller:
     def __init__(self, app: Application, *, timeout: int = 10,
-                 allowed_updates: list[str] | None = None) -> None:
+                 allowed_updates: list[str] | None = None, patience: float = 0.5,
+                 max_in_hand: int = 256) -> None:
         self.app = app
         self.timeout = timeout
         self.allowed_updates = allowed_updates
-        self.offset: int | None = None
+        self.patience = patience
+        self.max_in_hand = max_in_hand
+        self.offset: int | None = None  # what the next getUpdates asks for (confirms < it)
         self.handled = 0
-        self._confirmed: int | None = None
+        self._confirmed: int | None = None  # the offset Telegram has been sent
+        self._in_hand: dict[int, asyncio.Task] = {}  # update id -> its handling
+        self._done_above: set[int] = set()  # handled, but an earlier update is still in hand
+        self._highest: int | None = None  # the highest update id taken
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -47,13 +62,15 @@ class Poller:
         self._task = asyncio.create_task(self._loop(), name="fosterbot-polling")
 
     async def stop(self) -> None:
-        """Stop taking updates; the batch in hand is finished and confirmed."""
+        """Stop taking updates; those in hand are finished and confirmed."""
         self._stop.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._in_hand:
+            await asyncio.gather(*self._in_hand.values(), return_exceptions=True)
         if self.offset is not None and self.offset != self._confirmed:
-            try:  # confirm the last batch (the update this may return is not handled)
+            try:  # confirm the last updates (the update this may return is not handled)
                 await self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1)
             except TelegramError:
                 log.info("could not confirm the last updates; they will be skipped as seen")
@@ -74,9 +91,13 @@ class Poller:
     async def _loop(self) -> None:
         backoff = 1.0
         while not self._stop.is_set():
+            if len(self._in_hand) >= self.max_in_hand:
+                await self._wait(None, every=False)
+                continue
+            asked = self.offset
             try:
                 batch = await self._interruptible(self.app.bot.get_updates(
-                    offset=self.offset, timeout=self.timeout,
+                    offset=asked, timeout=0 if self._in_hand else self.timeout,
                     allowed_updates=self.allowed_updates,
                 ))
             except asyncio.CancelledError:
@@ -93,21 +114,54 @@ class Poller:
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
-            if self.offset is not None:
-                self._confirmed = self.offset
-            if not batch:
-                continue
-            await self._handle(batch)
-            self.offset = batch[-1].update_id + 1
+            if asked is not None:
+                self._confirmed = asked
+            self._take([u for u in batch if self._is_new(u.update_id)])
+            if self._in_hand:
+                # Usually all finish within ``patience`` and the next poll is an
+                # ordinary long poll; otherwise poll again then, for other chats.
+                try:
+                    await self._interruptible(self._wait(self.patience, every=True))
+                except asyncio.CancelledError:
+                    return
 
-    async def _handle(self, batch: list) -> None:
+    def _is_new(self, update_id: int) -> bool:
+        if update_id in self._in_hand or update_id in self._done_above:
+            return False
+        return self.offset is None or update_id >= self.offset
+
+    def _take(self, updates: list) -> None:
         processor = self.app.update_processor
-        tasks = [
-            asyncio.create_task(processor.process_update(u, self.app.process_update(u)),
-                                name=f"fosterbot-update-{u.update_id}")
-            for u in batch
-        ]
-        for result in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(result, BaseException):
-                log.error("handling an update failed", exc_info=result)
-        self.handled += len(batch)
+        for u in updates:
+            task = asyncio.create_task(processor.process_update(u, self.app.process_update(u)),
+                                       name=f"fosterbot-update-{u.update_id}")
+            self._in_hand[u.update_id] = task
+            task.add_done_callback(lambda t, uid=u.update_id: self._finished(uid, t))
+            if self._highest is None or u.update_id > self._highest:
+                self._highest = u.update_id
+        if updates:
+            self._advance()
+
+    def _finished(self, update_id: int, task: asyncio.Task) -> None:
+        self._in_hand.pop(update_id, None)
+        self._done_above.add(update_id)
+        self.handled += 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling an update failed", exc_info=task.exception())
+        self._advance()
+
+    def _advance(self) -> None:
+        """The offset: the lowest update still in hand, else one past the highest taken."""
+        if self._in_hand:
+            self.offset = min(self._in_hand)
+        elif self._highest is not None:
+            self.offset = self._highest + 1
+        if self.offset is not None:
+            self._done_above = {i for i in self._done_above if i >= self.offset}
+
+    async def _wait(self, timeout: float | None, *, every: bool) -> None:
+        """Until every update in hand (or, ``every=False``, one of them) is handled."""
+        if self._in_hand:
+            await asyncio.wait(list(self._in_hand.values()), timeout=timeout,
+                               return_when=asyncio.ALL_COMPLETED if every
+                               else asyncio.FIRST_COMPLETED)

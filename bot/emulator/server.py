@@ -274,6 +274,10 @@ class FakeBotAPI(BotMethods):
         self.callback_queries[query_id] = {"user_id": user_id, "answered": False}
         return query_id
 
+    def unconfirmed_update_ids(self) -> list[int]:
+        """Updates not yet confirmed by a getUpdates offset (fetched or not)."""
+        return [u["update_id"] for u in self._pending]
+
     async def m_getUpdates(self, params: Params) -> list:
         if self.webhook:
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "

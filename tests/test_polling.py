@@ -1,0 +1,58 @@
+"""Polling: a slow update holds up only its own chat, and is confirmed only once handled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+async def _until_reply_is_on_the_wire(world, before: int) -> None:
+    """Until the bot's (delayed) reply has reached the fake: the update is in hand."""
+    for _ in range(200):
+        if world.fake.counters["sendMessage"] > before:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot never started answering")
+
+
+async def test_a_slow_update_holds_up_only_its_own_chat(world):
+    slow = await world.linked("sw-khan")
+    other = await world.linked("carer-brown")
+    await world.settle()
+    # The reply to the social worker's /help takes 3 s to reach Telegram.
+    world.fake.delay_next("sendMessage", 3.0, chat_id=slow.id)
+    started = time.monotonic()
+    before = world.fake.counters["sendMessage"]
+    await slow.send("/help")
+    await _until_reply_is_on_the_wire(world, before)  # so the next update is a later batch
+    await other.send("/help")
+    await other.wait_for("/help", timeout=5)
+    other_answered = time.monotonic() - started
+    await slow.wait_for("/help", timeout=10)
+    slow_answered = time.monotonic() - started
+    assert other_answered < 2.0 < slow_answered  # the carer did not wait for the slow one
+    # And the slow chat stays in order behind its own slow update.
+    await slow.send("/help")
+    await slow.wait_for("/help", timeout=5)
+
+
+async def test_an_update_in_hand_is_not_confirmed_until_handled(world):
+    slow = await world.linked("sw-khan")
+    other = await world.linked("carer-brown")
+    await world.settle()
+    world.fake.delay_next("sendMessage", 2.0, chat_id=slow.id)
+    before = world.fake.counters["sendMessage"]
+    await slow.send("/help")
+    slow_update = world.fake.updates[-1]["update_id"]
+    await _until_reply_is_on_the_wire(world, before)
+    await other.send("/help")
+    other_update = world.fake.updates[-1]["update_id"]
+    await other.wait_for("/help", timeout=5)
+    # The carer's later update is handled, but the slow one before it is not yet:
+    # neither is confirmed to Telegram (a crash now would have both sent again).
+    assert {slow_update, other_update} <= set(world.fake.unconfirmed_update_ids())
+    await slow.wait_for("/help", timeout=10)
+    await world.settle()
+    await slow.send("/help")  # the next poll confirms everything handled before it
+    await slow.wait_for("/help", timeout=5)
+    assert not {slow_update, other_update} & set(world.fake.unconfirmed_update_ids())

@@ -132,3 +132,71 @@ async def test_a_result_left_half_read_does_not_pin_an_old_snapshot(db):
     other.close()
     for _ in range(3):  # whichever pooled connection the reader gets
         assert await _n(db) == 5
+
+
+async def test_the_running_bot_answers_while_another_process_holds_the_write_lock(
+        db_url, fake, tmp_path):
+    """End to end: a `fosterbot` command writing in another process must not freeze the bot.
+
+    The reply to /help needs only reads; recording the update as handled waits
+    (asynchronously) for the other process's write and happens once it commits."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    from tests.botprocess import BotProcess, link, load_directory, write_config
+    from tests.conftest import WORKING_MORNING
+    from tests.test_shutdown import DIRECTORY
+
+    await load_directory(db_url, DIRECTORY, WORKING_MORNING)
+    users = await link(db_url, fake, {"w1": 9101, "w2": 9102}, WORKING_MORNING)
+    bot = BotProcess(write_config(tmp_path / "config.toml", db_url, fake), fake,
+                     tmp_path / "bot.log")
+    other = None
+    try:
+        await bot.start()
+        worker = users["w1"]
+        await worker.send("/help")
+        await worker.wait_for("/help", timeout=15)  # the bot is up and answering
+        assert await _recorded(db_url, 1)  # (else the next update waits for it, in order)
+        other = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # as `fosterbot directory import` would
+        started = time.monotonic()
+        await worker.send("/help")
+        await worker.wait_for("/help", timeout=10)
+        # Meanwhile that update's record waits for the lock; were the wait inside
+        # SQLite, the loop would be stuck in it and nobody else would be answered.
+        await users["w2"].send("/help")
+        await users["w2"].wait_for("/help", timeout=10)
+        answered = time.monotonic() - started
+        await asyncio.sleep(1.0)
+        other.execute("COMMIT")
+        other.close()
+        other = None
+        recorded = await _recorded(db_url, 3)
+        assert await bot.terminate() == 0, bot.log()
+    finally:
+        if other is not None:
+            other.execute("ROLLBACK")
+            other.close()
+        await bot.ensure_stopped()
+    assert answered < 1.0  # answered while the lock was still held
+    assert recorded  # and both updates recorded once the lock was free
+    assert "database is locked" not in bot.log()
+
+
+async def _recorded(db_url: str, n: int, timeout: float = 10.0) -> bool:
+    """Wait until ``n`` updates are recorded as handled."""
+    from sqlalchemy import func, select
+
+    from storage.models import ProcessedUpdate
+
+    db = Database(db_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with db.read() as s:
+                if (await s.execute(select(func.count(ProcessedUpdate.update_id)))).scalar() >= n:
+                    return True
+            await asyncio.sleep(0.05)
+        return False
+    finally:
+        await db.dispose()

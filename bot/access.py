@@ -48,16 +48,16 @@ class Access:
             return known
         return await queries.roles_of(session, person.id)
 
-    async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
-        row = (
-            await session.execute(
-                select(IncidentRecipient.id).where(
-                    IncidentRecipient.incident_id == incident.id,
-                    IncidentRecipient.person_id == person.id,
-                )
-            )
-        ).first()
-        return row is not None
+    async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident,
+                           *reasons: str) -> bool:
+        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given)."""
+        q = select(IncidentRecipient.id).where(
+            IncidentRecipient.incident_id == incident.id,
+            IncidentRecipient.person_id == person.id,
+        )
+        if reasons:
+            q = q.where(IncidentRecipient.reason.in_(reasons))
+        return (await session.execute(q)).first() is not None
 
     async def manages_team(self, session: AsyncSession, person: Person, team_id: str) -> bool:
         team = await session.get(Team, team_id)
@@ -78,16 +78,7 @@ class Access:
             return False
         if await self.manages_team(session, person, incident.team_id):
             return True
-        row = (
-            await session.execute(
-                select(IncidentRecipient.id).where(
-                    IncidentRecipient.incident_id == incident.id,
-                    IncidentRecipient.person_id == person.id,
-                    IncidentRecipient.reason == "notification",
-                )
-            )
-        ).first()
-        return row is not None
+        return await self.is_recipient(session, person, incident, "notification")
 
     async def may_view(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
@@ -115,16 +106,7 @@ class Access:
             return False
         if incident.closed_by_id == person.id:
             return True
-        row = (
-            await session.execute(
-                select(IncidentRecipient.id).where(
-                    IncidentRecipient.incident_id == incident.id,
-                    IncidentRecipient.person_id == person.id,
-                    IncidentRecipient.reason.in_(HOLDER_REASONS),
-                )
-            )
-        ).first()
-        if row is not None:
+        if await self.is_recipient(session, person, incident, *HOLDER_REASONS):
             return True
         return await self.manages_team(session, person, incident.team_id)
 

@@ -62,13 +62,18 @@ def alert_buttons(incident: Incident, attachments: int = 0,
                      ("☑️ Close with outcome", callbacks.encode("close", incident.id))])
     elif incident.status == "closed":
         rows.append([("🔄 Reopen", callbacks.encode("reopen", incident.id))])
-    extra = []
-    if attachments:
-        extra.append((f"📎 View attachments ({attachments})", callbacks.encode("att", incident.id)))
-    extra.append(("🔍 Show details" if minimal else "📄 Full record",
-                  callbacks.encode("det", incident.id)))
-    rows.append(extra)
+    rows.append(record_buttons(incident.id, attachments, minimal))
     return rows
+
+
+def record_buttons(incident_id: int, attachments: int, minimal: bool) -> list[tuple[str, str]]:
+    """View attachments (N, when there are any); Show details (minimal mode) or Full record."""
+    row = []
+    if attachments:
+        row.append((f"📎 View attachments ({attachments})", callbacks.encode("att", incident_id)))
+    row.append(("🔍 Show details" if minimal else "📄 Full record",
+                callbacks.encode("det", incident_id)))
+    return row
 
 
 async def buttons_for(session: AsyncSession, services: "Services",

@@ -173,6 +173,15 @@ _COLUMNS = (
 )
 
 
+async def refused(session: AsyncSession, *, at: datetime, action: str, why: str,
+                  actor_id: str | None = None, telegram_user_id: int | None = None,
+                  incident_id: int | None = None, **details: Any) -> AuditEvent:
+    """An ``access_refused`` event: who tried ``action`` and why it was refused."""
+    return await record(session, "access_refused", at=at, actor_id=actor_id,
+                        telegram_user_id=telegram_user_id, incident_id=incident_id,
+                        action=action, why=why, **details)
+
+
 def _broken(count: int, bad_id: int, message: str) -> VerifyResult:
     return VerifyResult(False, count, f"broken at event {bad_id}: {message}", bad_id)
 

@@ -46,3 +46,9 @@ def decode(data: str | None) -> Callback | None:
     if not _ACTION.match(parts[0]) or any(not _ARG.match(p) for p in parts[1:]):
         return None
     return Callback(parts[0], tuple(parts[1:]))
+
+
+def single_id(data: str | None) -> int | None:
+    """The one numeric argument of a button such as ``ack:42`` (None if malformed)."""
+    cb = decode(data)
+    return cb.int_arg(0) if cb and len(cb.args) == 1 else None

@@ -254,14 +254,14 @@ async def acknowledge(
     now = services.clock.now()
     incident = await session.get(Incident, incident_id)
     if incident is None:
-        await audit.record(session, "access_refused", at=now, actor_id=person.id,
-                           telegram_user_id=telegram_user_id, action="acknowledge",
-                           why="no such incident", incident_ref=incident_id)
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, action="acknowledge",
+                            why="no such incident", incident_ref=incident_id)
         return AckResult("not_found")
     if not await services.access.may_acknowledge(session, person, incident):
-        await audit.record(session, "access_refused", at=now, actor_id=person.id,
-                           telegram_user_id=telegram_user_id, incident_id=incident.id,
-                           action="acknowledge", why="not a recipient of this incident")
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, incident_id=incident.id,
+                            action="acknowledge", why="not a recipient of this incident")
         return AckResult("refused", incident)
     if on_behalf_of is None:
         on_behalf_of = await escalation_on_behalf_of(session, incident, person)

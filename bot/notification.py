@@ -43,15 +43,15 @@ async def record_notified(
     now = services.clock.now()
     incident = await session.get(Incident, incident_id)
     if incident is None:
-        await audit.record(session, "access_refused", at=now, actor_id=person.id,
-                           telegram_user_id=telegram_user_id, action="record notification",
-                           why="no such incident", incident_ref=incident_id)
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, action="record notification",
+                            why="no such incident", incident_ref=incident_id)
         return NotifiedResult("not_found")
     if not await services.access.may_record_notification(session, person, incident):
-        await audit.record(session, "access_refused", at=now, actor_id=person.id,
-                           telegram_user_id=telegram_user_id, incident_id=incident.id,
-                           action="record notification",
-                           why="not a manager of the team or a recipient of the reminder")
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, incident_id=incident.id,
+                            action="record notification",
+                            why="not a manager of the team or a recipient of the reminder")
         return NotifiedResult("refused", incident)
     if not incident.notifiable:
         return NotifiedResult("not_notifiable", incident)

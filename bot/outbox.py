@@ -63,6 +63,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot import audit
 from bot.clock import Clock
 from bot.pacing import ChatPacer, GlobalGate, Monotonic, Sleep
+from bot.stopping import unless_stopped
 from storage.db import Database
 from storage.models import Delivery, Person
 
@@ -419,18 +420,7 @@ class Dispatcher:
 
     async def _until_stopped(self, aw: Awaitable[Any]) -> None:
         """Await ``aw`` unless the dispatcher stops first (then raise _Stopping)."""
-        task = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop_event.wait())
-        try:
-            done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if task in done:
-            task.result()
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise _Stopping()
+        await unless_stopped(self._stop_event, aw, _Stopping)
 
     async def _deliver(self, key: Any, row: Delivery) -> SendOutcome:
         """Wait for the pacing, then call Telegram once."""

@@ -31,6 +31,8 @@ from typing import Any
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.stopping import unless_stopped
+
 log = logging.getLogger(__name__)
 
 
@@ -76,17 +78,7 @@ class Poller:
                 log.info("could not confirm the last updates; they will be skipped as seen")
 
     async def _interruptible(self, aw: Any) -> Any:
-        task = asyncio.ensure_future(aw)
-        stop = asyncio.ensure_future(self._stop.wait())
-        try:
-            done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise asyncio.CancelledError()
+        return await unless_stopped(self._stop, aw, asyncio.CancelledError)
 
     async def _loop(self) -> None:
         backoff = 1.0

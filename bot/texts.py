@@ -11,6 +11,9 @@ import html
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+# The answer to a button that is malformed or no longer applies.
+STALE_BUTTON = "This button is not valid (it may be out of date). Nothing was changed."
+
 LONDON = ZoneInfo("Europe/London")
 MAX_MESSAGE = 4096
 

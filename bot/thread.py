@@ -45,11 +45,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import attachments, audit, callbacks
+from bot.alerts import record_buttons
 from bot.attachments import Media
 from bot.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.outcomes import OUTCOMES, outcome_label
 from bot.prompt import Prompt, Refused
-from bot.texts import clip, h, when
+from bot.texts import STALE_BUTTON, clip, h, when
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
 
@@ -60,7 +61,7 @@ THREAD_STEPS = ("add", "reply", "outcome", "reopen")
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 3000
-STALE = "This button is not valid (it may be out of date). Nothing was changed."
+STALE = STALE_BUTTON
 EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
 
 
@@ -378,12 +379,7 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
     buttons = []
     if incident.status != "closed":
         buttons.append([("💬 Reply to carer", callbacks.encode("reply", incident.id))])
-    extra = []
-    if counts:
-        extra.append((f"📎 View attachments ({total})", callbacks.encode("att", incident.id)))
-    extra.append(("🔍 Show details" if minimal else "📄 Full record",
-                  callbacks.encode("det", incident.id)))
-    buttons.append(extra)
+    buttons.append(record_buttons(incident.id, total if counts else 0, minimal))
     recipients = await queries.recipients_of(session, incident.id)
     people = await queries.people_by_id(session, {r.person_id for r in recipients})
     for r in recipients:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import callbacks, incidents
-from bot.texts import hhmm
+from bot.texts import STALE_BUTTON, hhmm
 from handlers.common import BotContext, linked, refuse
 from storage.models import Person
 
-STALE = "This button is not valid (it may be out of date). Nothing was changed."
+STALE = STALE_BUTTON
 
 
 @linked
@@ -17,8 +17,7 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
     """Acknowledge an incident; a repeat or a second person is told who already did."""
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    incident_id = cb.int_arg(0) if cb and len(cb.args) == 1 else None
+    incident_id = callbacks.single_id(query.data)
     if incident_id is None:
         await refuse(update, context, person, action="acknowledge", why="malformed callback",
                      text=STALE)

@@ -93,9 +93,9 @@ async def refuse_stranger(update: Update, context: BotContext) -> None:
     user = update.effective_user
     what = "button" if update.callback_query else "message"
     async with services.db.write() as s:
-        await audit.record(s, "access_refused", at=services.clock.now(),
-                           telegram_user_id=user.id if user else None,
-                           action=what, why="Telegram account not linked")
+        await audit.refused(s, at=services.clock.now(),
+                            telegram_user_id=user.id if user else None,
+                            action=what, why="Telegram account not linked")
     if update.callback_query is not None:
         await update.callback_query.answer(texts.unknown_user(), show_alert=True)
     else:
@@ -129,9 +129,9 @@ async def refuse(update: Update, context: BotContext, person: Person, *, action:
                  text: str, incident_id: int | None = None) -> None:
     services = context.services
     async with services.db.write() as s:
-        await audit.record(s, "access_refused", at=services.clock.now(), actor_id=person.id,
-                           telegram_user_id=update.effective_user.id if update.effective_user else None,
-                           incident_id=incident_id, action=action, why=why)
+        await audit.refused(s, at=services.clock.now(), actor_id=person.id,
+                            telegram_user_id=update.effective_user.id if update.effective_user else None,
+                            incident_id=incident_id, action=action, why=why)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     else:

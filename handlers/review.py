@@ -20,7 +20,7 @@ from bot.review import export as review_export
 from bot.review import lists, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.periods import PeriodError, parse_period
-from bot.texts import h
+from bot.texts import STALE_BUTTON, h
 from handlers.common import BotContext, linked, refuse, reply, show
 from storage import queries
 from storage.models import Incident, Person
@@ -29,7 +29,7 @@ NOT_A_MANAGER = ("This is for team managers, and shows only the teams they manag
                  "/help shows what you can do.")
 NOT_YOURS = ("I cannot show you that report: it does not exist or does not belong to a team "
              "you manage.")
-STALE = "This button is not valid (it may be out of date). Nothing was changed."
+STALE = STALE_BUTTON
 LOG_USAGE = "Send /log followed by a report reference, for example: /log INC-2026-000123"
 REFERENCE = re.compile(r"^INC-\d{4}-\d{6}$")
 MAX_UPLOAD = 50 * 1000 * 1000  # the Bot API's limit for files a bot sends

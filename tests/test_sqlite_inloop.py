@@ -134,14 +134,13 @@ async def test_a_result_left_half_read_does_not_pin_an_old_snapshot(db):
         assert await _n(db) == 5
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # (conftest's db_url, SQLite only)
 async def test_the_running_bot_answers_while_another_process_holds_the_write_lock(
         db_url, fake, tmp_path):
     """End to end: a `fosterbot` command writing in another process must not freeze the bot.
 
     The reply to /help needs only reads; recording the update as handled waits
     (asynchronously) for the other process's write and happens once it commits."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
     from tests.botprocess import BotProcess, link, load_directory, write_config
     from tests.conftest import WORKING_MORNING
     from tests.test_shutdown import DIRECTORY

@@ -18,6 +18,13 @@ are at or after the offset), and those in hand are skipped. So a new chat
 waits at most ``patience`` seconds behind a slow one. At most
 ``max_in_hand`` updates are in hand at a time.
 
+Re-sent updates still in hand are dropped before python-telegram-bot parses
+them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
+only for new ids. (Parsing an update is most of what it costs to receive it;
+under a burst of reports the updates in hand were sent again at every poll,
+and parsing them again took a sixth of the bot's CPU.) An update that cannot
+be parsed is logged in full and confirmed, so that it is not fetched for ever.
+
 Stopping (SIGTERM) interrupts the long poll at once but lets the updates in
 hand finish; what they confirm is confirmed on the way out.
 """
@@ -26,14 +33,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from typing import Any
 
+from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.stopping import unless_stopped
 
 log = logging.getLogger(__name__)
+
+# ``_fetch`` calls getUpdates through ``Bot.do_api_request`` on purpose (for the raw
+# JSON); python-telegram-bot warns that ``Bot.get_updates`` exists.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'",
+                        category=PTBUserWarning)
 
 
 class Poller:
@@ -88,10 +103,8 @@ class Poller:
                 continue
             asked = self.offset
             try:
-                batch = await self._interruptible(self.app.bot.get_updates(
-                    offset=asked, timeout=0 if self._in_hand else self.timeout,
-                    allowed_updates=self.allowed_updates,
-                ))
+                raw = await self._interruptible(
+                    self._fetch(asked, 0 if self._in_hand else self.timeout))
             except asyncio.CancelledError:
                 return
             except InvalidToken:
@@ -108,7 +121,7 @@ class Poller:
             backoff = 1.0
             if asked is not None:
                 self._confirmed = asked
-            self._take([u for u in batch if self._is_new(u.update_id)])
+            self._take(self._parse_new(raw))
             if self._in_hand:
                 # Usually all finish within ``patience`` and the next poll is an
                 # ordinary long poll; otherwise poll again then, for other chats.
@@ -116,6 +129,46 @@ class Poller:
                     await self._interruptible(self._wait(self.patience, every=True))
                 except asyncio.CancelledError:
                     return
+
+    async def _fetch(self, offset: int | None, timeout: int) -> list:
+        """getUpdates' result as JSON: a list of updates not yet parsed."""
+        params: dict[str, Any] = {"timeout": timeout}
+        if offset is not None:
+            params["offset"] = offset
+        if self.allowed_updates is not None:
+            params["allowed_updates"] = self.allowed_updates
+        # The getUpdates request's own read timeout (bot/app.py) covers the long poll.
+        raw = await self.app.bot.do_api_request("get_updates", api_kwargs=params)
+        return raw if isinstance(raw, list) else []
+
+    def _parse_new(self, raw: list) -> list[Update]:
+        """The new updates among ``raw``, parsed; those in hand or handled are not parsed again."""
+        bot = self.app.bot
+        new = []
+        for data in raw:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(update_id, int):
+                log.error("getUpdates returned an entry without an update id, ignored: %r", data)
+                continue
+            if not self._is_new(update_id):
+                continue
+            try:
+                update = Update.de_json(data, bot)
+                bot.insert_callback_data(update)
+            except Exception:  # noqa: BLE001 - logged in full; confirmed, not fetched for ever
+                log.exception("could not read update %s; it is confirmed without being "
+                              "handled: %r", update_id, data)
+                self._skip(update_id)
+                continue
+            new.append(update)
+        return new
+
+    def _skip(self, update_id: int) -> None:
+        """Count an update that cannot be handled as done (so that it is confirmed)."""
+        self._done_above.add(update_id)
+        if self._highest is None or update_id > self._highest:
+            self._highest = update_id
+        self._advance()
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_hand or update_id in self._done_above:

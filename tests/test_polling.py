@@ -56,3 +56,47 @@ async def test_an_update_in_hand_is_not_confirmed_until_handled(world):
     await slow.send("/help")  # the next poll confirms everything handled before it
     await slow.wait_for("/help", timeout=5)
     assert not {slow_update, other_update} & set(world.fake.unconfirmed_update_ids())
+
+
+async def test_updates_sent_again_while_in_hand_are_parsed_once(world, monkeypatch):
+    """Each poll while an update is in hand sends it again; it is not parsed again."""
+    from collections import Counter
+
+    from telegram import Update
+
+    parsed: Counter = Counter()
+    parse = Update.de_json.__func__
+
+    def counting(cls, data, bot=None):
+        parsed[data["update_id"]] += 1
+        return parse(cls, data, bot)
+
+    monkeypatch.setattr(Update, "de_json", classmethod(counting))
+    slow = await world.linked("sw-khan")
+    await world.settle()
+    world.fake.delay_next("sendMessage", 2.0, chat_id=slow.id)
+    polls = world.fake.counters["getUpdates"]
+    before = world.fake.counters["sendMessage"]
+    await slow.send("/help")
+    slow_update = world.fake.updates[-1]["update_id"]
+    await _until_reply_is_on_the_wire(world, before)
+    await slow.wait_for("/help", timeout=10)
+    # It was in hand for 2 s against a patience of 0.5 s: sent again at least twice.
+    assert world.fake.counters["getUpdates"] - polls >= 3
+    assert parsed[slow_update] == 1
+
+
+async def test_an_unreadable_update_is_logged_and_confirmed(world, caplog):
+    import logging
+
+    carer = await world.linked("carer-brown")
+    await world.settle()
+    with caplog.at_level(logging.ERROR, logger="bot.polling"):
+        bad = world.fake.push_unreadable_update()
+        await carer.send("/help")
+        await carer.wait_for("/help", timeout=5)  # the updates after it are handled
+        await world.settle()
+        await carer.send("/help")  # the next poll confirms what came before
+        await carer.wait_for("/help", timeout=5)
+    assert bad not in world.fake.unconfirmed_update_ids()
+    assert any(f"could not read update {bad}" in r.getMessage() for r in caplog.records)

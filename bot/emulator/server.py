@@ -189,6 +189,12 @@ class FakeBotAPI(BotMethods):
         """Hold the next *times* calls of *method* for *seconds* before processing them."""
         self.faults.add(Fault("delay", method, times, chat_id, seconds=seconds))
 
+    def push_unreadable_update(self, body: dict | None = None) -> int:
+        """Queue an update the bot cannot parse (a fault); returns its update id.
+
+        The default is a message without the fields every message has."""
+        return self._queue_update(body if body is not None else {"message": {"text": "?"}})["update_id"]
+
     def clear_faults(self) -> None:
         self.faults.clear()
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.access import Access
 from bot.clock import Clock
 from bot.config import Settings
+from bot.updates import HandledLog
 from bot.workhours import WorkingCalendar
 from storage.db import Database
 from storage.models import Incident
@@ -39,11 +40,14 @@ class Services:
     dispatcher: Any = None  # bot.outbox.Dispatcher once the bot is built
     engine: Any = None  # bot.escalation_engine.EscalationEngine once the bot runs
     bot_username: str = ""
+    handled: HandledLog = None  # type: ignore[assignment]  # made here: one per process
 
     def __post_init__(self) -> None:
         if self.calendar is None:
             self.calendar = calendar_from(self.settings)
         self.tz = ZoneInfo(self.settings.service.timezone)
+        if self.handled is None:
+            self.handled = HandledLog(self.db)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.tz)

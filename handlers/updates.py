@@ -37,5 +37,6 @@ async def record_handled(update: Update, context: BotContext) -> None:
     # that statement. (Not linked then, e.g. /start with an invite: look them up.)
     sender = context.sender_of(update)
     reachable = isinstance(sender, Person) and sender.unreachable_since is None
-    await updates.record(context.services.db, update.update_id, now=context.services.clock.now(),
-                         telegram_user_id=user.id if user and not reachable else None)
+    await context.services.handled.add(updates.Handled(
+        update.update_id, context.services.clock.now(),
+        telegram_user_id=user.id if user and not reachable else None))

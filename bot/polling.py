@@ -25,6 +25,10 @@ under a burst of reports the updates in hand were sent again at every poll,
 and parsing them again took a sixth of the bot's CPU.) An update that cannot
 be parsed is logged in full and confirmed, so that it is not fetched for ever.
 
+A failed poll never ends the loop (only a refused token does): a 429 is
+waited out as long as Telegram asks, anything else — a network error, a 5xx, a
+403, a bug — is logged and retried with a backoff doubling up to 30 s.
+
 Stopping (SIGTERM) interrupts the long poll at once but lets the updates in
 hand finish; what they confirm is confirmed on the way out.
 """
@@ -37,7 +41,7 @@ import warnings
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
@@ -49,6 +53,15 @@ log = logging.getLogger(__name__)
 # JSON); python-telegram-bot warns that ``Bot.get_updates`` exists.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'",
                         category=PTBUserWarning)
+
+
+def _pause_after(exc: BaseException, backoff: float) -> float:
+    """How long to wait before polling again after ``exc``: what a 429 asks, else ``backoff``."""
+    if isinstance(exc, RetryAfter):
+        seconds = exc.retry_after
+        seconds = seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds
+        return max(float(seconds), backoff)
+    return backoff
 
 
 class Poller:
@@ -110,10 +123,14 @@ class Poller:
             except InvalidToken:
                 log.critical("Telegram refused the bot token; polling stopped")
                 return
-            except (NetworkError, Conflict) as exc:
-                log.warning("polling failed (%s); retrying in %gs", exc, backoff)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one poll
+                pause = _pause_after(exc, backoff)
+                if isinstance(exc, (NetworkError, Conflict, RetryAfter)):
+                    log.warning("polling failed (%s); retrying in %gs", exc, pause)
+                else:
+                    log.error("polling failed; retrying in %gs", pause, exc_info=exc)
                 try:
-                    await self._interruptible(asyncio.sleep(backoff))
+                    await self._interruptible(asyncio.sleep(pause))
                 except asyncio.CancelledError:
                     return
                 backoff = min(backoff * 2, 30.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 
 async def _until_reply_is_on_the_wire(world, before: int) -> None:
     """Until the bot's (delayed) reply has reached the fake: the update is in hand."""
@@ -100,3 +102,38 @@ async def test_an_unreadable_update_is_logged_and_confirmed(world, caplog):
         await carer.wait_for("/help", timeout=5)
     assert bad not in world.fake.unconfirmed_update_ids()
     assert any(f"could not read update {bad}" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("status, description, retry_after", [
+    (429, "Too Many Requests: retry after 1", 1),
+    (500, "Internal Server Error", None),
+    (403, "Forbidden: bot was blocked", None),
+    (502, "Bad Gateway", None),
+])
+async def test_polling_survives_an_error_from_getupdates(world, status, description, retry_after):
+    """An answer to getUpdates that python-telegram-bot raises as an error other than a
+    network error (429, 403, …) must not end the polling loop."""
+    carer = await world.linked("carer-brown")
+    await world.settle()
+    world.fake.fail_next("getUpdates", status=status, description=description,
+                         retry_after=retry_after, times=2)
+    await carer.send("/help")  # answered through the long poll already waiting
+    await carer.wait_for("/help", timeout=10)
+    carer.mark()
+    await carer.send("/help")  # the next two polls fail; a later one brings this
+    await carer.wait_for("/help", timeout=15)
+    assert world.fake.counters["injected_failures"] == 2
+
+
+async def test_a_429_on_getupdates_is_waited_out_as_asked(world):
+    carer = await world.linked("carer-brown")
+    await world.settle()
+    world.fake.fail_next("getUpdates", retry_after=2)
+    await carer.send("/help")  # answered through the long poll already waiting
+    await carer.wait_for("/help", timeout=10)
+    carer.mark()
+    started = time.monotonic()
+    await carer.send("/help")
+    await carer.wait_for("/help", timeout=15)
+    # The doubling backoff would have polled again after 1 s; Telegram asked for 2.
+    assert time.monotonic() - started >= 1.5

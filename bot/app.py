@@ -171,6 +171,7 @@ class BotRunner:
             if polling:
                 self.poller = Poller(self.app)
                 await self.poller.start()
+                self.services.poller = self.poller
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
 
@@ -182,6 +183,7 @@ class BotRunner:
         if self.poller is not None:
             await self.poller.stop()
             self.poller = None
+            self.services.poller = None
         if self.http is not None:
             await self.http.stop()
             self.http = None

@@ -1,8 +1,10 @@
 """What ``GET /healthz`` reports: database, outbox backlog, oldest pending delivery, engine.
 
-JSON, HTTP 200 when the database answers and 503 when it does not::
+JSON, HTTP 200 when the database answers and 503 when it does not, or when
+the bot polls for updates and its polling loop has stopped (Telegram refused
+the token: the bot would otherwise look healthy while it hears nothing)::
 
-    {"ok": true, "database": "ok", "mode": "polling",
+    {"ok": true, "database": "ok", "mode": "polling", "polling": "running",
      "delivery": {"due": 0, "pending": 3, "oldest_pending_seconds": 1.2,
                   "failed_last_24h": 0, "claimed_here": 0, "sent_since_start": 120,
                   "rate_limited_since_start": 0},
@@ -34,9 +36,12 @@ async def status(services: "Services") -> dict[str, Any]:
     now = services.clock.now()
     report: dict[str, Any] = {"ok": False, "database": "unreachable",
                               "mode": services.settings.telegram.mode}
+    poller = services.poller
+    if poller is not None:
+        report["polling"] = "running" if poller.running else "stopped"
     if not await services.db.ping():
         return report
-    report.update(ok=True, database="ok")
+    report.update(ok=report.get("polling") != "stopped", database="ok")
     async with services.db.read() as s:
         pending, oldest = (await s.execute(
             select(func.count(), func.min(Delivery.created_at))

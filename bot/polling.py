@@ -41,7 +41,14 @@ import warnings
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    Conflict,
+    EndPointNotFound,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
@@ -120,7 +127,9 @@ class Poller:
                     self._fetch(asked, 0 if self._in_hand else self.timeout))
             except asyncio.CancelledError:
                 return
-            except InvalidToken:
+            except (InvalidToken, EndPointNotFound):
+                # do_api_request reports a refused token as an unknown endpoint (401/404);
+                # getUpdates exists, so it is the token.
                 log.critical("Telegram refused the bot token; polling stopped")
                 return
             except Exception as exc:  # noqa: BLE001 - the loop must outlive any one poll

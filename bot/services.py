@@ -40,6 +40,7 @@ class Services:
     dispatcher: Any = None  # bot.outbox.Dispatcher once the bot is built
     engine: Any = None  # bot.escalation_engine.EscalationEngine once the bot runs
     bot_username: str = ""
+    poller: Any = None  # bot.polling.Poller while the bot polls
     handled: HandledLog = None  # type: ignore[assignment]  # made here: one per process
 
     def __post_init__(self) -> None:

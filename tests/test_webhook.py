@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import aiohttp
@@ -158,3 +159,27 @@ async def test_webhook_mode_refuses_to_start_without_a_secret(db_url, clock, fak
     monkeypatch.delenv("FOSTERBOT_WEBHOOK_SECRET", raising=False)
     assert cli_main(["--config", str(cfg), "run"]) == 2
     assert "FOSTERBOT_WEBHOOK_SECRET is not set" in capsys.readouterr().err
+
+
+async def test_health_fails_when_telegram_refuses_the_token_while_polling(db_url, clock, fake):
+    port = free_port()
+    w = World(db_url=db_url, clock=clock, fake=fake,
+              settings=make_settings(db_url, fake, health={"port": port}))
+    await w.start()
+    try:
+        carer = await w.linked("carer-brown")
+        await w.settle()
+        fake.fail_next("getUpdates", status=401, description="Unauthorized")
+        await carer.send("/help")  # answered by the long poll already waiting
+        await carer.wait_for("/help", timeout=10)
+        for _ in range(100):  # the next poll is refused and polling stops
+            if not w.runner.poller.running:
+                break
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                status, body = resp.status, await resp.json()
+        assert status == 503
+        assert body["polling"] == "stopped" and not body["ok"] and body["database"] == "ok"
+    finally:
+        await w.stop()

@@ -123,12 +123,19 @@ class HttpServer:
             return web.Response(status=503, text="stopping")
         try:
             data = await request.json()
-            update = Update.de_json(data, self.app.bot)
         except Exception:  # noqa: BLE001 - malformed input is refused, never fatal
+            data = None
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
             log.warning("webhook: a request that is not an update was refused")
             return web.Response(status=400, text="not an update")
-        if update is None:
-            return web.Response(status=400, text="not an update")
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception:  # noqa: BLE001 - logged in full; answered so it is not sent again
+            # As the polling loop does: Telegram would otherwise send it again and again.
+            log.exception("could not read update %s; it is answered without being "
+                          "handled: %r", update_id, data)
+            return web.Response(text="unreadable update skipped")
         await self.app.update_processor.process_update(update, self.app.process_update(update))
         self.handled += 1
         return web.Response(text="ok")

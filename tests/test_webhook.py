@@ -183,3 +183,17 @@ async def test_health_fails_when_telegram_refuses_the_token_while_polling(db_url
         assert body["polling"] == "stopped" and not body["ok"] and body["database"] == "ok"
     finally:
         await w.stop()
+
+
+async def test_an_unreadable_update_is_logged_and_answered_not_refused(hook_world, caplog):
+    """Telegram sends again what is not answered 2xx: an update python-telegram-bot cannot
+    parse is logged in full and answered, as the polling loop confirms it."""
+    import logging
+
+    with caplog.at_level(logging.ERROR, logger="bot.webhook"):
+        assert await post(hook_world.port, {"update_id": 4242, "message": {"text": "?"}},
+                          SECRET) == 200
+    assert any("could not read update 4242" in r.getMessage() for r in caplog.records)
+    patel = await hook_world.linked("sw-patel")  # later updates are handled as usual
+    await patel.send("/help")
+    await patel.wait_for("/help")

@@ -126,20 +126,28 @@ async def test_healthz_reports_database_backlog_and_oldest_pending(hook_world, f
     assert body["delivery"]["failed_last_24h"] == 0
 
 
-async def test_health_server_while_polling(db_url, clock, fake):
+@pytest.fixture
+async def polling_world(db_url, clock, fake):
+    """The bot polling, with its health server on a port of its own (``w.port``)."""
     port = free_port()
     w = World(db_url=db_url, clock=clock, fake=fake,
               settings=make_settings(db_url, fake, health={"port": port}))
     await w.start()
+    w.port = port
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                body = await resp.json()
-            async with http.post(f"http://127.0.0.1:{port}/telegram", json={}) as resp:
-                assert resp.status in (404, 405)  # no webhook while polling
-        assert body["ok"] and body["delivery"]["pending"] == 0
+        yield w
     finally:
         await w.stop()
+
+
+async def test_health_server_while_polling(polling_world):
+    port = polling_world.port
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            body = await resp.json()
+        async with http.post(f"http://127.0.0.1:{port}/telegram", json={}) as resp:
+            assert resp.status in (404, 405)  # no webhook while polling
+    assert body["ok"] and body["delivery"]["pending"] == 0
 
 
 async def test_webhook_mode_refuses_to_start_without_a_secret(db_url, clock, fake, tmp_path,
@@ -161,28 +169,22 @@ async def test_webhook_mode_refuses_to_start_without_a_secret(db_url, clock, fak
     assert "FOSTERBOT_WEBHOOK_SECRET is not set" in capsys.readouterr().err
 
 
-async def test_health_fails_when_telegram_refuses_the_token_while_polling(db_url, clock, fake):
-    port = free_port()
-    w = World(db_url=db_url, clock=clock, fake=fake,
-              settings=make_settings(db_url, fake, health={"port": port}))
-    await w.start()
-    try:
-        carer = await w.linked("carer-brown")
-        await w.settle()
-        fake.fail_next("getUpdates", status=401, description="Unauthorized")
-        await carer.send("/help")  # answered by the long poll already waiting
-        await carer.wait_for("/help", timeout=10)
-        for _ in range(100):  # the next poll is refused and polling stops
-            if not w.runner.poller.running:
-                break
-            await asyncio.sleep(0.05)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                status, body = resp.status, await resp.json()
-        assert status == 503
-        assert body["polling"] == "stopped" and not body["ok"] and body["database"] == "ok"
-    finally:
-        await w.stop()
+async def test_health_fails_when_telegram_refuses_the_token_while_polling(polling_world, fake):
+    w = polling_world
+    carer = await w.linked("carer-brown")
+    await w.settle()
+    fake.fail_next("getUpdates", status=401, description="Unauthorized")
+    await carer.send("/help")  # answered by the long poll already waiting
+    await carer.wait_for("/help", timeout=10)
+    for _ in range(100):  # the next poll is refused and polling stops
+        if not w.runner.poller.running:
+            break
+        await asyncio.sleep(0.05)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{w.port}/healthz") as resp:
+            status, body = resp.status, await resp.json()
+    assert status == 503
+    assert body["polling"] == "stopped" and not body["ok"] and body["database"] == "ok"
 
 
 async def test_an_unreadable_update_is_logged_and_answered_not_refused(hook_world, caplog):

@@ -22,7 +22,7 @@ Re-sent updates still in hand are dropped before python-telegram-bot parses
 them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
 only for new ids. (Parsing an update is most of what it costs to receive it;
 under a burst of reports the updates in hand were sent again at every poll,
-and parsing them again took a sixth of the bot's CPU.) An update that cannot
+and parsing them again took about a tenth of the bot's CPU.) An update that cannot
 be parsed is logged in full and confirmed, so that it is not fetched for ever.
 
 A failed poll never ends the loop (only a refused token does): a 429 is

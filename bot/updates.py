@@ -105,6 +105,8 @@ class HandledLog:
     updates' ``add`` with the error, as a write of its own would have.
     """
 
+    MAX_BATCH = 500  # ids per transaction (two bound parameters each)
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._queue: list[tuple[Handled, asyncio.Future]] = []
@@ -123,7 +125,8 @@ class HandledLog:
     async def _write_queued(self) -> None:
         try:
             while self._queue:
-                self._writing, self._queue = self._queue, []
+                self._writing = self._queue[:self.MAX_BATCH]
+                self._queue = self._queue[self.MAX_BATCH:]
                 try:
                     await record(self.db, [h for h, _ in self._writing])
                 except Exception as exc:  # noqa: BLE001 - handed to every waiter

@@ -74,3 +74,19 @@ async def test_a_cancelled_waiter_does_not_cancel_the_others(services, clock):
     with pytest.raises(asyncio.CancelledError):
         await a
     assert {30, 31} <= await recorded(services.db)
+
+
+async def test_a_very_large_burst_is_split_into_bounded_transactions(services, clock, monkeypatch):
+    log = updates.HandledLog(services.db)
+    monkeypatch.setattr(updates.HandledLog, "MAX_BATCH", 7)
+    sizes = []
+    real = updates.record
+
+    async def recording(db, handled):
+        sizes.append(len(handled))
+        return await real(db, handled)
+
+    monkeypatch.setattr(updates, "record", recording)
+    await asyncio.gather(*(log.add(updates.Handled(i, clock.now())) for i in range(1000, 1030)))
+    assert set(range(1000, 1030)) <= await recorded(services.db)
+    assert max(sizes) == 7 and sum(sizes) == 30

@@ -22,8 +22,9 @@ Re-sent updates still in hand are dropped before python-telegram-bot parses
 them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
 only for new ids. (Parsing an update is most of what it costs to receive it;
 under a burst of reports the updates in hand were sent again at every poll,
-and parsing them again took about a tenth of the bot's CPU.) An update that cannot
-be parsed is logged in full and confirmed, so that it is not fetched for ever.
+and parsing them again took about a tenth of the bot's CPU.) An update that
+cannot be parsed is logged in full and confirmed, so that it is not fetched
+for ever.
 
 A failed poll never ends the loop (only a refused token does): a 429 is
 waited out as long as Telegram asks, anything else — a network error, a 5xx, a
@@ -192,9 +193,12 @@ class Poller:
     def _skip(self, update_id: int) -> None:
         """Count an update that cannot be handled as done (so that it is confirmed)."""
         self._done_above.add(update_id)
+        self._saw(update_id)
+        self._advance()
+
+    def _saw(self, update_id: int) -> None:
         if self._highest is None or update_id > self._highest:
             self._highest = update_id
-        self._advance()
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_hand or update_id in self._done_above:
@@ -208,8 +212,7 @@ class Poller:
                                        name=f"fosterbot-update-{u.update_id}")
             self._in_hand[u.update_id] = task
             task.add_done_callback(lambda t, uid=u.update_id: self._finished(uid, t))
-            if self._highest is None or u.update_id > self._highest:
-                self._highest = u.update_id
+            self._saw(u.update_id)
         if updates:
             self._advance()
 

@@ -61,7 +61,6 @@ THREAD_STEPS = ("add", "reply", "outcome", "reopen")
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 3000
-STALE = STALE_BUTTON
 EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
 
 
@@ -131,7 +130,7 @@ async def _new_state(session: AsyncSession, services: "Services", person: Person
 async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
     incident = await session.get(Incident, incident_id) if incident_id else None
     if incident is None:
-        raise Refused("no such incident", STALE)
+        raise Refused("no such incident", STALE_BUTTON)
     return incident
 
 
@@ -199,7 +198,7 @@ async def choose_outcome(session, services, person: Person, chat_id: int,
                          incident_id: int | None, code: str) -> Prompt:
     incident = await _incident(session, incident_id)
     if code not in OUTCOMES:
-        raise Refused("unknown outcome code", STALE, incident.id)
+        raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
     if not await services.access.may_close(session, person, incident):
         raise Refused("not a recipient of this incident",
                       "You do not hold this report, so you cannot close it. Nothing was changed.",
@@ -233,7 +232,7 @@ async def _own_state(session, person: Person, draft_id: int | None) -> Draft:
     draft = await session.get(Draft, draft_id) if draft_id else None
     if (draft is None or draft.carer_id != person.id or draft.discarded_at is not None
             or not is_thread_state(draft)):
-        raise Refused("stale or foreign pending state", STALE)
+        raise Refused("stale or foreign pending state", STALE_BUTTON)
     return draft
 
 
@@ -268,7 +267,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
 
     if draft.step == "add":
         if not await services.access.may_add(session, person, incident):
-            raise Refused("not the reporter of this incident", STALE, incident.id)
+            raise Refused("not the reporter of this incident", STALE_BUTTON, incident.id)
         if incident.status == "closed":
             end_state(draft, now, finished=False)
             return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile, so this was not "
@@ -290,7 +289,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
 
     if draft.step == "reply":
         if not await services.access.may_reply(session, person, incident):
-            raise Refused("not a recipient of this incident", STALE, incident.id)
+            raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
         if incident.status == "closed":
             end_state(draft, now, finished=False)
             return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile; nothing was sent.")
@@ -317,7 +316,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
         end_state(draft, now, finished=True)
         return result
 
-    raise Refused("unknown pending state", STALE, incident.id)
+    raise Refused("unknown pending state", STALE_BUTTON, incident.id)
 
 
 # ----------------------------------------------------------------- the record
@@ -439,9 +438,9 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
     from bot.incidents import refresh_alerts
 
     if code not in OUTCOMES:
-        raise Refused("unknown outcome code", STALE, incident.id)
+        raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
     if not await services.access.may_close(session, person, incident):
-        raise Refused("not a recipient of this incident", STALE, incident.id)
+        raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
     now = services.clock.now()
     res = await session.execute(
         update(Incident).where(Incident.id == incident.id, Incident.status != "closed")
@@ -481,7 +480,7 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     from bot.incidents import refresh_alerts
 
     if not await services.access.may_reopen(session, person, incident):
-        raise Refused("may not reopen this incident", STALE, incident.id)
+        raise Refused("may not reopen this incident", STALE_BUTTON, incident.id)
     now = services.clock.now()
     res = await session.execute(
         update(Incident).where(Incident.id == incident.id, Incident.status == "closed")

@@ -127,16 +127,18 @@ class HandledLog:
             while self._queue:
                 self._writing = self._queue[:self.MAX_BATCH]
                 self._queue = self._queue[self.MAX_BATCH:]
+                error: Exception | None = None
                 try:
                     await record(self.db, [h for h, _ in self._writing])
                 except Exception as exc:  # noqa: BLE001 - handed to every waiter
-                    for _, done in self._writing:
-                        if not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in self._writing:
-                        if not done.done():
-                            done.set_result(None)
+                    error = exc
+                for _, done in self._writing:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
                 self._writing = []
         finally:
             # Cancelled (the loop is closing): nobody may wait for ever.

@@ -9,8 +9,6 @@ from bot.texts import STALE_BUTTON, hhmm
 from handlers.common import BotContext, linked, refuse
 from storage.models import Person
 
-STALE = STALE_BUTTON
-
 
 @linked
 async def acknowledge_button(update: Update, context: BotContext, person: Person) -> None:
@@ -20,7 +18,7 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
     incident_id = callbacks.single_id(query.data)
     if incident_id is None:
         await refuse(update, context, person, action="acknowledge", why="malformed callback",
-                     text=STALE)
+                     text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         result = await incidents.acknowledge(
@@ -35,6 +33,6 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
         at = hhmm(result.at, services.tz) if result.at else "?"
         await query.answer(f"Already acknowledged by {result.by_name} at {at}.", show_alert=True)
     else:
-        await query.answer(STALE if result.status == "not_found"
+        await query.answer(STALE_BUTTON if result.status == "not_found"
                            else "You are not a recipient of this report, so you cannot "
                                 "acknowledge it. Nothing was changed.", show_alert=True)

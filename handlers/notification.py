@@ -9,8 +9,6 @@ from bot.texts import STALE_BUTTON, hhmm
 from handlers.common import BotContext, linked, refuse
 from storage.models import Person
 
-STALE = STALE_BUTTON
-
 
 @linked
 async def notified_button(update: Update, context: BotContext, person: Person) -> None:
@@ -20,7 +18,7 @@ async def notified_button(update: Update, context: BotContext, person: Person) -
     incident_id = callbacks.single_id(query.data)
     if incident_id is None:
         await refuse(update, context, person, action="record notification",
-                     why="malformed callback", text=STALE)
+                     why="malformed callback", text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         result = await notification.record_notified(
@@ -37,4 +35,4 @@ async def notified_button(update: Update, context: BotContext, person: Person) -
         await query.answer("Only a manager of the child's team can record this. Nothing was "
                            "changed.", show_alert=True)
     else:
-        await query.answer(STALE, show_alert=True)
+        await query.answer(STALE_BUTTON, show_alert=True)

@@ -29,7 +29,6 @@ NOT_A_MANAGER = ("This is for team managers, and shows only the teams they manag
                  "/help shows what you can do.")
 NOT_YOURS = ("I cannot show you that report: it does not exist or does not belong to a team "
              "you manage.")
-STALE = STALE_BUTTON
 LOG_USAGE = "Send /log followed by a report reference, for example: /log INC-2026-000123"
 REFERENCE = re.compile(r"^INC-\d{4}-\d{6}$")
 MAX_UPLOAD = 50 * 1000 * 1000  # the Bot API's limit for files a bot sends
@@ -125,7 +124,7 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
     page = (cb.int_arg(1) if cb.action == "logp" else 1) if ok else None
     if incident_id is None or page is None:
         await refuse(update, context, person, action="log button", why="malformed callback",
-                     text=STALE)
+                     text=STALE_BUTTON)
         return
     async with services.db.read() as s:
         incident = await s.get(Incident, incident_id)

@@ -17,12 +17,11 @@ from telegram.constants import ParseMode
 from bot import attachments, audit, callbacks, inbox, record, thread
 from bot.attachments import Media
 from bot.prompt import Refused
-from bot.texts import h, when
+from bot.texts import STALE_BUTTON, h, when
 from handlers.common import BotContext, linked, refuse, reply
 from handlers.report import after_commit
 from storage.models import Incident, Person
 
-STALE = thread.STALE
 NO_VIEW = "You do not have access to this report. Nothing was shown."
 
 
@@ -46,13 +45,14 @@ async def thread_button(update: Update, context: BotContext, person: Person) -> 
     }
     if cb is None or arg is None or len(cb.args) != (2 if cb.action == "oc" else 1):
         await refuse(update, context, person, action=cb.action if cb else "button",
-                     why="malformed callback", text=STALE)
+                     why="malformed callback", text=STALE_BUTTON)
         return
     if cb.action in ("att", "det"):
         await _view(update, context, person, cb.action, arg)
         return
     if cb.action not in actions:
-        await refuse(update, context, person, action=cb.action, why="unknown action", text=STALE)
+        await refuse(update, context, person, action=cb.action, why="unknown action",
+                     text=STALE_BUTTON)
         return
     try:
         async with services.db.write() as s:
@@ -91,7 +91,7 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
         await refuse(update, context, person, action="view " + ("details" if action == "det"
                                                                  else "attachments"),
                      why="no such incident" if incident is None else "no access to this incident",
-                     text=STALE if incident is None else NO_VIEW,
+                     text=STALE_BUTTON if incident is None else NO_VIEW,
                      incident_id=incident.id if incident is not None else None)
         return
     await update.callback_query.answer()

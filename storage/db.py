@@ -16,12 +16,11 @@ and a write lock held by another process is waited for asynchronously.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-
-import asyncio
 
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -102,9 +101,8 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that may write; committed on success, rolled back on error."""
         if not self.is_sqlite:
-            async with self._writer() as session:
-                async with session.begin():
-                    yield session
+            async with self._writer() as session, session.begin():
+                yield session
             return
         task = asyncio.current_task()
         if task is not None and task is self._write_owner:
@@ -115,9 +113,8 @@ class Database:
         async with self._write_turn:
             self._write_owner = task
             try:
-                async with self._writer() as session:
-                    async with session.begin():
-                        yield session
+                async with self._writer() as session, session.begin():
+                    yield session
             finally:
                 self._write_owner = None
 

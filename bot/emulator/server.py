@@ -193,7 +193,9 @@ class FakeBotAPI(BotMethods):
         """Queue an update the bot cannot parse (a fault); returns its update id.
 
         The default is a message without the fields every message has."""
-        return self._queue_update(body if body is not None else {"message": {"text": "?"}})["update_id"]
+        if body is None:
+            body = {"message": {"text": "?"}}
+        return self._queue_update(body)["update_id"]
 
     def clear_faults(self) -> None:
         self.faults.clear()

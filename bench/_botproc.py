@@ -97,7 +97,7 @@ async def _echo_app(args):
     from telegram.ext import ApplicationBuilder, MessageHandler, filters
     from telegram.request import HTTPXRequest
 
-    from bot.update_processor import PerChatUpdateProcessor
+    from bot.runtime.update_processor import PerChatUpdateProcessor
 
     async def echo(update: Update, context) -> None:
         await update.effective_chat.send_message(update.effective_message.text)
@@ -122,7 +122,7 @@ async def _echo_app(args):
 
 
 async def _fosterbot(args):
-    from bot.app import BotRunner, make_services, quiet_ptb_warnings
+    from bot.runtime.app import BotRunner, make_services, quiet_ptb_warnings
     from bot.clock import FakeClock, SystemClock
     from bot.config import parse_settings
 

@@ -45,7 +45,7 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
 
 
 def _services(settings: Settings):
-    from bot.app import make_services
+    from bot.runtime.app import make_services
 
     return make_services(settings)
 
@@ -79,7 +79,7 @@ def _safe_url(url: str) -> str:
 
 def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
-    from bot.directory import DirectoryError, apply_directory, parse_directory
+    from bot.people.directory import DirectoryError, apply_directory, parse_directory
 
     path = Path(args.file)
     try:
@@ -121,7 +121,7 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_directory_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.directory import export_directory
+    from bot.people.directory import export_directory
 
     async def run(db):
         await _require_schema(settings)
@@ -138,7 +138,7 @@ def cmd_directory_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import invites
+    from bot.people import invites
     from bot.clock import SystemClock
 
     async def run(db):
@@ -311,18 +311,18 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _require_schema(settings: Settings) -> None:
-    from bot.app import check_schema
+    from bot.runtime.app import check_schema
 
     await check_schema(settings.database.url)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import quiet_ptb_warnings, run_forever
+    from bot.runtime.app import quiet_ptb_warnings, run_forever
 
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.webhook import config_problems
+    from bot.runtime.webhook import config_problems
 
     problems = config_problems(settings)
     if problems:
@@ -336,7 +336,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings | None, args: argparse.Namespace) -> int:
-    from bot.app import quiet_ptb_warnings
+    from bot.runtime.app import quiet_ptb_warnings
     from bot.demo import DemoOptions, run_demo
 
     if args.speed <= 0:
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for the operator
-        from bot.app import SchemaOutOfDate
+        from bot.runtime.app import SchemaOutOfDate
 
         if isinstance(exc, SchemaOutOfDate):
             print(f"error: {exc}", file=sys.stderr)

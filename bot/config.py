@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.categories import COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
-from bot.durations import Duration, parse_duration
+from bot.rules.categories import COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
+from bot.rules.durations import Duration, parse_duration
 
 TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"

@@ -1,6 +1,6 @@
 """``fosterbot demo``: the whole bot on a scripted day, with no Telegram and no network.
 
-What runs is the real thing: :class:`bot.app.BotRunner` (the same PTB
+What runs is the real thing: :class:`bot.runtime.app.BotRunner` (the same PTB
 application, handlers, outbox dispatcher and, as they land, engines) talking
 over HTTP on 127.0.0.1 to the built-in Bot API emulator (:mod:`bot.emulator`),
 on a SQLite database migrated with Alembic in a temporary directory. The people
@@ -49,13 +49,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import alerts, audit
-from bot.app import BotRunner, make_services
+from bot import audit
+
+from bot.record import alerts
+from bot.runtime.app import BotRunner, make_services
 from bot.clock import FakeClock
 from bot.config import Settings, parse_settings
-from bot.directory import apply_directory, parse_directory
+from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import BotMessage, FakeBotAPI, FakeUser
-from bot.invites import create_invite
+from bot.people.invites import create_invite
 from bot.services import Services
 from storage import migrate
 from storage.models import Incident, Person, PersonRole

@@ -1,6 +1,6 @@
 """The services a handler reaches through its context: settings, database, clock, engines.
 
-Built once per process by ``bot/app.py``; tests build one with a fake clock.
+Built once per process by ``bot/runtime/app.py``; tests build one with a fake clock.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.access import Access
+from bot.people.access import Access
 from bot.clock import Clock
 from bot.config import Settings
-from bot.updates import HandledLog
-from bot.workhours import WorkingCalendar
+from bot.runtime.updates import HandledLog
+from bot.rules.workhours import WorkingCalendar
 from storage.db import Database
 from storage.models import Incident
 
@@ -37,10 +37,10 @@ class Services:
     clock: Clock
     calendar: WorkingCalendar = None  # type: ignore[assignment]
     access: Access = field(default_factory=Access)
-    dispatcher: Any = None  # bot.outbox.Dispatcher once the bot is built
-    engine: Any = None  # bot.escalation_engine.EscalationEngine once the bot runs
+    dispatcher: Any = None  # bot.delivery.outbox.Dispatcher once the bot is built
+    engine: Any = None  # bot.engine.escalation.EscalationEngine once the bot runs
     bot_username: str = ""
-    poller: Any = None  # bot.polling.Poller while the bot polls
+    poller: Any = None  # bot.runtime.polling.Poller while the bot polls
     handled: HandledLog = None  # type: ignore[assignment]  # made here: one per process
 
     def __post_init__(self) -> None:
@@ -74,6 +74,6 @@ class Services:
 
     async def escalation_after_ack(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
         """Acknowledgement stops the ladder; the outcome clock (if any) starts."""
-        from bot.escalation_engine import after_ack
+        from bot.engine.escalation import after_ack
 
         await after_ack(session, self, incident, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import away
+from bot.people import away
 from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply
 from storage.models import Person

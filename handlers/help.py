@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from bot.rules.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
 from bot.texts import emergency_lines
 from handlers.common import BotContext, linked, reply
 from storage import queries

@@ -1,6 +1,6 @@
 """The carer's guided report: /report, the answers, the review buttons, /cancel.
 
-Thin: each handler opens a write transaction, asks ``bot.reporting`` what
+Thin: each handler opens a write transaction, asks ``bot.record.reporting`` what
 comes next, and shows it after the commit.
 """
 
@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import attachments, callbacks, inbox, reporting, thread
-from bot.prompt import Refused
+from bot import callbacks
+
+from bot.record import attachments
+
+from bot.record import inbox
+
+from bot.record import reporting
+
+from bot.record import thread
+from bot.record.prompt import Refused
 from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply, show
 from storage import queries

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import invites
-from bot.roles import ROLE_LABELS
+from bot.people import invites
+from bot.rules.roles import ROLE_LABELS
 from bot.texts import h
 from handlers.common import BotContext, refuse_stranger, reply
 from handlers.help import help_text

@@ -1,6 +1,6 @@
 """The incident thread from Telegram: its buttons and files sent to the bot.
 
-Buttons (short callback data, checked against the database and ``bot/access.py``;
+Buttons (short callback data, checked against the database and ``bot/people/access.py``;
 every refusal is logged): ``add:<incident>`` Add more / Answer (the carer),
 ``fix:<incident>`` Correct something (the carer), ``reply:<incident>`` Reply to
 carer, ``close:<incident>`` Close with outcome, ``oc:<incident>:<code>`` the
@@ -14,9 +14,17 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ParseMode
 
-from bot import attachments, audit, callbacks, inbox, record, thread
-from bot.attachments import Media
-from bot.prompt import Refused
+from bot import audit, callbacks
+
+from bot.record import attachments
+
+from bot.record import inbox
+
+from bot.record import render as record
+
+from bot.record import thread
+from bot.record.attachments import Media
+from bot.record.prompt import Refused
 from bot.texts import STALE_BUTTON, h, when
 from handlers.common import BotContext, linked, refuse, reply
 from handlers.report import after_commit

@@ -1,4 +1,4 @@
-"""Every update, before and after the other handlers: handled once (see bot/updates.py)."""
+"""Every update, before and after the other handlers: handled once (see bot/runtime/updates.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot import updates
+from bot.runtime import updates
 from handlers.common import BotContext, load_sender
 from storage.models import Person
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from bot.directory import apply_directory, parse_directory
+from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import FakeBotAPI
 from storage.db import Database
 from storage.models import Person

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from bot import incidents
-from bot.directory import apply_directory, parse_directory
-from bot.escalation_engine import EscalationEngine, pending
+from bot.record import incidents
+from bot.people.directory import apply_directory, parse_directory
+from bot.engine.escalation import EscalationEngine, pending
 from storage.models import AuditEvent, Delivery, EscalationAction, Incident, Person
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
@@ -55,7 +55,7 @@ async def tick(world, **delta) -> int:
 
 # ----------------------------------------------------------------------------- the desk
 # Domain-level tests: the directory loaded and people "linked" (a chat id on record),
-# reports submitted through bot.incidents, the engine run by hand; what people would
+# reports submitted through bot.record.incidents, the engine run by hand; what people would
 # be sent is read from the outbox. Fast, and on both backends.
 
 class Desk:

@@ -1,6 +1,6 @@
 """A seeded record for the review tests: two teams, reports with known timings.
 
-Reports are made and acknowledged through ``bot.incidents`` at controlled
+Reports are made and acknowledged through ``bot.record.incidents`` at controlled
 times on the FakeClock; the escalation steps that "ran" and the notification
 times are written directly (those engines are other issues' work). Everything
 a test needs to check the review against is in :class:`Seeded`.
@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 
-from bot import incidents
-from bot.directory import apply_directory, parse_directory
+from bot.record import incidents
+from bot.people.directory import apply_directory, parse_directory
 from storage.models import Delivery, EscalationAction, Incident, IncidentMessage, Person
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 

@@ -8,7 +8,7 @@ At the end:
 * every report whose receipt a carer saw exists, and every text a carer typed
   is in exactly one report (no draft or typed text lost, nothing reported twice);
 * every alert reached its worker, and exactly once — except for the one
-  documented at-least-once window (``bot/outbox.py``): a message Telegram
+  documented at-least-once window (``bot/delivery/outbox.py``): a message Telegram
   accepted just before the kill, whose ``sent`` record had not been committed
   yet, is sent again after the restart. Such a duplicate is only accepted when
   the record shows exactly that: each extra copy arrived after a restart whose

@@ -16,7 +16,7 @@ from telegram.error import RetryAfter
 
 from bot import audit
 from bot.emulator.faults import RateLimiter
-from bot.outbox import Dispatcher, enqueue
+from bot.delivery.outbox import Dispatcher, enqueue
 from storage.models import Delivery
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bot.durations import Duration, DurationField, parse_duration
+from bot.rules.durations import Duration, DurationField, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.escalation_engine import EscalationEngine
+from bot.engine.escalation import EscalationEngine
 
 
 class _Job:

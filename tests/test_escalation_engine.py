@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import make_services
+from bot.runtime.app import make_services
 from bot.config import ConfigError, parse_settings
-from bot.escalation_engine import EscalationEngine
+from bot.engine.escalation import EscalationEngine
 from tests.conftest import make_settings
 from tests.escalation_helpers import Desk, desk  # noqa: F401 - the fixture
 
@@ -201,14 +201,14 @@ async def test_watchdog_and_health(desk, caplog):
     health = await desk.engine.health()
     assert health["engine"]["overdue_steps"] == 0 and health["engine"]["last_sweep_at"] is None
     desk.clock.advance(minutes=25)  # step1 due 10 min ago: more than the 5 min late margin
-    with caplog.at_level(logging.ERROR, logger="bot.escalation_engine"):
+    with caplog.at_level(logging.ERROR, logger="bot.engine.escalation"):
         health = await desk.engine.health()
     assert health["engine"]["overdue_steps"] == 1
     assert health["engine"]["oldest_late_seconds"] == 600
     assert health["engine"]["ok"] is False
     assert any("overdue" in r.message for r in caplog.records if r.levelno == logging.ERROR)
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="bot.escalation_engine"):
+    with caplog.at_level(logging.ERROR, logger="bot.engine.escalation"):
         assert await desk.run() == 1
     assert any("ran late" in r.message for r in caplog.records)
     health = await desk.engine.health()

@@ -7,8 +7,8 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from bot.app import make_services
-from bot.escalation_engine import EscalationEngine
+from bot.runtime.app import make_services
+from bot.engine.escalation import EscalationEngine
 from storage.models import AuditEvent, Delivery, EscalationAction
 from tests.conftest import make_settings
 from tests.escalation_helpers import Desk, actions, events, next_pending, tick

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import event, select
 
-from bot import updates
+from bot.runtime import updates
 from storage.models import ProcessedUpdate
 
 

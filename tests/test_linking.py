@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import invites
+from bot.people import invites
 from storage.models import AuditEvent, Invite, Person
 
 

@@ -93,7 +93,7 @@ async def test_an_unreadable_update_is_logged_and_confirmed(world, caplog):
 
     carer = await world.linked("carer-brown")
     await world.settle()
-    with caplog.at_level(logging.ERROR, logger="bot.polling"):
+    with caplog.at_level(logging.ERROR, logger="bot.runtime.polling"):
         bad = world.fake.push_unreadable_update()
         await carer.send("/help")
         await carer.wait_for("/help", timeout=5)  # the updates after it are handled

@@ -19,7 +19,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot import audit, incidents
+from bot import audit
+
+from bot.record import incidents
 from bot.review import export, lists, periods, render, stats, timeline
 from bot.review.paging import tg_len
 from bot.texts import waited, when

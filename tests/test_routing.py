@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
+from bot.rules.routing import PersonInfo, RoutingInput, TeamInfo, route_incident
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
 

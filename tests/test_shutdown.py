@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.outbox import enqueue
+from bot.delivery.outbox import enqueue
 from storage.db import Database
 from storage.models import Delivery
 from tests.botprocess import BotProcess, link, load_directory, write_config

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import BotRunner, make_services
+from bot.runtime.app import BotRunner, make_services
 from bot.cli import main as cli_main
-from bot.webhook import SECRET_HEADER, WebhookConfigError
+from bot.runtime.webhook import SECRET_HEADER, WebhookConfigError
 from storage.models import Person, ProcessedUpdate
 from tests.conftest import make_settings
 from tests.world import World
@@ -192,7 +192,7 @@ async def test_an_unreadable_update_is_logged_and_answered_not_refused(hook_worl
     parse is logged in full and answered, as the polling loop confirms it."""
     import logging
 
-    with caplog.at_level(logging.ERROR, logger="bot.webhook"):
+    with caplog.at_level(logging.ERROR, logger="bot.runtime.webhook"):
         assert await post(hook_world.port, {"update_id": 4242, "message": {"text": "?"}},
                           SECRET) == 200
     assert any("could not read update 4242" in r.getMessage() for r in caplog.records)

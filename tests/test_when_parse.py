@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.when_parse import WhenError, parse_when
+from bot.rules.when_parse import WhenError, parse_when
 
 UTC = timezone.utc
 # Wednesday 25 November 2026, 10:00 GMT (= UTC).

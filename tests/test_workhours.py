@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.durations import parse_duration
-from bot.workhours import WorkingCalendar
+from bot.rules.durations import parse_duration
+from bot.rules.workhours import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 

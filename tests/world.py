@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.app import BotRunner, make_services
+from bot.runtime.app import BotRunner, make_services
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.directory import apply_directory, parse_directory
+from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import FakeBotAPI, FakeUser
-from bot.invites import create_invite
+from bot.people.invites import create_invite
 from bot.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent

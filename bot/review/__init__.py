@@ -2,7 +2,7 @@
 
 Pure reads over the record (the one write is the ``export_made`` audit event).
 Each function takes a *scope*: the set of team ids whose records may be read
-(``bot.access.Access.managed_team_ids`` for a manager in Telegram), or ``None``
+(``bot.people.access.Access.managed_team_ids`` for a manager in Telegram), or ``None``
 for everything (the administrator's command line). Handlers and the CLI only
 render what these modules return.
 

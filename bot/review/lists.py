@@ -8,7 +8,7 @@ Decisions where the issue is silent:
   "How late" is counted from the first step of its escalation plan (the moment
   it first became overdue), falling back to ``next_due_at``.
 * The worker who "has" a report: for one awaiting acknowledgement, its holder
-  (``bot.incidents.holder_ids``); once acknowledged, whoever acknowledged it,
+  (``bot.record.incidents.holder_ids``); once acknowledged, whoever acknowledged it,
   or the person a manager acknowledged it on behalf of.
 """
 
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.incidents import holder_ids
+from bot.record.incidents import holder_ids
 from bot.review import Scope
 from storage import queries
 from storage.models import Delivery, Incident, Person

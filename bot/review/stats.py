@@ -103,7 +103,7 @@ class Stats:
 
 def classify_step(plan: dict[str, Any], step_key: str) -> str:
     """'reminder', 'escalation' or 'other' (the outcome and notification clocks)."""
-    from bot import escalation
+    from bot.escalation import policy as escalation
 
     key = escalation.parse_key(step_key)
     if key is None or key.clock != escalation.LADDER:

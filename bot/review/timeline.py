@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.incidents import holder_ids, reason_label
+from bot.record.incidents import holder_ids, reason_label
 from bot.review.lists import first_step_due
 from bot.review.paging import pack, split_escaped, tg_len
 from bot.texts import MAX_MESSAGE, h, waited, when
@@ -76,7 +76,7 @@ def _steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 def step_label(plan: dict[str, Any], key: str | None, names: dict[str, str]) -> str:
     """'step2 (escalation to the team manager)'; repeats name whom the last step notifies."""
-    from bot import escalation
+    from bot.escalation import policy as escalation
 
     parsed = escalation.parse_key(key)
     if parsed is None:
@@ -155,7 +155,7 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
     if event == "notification_recorded":
         return f"Notification to Ofsted and the responsible authority recorded by {who}", ""
     if event == "closed":
-        from bot.outcomes import outcome_label
+        from bot.rules.outcomes import outcome_label
 
         return f"Closed by {who or 'someone'} — outcome: {outcome_label(d.get('outcome'))}", ""
     if event == "reopened":

@@ -1,0 +1,623 @@
+"""The outbox: every message the bot owes someone, and the dispatcher that sends it.
+
+A delivery row is written in the same transaction as the change that causes it
+(``enqueue``), so a committed report always has its alerts, and an alert is
+never sent for a report that was rolled back. The :class:`Dispatcher` sends it.
+
+Claiming. Due rows are claimed with a lease: a conditional
+``UPDATE … SET locked_until = now + lease WHERE id IN (…) AND status = 'pending'
+AND (locked_until IS NULL OR locked_until < now)`` whose ``RETURNING`` says which
+rows this process won (portable to SQLite and PostgreSQL); on PostgreSQL the
+candidate ``SELECT`` also takes ``FOR UPDATE SKIP LOCKED`` so two dispatchers do
+not even contend for the same rows. A row whose lease is close to running out
+before its turn comes is re-confirmed (same guard) just before the send.
+
+Order and pace. Rows are claimed and sent in (priority, id) order: urgent
+alerts (0) before receipts and high alerts (1), routine alerts (3), notices
+(4). Different chats are sent concurrently, each chat's rows one after another
+in that order; the pacing (``bot/delivery/pacing.py``) keeps the bot within Telegram's
+flood limits, so a burst gets no 429 at all.
+
+Telegram's answers. Sent → the message id is recorded (``delivered`` audit
+event) and the row is never sent again: every later claim requires
+``status = 'pending'``. 429 → the chat is held for ``retry_after`` (in memory and
+in the table; several chats limited at once pause everything). 5xx, time-outs
+and dropped connections → retried with exponential backoff (2 s … 5 min) until
+``delivery.retry_for`` after the row was created. "Blocked", "deactivated",
+"chat not found", "can't initiate conversation" → the person is marked
+unreachable. A row that finally fails is ``status = 'failed'`` with a
+``delivery_failed`` audit event, and the ``on_failure`` hook (``bot/engine/rerouting.py``)
+runs in the same transaction: alerts are rerouted, the carer and the team
+manager are told.
+
+At least once, and the one window. The Bot API has no idempotency key. If the
+process dies after Telegram accepted a message but before the ``sent`` row was
+committed (a few milliseconds per send), the lease runs out and the message
+is sent again after the restart: the recipient sees it twice. The same happens
+when a response is lost on the network (the request arrived, the answer did
+not). Nothing else can produce a duplicate. Every button is idempotent and texts
+are worded so that this rare duplicate is harmless; the opposite choice (never
+resend an uncertain message) could lose an alert, which is worse.
+
+Graceful stop: sends already on the wire finish and are recorded; every other
+claimed row is put back (lease cleared, attempt not counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot import audit
+from bot.clock import Clock
+from bot.delivery.pacing import ChatPacer, GlobalGate, Monotonic, Sleep
+from bot.delivery.stopping import unless_stopped
+from storage.db import Database
+from storage.models import Delivery, Person
+
+log = logging.getLogger(__name__)
+
+PRIORITY = {"urgent": 0, "high": 1, "routine": 3}
+RECEIPT_PRIORITY = 1
+NOTICE_PRIORITY = 4
+
+Buttons = list[list[tuple[str, str]]]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    now: datetime,
+    text: str,
+    person: Person | None = None,
+    chat_id: int | None = None,
+    buttons: Buttons | None = None,
+    priority: int = 5,
+    incident_id: int | None = None,
+    method: str = "send",
+    target_delivery_id: int | None = None,
+) -> Delivery:
+    """Owe someone a message (in the caller's transaction)."""
+    if person is not None and chat_id is None:
+        chat_id = person.telegram_chat_id
+    row = Delivery(
+        idempotency_key=key,
+        incident_id=incident_id,
+        person_id=person.id if person is not None else None,
+        chat_id=chat_id,
+        kind=kind,
+        method=method,
+        payload={"text": text, "buttons": [[list(b) for b in row] for row in (buttons or [])]},
+        target_delivery_id=target_delivery_id,
+        priority=priority,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons]
+    )
+
+
+# Telegram answers that mean the person cannot be reached in this chat at all.
+PERMANENT_CHAT_ERRORS = (
+    "bot was blocked by the user",
+    "user is deactivated",
+    "chat not found",
+    "bot can't initiate conversation",
+    "bot was kicked",
+)
+
+
+@dataclass
+class SendOutcome:
+    status: str  # sent | retry | failed | cancelled | wait
+    message_id: int | None = None
+    error: str | None = None
+    retry_in: float | None = None
+    unreachable: bool = False  # mark the person unreachable (Telegram says the chat is gone)
+    hold_chat: bool = False  # a 429: hold every delivery to this chat for retry_in
+    attempted: bool = True  # a request reached (or may have reached) Telegram
+
+
+# (delivery, outcome, session, now) -> None; runs in the transaction that marks it failed.
+FailureHook = Callable[[AsyncSession, Delivery, SendOutcome, datetime], Awaitable[None]]
+
+
+class _Stopping(Exception):
+    """Internal: the dispatcher is stopping; put the row back."""
+
+
+def _seconds(delay: float | timedelta) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+class Dispatcher:
+    """Sends due deliveries, paced, different chats at once, each chat in order.
+
+    One background loop keeps an in-memory backlog topped up by claiming due
+    rows (priority first, at most ``per_chat_burst`` per chat, at most
+    ``max_backlog`` in all); one worker task per chat sends that chat's rows in
+    (priority, id) order, each waiting for the chat's bucket and then for a
+    slot from the global gate (granted in priority order). Woken after each
+    commit that owes a message, and every ``poll_interval`` seconds.
+    """
+
+    def __init__(
+        self, db: Database, bot: Any, clock: Clock, *, retry_for: timedelta = timedelta(hours=6),
+        poll_interval: float = 2.0, lease: timedelta = timedelta(seconds=60),
+        global_per_second: float = 28.0, global_burst: int = 5,
+        per_chat_per_second: float = 1.0, per_chat_burst: int = 3,
+        max_backlog: int | None = None, on_failure: FailureHook | None = None,
+        monotonic: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.clock = clock
+        self.retry_for = retry_for
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.per_chat_cap = max(1, per_chat_burst)
+        self.max_backlog = max_backlog or max(20, int(global_per_second * 3))
+        self.on_failure = on_failure
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.gate = GlobalGate(global_per_second, global_burst, clock=monotonic, sleep=sleep)
+        self.chats = ChatPacer(per_chat_per_second, per_chat_burst, clock=monotonic)
+        self._queues: dict[Any, list[tuple[tuple[int, int], Delivery]]] = {}
+        self._workers: dict[Any, asyncio.Task] = {}
+        # Workers that have detached and are still giving their unsent rows back.
+        self._finishing: set[asyncio.Task] = set()
+        self._held: set[int] = set()
+        self._fill_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stop_event = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._recent_429: list[tuple[float, Any]] = []
+        self.sent_count = 0
+        self.rate_limited_count = 0
+
+    @classmethod
+    def from_settings(cls, db: Database, bot: Any, clock: Clock, delivery: Any,
+                      **kwargs: Any) -> "Dispatcher":
+        """Built from the ``[delivery]`` settings (bot.config.DeliverySettings)."""
+        return cls(
+            db, bot, clock, retry_for=delivery.retry_for.amount,
+            poll_interval=delivery.poll_interval_seconds, lease=delivery.lease.amount,
+            global_per_second=delivery.global_per_second, global_burst=delivery.global_burst,
+            per_chat_per_second=delivery.per_chat_per_second,
+            per_chat_burst=delivery.per_chat_burst, **kwargs,
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def in_memory(self) -> int:
+        """Deliveries claimed by this process and not yet recorded."""
+        return len(self._held)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._stop_event.clear()
+        self._task = asyncio.create_task(self._loop(), name="fosterbot-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the sends in flight, put every other claimed row back, stop."""
+        self._stopping = True
+        self._stop_event.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self._wait_workers()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self._fill()
+            except Exception:  # noqa: BLE001 - the loop must survive; the error is logged
+                log.exception("dispatcher: claiming deliveries failed")
+                claimed = 0
+            if claimed and len(self._held) < self.max_backlog:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def run_once(self) -> bool:
+        """Claim what is due now and send it all. True if anything was claimed."""
+        claimed = await self._fill()
+        await self._wait_workers()
+        return bool(claimed)
+
+    async def drain(self) -> None:
+        """Send everything due now, keeping the backlog topped up (tests, demo, benchmark)."""
+        while True:
+            claimed = await self._fill()
+            if not claimed and not self._workers:
+                if not self._finishing:
+                    return
+                # A finished worker is still putting rows back: wait, then look again.
+                await asyncio.gather(*list(self._finishing), return_exceptions=True)
+                continue
+            if self._workers and (not claimed or len(self._held) >= self.max_backlog):
+                await asyncio.wait(list(self._workers.values()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+
+    async def _wait_workers(self) -> None:
+        while self._workers or self._finishing:
+            await asyncio.gather(*list(self._workers.values()), *list(self._finishing),
+                                 return_exceptions=True)
+
+    # ------------------------------------------------------------ claiming
+    async def _fill(self) -> int:
+        async with self._fill_lock:
+            if self._stopping:
+                return 0
+            room = self.max_backlog - len(self._held)
+            if room <= 0:
+                return 0
+            rows = await self._claim(self.clock.now(), room)
+            for row in rows:
+                self._assign(row)
+            return len(rows)
+
+    async def _claim(self, now: datetime, room: int) -> list[Delivery]:
+        """Lease up to ``room`` due rows, at most ``per_chat_cap`` per chat in hand.
+
+        The candidates are read as (id, chat) pairs only: a backlog may offer
+        hundreds, and loading each as a full row (payload included) cost more
+        than the rest of the claim. The chosen ones come back whole from the
+        UPDATE … RETURNING that leases them.
+        """
+        counts: dict[Any, int] = {}
+        for key, queue in self._queues.items():
+            counts[key] = len(queue)
+        async with self.db.write() as s:
+            q = (
+                select(Delivery.id, Delivery.chat_id)
+                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+                       or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
+                .order_by(Delivery.priority, Delivery.id)
+                .limit(max(room * 4, 200))
+            )
+            if self._held:
+                q = q.where(Delivery.id.not_in(list(self._held)))
+            if self.db.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            chosen: list[int] = []
+            for row_id, chat_id in (await s.execute(q)).all():
+                key = self._key_of(chat_id, row_id)
+                if counts.get(key, 0) >= self.per_chat_cap:
+                    continue
+                counts[key] = counts.get(key, 0) + 1
+                chosen.append(row_id)
+                if len(chosen) >= room:
+                    break
+            if not chosen:
+                return []
+            token = now + self.lease
+            claimed = list(
+                (
+                    await s.execute(
+                        update(Delivery)
+                        .where(Delivery.id.in_(chosen),
+                               Delivery.status == "pending",
+                               or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
+                        .values(locked_until=token, attempts=Delivery.attempts + 1)
+                        .returning(Delivery)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
+            )
+            claimed.sort(key=lambda r: (r.priority, r.id))
+            return claimed
+
+    @staticmethod
+    def _key_of(chat_id: int | None, row_id: int) -> Any:
+        return chat_id if chat_id is not None else ("no-chat", row_id)
+
+    @classmethod
+    def _key(cls, row: Delivery) -> Any:
+        return cls._key_of(row.chat_id, row.id)
+
+    def _assign(self, row: Delivery) -> None:
+        key = self._key(row)
+        self._held.add(row.id)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = []
+        heapq.heappush(queue, ((row.priority, row.id), row))
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._chat_worker(key, queue),
+                                                     name=f"fosterbot-send-{key}")
+
+    async def _release(self, rows: list[Delivery], *, not_before: datetime | None = None) -> None:
+        """Give claimed rows back unsent (their attempt did not happen)."""
+        if not rows:
+            return
+        try:
+            async with self.db.write() as s:
+                for row in rows:
+                    values: dict[str, Any] = {"locked_until": None,
+                                              "attempts": Delivery.attempts - 1}
+                    if not_before is not None:
+                        values["next_attempt_at"] = not_before
+                    await s.execute(
+                        update(Delivery)
+                        .where(Delivery.id == row.id, Delivery.status == "pending",
+                               Delivery.locked_until == row.locked_until)
+                        .values(**values)
+                        .execution_options(synchronize_session=False)
+                    )
+        except Exception:  # noqa: BLE001 - the leases run out by themselves
+            log.exception("dispatcher: could not release %d claimed deliveries", len(rows))
+        finally:
+            for row in rows:
+                self._held.discard(row.id)
+
+    # ------------------------------------------------------------ sending
+    async def _chat_worker(self, key: Any, queue: list) -> None:
+        hold_until: datetime | None = None
+        try:
+            while queue and not self._stopping:
+                _, row = heapq.heappop(queue)
+                try:
+                    outcome = await self._deliver(key, row)
+                except _Stopping:
+                    heapq.heappush(queue, ((row.priority, row.id), row))
+                    break
+                await self._record_carefully(row, outcome)
+                self._held.discard(row.id)
+                self._wake.set()
+                if outcome.hold_chat:
+                    hold_until = self.clock.now() + timedelta(seconds=outcome.retry_in or 1)
+                    await self._hold_chat(row.chat_id, hold_until)
+                    break
+        finally:
+            # Detach first: rows claimed from now on get a fresh worker.
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+            me = asyncio.current_task()
+            if self._workers.get(key) is me:
+                del self._workers[key]
+            rest = [row for _, row in queue]
+            queue.clear()
+            if rest and me is not None:
+                self._finishing.add(me)
+            try:
+                await self._release(rest, not_before=hold_until)
+            finally:
+                self._finishing.discard(me)
+
+    async def _until_stopped(self, aw: Awaitable[Any]) -> None:
+        """Await ``aw`` unless the dispatcher stops first (then raise _Stopping)."""
+        await unless_stopped(self._stop_event, aw, _Stopping)
+
+    async def _deliver(self, key: Any, row: Delivery) -> SendOutcome:
+        """Wait for the pacing, then call Telegram once."""
+        if row.chat_id is None:
+            return SendOutcome("failed", error="this person has not linked Telegram",
+                               attempted=False)
+        target_message_id = None
+        if row.method == "edit":
+            state, target_message_id, retry_in = await self._edit_target(row)
+            if state == "wait":
+                return SendOutcome("wait", error="waiting for the message to edit",
+                                   retry_in=retry_in, attempted=False)
+            if state == "gone":
+                return SendOutcome("cancelled", error="the message to edit was never sent",
+                                   attempted=False)
+        while True:
+            delay = self.chats.delay(key)
+            if delay <= 0:
+                break
+            await self._until_stopped(self.sleep(delay))
+        await self._until_stopped(self.gate.acquire((row.priority, row.id)))
+        if not await self._confirm_lease(row):
+            return SendOutcome("lost", error="the lease ran out and another sender took it",
+                               attempted=False)
+        try:
+            return await self._send(row, target_message_id)
+        finally:
+            self.chats.charge(key)
+
+    async def _confirm_lease(self, row: Delivery) -> bool:
+        """Re-check a lease that is close to running out (another process may take it then)."""
+        now = self.clock.now()
+        if row.locked_until is not None and row.locked_until - now > self.lease / 2:
+            return True
+        token = now + self.lease
+        async with self.db.write() as s:
+            res = await s.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id, Delivery.status == "pending",
+                       Delivery.locked_until == row.locked_until)
+                .values(locked_until=token)
+                .execution_options(synchronize_session=False)
+            )
+        if res.rowcount != 1:
+            return False
+        row.locked_until = token
+        return True
+
+    async def _edit_target(self, row: Delivery) -> tuple[str, int | None, float]:
+        async with self.db.read() as s:
+            target = await s.get(Delivery, row.target_delivery_id)
+            if target is None or target.status in ("failed", "cancelled"):
+                return "gone", None, 0
+            if target.status != "sent":
+                wait = (target.next_attempt_at - self.clock.now()).total_seconds()
+                return "wait", None, max(1.0, wait)
+            if target.telegram_message_id is None:
+                return "gone", None, 0
+            return "ok", target.telegram_message_id, 0
+
+    async def _send(self, row: Delivery, target_message_id: int | None) -> SendOutcome:
+        text = row.payload.get("text", "")
+        kb = markup(row.payload.get("buttons"))
+        try:
+            if row.method == "edit":
+                try:
+                    await self.bot.edit_message_text(
+                        chat_id=row.chat_id, message_id=target_message_id, text=text,
+                        parse_mode=ParseMode.HTML, reply_markup=kb,
+                    )
+                except BadRequest as exc:
+                    lowered = exc.message.lower()
+                    if "not modified" in lowered:
+                        return SendOutcome("sent", message_id=target_message_id)
+                    if "message to edit not found" in lowered or "can't be edited" in lowered:
+                        return SendOutcome("cancelled", error=exc.message)
+                    raise
+                return SendOutcome("sent", message_id=target_message_id)
+            msg = await self.bot.send_message(
+                chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=kb,
+            )
+            return SendOutcome("sent", message_id=msg.message_id)
+        except RetryAfter as exc:
+            seconds = max(1.0, _seconds(exc.retry_after))
+            self._rate_limited(row.chat_id, seconds)
+            return SendOutcome("retry", error=f"rate limited: retry after {seconds:g}s",
+                               retry_in=seconds, hold_chat=True)
+        except Forbidden as exc:
+            return SendOutcome("failed", error=exc.message, unreachable=True)
+        except BadRequest as exc:
+            lowered = exc.message.lower()
+            unreachable = any(p in lowered for p in PERMANENT_CHAT_ERRORS)
+            return SendOutcome("failed", error=exc.message, unreachable=unreachable)
+        except NetworkError as exc:  # 5xx, time-outs, dropped connections
+            backoff = min(300.0, 2.0 ** min(row.attempts or 1, 8))
+            return SendOutcome("retry", error=f"network: {exc}", retry_in=backoff)
+        except TelegramError as exc:  # e.g. a bad token: keep trying, the operator is told
+            backoff = min(300.0, 2.0 ** min(row.attempts or 1, 8))
+            return SendOutcome("retry", error=str(exc), retry_in=backoff)
+
+    def _rate_limited(self, chat_id: Any, seconds: float) -> None:
+        """A 429: hold the chat; if several chats hear it at once, pause everything."""
+        self.rate_limited_count += 1
+        now = self.monotonic()
+        self.chats.hold(chat_id, seconds)
+        self._recent_429 = [(t, c) for t, c in self._recent_429 if now - t < 1.0]
+        self._recent_429.append((now, chat_id))
+        if len({c for _, c in self._recent_429}) >= 2:
+            self.gate.pause(seconds)
+        log.warning("Telegram rate limit (429) on chat %s: holding for %gs", chat_id, seconds)
+
+    async def _hold_chat(self, chat_id: int | None, until: datetime) -> None:
+        if chat_id is None:
+            return
+        async with self.db.write() as s:
+            await s.execute(
+                update(Delivery)
+                .where(Delivery.chat_id == chat_id, Delivery.status == "pending",
+                       Delivery.next_attempt_at < until)
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+
+    # ------------------------------------------------------------ recording
+    async def _record_carefully(self, row: Delivery, outcome: SendOutcome) -> None:
+        """Record an outcome, retrying a failed database write a few times: a send that
+        was not recorded is sent again when its lease runs out."""
+        for attempt in range(4):
+            try:
+                await self._record(row, outcome)
+                return
+            except Exception:  # noqa: BLE001 - logged; the lease is the last resort
+                if attempt == 3:
+                    log.exception("dispatcher: could not record delivery %s (%s)", row.id,
+                                  outcome.status)
+                    return
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _record(self, row: Delivery, outcome: SendOutcome) -> None:
+        now = self.clock.now()
+        if outcome.status == "lost":
+            return
+        async with self.db.write() as s:
+            d = await s.get(Delivery, row.id)
+            if d is None or d.status != "pending":
+                return
+            d.locked_until = None
+            if outcome.error is not None:  # kept after a later success: the row's history
+                d.last_error = outcome.error
+            if not outcome.attempted:
+                d.attempts = max(0, (d.attempts or 1) - 1)
+            if outcome.status == "sent":
+                d.status = "sent"
+                d.sent_at = now
+                d.telegram_message_id = outcome.message_id
+                self.sent_count += 1
+                if d.kind != "edit":
+                    await audit.record(
+                        s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
+                        delivery=d.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
+                    )
+            elif outcome.status == "cancelled":
+                d.status = "cancelled"
+            elif outcome.status == "wait":
+                d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+            elif outcome.status == "retry" and now - d.created_at < self.retry_for:
+                d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+            else:
+                await self._failed(s, d, outcome, now)
+
+    async def _failed(self, s: AsyncSession, d: Delivery, outcome: SendOutcome,
+                      now: datetime) -> None:
+        """A delivery that will not be sent: record it, mark the person, let the hook reroute."""
+        d.status = "failed"
+        log.warning("delivery %s (%s to %s) failed: %s", d.id, d.kind, d.person_id, outcome.error)
+        await audit.record(
+            s, "delivery_failed", at=now, incident_id=d.incident_id, delivery=d.id,
+            kind=d.kind, to=d.person_id, error=outcome.error, attempts=d.attempts,
+        )
+        if outcome.unreachable and d.person_id:
+            person = await s.get(Person, d.person_id)
+            if person is not None and person.unreachable_since is None:
+                person.unreachable_since = now
+                person.unreachable_reason = (outcome.error or "")[:200]
+                await audit.record(
+                    s, "person_unreachable", at=now, actor_id=None,
+                    incident_id=d.incident_id, person=person.id, error=outcome.error,
+                )
+        if self.on_failure is not None:
+            # In a savepoint: a broken hook must not undo the failure record (the row
+            # would otherwise be retried, and fail, for ever).
+            delivery_id, incident_id = d.id, d.incident_id  # rows expire if it rolls back
+            try:
+                async with s.begin_nested():
+                    await self.on_failure(s, d, outcome, now)
+            except Exception as exc:  # noqa: BLE001 - logged and on record
+                log.exception("delivery %s: handling the failure went wrong", delivery_id)
+                await audit.record(s, "failure_handling_error", at=now,
+                                   incident_id=incident_id, delivery=delivery_id,
+                                   error=repr(exc))

@@ -1,0 +1,111 @@
+"""What reminders, escalations, outcome and notification reminders say (HTML, escaped).
+
+Every message names the report, says how long it has waited, and — when the
+engine runs a step more than ``engine.late_margin`` after it fell due (after a
+restart or an outage) — says so instead of pretending to be on time. Texts are
+worded so that a rare duplicate delivery is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot import callbacks
+
+from bot.record import alerts
+from bot.texts import h, waited, when
+from storage.models import Incident, Person
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+NOTIFIED_LABEL = "📋 Ofsted and responsible authority notified"
+
+
+def late_note(lateness: timedelta, margin: timedelta, what: str = "reminder") -> str:
+    if lateness <= margin:
+        return ""
+    return f"\n<i>(this {what} is {waited(lateness)} late: the service was unavailable)</i>"
+
+
+def _label(services: "Services", incident: Incident) -> str:
+    cat = services.settings.category(incident.category)
+    return cat.label if cat else incident.category
+
+
+def reminder(services: "Services", incident: Incident, carer: Person, *, reason: str,
+             now: datetime, late: str) -> str:
+    head = (f"⏰ <b>Reminder</b>: {h(incident.reference)} is not acknowledged yet — "
+            f"the report has waited {waited(now - incident.reported_at)}.{late}")
+    return head + "\n\n" + alerts.alert_text(services, incident, carer, reason)
+
+
+def escalation(services: "Services", incident: Incident, carer: Person, *, reason: str,
+               now: datetime, late: str, holders: list[tuple[str, str]]) -> str:
+    lines = [
+        f"⚠️ <b>Escalation</b>: {h(incident.reference)} has not been acknowledged after "
+        f"{waited(now - incident.reported_at)}.{late}",
+    ]
+    if holders:
+        lines.append("It was sent to: " + ", ".join(f"{h(n)} ({h(r)})" for n, r in holders) + ".")
+    lines.append("Please make sure someone acts on it. You can acknowledge it yourself: "
+                 "that is recorded as on behalf of the worker who holds it.")
+    return "\n".join(lines) + "\n\n" + alerts.alert_text(services, incident, carer, reason)
+
+
+def carer_escalated(incident: Incident, names: list[str]) -> str:
+    return (
+        f"ℹ️ Your report <b>{h(incident.reference)}</b> has not been acknowledged yet, so it has "
+        f"also been passed to {', '.join(f'<b>{h(n)}</b>' for n in names)}. "
+        "If a child is in immediate danger, call 999."
+    )
+
+
+def outcome(services: "Services", incident: Incident, acknowledger: Person | None, *,
+            to_manager: bool, now: datetime, late: str) -> str:
+    plan_within = (incident.plan or {}).get("outcome_within") or "the expected time"
+    by = acknowledger.name if acknowledger else "someone"
+    ack_at = incident.acknowledged_at or incident.reported_at
+    lines = [
+        f"⏳ <b>Outcome needed</b>: {h(incident.reference)} — {h(_label(services, incident))}, "
+        f"child {h(incident.child_ref)}.{late}",
+        f"Acknowledged by {h(by)} at {when(ack_at, services.tz)} "
+        f"({waited(now - ack_at)} ago); no outcome is recorded yet "
+        f"(expected within {h(plan_within)}).",
+    ]
+    if to_manager:
+        lines.append(f"{h(by)} was reminded and it is still open: please make sure an outcome "
+                     "is recorded and the report closed.")
+    else:
+        lines.append("Please record the outcome and close the report (/open lists what you hold).")
+    return "\n".join(lines)
+
+
+def notification(services: "Services", incident: Incident, *, now: datetime, late: str) -> str:
+    due = incident.notification_due_at
+    lines = [
+        f"📋 <b>Notifiable event</b>: {h(incident.reference)} — {h(_label(services, incident))}, "
+        f"child {h(incident.child_ref)}, reported {when(incident.reported_at, services.tz)}.{late}",
+        "Ofsted and the responsible authority must be notified without delay "
+        "(Fostering Services Regulations 2011, reg. 36).",
+    ]
+    if due is not None and now >= due:
+        lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(due, services.tz)} "
+                     f"({waited(now - due)} ago).")
+    elif due is not None:
+        lines.append(f"Deadline: <b>{when(due, services.tz)}</b>.")
+    lines.append("Nobody has recorded the notification yet. Tap the button once it has been made; "
+                 "you will be reminded until then.")
+    return "\n".join(lines)
+
+
+def notification_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
+    if incident.notified_at is not None:
+        return []
+    return [[(NOTIFIED_LABEL, callbacks.encode("notified", incident.id))]]
+
+
+def notification_done(services: "Services", incident: Incident, by: Person) -> str:
+    return (f"📋 Notification to Ofsted and the responsible authority recorded by "
+            f"<b>{h(by.name)}</b> at {when(incident.notified_at, services.tz)}.")

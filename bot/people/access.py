@@ -1,0 +1,135 @@
+"""Who may see and do what: the one place for access rules.
+
+A linked person may act on an incident only through a relationship the record
+holds: the carer who reported it; a recipient (allocated worker, cover, duty,
+EDT, copies, supervising social worker); the manager of the child's team.
+Callers log every refusal as an ``access_refused`` audit event.
+
+The managers' review (``/overdue``, ``/open`` for a team, ``/log``, ``/stats``,
+``/export``) is limited to the teams a person manages: those whose
+``manager_id`` or ``service_manager_id`` names them. The directory, not the
+``team_manager`` role alone, decides (a role without a team sees nothing).
+The command line (``fosterbot log|stats|export``) is for administrators on the
+server and applies no Telegram access rules.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.rules.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from storage import queries
+from storage.models import Incident, IncidentRecipient, Person, Team
+from bot.rules.routing import HOLDER_REASONS
+
+
+# Recipients who hold an incident (rather than being copied for information).
+
+
+class Access:
+    """Decision: the roles of the sender, read with their Person when an update
+    arrives (``remember_roles``), serve the rest of that update's handling
+    instead of a second query; like the Person's ``active`` flag they are as of
+    the moment the update was taken up. Any other Person is asked afresh."""
+
+    def __init__(self) -> None:
+        self._known_roles: weakref.WeakKeyDictionary[Person, frozenset[str]] = (
+            weakref.WeakKeyDictionary())
+
+    def remember_roles(self, person: Person, roles: frozenset[str]) -> None:
+        self._known_roles[person] = roles
+
+    async def roles(self, session: AsyncSession, person: Person) -> frozenset[str]:
+        known = self._known_roles.get(person)
+        if known is not None:
+            return known
+        return await queries.roles_of(session, person.id)
+
+    async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident,
+                           *reasons: str) -> bool:
+        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given)."""
+        q = select(IncidentRecipient.id).where(
+            IncidentRecipient.incident_id == incident.id,
+            IncidentRecipient.person_id == person.id,
+        )
+        if reasons:
+            q = q.where(IncidentRecipient.reason.in_(reasons))
+        return (await session.execute(q)).first() is not None
+
+    async def manages_team(self, session: AsyncSession, person: Person, team_id: str) -> bool:
+        team = await session.get(Team, team_id)
+        return team is not None and person.id in (team.manager_id, team.service_manager_id)
+
+    async def may_acknowledge(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        if not person.active:
+            return False
+        if await self.is_recipient(session, person, incident):
+            return True
+        return await self.manages_team(session, person, incident.team_id)
+
+    async def may_record_notification(self, session: AsyncSession, person: Person,
+                                      incident: Incident) -> bool:
+        """Recording that Ofsted and the responsible authority were notified: the managers
+        of the child's team, or whoever was sent the notification reminder."""
+        if not person.active:
+            return False
+        if await self.manages_team(session, person, incident.team_id):
+            return True
+        return await self.is_recipient(session, person, incident, "notification")
+
+    async def may_view(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        if not person.active:
+            return False
+        if incident.reporter_id == person.id:
+            return True
+        if await self.may_acknowledge(session, person, incident):
+            return True
+        return ADMIN in await self.roles(session, person)
+
+    # ---- the incident thread (issue 6) ----------------------------------------
+
+    async def may_reply(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Reply to the carer: anyone the incident was sent to, or the team's manager."""
+        return await self.may_acknowledge(session, person, incident)
+
+    async def may_close(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Record an outcome and close: the same people who may reply."""
+        return await self.may_acknowledge(session, person, incident)
+
+    async def may_reopen(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Reopen a closed report: "its worker" - whoever closed it or holds it (allocated,
+        cover, duty, EDT; not those copied for information) - or the team's manager."""
+        if not person.active:
+            return False
+        if incident.closed_by_id == person.id:
+            return True
+        if await self.is_recipient(session, person, incident, *HOLDER_REASONS):
+            return True
+        return await self.manages_team(session, person, incident.team_id)
+
+    async def may_add(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
+        """Add a follow-up or a correction: only the carer who reported it."""
+        return person.active and incident.reporter_id == person.id
+
+    async def can_report(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and CARER in await self.roles(session, person)
+
+    async def is_worker(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and bool(WORKER_ROLES & await self.roles(session, person))
+
+    async def is_manager(self, session: AsyncSession, person: Person) -> bool:
+        return person.active and TEAM_MANAGER in await self.roles(session, person)
+
+    async def managed_team_ids(self, session: AsyncSession, person: Person) -> frozenset[str]:
+        """The teams whose records this person may review (none if inactive)."""
+        if not person.active:
+            return frozenset()
+        return frozenset(t.id for t in await queries.teams_managed_by(session, person.id))
+
+    async def may_review_incident(self, session: AsyncSession, person: Person,
+                                  incident: Incident) -> bool:
+        """May read this incident's full timeline: it belongs to a team they manage."""
+        return incident.team_id in await self.managed_team_ids(session, person)

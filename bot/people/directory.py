@@ -1,0 +1,436 @@
+"""The directory file: teams, people, children, placements (TOML), import and export.
+
+``import_directory`` validates the whole file first and writes nothing unless
+every entry is valid; it then applies it in one transaction. Importing the
+same file twice changes nothing. The file is the whole directory: people and
+children missing from it are deactivated (never deleted: the record refers to
+them); placements missing from it are removed. Telegram links made with invite
+codes are kept across imports.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
+from storage.models import Child, Person, PersonRole, Placement, Team
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CHILD_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
+
+
+class DirectoryError(Exception):
+    """The directory file is invalid; ``errors`` lists every problem (nothing was written)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TeamEntry(_Entry):
+    id: str
+    name: str
+    manager: str | None = None
+    duty: str | None = None
+    edt: str | None = None
+    service_manager: str | None = None
+
+
+class PersonEntry(_Entry):
+    id: str
+    name: str
+    roles: list[str]
+    team: str | None = None
+    phone: str | None = None
+    cover: str | None = None
+    away_until: datetime | None = None
+    active: bool = True
+    supervising_social_worker: str | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v: list[str]) -> list[str]:
+        # Unknown role names are reported by the cross-checks, with the other
+        # mistakes of the same entry.
+        if not v:
+            raise ValueError("at least one role is needed")
+        return sorted(set(v))
+
+    @field_validator("away_until")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-12-01T09:00:00Z")
+        return v
+
+
+class ChildEntry(_Entry):
+    ref: str
+    team: str
+    allocated_social_worker: str | None = None
+    active: bool = True
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not CHILD_REF_RE.match(v):
+            raise ValueError(
+                "a child's ref is a short pseudonymous reference (letters, digits, '-'; "
+                "at most 16), never a name"
+            )
+        return v
+
+
+class PlacementEntry(_Entry):
+    child: str
+    carers: list[str]
+    from_: date = Field(alias="from")
+    to: date | None = None
+
+
+class DirectoryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    teams: list[dict[str, Any]] = Field(default_factory=list)
+    people: list[dict[str, Any]] = Field(default_factory=list)
+    children: list[dict[str, Any]] = Field(default_factory=list)
+    placements: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@dataclass
+class Directory:
+    teams: list[TeamEntry] = field(default_factory=list)
+    people: list[PersonEntry] = field(default_factory=list)
+    children: list[ChildEntry] = field(default_factory=list)
+    placements: list[PlacementEntry] = field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deactivated or self.changes)
+
+    def __str__(self) -> str:
+        if not self.changed:
+            return f"directory unchanged ({self.unchanged} records)"
+        return (
+            f"directory imported: {self.created} created, {self.updated} updated, "
+            f"{self.deactivated} deactivated, {self.unchanged} unchanged"
+        )
+
+
+def _header_lines(text: str, table: str) -> list[int]:
+    """1-based line numbers of each ``[[table]]`` header, in order."""
+    pat = re.compile(r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]\s*(#.*)?$")
+    return [i for i, line in enumerate(text.splitlines(), 1) if pat.match(line)]
+
+
+def _field_line(text: str, start: int | None, key: str) -> int | None:
+    if start is None:
+        return None
+    lines = text.splitlines()
+    pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    for i in range(start, len(lines)):
+        if lines[i].lstrip().startswith("["):
+            break
+        if pat.match(lines[i]):
+            return i + 1
+    return start
+
+
+def parse_directory(text: str, *, source: str = "directory") -> Directory:
+    """Validate a directory file; raise DirectoryError listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DirectoryError([f"{source}: not valid TOML: {exc}"]) from None
+    errors: list[str] = []
+    try:
+        top = DirectoryFile(**raw)
+    except ValidationError as exc:
+        raise DirectoryError(
+            [f"{source}: unknown section {e['loc'][0]!r}; use teams, people, children, placements"
+             for e in exc.errors()]
+        ) from None
+
+    def where(table: str, index: int, key: str | None = None) -> str:
+        heads = _header_lines(text, table)
+        start = heads[index] if index < len(heads) else None
+        line = _field_line(text, start, key) if key else start
+        return f"{source}:{line}" if line else source
+
+    out = Directory()
+    models = {"teams": TeamEntry, "people": PersonEntry, "children": ChildEntry,
+              "placements": PlacementEntry}
+    for table, model in models.items():
+        for i, item in enumerate(getattr(top, table)):
+            try:
+                getattr(out, table).append(model(**item))
+            except ValidationError as exc:
+                for e in exc.errors():
+                    key = str(e["loc"][0]) if e["loc"] else None
+                    key = "from" if key == "from_" else key
+                    ident = item.get("id") or item.get("ref") or item.get("child") or ""
+                    label = f"{table}[{i + 1}]" + (f" ({ident})" if ident else "")
+                    msg = e["msg"].removeprefix("Value error, ")
+                    if e["type"] == "missing":
+                        msg = "is required"
+                    elif e["type"] == "extra_forbidden":
+                        msg = "is not a known field"
+                    errors.append(f"{where(table, i, key)}: {label}.{key}: {msg}")
+
+    def dupes(table: str, attr: str) -> None:
+        seen: dict[str, int] = {}
+        for i, e in enumerate(getattr(out, table)):
+            val = getattr(e, attr)
+            if val in seen:
+                errors.append(f"{where(table, i, attr)}: {table}: {attr} {val!r} is used twice")
+            seen[val] = i
+
+    dupes("teams", "id")
+    dupes("people", "id")
+    dupes("children", "ref")
+
+    teams = {t.id: t for t in out.teams}
+    people = {p.id: p for p in out.people}
+    children = {c.ref: c for c in out.children}
+    # Entries that failed validation still exist for cross-references, so one
+    # mistake is reported once rather than again wherever the entry is named.
+    team_ids = set(teams) | {str(t.get("id")) for t in top.teams}
+    person_ids = set(people) | {str(p.get("id")) for p in top.people}
+    child_refs = set(children) | {str(c.get("ref")) for c in top.children}
+
+    for i, t in enumerate(out.teams):
+        if not ID_RE.match(t.id):
+            errors.append(f"{where('teams', i, 'id')}: teams: id {t.id!r} has characters not allowed")
+        for key in ("manager", "duty", "edt", "service_manager"):
+            ref = getattr(t, key)
+            if ref and ref not in person_ids:
+                errors.append(f"{where('teams', i, key)}: teams[{i + 1}] ({t.id}).{key}: "
+                              f"no person with id {ref!r}")
+    for i, p in enumerate(out.people):
+        label = f"people[{i + 1}] ({p.id})"
+        if not ID_RE.match(p.id):
+            errors.append(f"{where('people', i, 'id')}: {label}.id: characters not allowed")
+        bad_roles = [r for r in p.roles if r not in ROLES]
+        if bad_roles:
+            errors.append(f"{where('people', i, 'roles')}: {label}.roles: unknown role(s) "
+                          f"{bad_roles}; roles are {', '.join(ROLES)}")
+        if p.team and p.team not in team_ids:
+            errors.append(f"{where('people', i, 'team')}: {label}.team: no team {p.team!r}")
+        if p.cover:
+            if p.cover == p.id:
+                errors.append(f"{where('people', i, 'cover')}: {label}.cover: cannot cover themselves")
+            elif p.cover not in person_ids:
+                errors.append(f"{where('people', i, 'cover')}: {label}.cover: no person {p.cover!r}")
+        ssw = p.supervising_social_worker
+        if ssw:
+            if ssw not in person_ids:
+                errors.append(f"{where('people', i, 'supervising_social_worker')}: "
+                              f"{label}.supervising_social_worker: no person {ssw!r}")
+            elif ssw in people and SUPERVISING_SOCIAL_WORKER not in people[ssw].roles:
+                errors.append(f"{where('people', i, 'supervising_social_worker')}: "
+                              f"{label}.supervising_social_worker: {ssw!r} does not have the "
+                              f"role supervising_social_worker")
+    for i, c in enumerate(out.children):
+        label = f"children[{i + 1}] ({c.ref})"
+        if c.team not in team_ids:
+            errors.append(f"{where('children', i, 'team')}: {label}.team: no team {c.team!r}")
+        sw = c.allocated_social_worker
+        if sw:
+            if sw not in person_ids:
+                errors.append(f"{where('children', i, 'allocated_social_worker')}: "
+                              f"{label}.allocated_social_worker: no person {sw!r}")
+            elif sw in people and SOCIAL_WORKER not in people[sw].roles:
+                errors.append(f"{where('children', i, 'allocated_social_worker')}: "
+                              f"{label}.allocated_social_worker: {sw!r} does not have the role "
+                              f"social_worker")
+    for i, pl in enumerate(out.placements):
+        label = f"placements[{i + 1}] ({pl.child})"
+        if pl.child not in child_refs:
+            errors.append(f"{where('placements', i, 'child')}: {label}.child: no child {pl.child!r}")
+        if not pl.carers:
+            errors.append(f"{where('placements', i, 'carers')}: {label}.carers: at least one carer")
+        for c in pl.carers:
+            if c not in person_ids:
+                errors.append(f"{where('placements', i, 'carers')}: {label}.carers: no person {c!r}")
+            elif c in people and CARER not in people[c].roles:
+                errors.append(f"{where('placements', i, 'carers')}: {label}.carers: {c!r} does "
+                              f"not have the role carer")
+        if pl.to is not None and pl.to < pl.from_:
+            errors.append(f"{where('placements', i, 'to')}: {label}.to: ends before it starts")
+    if errors:
+        raise DirectoryError(errors)
+    return out
+
+
+def _set(obj: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for k, v in values.items():
+        if getattr(obj, k) != v:
+            setattr(obj, k, v)
+            changed = True
+    return changed
+
+
+async def apply_directory(
+    session: AsyncSession, directory: Directory, *, now: datetime, actor: str | None = None,
+    source: str = "",
+) -> ImportSummary:
+    """Apply a validated directory in the caller's transaction."""
+    s = ImportSummary()
+    existing_teams = {t.id: t for t in (await session.execute(select(Team))).scalars()}
+    for t in directory.teams:
+        vals = {"name": t.name, "manager_id": t.manager, "duty_id": t.duty, "edt_id": t.edt,
+                "service_manager_id": t.service_manager}
+        row = existing_teams.get(t.id)
+        if row is None:
+            session.add(Team(id=t.id, **vals))
+            s.created += 1
+        elif _set(row, vals):
+            s.updated += 1
+        else:
+            s.unchanged += 1
+    await session.flush()
+
+    existing_people = {p.id: p for p in (await session.execute(select(Person))).scalars()}
+    roles_now: dict[str, set[str]] = {}
+    for r in (await session.execute(select(PersonRole))).scalars():
+        roles_now.setdefault(r.person_id, set()).add(r.role)
+    file_people = {p.id for p in directory.people}
+    for p in directory.people:
+        away = p.away_until.astimezone(timezone.utc) if p.away_until else None
+        vals = {"name": p.name, "team_id": p.team, "phone": p.phone, "cover_id": p.cover,
+                "away_until": away, "active": p.active,
+                "supervising_social_worker_id": p.supervising_social_worker}
+        row = existing_people.get(p.id)
+        role_changed = roles_now.get(p.id, set()) != set(p.roles)
+        if row is None:
+            session.add(Person(id=p.id, created_at=now, updated_at=now, **vals))
+            s.created += 1
+        else:
+            if _set(row, vals) or role_changed:
+                row.updated_at = now
+                s.updated += 1
+            else:
+                s.unchanged += 1
+        if role_changed:
+            await session.flush()
+            await session.execute(delete(PersonRole).where(PersonRole.person_id == p.id))
+            for role in p.roles:
+                session.add(PersonRole(person_id=p.id, role=role))
+    for pid, row in existing_people.items():
+        if pid not in file_people and row.active:
+            row.active = False
+            row.updated_at = now
+            s.deactivated += 1
+    await session.flush()
+
+    existing_children = {c.ref: c for c in (await session.execute(select(Child))).scalars()}
+    file_children = {c.ref for c in directory.children}
+    for c in directory.children:
+        vals = {"team_id": c.team, "allocated_social_worker_id": c.allocated_social_worker,
+                "active": c.active}
+        row = existing_children.get(c.ref)
+        if row is None:
+            session.add(Child(ref=c.ref, **vals))
+            s.created += 1
+        elif _set(row, vals):
+            s.updated += 1
+        else:
+            s.unchanged += 1
+    for ref, row in existing_children.items():
+        if ref not in file_children and row.active:
+            row.active = False
+            s.deactivated += 1
+    await session.flush()
+
+    existing_pl = {
+        (p.child_ref, p.carer_id, p.start_date): p
+        for p in (await session.execute(select(Placement))).scalars()
+    }
+    wanted: set[tuple[str, str, date]] = set()
+    for pl in directory.placements:
+        for carer in pl.carers:
+            key = (pl.child, carer, pl.from_)
+            wanted.add(key)
+            row = existing_pl.get(key)
+            if row is None:
+                session.add(Placement(child_ref=pl.child, carer_id=carer, start_date=pl.from_,
+                                      end_date=pl.to))
+                s.created += 1
+            elif _set(row, {"end_date": pl.to}):
+                s.updated += 1
+            else:
+                s.unchanged += 1
+    for key, row in existing_pl.items():
+        if key not in wanted:
+            await session.delete(row)
+            s.changes.append(f"placement removed: {key[0]} with {key[1]} from {key[2]}")
+    await session.flush()
+    if s.changed:
+        await audit.record(
+            session, "directory_changed", at=now, actor_id=actor, source=source,
+            created=s.created, updated=s.updated, deactivated=s.deactivated,
+            removed_placements=len(s.changes),
+        )
+    return s
+
+
+async def export_directory(session: AsyncSession) -> str:
+    """The directory as a TOML file that ``import`` accepts (Telegram links are not in it)."""
+    teams = (await session.execute(select(Team).order_by(Team.id))).scalars().all()
+    people = (await session.execute(select(Person).order_by(Person.id))).scalars().all()
+    roles: dict[str, list[str]] = {}
+    for r in (await session.execute(select(PersonRole))).scalars():
+        roles.setdefault(r.person_id, []).append(r.role)
+    children = (await session.execute(select(Child).order_by(Child.ref))).scalars().all()
+    placements = (
+        await session.execute(select(Placement).order_by(Placement.child_ref, Placement.start_date,
+                                                         Placement.carer_id))
+    ).scalars().all()
+
+    def clean(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if v is not None}
+
+    doc: dict[str, Any] = {
+        "teams": [clean({"id": t.id, "name": t.name, "manager": t.manager_id, "duty": t.duty_id,
+                         "edt": t.edt_id, "service_manager": t.service_manager_id}) for t in teams],
+        "people": [clean({"id": p.id, "name": p.name, "roles": sorted(roles.get(p.id, [])),
+                          "team": p.team_id, "phone": p.phone, "cover": p.cover_id,
+                          "away_until": p.away_until,
+                          "active": None if p.active else False,
+                          "supervising_social_worker": p.supervising_social_worker_id})
+                   for p in people if roles.get(p.id)],
+        "children": [clean({"ref": c.ref, "team": c.team_id,
+                            "allocated_social_worker": c.allocated_social_worker_id,
+                            "active": None if c.active else False}) for c in children],
+    }
+    grouped: dict[tuple[str, date, date | None], list[str]] = {}
+    for p in placements:
+        grouped.setdefault((p.child_ref, p.start_date, p.end_date), []).append(p.carer_id)
+    doc["placements"] = [
+        clean({"child": k[0], "carers": v, "from": k[1], "to": k[2]}) for k, v in grouped.items()
+    ]
+    header = "# fosterbot directory (exported). Load with: fosterbot directory import FILE\n\n"
+    return header + tomli_w.dumps({k: v for k, v in doc.items() if v})

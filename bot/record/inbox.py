@@ -1,0 +1,50 @@
+"""Where a message typed or sent outside a button goes: the one rule for free input.
+
+In order: the person's newest pending step (a reply, a follow-up, an outcome note,
+or a record question asked after an urgent report), when it is newer than their
+report in progress; else the report in progress; else, for a carer, an offer to
+report it (an earlier unanswered offer is replaced, its text kept in the new
+one). Anyone else gets None, and the handler says plainly that the message was
+not used. Nothing a carer typed is silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.record import reporting
+
+from bot.record import thread
+from bot.record.attachments import Media
+from bot.record.prompt import Prompt
+from storage.models import Person
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+async def take_input(
+    session: AsyncSession, services: "Services", person: Person, chat_id: int,
+    text: str, media: Media | None = None,
+) -> Prompt | None:
+    """Hand ``text`` (or ``media`` with its caption as ``text``) to whatever awaits it."""
+    state = await thread.pending(session, services, person.id)
+    is_carer = await services.access.can_report(session, person)
+    draft = await reporting.active_draft(session, person.id) if is_carer else None
+    if state is not None and (draft is None or state.id > draft.id):
+        if state.step in reporting.DETAIL_STEPS:
+            if media is not None:
+                return await reporting.media_received(session, services, state, media)
+            return await reporting.text_received(session, services, state, text)
+        return await thread.state_input(session, services, person, state, text, media)
+    if draft is not None and draft.step not in ("offer", "offer_add"):
+        if media is not None:
+            return await reporting.media_received(session, services, draft, media)
+        return await reporting.text_received(session, services, draft, text)
+    if is_carer:
+        if draft is not None:  # an earlier unanswered offer: replaced by this one
+            draft.discarded_at = services.clock.now()
+        return await reporting.offer(session, services, person, chat_id, text, media)
+    return None

@@ -1,0 +1,327 @@
+"""Incidents: submitting a report and acknowledging it (the core loop's domain rules).
+
+Each function works inside the caller's write transaction: the incident, its
+recipients, the deliveries it owes and its audit events commit together or not
+at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+
+from bot.record import alerts
+
+from bot.record import attachments
+
+from bot.escalation import policy as escalation
+from bot.engine.targets import on_behalf_of as escalation_on_behalf_of
+from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.rules.roles import CHILD_PROTECTION, LADO
+from bot.rules.routing import HOLDER_REASONS, PersonInfo, RoutingInput, TeamInfo, route_incident
+from bot.texts import h, when
+from storage import queries
+from storage.models import Child, Delivery, Incident, IncidentCounter, IncidentRecipient, Person, Team
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+MAX_DESCRIPTION = 3000  # keeps the alert (description plus header) within Telegram's 4096
+
+
+class ReportError(Exception):
+    """A report cannot be accepted as it is; the message is for the carer."""
+
+
+REASON_LABELS = {
+    "allocated": "allocated social worker",
+    "cover": "covering for the allocated social worker",
+    "duty": "duty social worker",
+    "edt": "Emergency Duty Team (out of hours)",
+    "supervising": "supervising social worker",
+    "manager_fallback": "team manager (nobody else could be reached)",
+    "copy:team_manager": "team manager (copied)",
+    "copy:duty": "duty social worker (copied)",
+    "copy:edt": "Emergency Duty Team (copied)",
+    "copy:lado": "LADO (copied)",
+    "copy:child_protection": "child protection (copied)",
+    "escalation:team_manager": "team manager (escalated: not acknowledged in time)",
+    "escalation:duty": "duty social worker (escalated: not acknowledged in time)",
+    "escalation:edt": "Emergency Duty Team (escalated: not acknowledged in time)",
+    "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
+    "escalation:person": "escalated to you: not acknowledged in time",
+    "notification": "team manager (notifiable event)",
+    "reroute:cover": "covering (the person it went to could not be reached)",
+    "reroute:duty": "duty social worker (the person it went to could not be reached)",
+    "reroute:team_manager": "team manager (the person it went to could not be reached)",
+}
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
+# Who "has" a report, in order of precedence: the routing's holder (allocated
+# worker, else their cover, else duty), else whoever was told in their place.
+
+
+async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
+    """The person holding each incident (by the recipients recorded at routing)."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
+        .where(IncidentRecipient.incident_id.in_(incident_ids),
+               IncidentRecipient.reason.in_(HOLDER_REASONS))
+        .order_by(IncidentRecipient.id)
+    )
+    best: dict[int, tuple[int, str]] = {}
+    for incident_id, person_id, reason in rows:
+        rank = HOLDER_REASONS.index(reason)
+        if incident_id not in best or rank < best[incident_id][0]:
+            best[incident_id] = (rank, person_id)
+    return {k: v[1] for k, v in best.items()}
+
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncidentCounter)
+    await session.execute(
+        ins.values(year=year, last_number=0).on_conflict_do_nothing(index_elements=["year"])
+    )
+    number = (
+        await session.execute(
+            update(IncidentCounter)
+            .where(IncidentCounter.year == year)
+            .values(last_number=IncidentCounter.last_number + 1)
+            .returning(IncidentCounter.last_number)
+        )
+    ).scalar_one()
+    return f"INC-{year}-{number:06d}"
+
+
+def person_info(p: Person, roles: frozenset[str]) -> PersonInfo:
+    return PersonInfo(
+        id=p.id, name=p.name, roles=roles, active=p.active,
+        linked=p.telegram_chat_id is not None, away_until=p.away_until, cover_id=p.cover_id,
+        unreachable=p.unreachable_since is not None, phone=p.phone,
+    )
+
+
+async def routing_input(
+    session: AsyncSession, *, child: Child, team: Team, carer: Person, urgency: str,
+    copy_roles: tuple[str, ...], out_of_hours: bool, now: datetime,
+) -> tuple[RoutingInput, dict[str, Person]]:
+    by_role = {
+        role: tuple(p.id for p in await queries.people_with_role(session, role))
+        for role in (LADO, CHILD_PROTECTION) if role in copy_roles
+    }
+    ids = {child.allocated_social_worker_id, team.manager_id, team.duty_id, team.edt_id,
+           carer.supervising_social_worker_id, carer.id}
+    ids |= {pid for group in by_role.values() for pid in group}
+    people = await queries.people_by_id(session, {i for i in ids if i})
+    allocated = people.get(child.allocated_social_worker_id or "")
+    if allocated is not None and allocated.cover_id:
+        people.update(await queries.people_by_id(session, {allocated.cover_id}))
+    roles = await queries.roles_by_person(session, list(people))
+    infos = {pid: person_info(p, roles.get(pid, frozenset())) for pid, p in people.items()}
+    return (
+        RoutingInput(
+            now=now, urgency=urgency, copy_roles=copy_roles, out_of_hours=out_of_hours,
+            team=TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,
+                          team.service_manager_id),
+            allocated_id=child.allocated_social_worker_id, carer_id=carer.id,
+            supervising_id=carer.supervising_social_worker_id, people=infos, by_role=by_role,
+        ),
+        people,
+    )
+
+
+@dataclass
+class Submitted:
+    incident: Incident
+    told: list[tuple[Person, str]] = field(default_factory=list)  # (person, reason)
+    phone_advice: list[tuple[str, str]] = field(default_factory=list)
+    nobody_reachable: bool = False
+
+
+async def submit_report(
+    session: AsyncSession,
+    services: "Services",
+    *,
+    carer: Person,
+    child_ref: str,
+    category_key: str,
+    description: str,
+    occurred_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+    draft_id: int | None = None,
+) -> Submitted:
+    """Record a report, route it, owe every alert and the carer's receipt."""
+    settings, now = services.settings, services.clock.now()
+    category = settings.category(category_key)
+    if category is None:
+        raise ReportError("That category is no longer offered. Please choose another.")
+    description = description.strip()
+    if not description:
+        raise ReportError("Please write what happened before submitting.")
+    if len(description) > MAX_DESCRIPTION:
+        raise ReportError(
+            f"The description is {len(description)} characters; please keep it under "
+            f"{MAX_DESCRIPTION} and add the rest as a follow-up."
+        )
+    placed = await queries.children_placed_with(session, carer.id, services.today(now))
+    child = next((c for c in placed if c.ref == child_ref), None)
+    if child is None:
+        raise ReportError("That child is not placed with you, so I cannot take a report about them.")
+    team = await session.get(Team, child.team_id)
+    assert team is not None
+    out_of_hours = not services.calendar.is_working_time(now)
+    rin, people = await routing_input(
+        session, child=child, team=team, carer=carer, urgency=category.urgency,
+        copy_roles=tuple(category.copy_roles), out_of_hours=out_of_hours, now=now,
+    )
+    route = route_incident(rin)
+
+    plan = escalation.freeze_plan(settings, services.calendar, category.urgency, now)
+    step, due = escalation.first_due(plan)
+    incident = Incident(
+        reference=await next_reference(session, services.local(now).year),
+        child_ref=child.ref, team_id=team.id, reporter_id=carer.id, category=category.key,
+        urgency=category.urgency, occurred_at=occurred_at, reported_at=now,
+        description=description, details=details or {}, status="open",
+        out_of_hours=out_of_hours, policy_version=plan["version"], plan=plan,
+        escalation_level=0, next_step=step, next_due_at=due,
+        notifiable=category.notifiable,
+        **escalation.notification_fields(category.notifiable, settings.notification.deadline,
+                                         services.calendar, now),
+        updated_at=now,
+    )
+    session.add(incident)
+    await session.flush()
+    await audit.record(
+        session, "reported", at=now, actor_id=carer.id, incident_id=incident.id,
+        reference=incident.reference, child=child.ref, category=category.key,
+        urgency=category.urgency, out_of_hours=out_of_hours, draft=draft_id,
+    )
+
+    result = Submitted(incident, phone_advice=route.phone_advice,
+                       nobody_reachable=route.nobody_reachable)
+    n_files = await attachments.move_draft(session, draft_id, incident.id) if draft_id else 0
+    for r in route.recipients:
+        person = people[r.person_id]
+        session.add(IncidentRecipient(incident_id=incident.id, person_id=person.id,
+                                      reason=r.reason, can_acknowledge=True, added_at=now))
+        result.told.append((person, r.reason))
+        await enqueue(
+            session, key=f"alert:{incident.id}:{person.id}", kind="alert", now=now,
+            person=person, incident_id=incident.id, priority=PRIORITY[category.urgency],
+            text=alerts.alert_text(services, incident, carer, reason_label(r.reason), n_files),
+            buttons=alerts.alert_buttons(incident, n_files, settings.privacy.minimal_alerts),
+        )
+    await audit.record(
+        session, "routed", at=now, incident_id=incident.id,
+        recipients=[{"person": r.person_id, "reason": r.reason} for r in route.recipients],
+        missed=[{"person": pid, "why": why} for pid, why in route.missed],
+        holder=route.holder_id, nobody_reachable=route.nobody_reachable,
+    )
+    for pid, why in route.missed:
+        await audit.record(session, "recipient_missed", at=now, incident_id=incident.id,
+                           person=pid, why=why)
+    await enqueue(
+        session, key=f"receipt:{incident.id}", kind="receipt", now=now, person=carer,
+        incident_id=incident.id, priority=RECEIPT_PRIORITY,
+        text=alerts.receipt_text(services, incident, result),
+        buttons=alerts.receipt_buttons(incident),
+    )
+    return result
+
+
+@dataclass
+class AckResult:
+    status: str  # acknowledged | already | refused | not_found
+    incident: Incident | None = None
+    by_name: str | None = None
+    at: datetime | None = None
+
+
+async def acknowledge(
+    session: AsyncSession, services: "Services", *, incident_id: int, person: Person,
+    telegram_user_id: int | None = None, on_behalf_of: str | None = None,
+) -> AckResult:
+    """Record the first acknowledgement; later taps change nothing."""
+    now = services.clock.now()
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, action="acknowledge",
+                            why="no such incident", incident_ref=incident_id)
+        return AckResult("not_found")
+    if not await services.access.may_acknowledge(session, person, incident):
+        await audit.refused(session, at=now, actor_id=person.id,
+                            telegram_user_id=telegram_user_id, incident_id=incident.id,
+                            action="acknowledge", why="not a recipient of this incident")
+        return AckResult("refused", incident)
+    if on_behalf_of is None:
+        on_behalf_of = await escalation_on_behalf_of(session, incident, person)
+    res = await session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == "open")
+        .values(status="acknowledged", acknowledged_by_id=person.id, acknowledged_at=now,
+                acknowledged_on_behalf_of_id=on_behalf_of, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(incident)
+    if res.rowcount != 1:
+        by = await session.get(Person, incident.acknowledged_by_id) if incident.acknowledged_by_id else None
+        return AckResult("already", incident, by.name if by else "someone", incident.acknowledged_at)
+
+    await services.escalation_after_ack(session, incident, now)
+    await audit.record(
+        session, "acknowledged", at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+        incident_id=incident.id, on_behalf_of=on_behalf_of,
+        waited_seconds=int((now - incident.reported_at).total_seconds()),
+    )
+    await refresh_alerts(session, services, incident, reason="ack")
+    carer = await session.get(Person, incident.reporter_id)
+    if carer is not None:
+        await enqueue(
+            session, key=f"ack-notice:{incident.id}", kind="notice", now=now, person=carer,
+            incident_id=incident.id, priority=RECEIPT_PRIORITY,
+            text=(f"✅ Your report <b>{h(incident.reference)}</b> was acknowledged by "
+                  f"<b>{h(person.name)}</b> at {when(now, services.tz)}."),
+        )
+    return AckResult("acknowledged", incident, person.name, now)
+
+
+async def refresh_alerts(
+    session: AsyncSession, services: "Services", incident: Incident, *, reason: str
+) -> int:
+    """Edit every alert already sent (or owed) about an incident to show its new state."""
+    now = services.clock.now()
+    rows = (
+        await session.execute(
+            select(Delivery).where(
+                Delivery.incident_id == incident.id, Delivery.method == "send",
+                Delivery.kind.in_(alerts.ALERT_KINDS),
+                Delivery.status.in_(("pending", "sent")),
+            ).order_by(Delivery.id)
+        )
+    ).scalars().all()
+    status_line = await alerts.status_line(session, services, incident)
+    buttons = await alerts.buttons_for(session, services, incident)
+    for d in rows:
+        text = alerts.with_status(d.payload.get("text", ""), status_line)
+        await enqueue(
+            session, key=f"edit:{d.id}:{reason}:{incident.status}:{now.timestamp()}", kind="edit",
+            method="edit", now=now, chat_id=d.chat_id, incident_id=incident.id,
+            priority=d.priority + 1, text=text, buttons=buttons, target_delivery_id=d.id,
+        )
+    return len(rows)

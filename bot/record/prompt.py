@@ -1,0 +1,35 @@
+"""What a conversation step shows next, and how a step refuses.
+
+Shared by the report conversation (``bot/record/reporting.py``) and the incident
+thread (``bot/record/thread.py``) so neither imports the other for these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.record.incidents import Submitted
+
+Buttons = list[list[tuple[str, str]]]
+
+
+@dataclass
+class Prompt:
+    text: str
+    buttons: Buttons = field(default_factory=list)
+    submitted: "Submitted | None" = None
+    done: bool = False  # the draft is finished (submitted or discarded)
+    wake: bool = False  # deliveries were owed: wake the dispatcher after the commit
+    files_for: int | None = None  # an incident whose attachments may need keeping on disk
+
+
+class Refused(Exception):
+    """The person may not do this. ``why`` goes to the audit log, ``text`` to the person."""
+
+    def __init__(self, why: str, text: str, incident_id: int | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.text = text
+        self.incident_id = incident_id

@@ -1,0 +1,622 @@
+"""The guided report: a draft row is the conversation's state.
+
+Every answer a carer gives is written to their draft at once, inside the
+handler, so a restart loses nothing and the conversation simply continues from
+``draft.step``. The steps:
+
+``child`` (skipped when one child is placed) → ``category`` (guidance shown;
+for urgent categories the emergency numbers come first) → ``description`` →
+the record fields, each skippable: ``when`` (Now / Earlier today / typed, read
+by ``bot/rules/when_parse.py``), ``where``, ``present``, ``words`` (the child's own
+words), ``action`` (action already taken), ``views`` (the child's views),
+``opinion`` (optional: the carer's opinion, kept apart from the facts) →
+``review`` (Submit / Edit / Cancel) → submitted. "Skip the rest" jumps to the
+review; "Edit" on the review picks one part to change and comes back.
+
+Urgent categories submit as soon as the description arrives (child + category
++ one message), so the alert is never held up; the record fields are then
+asked *after* the receipt by a second draft carrying ``incident_id`` (the
+"after" questions), each answer becoming a follow-up message on the incident
+and a field of ``incident.details`` (keys in ``bot/record/render.py``).
+
+Free text or a file sent outside a report makes an ``offer`` draft ("Report
+this as an incident?"): Yes starts a report with it; No offers the carer's open
+reports (``offer_add``) to add it to; otherwise it is discarded and the carer
+is told plainly that it was not kept.
+
+Files (photos, voice notes, video notes, documents) sent during a report are
+attached to the draft and move to the incident on submission.
+
+Each function returns a :class:`Prompt`: what to show next. Button data carries
+the draft id, so a button from an old, finished or someone else's draft is
+refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit, callbacks
+
+from bot.record import attachments
+
+from bot.record import thread
+from bot.record.attachments import Media
+from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
+from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
+from bot.record.prompt import Prompt, Refused
+from bot.record.render import FIELD_LABELS
+from bot.texts import URGENCY_MARK, clip, emergency_lines, h, when
+from bot.rules.when_parse import EXAMPLE, WhenError, parse_when
+from storage import queries
+from storage.models import Draft, Incident, Person
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+__all__ = ["Prompt", "StaleButton"]
+
+DETAIL_STEPS = ("when", "where", "present", "words", "action", "views", "opinion")
+STEPS = ("offer", "offer_add", "child", "category", "description", *DETAIL_STEPS, "review")
+MAX_FIELD = 1500
+
+# step -> (details key, question, hint)
+QUESTIONS: dict[str, tuple[str, str, str]] = {
+    "where": ("where", "Where did it happen?",
+              "For example: at home, at school, in the car, at contact."),
+    "present": ("present", "Who was present?",
+                "Roles or initials rather than full names, please (for example: me, my partner, "
+                "A1's brother)."),
+    "words": ("child_words", "Did the child say anything about it?",
+              "Write their words exactly as they said them, in quotes if you can."),
+    "action": ("action_taken", "What have you done already?",
+               "For example: first aid, called 999, told the school, phoned the duty line."),
+    "views": ("child_views", "What are the child's views or wishes about it?", ""),
+    "opinion": ("opinion", "Is there anything you want to add as your own opinion?",
+                "This step is optional. It is kept apart from the facts above, so the record "
+                "shows which is which."),
+}
+STEP_LABELS = {"description": "What happened", "when": "When it happened",
+               **{s: FIELD_LABELS[k] for s, (k, _, _) in QUESTIONS.items()}}
+
+
+class StaleButton(Exception):
+    """The button belongs to a draft that is finished, someone else's, or at another step."""
+
+
+async def active_draft(session: AsyncSession, carer_id: str) -> Draft | None:
+    """The person's report in progress (not a pending thread state), if any."""
+    for d in await thread.open_drafts(session, carer_id):
+        if not thread.is_thread_state(d):
+            return d
+    return None
+
+
+def _touch(draft: Draft, now: datetime, step: str | None = None, **data: object) -> None:
+    if step:
+        draft.step = step
+    if data:
+        merged = dict(draft.data or {})
+        merged.update(data)
+        draft.data = merged
+    draft.last_activity_at = now
+    draft.reminded_at = None
+
+
+def _after(draft: Draft) -> bool:
+    """The questions asked after an urgent report was submitted."""
+    return bool((draft.data or {}).get("incident_id"))
+
+
+async def start(
+    session: AsyncSession, services: "Services", carer: Person, chat_id: int,
+    *, text: str | None = None,
+) -> Prompt:
+    """Begin a report, or continue the one in progress."""
+    now = services.clock.now()
+    await thread.end_all(session, services, carer.id)
+    draft = await active_draft(session, carer.id)
+    if draft is not None and draft.step not in ("offer", "offer_add"):
+        _touch(draft, now)  # coming back counts as activity (bot/record/drafts.py)
+        p = await prompt(session, services, draft)
+        p.text = "You have a report in progress; carrying on where you left off.\n\n" + p.text
+        return p
+    if draft is None:
+        draft = Draft(carer_id=carer.id, chat_id=chat_id, step="child", data={},
+                      created_at=now, last_activity_at=now)
+        session.add(draft)
+        await session.flush()
+        await audit.record(session, "draft_started", at=now, actor_id=carer.id, draft=draft.id)
+    if text:
+        _touch(draft, now, description=text)
+    children = await queries.children_placed_with(session, carer.id, services.today(now))
+    if not children:
+        draft.discarded_at = now
+        return Prompt(
+            "I cannot find a child currently placed with you, so I cannot take a report here. "
+            "Please phone your supervising social worker"
+            + (f" or the duty line on <b>{h(services.settings.service.duty_phone)}</b>."
+               if services.settings.service.duty_phone else "."),
+            done=True,
+        )
+    if len(children) == 1:
+        _touch(draft, now, step="category", child=children[0].ref)
+    else:
+        _touch(draft, now, step="child")
+    return await prompt(session, services, draft)
+
+
+def _cancel(draft: Draft) -> tuple[str, str]:
+    return ("✖️ Cancel", callbacks.encode("rx", draft.id))
+
+
+async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
+    """What the carer should see for the draft's current step."""
+    data = draft.data or {}
+    if draft.step == "child":
+        children = await queries.children_placed_with(
+            session, draft.carer_id, services.today()
+        )
+        rows = [[(c.ref, callbacks.encode("rc", draft.id, c.ref))] for c in children]
+        rows.append([_cancel(draft)])
+        return Prompt("Which child is this about?", rows)
+    if draft.step == "category":
+        rows = [
+            [(c.label if len(c.label) <= 60 else c.label[:57] + "…",
+              callbacks.encode("rk", draft.id, c.key))]
+            for c in services.settings.categories
+        ]
+        rows.append([_cancel(draft)])
+        return Prompt(f"Report about <b>{h(data.get('child'))}</b>. What happened? Choose one:", rows)
+    if draft.step == "description":
+        cat = services.settings.category(data.get("category", ""))
+        parts = []
+        if cat and cat.urgency == "urgent":
+            s = services.settings.service
+            parts.append(emergency_lines(s.out_of_hours_phone, s.duty_phone))
+            parts.append("")
+        if cat:
+            parts.append(f"<b>{h(cat.label)}</b>")
+            if cat.guidance:
+                parts.append(h(cat.guidance))
+        parts.append("")
+        if cat and cat.urgency == "urgent" and not data.get("back_to_review"):
+            parts.append("Now write what happened in one message. It is sent as soon as you "
+                         "send it; I will ask for the other details afterwards.")
+        else:
+            parts.append(
+                "Now write what happened in one message: what, when and where, who was there, "
+                "the child's own words if relevant, and what you have done already."
+            )
+        parts.append("You can also send photos, voice notes or documents.")
+        if data.get("description"):
+            parts.append("")
+            parts.append("What you wrote before (send a new message to replace it):")
+            parts.append(f"<i>{h(clip(data['description'], 1500))}</i>")
+            return Prompt("\n".join(parts), [[("Keep what I wrote", callbacks.encode("rd", draft.id))],
+                                             [_cancel(draft)]])
+        return Prompt("\n".join(parts), [[_cancel(draft)]])
+    if draft.step in DETAIL_STEPS:
+        return await _detail_prompt(session, draft)
+    if draft.step == "review":
+        return await _review(session, services, draft)
+    if draft.step == "offer":
+        n = await attachments.count_for_draft(session, draft.id)
+        kept = " (what you sent is kept with it)" if n else ""
+        return Prompt(
+            f"Report this as an incident?{kept}",
+            [[("Yes, report it", callbacks.encode("ry", draft.id)),
+              ("No", callbacks.encode("rn", draft.id))]],
+        )
+    if draft.step == "offer_add":
+        reports = await thread.open_reports_of(session, draft.carer_id)
+        rows = []
+        for inc in reports:
+            cat = services.settings.category(inc.category)
+            label = f"{inc.reference} · {inc.child_ref} · {cat.label if cat else inc.category}"
+            rows.append([(label if len(label) <= 60 else label[:57] + "…",
+                          callbacks.encode("ra", draft.id, inc.id))])
+        rows.append([("No, do not keep it", callbacks.encode("rq", draft.id))])
+        return Prompt("Add it to one of your open reports?", rows)
+    return Prompt("Send /report to start a report.")
+
+
+async def _detail_prompt(session: AsyncSession, draft: Draft) -> Prompt:
+    data = draft.data or {}
+    step = draft.step
+    number = DETAIL_STEPS.index(step) + 1
+    head = ""
+    if _after(draft):
+        incident = await session.get(Incident, data["incident_id"])
+        head = f"For the record of <b>{h(incident.reference if incident else '')}</b> "
+        head += f"({number} of {len(DETAIL_STEPS)}):\n"
+    else:
+        head = f"({number} of {len(DETAIL_STEPS)}) "
+    skip = [("Skip", callbacks.encode("rz", draft.id)),
+            ("⏭ Stop here" if _after(draft) else "⏭ Skip the rest",
+             callbacks.encode("rr", draft.id))]
+    tail = [] if _after(draft) else [[_cancel(draft)]]
+    if step == "when":
+        if data.get("when_mode") == "today":
+            text = (head + "<b>What time today?</b> Type it, for example “9:15” or “2pm”.")
+        else:
+            text = (head + "<b>When did it happen?</b>\nPress a button, or type a date and time, "
+                    f"{h(EXAMPLE)}.")
+        rows = [[("Now", callbacks.encode("rw", draft.id, "now")),
+                 ("Earlier today", callbacks.encode("rw", draft.id, "today"))], skip, *tail]
+        return Prompt(text, rows)
+    key, question, hint = QUESTIONS[step]
+    text = head + f"<b>{h(question)}</b>" + (f"\n{h(hint)}" if hint else "")
+    if data.get(key):
+        text += f"\n\nWhat you wrote before (send a new message to replace it):\n<i>{h(clip(data[key], 800))}</i>"
+    return Prompt(text, [skip, *tail])
+
+
+async def _review(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
+    data = draft.data or {}
+    cat = services.settings.category(data.get("category", ""))
+    lines = [
+        "<b>Please check your report</b>",
+        f"Child: <b>{h(data.get('child'))}</b>",
+        f"Category: {h(cat.label if cat else data.get('category'))}",
+        f"Urgency: {URGENCY_MARK.get(cat.urgency, '') if cat else ''}",
+    ]
+    if data.get("occurred_at"):
+        lines.append(f"When it happened: {when(datetime.fromisoformat(data['occurred_at']), services.tz)}")
+    lines.append("")
+    lines.append(h(clip(data.get("description", ""), 1500)))
+    for step, (key, _, _) in QUESTIONS.items():
+        if data.get(key):
+            lines.append(f"<b>{h(FIELD_LABELS[key])}:</b> {h(clip(data[key], 300))}")
+    n = await attachments.count_for_draft(session, draft.id)
+    if n:
+        lines.append(f"📎 {n} attachment{'' if n == 1 else 's'}")
+    return Prompt(
+        "\n".join(lines),
+        [[("✅ Submit", callbacks.encode("rs", draft.id))],
+         [("✏️ Edit", callbacks.encode("re", draft.id)), _cancel(draft)]],
+    )
+
+
+async def _own_draft(session: AsyncSession, carer: Person, draft_id: int | None, *steps: str) -> Draft:
+    draft = await session.get(Draft, draft_id) if draft_id else None
+    if (
+        draft is None or draft.carer_id != carer.id or draft.submitted_incident_id is not None
+        or draft.discarded_at is not None or (steps and draft.step not in steps)
+    ):
+        raise StaleButton()
+    return draft
+
+
+async def choose_child(session, services, carer, draft_id, ref) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "child")
+    placed = {c.ref for c in await queries.children_placed_with(session, carer.id, services.today())}
+    if ref not in placed:
+        raise StaleButton()
+    _touch(draft, services.clock.now(), step="category", child=ref)
+    return await prompt(session, services, draft)
+
+
+async def choose_category(session, services, carer, draft_id, key) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "category")
+    if services.settings.category(key) is None:
+        raise StaleButton()
+    _touch(draft, services.clock.now(), step="description", category=key)
+    return await prompt(session, services, draft)
+
+
+async def keep_description(session, services, carer, draft_id) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "description")
+    if not (draft.data or {}).get("description"):
+        raise StaleButton()
+    return await _after_description(session, services, carer, draft)
+
+
+def _is_urgent(services: "Services", draft: Draft) -> bool:
+    cat = services.settings.category((draft.data or {}).get("category", ""))
+    return bool(cat and cat.urgency == "urgent")
+
+
+async def _after_description(session, services, carer: Person, draft: Draft) -> Prompt:
+    """Urgent: submit now. Otherwise on to the record fields (or back to the review)."""
+    now = services.clock.now()
+    data = draft.data or {}
+    if data.get("back_to_review"):
+        _touch(draft, now, step="review", back_to_review=False)
+        return await prompt(session, services, draft)
+    if _is_urgent(services, draft):
+        return await _submit(session, services, carer, draft)
+    _touch(draft, now, step="when")
+    return await prompt(session, services, draft)
+
+
+async def _next(session, services, carer: Person, draft: Draft) -> Prompt:
+    """After a record field was answered or skipped."""
+    now = services.clock.now()
+    data = draft.data or {}
+    i = DETAIL_STEPS.index(draft.step)
+    if data.get("back_to_review") or i + 1 == len(DETAIL_STEPS):
+        if _after(draft):
+            return await _end_after(session, services, draft)
+        _touch(draft, now, step="review", back_to_review=False, when_mode=None)
+        return await prompt(session, services, draft)
+    _touch(draft, now, step=DETAIL_STEPS[i + 1], when_mode=None)
+    return await prompt(session, services, draft)
+
+
+async def _end_after(session, services, draft: Draft) -> Prompt:
+    thread.end_state(draft, services.clock.now(), finished=True)
+    incident = await session.get(Incident, draft.data["incident_id"])
+    return Prompt(f"Thank you. The record of <b>{h(incident.reference if incident else '')}</b> "
+                  "is updated and everyone who has it was told. Use Add more on your receipt "
+                  "(or /myreports) if anything else comes up.", done=True, wake=True)
+
+
+async def _answer(session, services, carer: Person, draft: Draft, key: str, value: str,
+                  *, occurred_at: datetime | None = None, shown: str | None = None) -> Prompt:
+    """Store one record field; after an urgent report it also goes on the thread."""
+    now = services.clock.now()
+    if _after(draft):
+        incident = await session.get(Incident, draft.data["incident_id"])
+        if incident is None or incident.reporter_id != carer.id:
+            raise StaleButton()
+        label = "When it happened" if key == "when_text" else FIELD_LABELS[key]
+        msg = await thread.post_message(session, services, incident=incident, author=carer,
+                                        kind="followup", text=f"{label}: {shown or value}")
+        details = dict(incident.details or {})
+        details[key] = value
+        details["added_later"] = {**(details.get("added_later") or {}), key: msg.id}
+        incident.details = details
+        if occurred_at is not None and incident.occurred_at is None:
+            incident.occurred_at = occurred_at
+        p = await _next(session, services, carer, draft)
+        p.wake = True
+        return p
+    extra = {key: value}
+    if occurred_at is not None:
+        extra["occurred_at"] = occurred_at.isoformat()
+    _touch(draft, now, **extra)
+    return await _next(session, services, carer, draft)
+
+
+async def text_received(session, services, draft: Draft, text: str) -> Prompt:
+    """Free text typed while a draft is open."""
+    now = services.clock.now()
+    text = text.strip()
+    carer = await session.get(Person, draft.carer_id)
+    if draft.step == "description":
+        note = ""
+        if len(text) > MAX_DESCRIPTION:
+            note = (f"That is {len(text)} characters; I kept the first {MAX_DESCRIPTION}. "
+                    "You can add the rest as a follow-up after submitting.\n\n")
+            text = text[:MAX_DESCRIPTION]
+        _touch(draft, now, description=text)
+        p = await _after_description(session, services, carer, draft)
+        p.text = note + p.text
+        return p
+    if draft.step == "when":
+        try:
+            at = parse_when(text, now, services.tz)
+        except WhenError as exc:
+            p = await prompt(session, services, draft)
+            p.text = f"⚠️ {h(str(exc))}\n\n" + p.text
+            return p
+        return await _answer(session, services, carer, draft, "when_text", text[:100],
+                             occurred_at=at, shown=when(at, services.tz))
+    if draft.step in QUESTIONS:
+        key = QUESTIONS[draft.step][0]
+        note = ""
+        if len(text) > MAX_FIELD:
+            note = f"That was long; I kept the first {MAX_FIELD} characters.\n\n"
+        p = await _answer(session, services, carer, draft, key, text[:MAX_FIELD])
+        p.text = note + p.text
+        return p
+    # Any other step: keep the text so nothing typed is lost, and re-ask.
+    notes = list((draft.data or {}).get("notes", []))
+    notes.append(text[:MAX_DESCRIPTION])
+    _touch(draft, now, notes=notes)
+    if not (draft.data or {}).get("description"):
+        _touch(draft, now, description=text[:MAX_DESCRIPTION])
+    p = await prompt(session, services, draft)
+    p.text = "I have kept what you typed. Please use the buttons to carry on.\n\n" + p.text
+    return p
+
+
+async def media_received(session, services, draft: Draft, media: Media) -> Prompt:
+    """A photo, voice note, video note or document sent during a report (or its offer)."""
+    now = services.clock.now()
+    if _after(draft):
+        incident = await session.get(Incident, draft.data["incident_id"])
+        carer = await session.get(Person, draft.carer_id)
+        await thread.post_message(session, services, incident=incident, author=carer,
+                                  kind="followup", text=media.caption, media=[media])
+        draft.last_activity_at = now
+        p = await prompt(session, services, draft)
+        p.text = f"📎 Added to <b>{h(incident.reference)}</b> and sent on.\n\n" + p.text
+        p.wake, p.files_for = True, incident.id
+        return p
+    await attachments.add(session, media=media, uploaded_by=draft.carer_id, now=now,
+                          draft_id=draft.id)
+    n = await attachments.count_for_draft(session, draft.id)
+    note = f"📎 {attachments.KIND_LABELS[media.kind].capitalize()} attached ({n} so far).\n\n"
+    if media.caption and draft.step == "description":
+        p = await text_received(session, services, draft, media.caption)
+        p.text = note + p.text
+        return p
+    if media.caption:
+        notes = list((draft.data or {}).get("notes", []))
+        notes.append(media.caption[:MAX_DESCRIPTION])
+        _touch(draft, now, notes=notes)
+    draft.last_activity_at = now
+    p = await prompt(session, services, draft)
+    p.text = note + p.text
+    return p
+
+
+async def when_choice(session, services, carer, draft_id, choice: str) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "when")
+    now = services.clock.now()
+    if choice == "now":
+        return await _answer(session, services, carer, draft, "when_text", "now",
+                             occurred_at=now, shown=when(now, services.tz))
+    if choice == "today":
+        _touch(draft, now, when_mode="today")
+        return await prompt(session, services, draft)
+    raise StaleButton()
+
+
+async def skip(session, services, carer, draft_id) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, *DETAIL_STEPS)
+    skipped = list((draft.data or {}).get("skipped", []))
+    if draft.step not in skipped:
+        skipped.append(draft.step)
+    if _after(draft):
+        _touch(draft, services.clock.now())
+    else:
+        _touch(draft, services.clock.now(), skipped=skipped)
+    return await _next(session, services, carer, draft)
+
+
+async def skip_rest(session, services, carer, draft_id) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, *DETAIL_STEPS)
+    if _after(draft):
+        return await _end_after(session, services, draft)
+    i = DETAIL_STEPS.index(draft.step)
+    skipped = list((draft.data or {}).get("skipped", []))
+    skipped += [s for s in DETAIL_STEPS[i:] if s not in skipped
+                and not (draft.data or {}).get(QUESTIONS[s][0] if s in QUESTIONS else "when_text")]
+    _touch(draft, services.clock.now(), step="review", skipped=skipped, back_to_review=False,
+           when_mode=None)
+    return await prompt(session, services, draft)
+
+
+async def edit(session, services, carer, draft_id, part: str | None = None) -> Prompt:
+    """Edit from the review: choose the part, answer it again, come back to the review."""
+    draft = await _own_draft(session, carer, draft_id, "review")
+    if part is None:
+        rows = [[(STEP_LABELS[s], callbacks.encode("re", draft.id, s))]
+                for s in ("description", *DETAIL_STEPS)]
+        rows.append([("↩️ Back to the review", callbacks.encode("re", draft.id, "review"))])
+        return Prompt("Which part do you want to change?", rows)
+    if part == "review":
+        return await prompt(session, services, draft)
+    if part not in ("description", *DETAIL_STEPS):
+        raise StaleButton()
+    _touch(draft, services.clock.now(), step=part, back_to_review=True, when_mode=None)
+    return await prompt(session, services, draft)
+
+
+async def accept_offer(session, services, carer, draft_id) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "offer")
+    text = (draft.data or {}).get("description")
+    return await start(session, services, carer, draft.chat_id, text=text)
+
+
+async def decline_offer(session, services, carer, draft_id) -> Prompt:
+    """No to "Report this?": offer the carer's open reports, else say plainly it was not kept."""
+    draft = await _own_draft(session, carer, draft_id, "offer")
+    if not await thread.open_reports_of(session, carer.id):
+        return await discard(session, services, carer, draft_id, why="declined offer")
+    _touch(draft, services.clock.now(), step="offer_add")
+    return await prompt(session, services, draft)
+
+
+async def add_offer_to_report(session, services, carer, draft_id, incident_id: int | None) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "offer_add")
+    incident = await session.get(Incident, incident_id) if incident_id else None
+    if incident is None:
+        raise StaleButton()
+    if not await services.access.may_add(session, carer, incident):
+        raise Refused("not the reporter of this incident",
+                      "Only the carer who sent a report can add to it. Nothing was changed.",
+                      incident.id)
+    if incident.status == "closed":
+        raise StaleButton()
+    now = services.clock.now()
+    n = await attachments.count_for_draft(session, draft.id)
+    await thread.post_message(session, services, incident=incident, author=carer, kind="followup",
+                              text=(draft.data or {}).get("description", ""), draft_id=draft.id)
+    _touch(draft, now, added_to=incident.id)
+    draft.discarded_at = now
+    await audit.record(session, "draft_added_to_report", at=now, actor_id=carer.id,
+                       incident_id=incident.id, draft=draft.id)
+    return Prompt(f"Added to <b>{h(incident.reference)}</b> and sent to everyone who has it.",
+                  done=True, wake=True, files_for=incident.id if n else None)
+
+
+async def discard(session, services, carer, draft_id, *, why: str = "cancelled") -> Prompt:
+    draft = await _own_draft(session, carer, draft_id)
+    now = services.clock.now()
+    draft.discarded_at = now
+    await audit.record(session, "draft_discarded", at=now, actor_id=carer.id, draft=draft.id, why=why)
+    if draft.step in ("offer", "offer_add"):
+        return Prompt("OK, I have not kept that message anywhere. Send /report whenever you "
+                      "need to.", done=True)
+    return Prompt("Report cancelled and discarded. Send /report to start again.", done=True)
+
+
+async def submit(session, services, carer, draft_id) -> Prompt:
+    draft = await _own_draft(session, carer, draft_id, "review")
+    return await _submit(session, services, carer, draft)
+
+
+DETAIL_KEYS = ("when_text", "where", "present", "child_words", "action_taken", "child_views",
+               "opinion", "skipped", "notes")
+
+
+async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
+    data = draft.data or {}
+    occurred = datetime.fromisoformat(data["occurred_at"]) if data.get("occurred_at") else None
+    try:
+        result = await submit_report(
+            session, services, carer=carer, child_ref=data.get("child", ""),
+            category_key=data.get("category", ""), description=data.get("description", ""),
+            occurred_at=occurred,
+            details={k: data[k] for k in DETAIL_KEYS if data.get(k)},
+            draft_id=draft.id,
+        )
+    except ReportError as exc:
+        p = await prompt(session, services, draft)
+        p.text = f"⚠️ {h(str(exc))}\n\n" + p.text
+        return p
+    now = services.clock.now()
+    incident = result.incident
+    draft.submitted_incident_id = incident.id
+    draft.last_activity_at = now
+    if incident.urgency == "urgent":
+        after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
+                      data={"incident_id": incident.id}, created_at=now, last_activity_at=now)
+        session.add(after)
+        await session.flush()
+        first = await prompt(session, services, after)
+        await enqueue(
+            session, key=f"after:{incident.id}", kind="notice", now=now, person=carer,
+            incident_id=incident.id, priority=RECEIPT_PRIORITY,
+            text=("Your report has gone. When you are able, a few more questions for the "
+                  "record (each can be skipped):\n\n" + first.text),
+            buttons=first.buttons,
+        )
+    return Prompt(
+        f"Submitting <b>{h(incident.reference)}</b>… your receipt follows.",
+        submitted=result, done=True, wake=True, files_for=incident.id,
+    )
+
+
+async def offer(session, services, carer: Person, chat_id: int, text: str,
+                media: Media | None = None) -> Prompt:
+    """A carer typed (or sent a file) outside a report: keep it in a draft and offer to report it."""
+    now = services.clock.now()
+    data = {"description": text[:MAX_DESCRIPTION]} if text else {}
+    draft = Draft(carer_id=carer.id, chat_id=chat_id, step="offer", data=data, created_at=now,
+                  last_activity_at=now)
+    session.add(draft)
+    await session.flush()
+    await audit.record(session, "draft_started", at=now, actor_id=carer.id, draft=draft.id,
+                       source="file" if media else "free text")
+    if media is not None:
+        await attachments.add(session, media=media, uploaded_by=carer.id, now=now,
+                              draft_id=draft.id)
+    return await prompt(session, services, draft)

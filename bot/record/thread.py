@@ -1,0 +1,516 @@
+"""The incident thread: follow-ups, replies, corrections, outcomes and reopening.
+
+Every message on the thread is an ``incident_messages`` row (kind ``followup``,
+``reply``, ``correction``, ``outcome`` or ``reopen``) written with its audit
+event and the deliveries it owes, in one transaction.
+
+"The next thing you type is a reply / the outcome / …" is a *pending state*:
+a ``drafts`` row (the table holds any conversation in progress, for carers and
+workers alike, so it survives a restart) with one of these steps:
+
+===========  ===================================  ===============================
+step         data                                 who
+===========  ===================================  ===============================
+``add``      ``incident_id``, ``kind``            the carer who reported it
+             (``followup`` | ``correction``)
+``reply``    ``incident_id``                      a recipient or the team manager
+``outcome``  ``incident_id``, ``code``            a recipient or the team manager
+``reopen``   ``incident_id``                      its worker or the team manager
+===========  ===================================  ===============================
+
+(The questions asked after an urgent report are pending states too; see
+``bot/record/reporting.py``.) A pending state ends by setting ``discarded_at``
+(``data.finished`` says it was used rather than abandoned). Starting one
+replaces the person's earlier pending states, and one left untouched for
+``PENDING_TTL`` lapses, so text typed much later is not sent somewhere by
+surprise.
+
+Decisions where the issue is silent:
+
+* A worker's reply goes to the carer only (it is on the record for everyone).
+* Closing a report that nobody acknowledged also records the acknowledgement
+  (closing is a response); reopening therefore returns it to ``acknowledged``
+  and restarts the outcome clock.
+* The carer is told who closed the report and when, not the outcome: an
+  outcome may be a referral about their own household (LADO, police).
+* A closed report takes no more follow-ups; the carer is pointed to /report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit, callbacks
+
+from bot.record import attachments
+from bot.record.alerts import record_buttons
+from bot.record.attachments import Media
+from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.rules.outcomes import OUTCOMES, outcome_label
+from bot.record.prompt import Prompt, Refused
+from bot.texts import STALE_BUTTON, clip, h, when
+from storage import queries
+from storage.models import Draft, Incident, IncidentMessage, Person
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+THREAD_STEPS = ("add", "reply", "outcome", "reopen")
+PENDING_TTL = timedelta(hours=2)
+AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
+MAX_MESSAGE = 3000
+EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
+
+
+# ----------------------------------------------------------------- pending states
+
+def is_thread_state(draft: Draft) -> bool:
+    return draft.step in THREAD_STEPS or bool((draft.data or {}).get("incident_id"))
+
+
+async def open_drafts(session: AsyncSession, person_id: str) -> list[Draft]:
+    """The person's unfinished drafts and pending states, newest first."""
+    return list((await session.execute(
+        select(Draft).where(Draft.carer_id == person_id, Draft.submitted_incident_id.is_(None),
+                            Draft.discarded_at.is_(None))
+        .order_by(Draft.id.desc())
+    )).scalars())
+
+
+def _lapsed(draft: Draft, now: datetime) -> bool:
+    ttl = PENDING_TTL if draft.step in THREAD_STEPS else AFTER_TTL
+    return now - draft.last_activity_at > ttl
+
+
+def end_state(draft: Draft, now: datetime, *, finished: bool) -> None:
+    data = dict(draft.data or {})
+    data["finished"] = finished
+    draft.data = data
+    draft.discarded_at = now
+    draft.last_activity_at = now
+
+
+async def pending(session: AsyncSession, services: "Services", person_id: str) -> Draft | None:
+    """The person's current pending state, if any (lapsed ones are ended here)."""
+    now = services.clock.now()
+    current = None
+    for d in await open_drafts(session, person_id):
+        if not is_thread_state(d):
+            continue
+        if current is None and not _lapsed(d, now):
+            current = d
+        elif _lapsed(d, now):
+            end_state(d, now, finished=False)
+            await audit.record(session, "pending_lapsed", at=now, actor_id=person_id,
+                               draft=d.id, step=d.step)
+    return current
+
+
+async def end_all(session: AsyncSession, services: "Services", person_id: str) -> None:
+    """End every pending state of a person (a new one, or a new report, replaces them)."""
+    now = services.clock.now()
+    for d in await open_drafts(session, person_id):
+        if is_thread_state(d):
+            end_state(d, now, finished=False)
+
+
+async def _new_state(session: AsyncSession, services: "Services", person: Person, chat_id: int,
+                     step: str, **data: object) -> Draft:
+    await end_all(session, services, person.id)
+    now = services.clock.now()
+    draft = Draft(carer_id=person.id, chat_id=chat_id, step=step, data=dict(data),
+                  created_at=now, last_activity_at=now)
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
+    incident = await session.get(Incident, incident_id) if incident_id else None
+    if incident is None:
+        raise Refused("no such incident", STALE_BUTTON)
+    return incident
+
+
+def _cancel_button(draft_id: int) -> tuple[str, str]:
+    return ("✖️ Cancel", callbacks.encode("tx", draft_id))
+
+
+# ----------------------------------------------------------------- starting a state
+
+async def begin_add(session, services, person: Person, chat_id: int, incident_id: int | None,
+                    kind: str = "followup") -> Prompt:
+    incident = await _incident(session, incident_id)
+    if not await services.access.may_add(session, person, incident):
+        raise Refused("not the reporter of this incident",
+                      "Only the carer who sent this report can add to it. Nothing was changed.",
+                      incident.id)
+    if incident.status == "closed":
+        return Prompt(f"<b>{h(incident.reference)}</b> is closed, so nothing more can be added "
+                      "to it. If something new has happened, send /report.")
+    draft = await _new_state(session, services, person, chat_id, "add",
+                             incident_id=incident.id, kind=kind)
+    if kind == "correction":
+        return Prompt(
+            f"Type the correction to <b>{h(incident.reference)}</b>. Your original report is "
+            "kept exactly as it was; the correction is added next to it and sent to everyone "
+            "who has the report.", [[_cancel_button(draft.id)]])
+    return Prompt(
+        f"Send what you want to add to <b>{h(incident.reference)}</b>: text, photos, voice notes, "
+        "video notes or documents. Everyone who has the report is told. Press Done when you "
+        "have finished.",
+        [[("✔️ Done", callbacks.encode("tf", draft.id)), _cancel_button(draft.id)]])
+
+
+async def begin_reply(session, services, person: Person, chat_id: int,
+                      incident_id: int | None) -> Prompt:
+    incident = await _incident(session, incident_id)
+    if not await services.access.may_reply(session, person, incident):
+        raise Refused("not a recipient of this incident",
+                      "You do not hold this report, so you cannot reply on it. Nothing was sent.",
+                      incident.id)
+    if incident.status == "closed":
+        return Prompt(f"<b>{h(incident.reference)}</b> is closed. Reopen it first if there is "
+                      "more to say.")
+    draft = await _new_state(session, services, person, chat_id, "reply", incident_id=incident.id)
+    return Prompt(
+        f"Write your reply to <b>{h(await _carer_name(session, services, incident))}</b> about "
+        f"<b>{h(incident.reference)}</b> (text, or a photo or document). It is kept on the "
+        "record.", [[_cancel_button(draft.id)]])
+
+
+async def begin_close(session, services, person: Person, incident_id: int | None) -> Prompt:
+    incident = await _incident(session, incident_id)
+    if not await services.access.may_close(session, person, incident):
+        raise Refused("not a recipient of this incident",
+                      "You do not hold this report, so you cannot close it. Nothing was changed.",
+                      incident.id)
+    if incident.status == "closed":
+        return Prompt(await _closed_already(session, services, incident))
+    rows = [[(label, callbacks.encode("oc", incident.id, code))] for code, label in OUTCOMES.items()]
+    rows.append([("✖️ Cancel", callbacks.encode("tx", 0))])
+    return Prompt(f"Close <b>{h(incident.reference)}</b>: what was the outcome?", rows)
+
+
+async def choose_outcome(session, services, person: Person, chat_id: int,
+                         incident_id: int | None, code: str) -> Prompt:
+    incident = await _incident(session, incident_id)
+    if code not in OUTCOMES:
+        raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
+    if not await services.access.may_close(session, person, incident):
+        raise Refused("not a recipient of this incident",
+                      "You do not hold this report, so you cannot close it. Nothing was changed.",
+                      incident.id)
+    if incident.status == "closed":
+        return Prompt(await _closed_already(session, services, incident))
+    draft = await _new_state(session, services, person, chat_id, "outcome",
+                             incident_id=incident.id, code=code)
+    return Prompt(
+        f"Outcome for <b>{h(incident.reference)}</b>: <b>{h(OUTCOMES[code])}</b>.\n"
+        "Now type a short note of the outcome (what was decided and what happens next). "
+        "The report is then closed and the carer told.", [[_cancel_button(draft.id)]])
+
+
+async def begin_reopen(session, services, person: Person, chat_id: int,
+                       incident_id: int | None) -> Prompt:
+    incident = await _incident(session, incident_id)
+    if not await services.access.may_reopen(session, person, incident):
+        raise Refused("may not reopen this incident",
+                      "Only the worker who holds this report or the team manager can reopen it. "
+                      "Nothing was changed.", incident.id)
+    if incident.status != "closed":
+        return Prompt(f"<b>{h(incident.reference)}</b> is not closed.")
+    draft = await _new_state(session, services, person, chat_id, "reopen",
+                             incident_id=incident.id)
+    return Prompt(f"Why are you reopening <b>{h(incident.reference)}</b>? Type the reason; "
+                  "it is kept on the record.", [[_cancel_button(draft.id)]])
+
+
+async def _own_state(session, person: Person, draft_id: int | None) -> Draft:
+    draft = await session.get(Draft, draft_id) if draft_id else None
+    if (draft is None or draft.carer_id != person.id or draft.discarded_at is not None
+            or not is_thread_state(draft)):
+        raise Refused("stale or foreign pending state", STALE_BUTTON)
+    return draft
+
+
+async def cancel(session, services, person: Person, draft_id: int | None) -> Prompt:
+    if draft_id:
+        draft = await _own_state(session, person, draft_id)
+        end_state(draft, services.clock.now(), finished=False)
+    return Prompt("Cancelled. Nothing more was sent or changed.")
+
+
+async def finish(session, services, person: Person, draft_id: int | None) -> Prompt:
+    draft = await _own_state(session, person, draft_id)
+    end_state(draft, services.clock.now(), finished=True)
+    incident = await session.get(Incident, (draft.data or {}).get("incident_id"))
+    return Prompt(f"Done. Everything you sent is on <b>{h(incident.reference if incident else '')}"
+                  "</b>. /myreports shows your reports.")
+
+
+# ----------------------------------------------------------------- answers
+
+async def state_input(session, services, person: Person, draft: Draft, text: str,
+                      media: Media | None = None) -> Prompt:
+    """Text or a file sent while a pending state is open."""
+    now = services.clock.now()
+    data = draft.data or {}
+    incident = await _incident(session, data.get("incident_id"))
+    text = (text or "").strip()
+    if len(text) > MAX_MESSAGE:
+        return Prompt(f"That is {len(text)} characters; please send it in parts of under "
+                      f"{MAX_MESSAGE}.", [[_cancel_button(draft.id)]])
+    draft.last_activity_at = now
+
+    if draft.step == "add":
+        if not await services.access.may_add(session, person, incident):
+            raise Refused("not the reporter of this incident", STALE_BUTTON, incident.id)
+        if incident.status == "closed":
+            end_state(draft, now, finished=False)
+            return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile, so this was not "
+                          "added. If something new has happened, send /report.")
+        kind = data.get("kind", "followup")
+        if kind == "correction" and not text:
+            return Prompt("A correction needs words: please type it.", [[_cancel_button(draft.id)]])
+        await post_message(session, services, incident=incident, author=person, kind=kind,
+                           text=text, media=[media] if media else [])
+        if kind == "correction":
+            end_state(draft, now, finished=True)
+            return Prompt(f"Correction added to <b>{h(incident.reference)}</b> next to your "
+                          "original report, and sent to everyone who has it.",
+                          wake=True, files_for=incident.id if media else None)
+        return Prompt(
+            f"Added to <b>{h(incident.reference)}</b> and sent on. Send more, or press Done.",
+            [[("✔️ Done", callbacks.encode("tf", draft.id))]], wake=True,
+            files_for=incident.id if media else None)
+
+    if draft.step == "reply":
+        if not await services.access.may_reply(session, person, incident):
+            raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
+        if incident.status == "closed":
+            end_state(draft, now, finished=False)
+            return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile; nothing was sent.")
+        if not text and media is None:
+            return Prompt("Please type your reply.", [[_cancel_button(draft.id)]])
+        await post_message(session, services, incident=incident, author=person, kind="reply",
+                           text=text, media=[media] if media else [])
+        end_state(draft, now, finished=True)
+        return Prompt(f"Sent to {h(await _carer_name(session, services, incident))} and kept on "
+                      f"<b>{h(incident.reference)}</b>.", wake=True,
+                      files_for=incident.id if media else None)
+
+    if media is not None or not text:
+        return Prompt("Please type it as text.", [[_cancel_button(draft.id)]])
+
+    if draft.step == "outcome":
+        result = await close(session, services, incident=incident, person=person,
+                             code=data.get("code", ""), text=text)
+        end_state(draft, now, finished=True)
+        return result
+
+    if draft.step == "reopen":
+        result = await reopen(session, services, incident=incident, person=person, reason=text)
+        end_state(draft, now, finished=True)
+        return result
+
+    raise Refused("unknown pending state", STALE_BUTTON, incident.id)
+
+
+# ----------------------------------------------------------------- the record
+
+async def post_message(
+    session: AsyncSession, services: "Services", *, incident: Incident, author: Person,
+    kind: str, text: str, media: Iterable[Media] = (), draft_id: int | None = None,
+) -> IncidentMessage:
+    """Store a follow-up, reply or correction (with its files) and tell whoever should know."""
+    now = services.clock.now()
+    msg = IncidentMessage(incident_id=incident.id, author_id=author.id, kind=kind,
+                          text=text[:MAX_MESSAGE], created_at=now)
+    session.add(msg)
+    await session.flush()
+    n = await attachments.move_draft(session, draft_id, incident.id, msg.id) if draft_id else 0
+    for m in media:
+        await attachments.add(session, media=m, uploaded_by=author.id, now=now,
+                              incident_id=incident.id, message_id=msg.id)
+        n += 1
+    incident.updated_at = now
+    await audit.record(session, EVENTS.get(kind, kind), at=now, actor_id=author.id,
+                       incident_id=incident.id, message=msg.id, chars=len(msg.text),
+                       attachments=n)
+    counts = await attachments.kinds_for(session, incident.id, msg.id) if n else {}
+    if kind == "reply":
+        await _tell_carer_reply(session, services, incident, author, msg, counts)
+    else:
+        await _tell_recipients(session, services, incident, author, msg, counts)
+    if n:
+        from bot.record.incidents import refresh_alerts
+
+        await refresh_alerts(session, services, incident, reason=f"att{msg.id}")
+    return msg
+
+
+async def _tell_recipients(session, services, incident: Incident, author: Person,
+                           msg: IncidentMessage, counts: dict[str, int]) -> None:
+    minimal = services.settings.privacy.minimal_alerts
+    cat = services.settings.category(incident.category)
+    label = cat.label if cat else incident.category
+    if minimal:
+        what = "correction to" if msg.kind == "correction" else "follow-up on"
+        text = (f"{'✏️' if msg.kind == 'correction' else '💬'} New {what} "
+                f"<b>{h(incident.reference)}</b> ({h(label)}, child <b>{h(incident.child_ref)}</b>)."
+                "\nTap “Show details” to read it (each read is recorded).")
+    else:
+        head = ("✏️ Correction to" if msg.kind == "correction" else "💬 Follow-up on")
+        lines = [f"{head} <b>{h(incident.reference)}</b> ({h(label)}, child "
+                 f"<b>{h(incident.child_ref)}</b>) from <b>{h(author.name)}</b> at "
+                 f"{when(msg.created_at, services.tz)}:"]
+        if msg.text:
+            lines.append(h(clip(msg.text, 3000)))
+        if counts:
+            lines.append(f"📎 {attachments.describe(counts)}")
+        if msg.kind == "correction":
+            lines.append("The original report is kept as it was; the correction sits next to it.")
+        text = "\n".join(lines)
+    total = await attachments.count_for(session, incident.id)
+    buttons = []
+    if incident.status != "closed":
+        buttons.append([("💬 Reply to carer", callbacks.encode("reply", incident.id))])
+    buttons.append(record_buttons(incident.id, total if counts else 0, minimal))
+    recipients = await queries.recipients_of(session, incident.id)
+    people = await queries.people_by_id(session, {r.person_id for r in recipients})
+    for r in recipients:
+        person = people.get(r.person_id)
+        if person is None or person.id == author.id or person.telegram_chat_id is None:
+            continue
+        await enqueue(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind, now=msg.created_at,
+                      person=person, incident_id=incident.id,
+                      priority=PRIORITY.get(incident.urgency, 3) + 1, text=text, buttons=buttons)
+
+
+async def _tell_carer_reply(session, services, incident: Incident, author: Person,
+                            msg: IncidentMessage, counts: dict[str, int]) -> None:
+    carer = await session.get(Person, incident.reporter_id)
+    if carer is None or carer.telegram_chat_id is None:
+        return
+    lines = [f"💬 <b>{h(author.name)}</b> replied about your report <b>{h(incident.reference)}</b> "
+             f"at {when(msg.created_at, services.tz)}:"]
+    if msg.text:
+        lines.append(h(clip(msg.text, 3000)))
+    if counts:
+        lines.append(f"📎 {attachments.describe(counts)}")
+    buttons = [[("↩️ Answer", callbacks.encode("add", incident.id))]]
+    if counts:
+        buttons.append([("📎 View attachments", callbacks.encode("att", incident.id))])
+    await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
+                  incident_id=incident.id, priority=RECEIPT_PRIORITY, text="\n".join(lines),
+                  buttons=buttons)
+
+
+async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: str) -> None:
+    """Owe the reporting carer a notice about their report (closed, reopened, ...)."""
+    carer = await session.get(Person, incident.reporter_id)
+    if carer is not None:
+        await enqueue(session, key=key, kind="notice", now=now, person=carer,
+                      incident_id=incident.id, priority=NOTICE_PRIORITY, text=text)
+
+
+async def _carer_name(session, services, incident: Incident) -> str:
+    """The carer's name, or "the carer" in minimal-alert mode (names only via Show details)."""
+    if services.settings.privacy.minimal_alerts:
+        return "the carer"
+    carer = await session.get(Person, incident.reporter_id)
+    return carer.name if carer else "the carer"
+
+
+async def _closed_already(session, services, incident: Incident) -> str:
+    by = await session.get(Person, incident.closed_by_id) if incident.closed_by_id else None
+    at = when(incident.closed_at, services.tz) if incident.closed_at else "?"
+    return (f"<b>{h(incident.reference)}</b> is already closed by "
+            f"{h(by.name if by else 'someone')} at {at}.")
+
+
+async def close(session: AsyncSession, services: "Services", *, incident: Incident,
+                person: Person, code: str, text: str) -> Prompt:
+    """Record the outcome and close; every alert is edited and the carer told who closed it."""
+    from bot.record.incidents import refresh_alerts
+
+    if code not in OUTCOMES:
+        raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
+    if not await services.access.may_close(session, person, incident):
+        raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
+    now = services.clock.now()
+    res = await session.execute(
+        update(Incident).where(Incident.id == incident.id, Incident.status != "closed")
+        .values(status="closed", closed_by_id=person.id, closed_at=now, outcome_code=code,
+                outcome_text=text[:MAX_MESSAGE], next_step=None, next_due_at=None,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(incident)
+    if res.rowcount != 1:
+        return Prompt(await _closed_already(session, services, incident))
+    if incident.acknowledged_at is None:
+        incident.acknowledged_by_id = person.id
+        incident.acknowledged_at = now
+        await audit.record(session, "acknowledged", at=now, actor_id=person.id,
+                           incident_id=incident.id, via="close",
+                           waited_seconds=int((now - incident.reported_at).total_seconds()))
+    msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="outcome",
+                          text=f"{OUTCOMES[code]}. {text[:MAX_MESSAGE]}", created_at=now)
+    session.add(msg)
+    await session.flush()
+    await audit.record(session, "closed", at=now, actor_id=person.id, incident_id=incident.id,
+                       outcome=code, message=msg.id)
+    await refresh_alerts(session, services, incident, reason=f"close{msg.id}")
+    await _notice_to_carer(
+        session, incident, key=f"closed:{msg.id}", now=now,
+        text=(f"☑️ Your report <b>{h(incident.reference)}</b> was closed by "
+              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. If something new "
+              "happens, send /report."))
+    return Prompt(f"Closed <b>{h(incident.reference)}</b> with outcome: "
+                  f"<b>{h(outcome_label(code))}</b>. The carer has been told.", wake=True)
+
+
+async def reopen(session: AsyncSession, services: "Services", *, incident: Incident,
+                 person: Person, reason: str) -> Prompt:
+    """Reopen with a reason: back to acknowledged, outcome clock restarted, alerts edited."""
+    from bot.record.incidents import refresh_alerts
+
+    if not await services.access.may_reopen(session, person, incident):
+        raise Refused("may not reopen this incident", STALE_BUTTON, incident.id)
+    now = services.clock.now()
+    res = await session.execute(
+        update(Incident).where(Incident.id == incident.id, Incident.status == "closed")
+        .values(status="acknowledged", closed_by_id=None, closed_at=None, outcome_code=None,
+                outcome_text=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(incident)
+    if res.rowcount != 1:
+        return Prompt(f"<b>{h(incident.reference)}</b> is not closed.")
+    await services.escalation_after_ack(session, incident, now)
+    msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="reopen",
+                          text=reason[:MAX_MESSAGE], created_at=now)
+    session.add(msg)
+    await session.flush()
+    await audit.record(session, "reopened", at=now, actor_id=person.id, incident_id=incident.id,
+                       message=msg.id)
+    await refresh_alerts(session, services, incident, reason=f"reopen{msg.id}")
+    await _notice_to_carer(
+        session, incident, key=f"reopened:{msg.id}", now=now,
+        text=(f"🔄 Your report <b>{h(incident.reference)}</b> was reopened by "
+              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. You can add to it "
+              "again from /myreports."))
+    return Prompt(f"Reopened <b>{h(incident.reference)}</b>. The carer has been told.", wake=True)
+
+
+async def open_reports_of(session: AsyncSession, carer_id: str, limit: int = 8) -> list[Incident]:
+    return list((await session.execute(
+        select(Incident).where(Incident.reporter_id == carer_id, Incident.status != "closed")
+        .order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit)
+    )).scalars())

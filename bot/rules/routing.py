@@ -1,0 +1,242 @@
+"""Who is told about an incident: the one place for the routing rules (DESIGN.md, Routing).
+
+Pure logic over plain values; no database, no Telegram. The caller loads a
+:class:`RoutingInput` and stores the :class:`Route` it gets back.
+
+1. The child's allocated social worker.
+2. If they cannot take it (away, inactive, not linked to Telegram, or
+   unreachable), their named cover if the cover can, else the team's duty worker.
+3. Out of hours, urgent and high reports also go to the Emergency Duty Team.
+4. The category's "also copied" roles get a copy; the carer's supervising
+   social worker is copied on every report of theirs.
+5. If nobody who can act on it can be reached, the team manager is told at
+   once (if they can be), and the carer is told whom to phone.
+
+Every person on the route receives the alert with an Acknowledge button: any of
+them may take it. Each person appears once, under the first reason found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.rules.roles import CHILD_PROTECTION, LADO
+
+
+# Recipient reasons that mean "holds the incident" (may be reminded, acts on it),
+# in order of precedence; every other reason is a copy for information.
+HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    id: str
+    name: str
+    roles: frozenset[str]
+    active: bool = True
+    linked: bool = False
+    away_until: datetime | None = None
+    cover_id: str | None = None
+    unreachable: bool = False
+    phone: str | None = None
+
+    def unavailable_reason(self, now: datetime) -> str | None:
+        """Why this person cannot take an alert now, or None if they can."""
+        if not self.active:
+            return "is no longer active"
+        if self.away_until is not None and self.away_until > now:
+            return f"is away until {self.away_until.isoformat()}"
+        if not self.linked:
+            return "has not linked Telegram"
+        if self.unreachable:
+            return "cannot be reached on Telegram"
+        return None
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    id: str
+    manager_id: str | None = None
+    duty_id: str | None = None
+    edt_id: str | None = None
+    service_manager_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutingInput:
+    now: datetime
+    urgency: str
+    copy_roles: tuple[str, ...]
+    out_of_hours: bool
+    team: TeamInfo
+    allocated_id: str | None
+    carer_id: str
+    supervising_id: str | None
+    people: dict[str, PersonInfo]
+    # Everyone holding the lado / child_protection roles (service-wide).
+    by_role: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: str
+    reason: str  # allocated | cover | duty | edt | copy:<role> | supervising | manager_fallback
+    primary: bool  # holds the incident (allocated worker, their cover or the duty worker)
+
+
+@dataclass
+class Route:
+    recipients: list[Recipient]
+    missed: list[tuple[str, str]]  # (person id, why they were not told)
+    holder_id: str | None  # who has it: allocated worker, or the cover / duty standing in
+    nobody_reachable: bool
+    phone_advice: list[tuple[str, str]]  # (name, phone) the carer should call
+
+    @property
+    def recipient_ids(self) -> list[str]:
+        return [r.person_id for r in self.recipients]
+
+
+def holder_for(
+    person_id: str | None, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
+    missed: list[tuple[str, str]] | None = None,
+) -> tuple[str, str] | None:
+    """Who can act now for ``person_id``: ``(id, reason)`` or None.
+
+    The rule of routing steps 1–2, used at report time and again by every
+    reminder (``bot/engine/escalation.py``): the person themselves if they can
+    take it now (reason "allocated"), else their named cover if the cover can
+    ("cover"), else the team's duty worker ("duty"). Those passed over are
+    appended to ``missed`` with why.
+    """
+    missed = missed if missed is not None else []
+
+    def ok(pid: str | None) -> bool:
+        p = people.get(pid) if pid else None
+        if p is None:
+            return False
+        why = p.unavailable_reason(now)
+        if why is not None:
+            if (p.id, why) not in missed:
+                missed.append((p.id, why))
+            return False
+        return True
+
+    first = people.get(person_id) if person_id else None
+    if ok(person_id):
+        return person_id, "allocated"  # type: ignore[return-value]
+    cover_id = first.cover_id if first is not None else None
+    if cover_id and cover_id != person_id and ok(cover_id):
+        return cover_id, "cover"
+    if team.duty_id and ok(team.duty_id):
+        return team.duty_id, "duty"
+    return None
+
+
+def route_incident(r: RoutingInput) -> Route:
+    recipients: list[Recipient] = []
+    missed: list[tuple[str, str]] = []
+    phone_advice: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def person(pid: str | None) -> PersonInfo | None:
+        return r.people.get(pid) if pid else None
+
+    def add(pid: str | None, reason: str, primary: bool = False) -> bool:
+        p = person(pid)
+        if p is None:
+            return False
+        why = p.unavailable_reason(r.now)
+        if why is not None:
+            missed.append((p.id, why))
+            return False
+        if p.id not in seen:
+            seen.add(p.id)
+            recipients.append(Recipient(p.id, reason, primary))
+        return True
+
+    allocated = person(r.allocated_id)
+    if allocated is not None and allocated.unavailable_reason(r.now) is not None:
+        if allocated.phone and allocated.active:
+            phone_advice.append((allocated.name, allocated.phone))
+    holder: str | None = None
+    found = holder_for(r.allocated_id, r.team, r.people, r.now, missed)
+    if found is not None:
+        holder, reason = found
+        add(holder, reason, primary=True)
+
+    if r.out_of_hours and r.urgency in ("urgent", "high"):
+        add(r.team.edt_id, "edt")
+
+    for role in r.copy_roles:
+        if role == "team_manager":
+            add(r.team.manager_id, "copy:team_manager")
+        elif role == "duty":
+            add(r.team.duty_id, "copy:duty")
+        elif role == "edt":
+            add(r.team.edt_id, "copy:edt")
+        elif role in (LADO, CHILD_PROTECTION):
+            for pid in r.by_role.get(role, ()):
+                add(pid, f"copy:{role}")
+
+    add(r.supervising_id, "supervising")
+
+    nobody = not recipients
+    if nobody:
+        add(r.team.manager_id, "manager_fallback")
+    if holder is None:
+        duty = person(r.team.duty_id)
+        if duty is not None and duty.phone:
+            phone_advice.append((duty.name, duty.phone))
+    # The carer themselves never receives their own alert.
+    recipients = [x for x in recipients if x.person_id != r.carer_id]
+    return Route(recipients, missed, holder, nobody, phone_advice)
+
+
+# Who stands in for someone who cannot be reached, in this order (DESIGN.md, Routing 2 and 5).
+SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager")
+
+
+@dataclass(frozen=True)
+class Substitute:
+    person_id: str
+    reason: str  # cover | duty | team_manager
+    already_has_it: bool  # they hold the incident already: no new alert is needed
+
+
+def substitute_for(
+    person_id: str, *, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
+    exclude: set[str] = frozenset(), holding: set[str] = frozenset(),
+) -> tuple[Substitute | None, list[tuple[str, str]]]:
+    """Who should have an incident instead of ``person_id``, whom Telegram could not reach.
+
+    Their named cover, else the team's duty worker, else the team manager: the
+    first of them who can take it now (not away, active, linked, reachable) and
+    is not in ``exclude`` (the carer, and people whose alerts on this incident
+    failed too). Someone in ``holding`` (they already have a live alert about
+    it) is chosen without a new alert. Returns the substitute (or None when
+    nobody can be reached) and who was passed over and why.
+    """
+    missed: list[tuple[str, str]] = []
+    failed = people.get(person_id)
+    chain = (
+        ("cover", failed.cover_id if failed else None),
+        ("duty", team.duty_id),
+        ("team_manager", team.manager_id),
+    )
+    for reason, pid in chain:
+        if not pid or pid == person_id:
+            continue
+        if pid in exclude:
+            missed.append((pid, "could not be reached either"))
+            continue
+        p = people.get(pid)
+        if p is None:
+            continue
+        why = p.unavailable_reason(now)
+        if why is not None:
+            missed.append((pid, why))
+            continue
+        return Substitute(pid, reason, pid in holding), missed
+    return None, missed

@@ -1,0 +1,241 @@
+"""Application wiring: the python-telegram-bot Application, our services, start and stop.
+
+``build_application`` makes the PTB Application with our typed context, the
+per-chat update processor and every handler; ``BotRunner`` starts and stops it
+together with the outbox dispatcher and the escalation engine,
+for ``fosterbot run``, the demo and the tests alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
+
+import handlers
+from bot.engine import rerouting
+from bot.runtime import webhook
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.engine.escalation import EscalationEngine
+from bot.runtime.housekeeping import Housekeeper
+from bot.delivery.outbox import Dispatcher
+from bot.runtime.polling import Poller
+from bot.runtime.webhook import HttpServer
+from bot.services import Services
+from bot.runtime.update_processor import PerChatUpdateProcessor
+from handlers.common import BotContext
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("report", "Report an incident (carers)"),
+    BotCommand("myreports", "Your recent reports"),
+    BotCommand("help", "What this bot does for you"),
+    BotCommand("guidance", "How to report well"),
+    BotCommand("cancel", "Stop what you are doing"),
+    BotCommand("open", "Open reports (yours, or your team's)"),
+    BotCommand("overdue", "Overdue reports in your teams (managers)"),
+    BotCommand("log", "Timeline of a report: /log INC-… (managers)"),
+    BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
+    BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
+]
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+async def check_schema(url: str) -> None:
+    current, head = await migrate.current_revision(url), migrate.head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is {'missing' if current is None else 'at ' + current}, "
+            f"the code needs {head}: run `fosterbot db upgrade` first"
+        )
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(
+                    "Sorry, something went wrong. Nothing you sent was lost; please try again.",
+                    show_alert=True,
+                )
+            else:
+                await update.effective_chat.send_message(
+                    "Sorry, something went wrong on our side. Nothing you sent was lost; "
+                    "please try again in a moment. In an emergency, phone."
+                )
+        except Exception:  # noqa: BLE001 - telling the user is best effort
+            log.exception("could not tell the user about the error")
+
+
+def build_application(services: Services) -> Application:
+    settings = services.settings
+    if not settings.token:
+        raise RuntimeError("no Telegram token: set FOSTERBOT_TELEGRAM_TOKEN")
+    timeout = settings.telegram.request_timeout_seconds
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
+                              write_timeout=timeout, connect_timeout=timeout))
+        .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
+    )
+    app = builder.build()
+    app.bot_data["services"] = services
+    handlers.register(app)
+    app.add_error_handler(error_handler)
+    return app
+
+
+@dataclass
+class BotRunner:
+    """Runs the bot without blocking: used by ``fosterbot run``, the demo and tests.
+
+    Start: the application, the outbox dispatcher, the housekeeping loop, then
+    the source of updates — our own polling loop, or in webhook mode the
+    webhook server (after ``setWebhook`` with the secret token); plus the
+    ``/healthz`` server in polling mode when ``[health] port`` is set.
+    Stop (SIGTERM) in the reverse order: stop taking updates (the updates or
+    request in hand are finished), stop the housekeeping, let the dispatcher
+    finish the sends on the wire and put back what it had claimed, then stop
+    the application. ``run_forever`` closes the database last.
+    """
+
+    services: Services
+    app: Application | None = None
+    dispatcher: Dispatcher | None = None
+    engine: EscalationEngine | None = None
+    poller: Poller | None = None
+    http: HttpServer | None = None
+    housekeeper: Housekeeper | None = None
+
+    async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
+                    set_commands: bool = True) -> None:
+        """``polling=False``: start everything but take no updates (tests feed them)."""
+        settings = self.services.settings
+        problems = webhook.config_problems(settings)
+        if problems and polling:
+            raise webhook.WebhookConfigError("; ".join(problems))
+        self.app = build_application(self.services)
+        await self.app.initialize()
+        me = self.app.bot.bot
+        self.services.bot_username = settings.telegram.bot_username or me.username
+        self.dispatcher = Dispatcher.from_settings(
+            self.services.db, self.app.bot, self.services.clock, settings.delivery,
+            on_failure=functools.partial(rerouting.handle_failed_delivery,
+                                         services=self.services),
+        )
+        self.services.dispatcher = self.dispatcher
+        if set_commands:
+            try:
+                await self.app.bot.set_my_commands(COMMANDS)
+            except Exception:  # noqa: BLE001 - a menu is a nicety
+                log.warning("could not set the command menu", exc_info=True)
+        await self.app.start()
+        await self.dispatcher.start()
+        self.engine = EscalationEngine(self.services)
+        self.services.engine = self.engine
+        await self.engine.start(self.app.job_queue)
+        self.housekeeper = Housekeeper(self.services)
+        await self.housekeeper.start()
+        if polling and settings.telegram.mode == "webhook":
+            hook = settings.telegram.webhook
+            self.http = HttpServer(self.services, listen=hook.listen, port=hook.port,
+                                   app=self.app, path=hook.path, secret=settings.webhook_secret)
+            await self.http.start()
+            await self.app.bot.set_webhook(url=hook.url, secret_token=settings.webhook_secret,
+                                           allowed_updates=Update.ALL_TYPES,
+                                           drop_pending_updates=False)
+        else:
+            if settings.health.port:
+                self.http = HttpServer(self.services, listen=settings.health.listen,
+                                       port=settings.health.port)
+                await self.http.start()
+            if polling:
+                self.poller = Poller(self.app)
+                await self.poller.start()
+                self.services.poller = self.poller
+        log.info("fosterbot running as @%s (%s)", self.services.bot_username,
+                 settings.telegram.mode if polling else "no updates")
+
+    async def stop(self) -> None:
+        if self.app is None:
+            return
+        if self.http is not None:
+            self.http.stop_accepting()
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
+            self.services.poller = None
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
+        if self.housekeeper is not None:
+            await self.housekeeper.stop()
+            self.housekeeper = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.services.engine = None
+            self.engine = None
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        self.app = None
+
+
+def make_services(settings: Settings, *, clock: Clock | None = None,
+                  db: Database | None = None) -> Services:
+    return Services(settings=settings, db=db or Database(settings.database.url),
+                    clock=clock or SystemClock())
+
+
+def quiet_ptb_warnings() -> None:
+    warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*CallbackQueryHandler.*")
+
+
+async def run_forever(services: Services) -> None:
+    """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
+    import signal
+
+    await check_schema(services.settings.database.url)
+    # Catch SIGINT/SIGTERM before starting: one that arrives while the bot starts
+    # (a supervisor stopping it early) must still mean a graceful stop once started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - not on Linux
+            pass
+    runner = BotRunner(services)
+    try:
+        await runner.start()
+    except BaseException:
+        await runner.stop()
+        await services.db.dispose()
+        raise
+    await stop.wait()
+    log.info("stopping: no new updates; finishing in-flight work")
+    await runner.stop()
+    await services.db.dispose()
+    log.info("stopped")

@@ -1,0 +1,63 @@
+"""A periodic job for the chores of this module's issue: abandoned drafts and old update ids.
+
+Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
+come from the injected clock and the database): remind or discard abandoned
+drafts (``bot/record/drafts.py``) and prune ``processed_updates`` (``bot/runtime/updates.py``).
+Kept separate from the escalation engine so either can change without the
+other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from bot.record import drafts
+
+from bot.runtime import updates
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Housekeeper:
+    def __init__(self, services: "Services", *, interval: float | None = None) -> None:
+        self.services = services
+        self.interval = interval or services.settings.engine.sweep_interval_seconds
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def run_once(self) -> drafts.SweepResult:
+        services = self.services
+        now = services.clock.now()
+        async with services.db.write() as s:
+            result = await drafts.sweep(s, services, now)
+        await updates.prune(services.db, now)
+        if result.reminded or result.discarded:
+            log.info("drafts: %d reminded, %d discarded", result.reminded, result.discarded)
+            services.wake_dispatcher()
+        return result
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._loop(), name="fosterbot-housekeeping")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # noqa: BLE001 - logged; the next pass tries again
+                log.exception("housekeeping pass failed")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+            except asyncio.TimeoutError:
+                pass

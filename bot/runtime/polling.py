@@ -1,0 +1,241 @@
+"""Long polling that confirms updates to Telegram only after they were handled.
+
+python-telegram-bot's ``Updater`` confirms a batch of updates (by asking for
+the next offset) as soon as it has *queued* them, before any handler ran: a
+crash at that moment loses the batch, and with it whatever a carer had just
+typed. This loop confirms an update only once it and every update before it
+were handled: it asks Telegram for ``offset`` = the lowest update id still in
+hand. After a crash Telegram delivers the unconfirmed updates again; those
+already handled are skipped by ``processed_updates`` (``bot/runtime/updates.py``).
+
+Updates are handled different chats at once (the application's per-chat
+update processor keeps each chat in order). The loop waits up to
+``patience`` seconds for a batch; if some update takes longer (a manager's
+export, a write waiting for a ``fosterbot`` command's lock) it polls again
+without confirming it, so that the slow update holds up only its own chat:
+Telegram then sends the updates still in hand again with the new ones (they
+are at or after the offset), and those in hand are skipped. So a new chat
+waits at most ``patience`` seconds behind a slow one. At most
+``max_in_hand`` updates are in hand at a time.
+
+Re-sent updates still in hand are dropped before python-telegram-bot parses
+them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
+only for new ids. (Parsing an update is most of what it costs to receive it;
+under a burst of reports the updates in hand were sent again at every poll,
+and parsing them again took about a tenth of the bot's CPU.) An update that
+cannot be parsed is logged in full and confirmed, so that it is not fetched
+for ever.
+
+A failed poll never ends the loop (only a refused token does): a 429 is
+waited out as long as Telegram asks, anything else — a network error, a 5xx, a
+403, a bug — is logged and retried with a backoff doubling up to 30 s.
+
+Stopping (SIGTERM) interrupts the long poll at once but lets the updates in
+hand finish; what they confirm is confirmed on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from typing import Any
+
+from telegram import Update
+from telegram.error import (
+    Conflict,
+    EndPointNotFound,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
+
+from bot.delivery.stopping import unless_stopped
+
+log = logging.getLogger(__name__)
+
+# ``_fetch`` calls getUpdates through ``Bot.do_api_request`` on purpose (for the raw
+# JSON); python-telegram-bot warns that ``Bot.get_updates`` exists.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.get_updates'",
+                        category=PTBUserWarning)
+
+
+def _pause_after(exc: BaseException, backoff: float) -> float:
+    """How long to wait before polling again after ``exc``: what a 429 asks, else ``backoff``."""
+    if isinstance(exc, RetryAfter):
+        seconds = exc.retry_after
+        seconds = seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds
+        return max(float(seconds), backoff)
+    return backoff
+
+
+class Poller:
+    def __init__(self, app: Application, *, timeout: int = 10,
+                 allowed_updates: list[str] | None = None, patience: float = 0.5,
+                 max_in_hand: int = 256) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.allowed_updates = allowed_updates
+        self.patience = patience
+        self.max_in_hand = max_in_hand
+        self.offset: int | None = None  # what the next getUpdates asks for (confirms < it)
+        self.handled = 0
+        self._confirmed: int | None = None  # the offset Telegram has been sent
+        self._in_hand: dict[int, asyncio.Task] = {}  # update id -> its handling
+        self._done_above: set[int] = set()  # handled, but an earlier update is still in hand
+        self._highest: int | None = None  # the highest update id taken
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        await self.app.bot.delete_webhook(drop_pending_updates=False)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._loop(), name="fosterbot-polling")
+
+    async def stop(self) -> None:
+        """Stop taking updates; those in hand are finished and confirmed."""
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._in_hand:
+            await asyncio.gather(*self._in_hand.values(), return_exceptions=True)
+        if self.offset is not None and self.offset != self._confirmed:
+            try:  # confirm the last updates (the update this may return is not handled)
+                await self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1)
+            except TelegramError:
+                log.info("could not confirm the last updates; they will be skipped as seen")
+
+    async def _interruptible(self, aw: Any) -> Any:
+        return await unless_stopped(self._stop, aw, asyncio.CancelledError)
+
+    async def _loop(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            if len(self._in_hand) >= self.max_in_hand:
+                await self._wait(None, every=False)
+                continue
+            asked = self.offset
+            try:
+                raw = await self._interruptible(
+                    self._fetch(asked, 0 if self._in_hand else self.timeout))
+            except asyncio.CancelledError:
+                return
+            except (InvalidToken, EndPointNotFound):
+                # do_api_request reports a refused token as an unknown endpoint (401/404);
+                # getUpdates exists, so it is the token.
+                log.critical("Telegram refused the bot token; polling stopped")
+                return
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one poll
+                pause = _pause_after(exc, backoff)
+                if isinstance(exc, (NetworkError, Conflict, RetryAfter)):
+                    log.warning("polling failed (%s); retrying in %gs", exc, pause)
+                else:
+                    log.error("polling failed; retrying in %gs", pause, exc_info=exc)
+                try:
+                    await self._interruptible(asyncio.sleep(pause))
+                except asyncio.CancelledError:
+                    return
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if asked is not None:
+                self._confirmed = asked
+            self._take(self._parse_new(raw))
+            if self._in_hand:
+                # Usually all finish within ``patience`` and the next poll is an
+                # ordinary long poll; otherwise poll again then, for other chats.
+                try:
+                    await self._interruptible(self._wait(self.patience, every=True))
+                except asyncio.CancelledError:
+                    return
+
+    async def _fetch(self, offset: int | None, timeout: int) -> list:
+        """getUpdates' result as JSON: a list of updates not yet parsed."""
+        params: dict[str, Any] = {"timeout": timeout}
+        if offset is not None:
+            params["offset"] = offset
+        if self.allowed_updates is not None:
+            params["allowed_updates"] = self.allowed_updates
+        # The getUpdates request's own read timeout (bot/runtime/app.py) covers the long poll.
+        raw = await self.app.bot.do_api_request("get_updates", api_kwargs=params)
+        return raw if isinstance(raw, list) else []
+
+    def _parse_new(self, raw: list) -> list[Update]:
+        """The new updates among ``raw``, parsed; those in hand or handled are not parsed again."""
+        bot = self.app.bot
+        new = []
+        for data in raw:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(update_id, int):
+                log.error("getUpdates returned an entry without an update id, ignored: %r", data)
+                continue
+            if not self._is_new(update_id):
+                continue
+            try:
+                update = Update.de_json(data, bot)
+                bot.insert_callback_data(update)
+            except Exception:  # noqa: BLE001 - logged in full; confirmed, not fetched for ever
+                log.exception("could not read update %s; it is confirmed without being "
+                              "handled: %r", update_id, data)
+                self._skip(update_id)
+                continue
+            new.append(update)
+        return new
+
+    def _skip(self, update_id: int) -> None:
+        """Count an update that cannot be handled as done (so that it is confirmed)."""
+        self._done_above.add(update_id)
+        self._saw(update_id)
+        self._advance()
+
+    def _saw(self, update_id: int) -> None:
+        if self._highest is None or update_id > self._highest:
+            self._highest = update_id
+
+    def _is_new(self, update_id: int) -> bool:
+        if update_id in self._in_hand or update_id in self._done_above:
+            return False
+        return self.offset is None or update_id >= self.offset
+
+    def _take(self, updates: list) -> None:
+        processor = self.app.update_processor
+        for u in updates:
+            task = asyncio.create_task(processor.process_update(u, self.app.process_update(u)),
+                                       name=f"fosterbot-update-{u.update_id}")
+            self._in_hand[u.update_id] = task
+            task.add_done_callback(lambda t, uid=u.update_id: self._finished(uid, t))
+            self._saw(u.update_id)
+        if updates:
+            self._advance()
+
+    def _finished(self, update_id: int, task: asyncio.Task) -> None:
+        self._in_hand.pop(update_id, None)
+        self._done_above.add(update_id)
+        self.handled += 1
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling an update failed", exc_info=task.exception())
+        self._advance()
+
+    def _advance(self) -> None:
+        """The offset: the lowest update still in hand, else one past the highest taken."""
+        if self._in_hand:
+            self.offset = min(self._in_hand)
+        elif self._highest is not None:
+            self.offset = self._highest + 1
+        if self.offset is not None:
+            self._done_above = {i for i in self._done_above if i >= self.offset}
+
+    async def _wait(self, timeout: float | None, *, every: bool) -> None:
+        """Until every update in hand (or, ``every=False``, one of them) is handled."""
+        if self._in_hand:
+            await asyncio.wait(list(self._in_hand.values()), timeout=timeout,
+                               return_when=asyncio.ALL_COMPLETED if every
+                               else asyncio.FIRST_COMPLETED)

@@ -1,0 +1,157 @@
+"""Incoming updates are handled once; a person who writes to the bot is reachable again.
+
+Telegram delivers an update again when it did not see it acknowledged: a
+webhook answer that never arrived, or polling that stopped before it
+confirmed the offset. ``processed_updates`` remembers every update id that was
+handled, so a redelivered update changes nothing.
+
+Decision: the id is recorded *after* the handlers ran (a TypeHandler in the
+last group), and checked before them (a TypeHandler in group -1 that stops a
+known update). Recording it first would make a crash in the middle of a
+handler lose the update for good — the carer's typed text with it — because
+the redelivery would be skipped. The price is the opposite, narrower window:
+a crash after a handler committed and before the id was recorded handles the
+update again, which every handler tolerates (answers are written to the draft
+again, a second Submit or Acknowledge is refused as already done). Our own
+polling loop (``bot/runtime/polling.py``) and the webhook (``bot/runtime/webhook.py``) confirm
+an update to Telegram only after it was handled.
+
+Updates that finish together are recorded together (``HandledLog``, a group
+commit): one write transaction for all the ids that finished while the last
+one was being written. Each update still counts as handled only once its id is
+committed (its handling waits for that), so nothing above changes; on SQLite
+a burst of updates takes about one turn each at the single write lock instead
+of two (the handler's and the record's).
+
+Rows older than ``KEEP`` are pruned by the housekeeping loop (Telegram keeps
+an unconfirmed update for at most 24 hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from storage.db import Database
+from storage.models import Person, ProcessedUpdate
+
+KEEP = timedelta(days=7)
+
+
+async def seen(db: Database, update_id: int) -> bool:
+    async with db.read() as s:
+        return await seen_in(s, update_id)
+
+
+async def seen_in(session: AsyncSession, update_id: int) -> bool:
+    """``seen`` inside the caller's transaction."""
+    row = await session.execute(
+        select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
+    )
+    return row.first() is not None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """An update that was handled; ``telegram_user_id``: its sender may have been unreachable."""
+
+    update_id: int
+    at: datetime
+    telegram_user_id: int | None = None
+
+
+async def record(db: Database, handled: list[Handled]) -> int:
+    """Remember the updates as handled, in one transaction; their senders are reachable
+    again. Returns how many were new."""
+    if not handled:
+        return 0
+    async with db.write() as s:
+        ins = (postgresql.insert if db.is_postgres else sqlite.insert)(ProcessedUpdate)
+        rows = {h.update_id: {"update_id": h.update_id, "processed_at": h.at} for h in handled}
+        res = await s.execute(
+            ins.values(list(rows.values())).on_conflict_do_nothing(index_elements=["update_id"])
+        )
+        senders = {h.telegram_user_id: h.at for h in handled if h.telegram_user_id is not None}
+        if senders:
+            back = (
+                await s.execute(
+                    update(Person)
+                    .where(Person.telegram_user_id.in_(sorted(senders)),
+                           Person.unreachable_since.is_not(None))
+                    .values(unreachable_since=None, unreachable_reason=None)
+                    .returning(Person.id, Person.telegram_user_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            for person_id, telegram_user_id in sorted(back):
+                await audit.record(s, "person_reachable", at=senders[telegram_user_id],
+                                   actor_id=person_id, telegram_user_id=telegram_user_id,
+                                   why="wrote to the bot again")
+        return res.rowcount
+
+
+class HandledLog:
+    """Records handled updates, those that finish together in one transaction.
+
+    ``add`` returns once the update's id is committed. While one batch is being
+    written, the ids that finish queue for the next; a lone update is written at
+    once (no timer, so no added wait). A batch that fails fails each of its
+    updates' ``add`` with the error, as a write of its own would have.
+    """
+
+    MAX_BATCH = 500  # ids per transaction (two bound parameters each)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: list[tuple[Handled, asyncio.Future]] = []
+        self._writing: list[tuple[Handled, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def add(self, handled: Handled) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queue.append((handled, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_queued(),
+                                               name="fosterbot-handled-updates")
+        # Shielded: a handler cancelled while waiting does not cancel the others' batch.
+        await asyncio.shield(done)
+
+    async def _write_queued(self) -> None:
+        try:
+            while self._queue:
+                self._writing = self._queue[:self.MAX_BATCH]
+                self._queue = self._queue[self.MAX_BATCH:]
+                error: Exception | None = None
+                try:
+                    await record(self.db, [h for h, _ in self._writing])
+                except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                    error = exc
+                for _, done in self._writing:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+                self._writing = []
+        finally:
+            # Cancelled (the loop is closing): nobody may wait for ever.
+            for _, done in self._writing + self._queue:
+                if not done.done():
+                    done.cancel()
+            self._writing, self._queue = [], []
+            self._writer = None
+
+
+async def prune(db: Database, now: datetime) -> int:
+    async with db.write() as s:
+        res = await s.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - KEEP)
+        )
+        return res.rowcount or 0

@@ -122,7 +122,7 @@ async def _echo_app(args):
 
 
 async def _fosterbot(args):
-    from bot.runtime.app import BotRunner, make_services, quiet_ptb_warnings
+    from bot.app import BotRunner, make_services, quiet_ptb_warnings
     from bot.clock import FakeClock, SystemClock
     from bot.config import parse_settings
 

@@ -33,8 +33,8 @@ from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.emulator import FakeBotAPI  # noqa: E402
 from bot.delivery.outbox import PRIORITY, Dispatcher, enqueue  # noqa: E402
+from bot.emulator import FakeBotAPI  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
 

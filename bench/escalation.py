@@ -42,12 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, text, update  # noqa: E402
 
-from bot.runtime.app import make_services  # noqa: E402
+from bot.app import make_services  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
-from bot.people.directory import apply_directory, parse_directory  # noqa: E402
-from bot.escalation.policy import freeze_plan  # noqa: E402
 from bot.engine.escalation import EscalationEngine  # noqa: E402
+from bot.escalation.policy import freeze_plan  # noqa: E402
+from bot.people.directory import apply_directory, parse_directory  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.models import EscalationAction, Incident, IncidentRecipient, Person  # noqa: E402
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, update  # noqa: E402
 
 from bot import audit, incidents  # noqa: E402
-from bot.runtime.app import make_services  # noqa: E402
+from bot.app import make_services  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
 from bot.people.directory import apply_directory, parse_directory  # noqa: E402

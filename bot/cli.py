@@ -13,9 +13,38 @@ import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
+from bot import audit
+from bot.app import (
+    SchemaOutOfDate,
+    check_schema,
+    make_services,
+    quiet_ptb_warnings,
+    run_forever,
+)
+from bot.clock import SystemClock
 from bot.config import TOKEN_ENV, ConfigError, Settings, load_config
+from bot.demo import DemoOptions, run_demo
+from bot.people import invites
+from bot.people.directory import (
+    DirectoryError,
+    apply_directory,
+    export_directory,
+    parse_directory,
+)
+from bot.review import render, stats, timeline
+from bot.review.chart import render_png
+from bot.review.export import export
+from bot.review.periods import PeriodError, between
+from bot.runtime.webhook import config_problems
+from storage import migrate, queries
+from storage.db import Database
+from storage.models import Person
 
 log = logging.getLogger("fosterbot")
 
@@ -45,13 +74,11 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
 
 
 def _services(settings: Settings):
-    from bot.runtime.app import make_services
 
     return make_services(settings)
 
 
 async def _with_db(settings: Settings, fn):
-    from storage.db import Database
 
     db = Database(settings.database.url)
     try:
@@ -61,7 +88,6 @@ async def _with_db(settings: Settings, fn):
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
-    from storage import migrate
 
     asyncio.run(migrate.upgrade(settings.database.url))
     print(f"database at {migrate.head_revision()}: {_safe_url(settings.database.url)}")
@@ -78,8 +104,6 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-    from bot.people.directory import DirectoryError, apply_directory, parse_directory
 
     path = Path(args.file)
     try:
@@ -100,9 +124,7 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
         await _require_schema(settings)
         async with db.write() as s:
             if args.if_empty:
-                from sqlalchemy import func, select
 
-                from storage.models import Person
 
                 count = (await s.execute(select(func.count()).select_from(Person))).scalar_one()
                 if count:
@@ -121,7 +143,6 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_directory_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.people.directory import export_directory
 
     async def run(db):
         await _require_schema(settings)
@@ -138,8 +159,6 @@ def cmd_directory_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.people import invites
-    from bot.clock import SystemClock
 
     async def run(db):
         await _require_schema(settings)
@@ -172,7 +191,6 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Walk the chain; with --head FILE also check an export's chain head is still there."""
-    from bot import audit
 
     expected = None
     if args.head:
@@ -212,11 +230,7 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _period_from_args(settings: Settings, args: argparse.Namespace):
-    from datetime import date
 
-    from bot.clock import SystemClock
-    from bot.review.periods import PeriodError, between
-    from zoneinfo import ZoneInfo
 
     try:
         first = date.fromisoformat(args.from_) if args.from_ else None
@@ -235,8 +249,6 @@ def _scope(args: argparse.Namespace):
 
 
 def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.review import timeline
-    from storage import queries
 
     services = _services(settings)
 
@@ -260,7 +272,6 @@ def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.review import render, stats
 
     period = _period_from_args(settings, args)
     services = _services(settings)
@@ -276,7 +287,6 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     st = asyncio.run(run())
     print(render.stats_plain(services, st))
     if args.chart:
-        from bot.review.chart import render_png
 
         Path(args.chart).write_bytes(render_png(st))
         print(f"\nchart written to {args.chart}")
@@ -284,8 +294,6 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-    from bot.review.export import export
 
     period = _period_from_args(settings, args)
     last_print = {"incidents": 0, "audit events": 0}
@@ -311,18 +319,15 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _require_schema(settings: Settings) -> None:
-    from bot.runtime.app import check_schema
 
     await check_schema(settings.database.url)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.runtime.app import quiet_ptb_warnings, run_forever
 
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    from bot.runtime.webhook import config_problems
 
     problems = config_problems(settings)
     if problems:
@@ -336,8 +341,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings | None, args: argparse.Namespace) -> int:
-    from bot.runtime.app import quiet_ptb_warnings
-    from bot.demo import DemoOptions, run_demo
 
     if args.speed <= 0:
         print("--speed must be more than 0 (use --fast for no pauses)", file=sys.stderr)
@@ -444,7 +447,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for the operator
-        from bot.runtime.app import SchemaOutOfDate
 
         if isinstance(exc, SchemaOutOfDate):
             print(f"error: {exc}", file=sys.stderr)

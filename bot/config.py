@@ -17,8 +17,16 @@ import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.rules.categories import COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
 from bot.rules.durations import Duration, parse_duration
@@ -84,7 +92,6 @@ class ServiceSettings(_Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
             ZoneInfo(v)

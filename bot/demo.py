@@ -1,6 +1,6 @@
 """``fosterbot demo``: the whole bot on a scripted day, with no Telegram and no network.
 
-What runs is the real thing: :class:`bot.runtime.app.BotRunner` (the same PTB
+What runs is the real thing: :class:`bot.app.BotRunner` (the same PTB
 application, handlers, outbox dispatcher and, as they land, engines) talking
 over HTTP on 127.0.0.1 to the built-in Bot API emulator (:mod:`bot.emulator`),
 on a SQLite database migrated with Alembic in a temporary directory. The people
@@ -35,6 +35,7 @@ Decisions where the issue is silent:
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import sys
 import tempfile
@@ -50,14 +51,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import audit
-
-from bot.record import alerts
-from bot.runtime.app import BotRunner, make_services
+from bot.app import BotRunner, make_services
 from bot.clock import FakeClock
 from bot.config import Settings, parse_settings
-from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import BotMessage, FakeBotAPI, FakeUser
+from bot.people.directory import apply_directory, parse_directory
 from bot.people.invites import create_invite
+from bot.record import alerts
+from bot.review import timeline
 from bot.services import Services
 from storage import migrate
 from storage.models import Incident, Person, PersonRole
@@ -448,7 +449,6 @@ class Demo:
 
 async def incident_timeline(session: Any, services: Services, incident: Incident) -> list[str]:
     """The incident's timeline as the managers' ``/log`` shows it (bot.review.timeline)."""
-    from bot.review import timeline
 
     tl = await timeline.build(session, services, incident)
     lines = [f"{e.at.astimezone(services.tz):%H:%M %a}  {e.text}" for e in tl.entries]
@@ -648,7 +648,6 @@ async def scene_out_of_hours(demo: Demo) -> None:
 
 
 def _reference(text: str) -> str:
-    import re
 
     m = re.search(r"INC-\d{4}-\d{6}", text)
     if not m:

@@ -1,24 +1,59 @@
 """The services a handler reaches through its context: settings, database, clock, engines.
 
-Built once per process by ``bot/runtime/app.py``; tests build one with a fake clock.
+Built once per process by ``bot.app.make_services``; tests build one with a
+fake clock. The long-running parts (dispatcher, engine, poller, the handled-update
+log) are set by the runtime that owns them; here they are typed by what the rest
+of the code asks of them (``Protocol``), so this module depends on nothing above it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.people.access import Access
 from bot.clock import Clock
 from bot.config import Settings
-from bot.runtime.updates import HandledLog
+from bot.people.access import Access
 from bot.rules.workhours import WorkingCalendar
 from storage.db import Database
-from storage.models import Incident
+
+
+class DispatcherHandle(Protocol):
+    """The outbox dispatcher (``bot.delivery.outbox.Dispatcher``) as others use it."""
+
+    sent_count: int
+    rate_limited_count: int
+
+    @property
+    def in_memory(self) -> int: ...
+
+    def wake(self) -> None: ...
+
+
+class EngineHandle(Protocol):
+    """The escalation engine (``bot.engine.escalation.EscalationEngine``) as others use it."""
+
+    def wake(self) -> None: ...
+
+    def due_at(self, times: Iterable[datetime | None]) -> None: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+
+class PollerHandle(Protocol):
+    """The polling loop (``bot.runtime.polling.Poller``) as the health check sees it."""
+
+    @property
+    def running(self) -> bool: ...
+
+
+class HandledUpdates(Protocol):
+    """Where handled update ids are recorded (``bot.runtime.updates.HandledLog``)."""
+
+    async def add(self, handled: Any) -> None: ...
 
 
 def calendar_from(settings: Settings) -> WorkingCalendar:
@@ -35,20 +70,18 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
-    calendar: WorkingCalendar = None  # type: ignore[assignment]
+    handled: HandledUpdates
     access: Access = field(default_factory=Access)
-    dispatcher: Any = None  # bot.delivery.outbox.Dispatcher once the bot is built
-    engine: Any = None  # bot.engine.escalation.EscalationEngine once the bot runs
+    dispatcher: DispatcherHandle | None = None
+    engine: EngineHandle | None = None
+    poller: PollerHandle | None = None
     bot_username: str = ""
-    poller: Any = None  # bot.runtime.polling.Poller while the bot polls
-    handled: HandledLog = None  # type: ignore[assignment]  # made here: one per process
+    calendar: WorkingCalendar = field(init=False)  # working hours, from the settings
+    tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.calendar is None:
-            self.calendar = calendar_from(self.settings)
+        self.calendar = calendar_from(self.settings)
         self.tz = ZoneInfo(self.settings.service.timezone)
-        if self.handled is None:
-            self.handled = HandledLog(self.db)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.tz)
@@ -71,9 +104,3 @@ class Services:
                 self.engine.due_at(due)
             else:
                 self.engine.wake()
-
-    async def escalation_after_ack(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
-        """Acknowledgement stops the ladder; the outcome clock (if any) starts."""
-        from bot.engine.escalation import after_ack
-
-        await after_ack(session, self, incident, now)

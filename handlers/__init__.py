@@ -15,17 +15,27 @@ from telegram.ext import (
     filters,
 )
 
+from handlers import (
+    alerts,
+    away,
+    fallback,
+    notification,
+    report,
+    review,
+    start,
+    thread,
+    updates,
+)
+from handlers import (
+    help as help_,
+)
+
 # Handler groups: before every other handler, and after all of them.
 FIRST_GROUP = -1
 LAST_GROUP = 100
 
 
 def register(app: Application) -> None:
-    from handlers import (
-        alerts, away, fallback, help as help_, notification, report, review, start, thread,
-        updates,
-    )
-
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, updates.skip_if_seen), group=FIRST_GROUP)
     app.add_handler(TypeHandler(Update, updates.record_handled), group=LAST_GROUP)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import callbacks
-
 from bot.record import incidents
 from bot.texts import STALE_BUTTON, hhmm
 from handlers.common import BotContext, linked, refuse

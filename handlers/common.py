@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import CallbackContext, ExtBot
 
 from bot import audit, texts
 from bot.services import Services
 from storage import queries
 from storage.models import Person
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 

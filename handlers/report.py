@@ -9,14 +9,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import callbacks
-
-from bot.record import attachments
-
-from bot.record import inbox
-
-from bot.record import reporting
-
-from bot.record import thread
+from bot.record import attachments, inbox, reporting, thread
 from bot.record.prompt import Refused
 from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply, show

@@ -15,14 +15,8 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot import audit, callbacks
-
-from bot.record import attachments
-
-from bot.record import inbox
-
+from bot.record import attachments, inbox, thread
 from bot.record import render as record
-
-from bot.record import thread
 from bot.record.attachments import Media
 from bot.record.prompt import Refused
 from bot.texts import STALE_BUTTON, h, when

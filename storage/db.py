@@ -23,7 +23,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from storage import sqlite_inloop
 

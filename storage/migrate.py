@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -56,9 +59,7 @@ async def current_revision(url: str) -> str | None:
 
 async def check(url: str) -> list:
     """Differences between the models and the migrated schema (empty when in step)."""
-    from alembic.autogenerate import compare_metadata
 
-    from storage.models import Base
 
     engine = create_async_engine(url)
     try:

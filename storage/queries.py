@@ -7,7 +7,15 @@ from datetime import date, datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Child, Incident, IncidentRecipient, Person, PersonRole, Placement, Team
+from storage.models import (
+    Child,
+    Incident,
+    IncidentRecipient,
+    Person,
+    PersonRole,
+    Placement,
+    Team,
+)
 
 
 async def person_by_telegram(session: AsyncSession, telegram_user_id: int) -> Person | None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import FakeBotAPI
+from bot.people.directory import apply_directory, parse_directory
 from storage.db import Database
 from storage.models import Person
 

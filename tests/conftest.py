@@ -161,7 +161,7 @@ def settings_overrides():
 
 @pytest.fixture
 async def services(db_url, clock, settings_overrides):
-    from bot.runtime.app import make_services
+    from bot.app import make_services
 
     svc = make_services(make_settings(db_url, **settings_overrides), clock=clock)
     yield svc

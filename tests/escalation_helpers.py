@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from bot.record import incidents
-from bot.people.directory import apply_directory, parse_directory
 from bot.engine.escalation import EscalationEngine, pending
+from bot.people.directory import apply_directory, parse_directory
+from bot.record import incidents
 from storage.models import AuditEvent, Delivery, EscalationAction, Incident, Person
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 

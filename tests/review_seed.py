@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 
-from bot.record import incidents
 from bot.people.directory import apply_directory, parse_directory
+from bot.record import incidents
 from storage.models import Delivery, EscalationAction, Incident, IncidentMessage, Person
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-
 from storage import migrate
 from tests.world import EXAMPLE_DIRECTORY, ROOT
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.people.directory import DirectoryError, apply_directory, export_directory, parse_directory
+from bot.people.directory import (
+    DirectoryError,
+    apply_directory,
+    export_directory,
+    parse_directory,
+)
 from storage.models import AuditEvent, Child, Person, PersonRole, Placement, Team
 from tests.world import EXAMPLE_DIRECTORY
 

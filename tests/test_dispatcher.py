@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from telegram.error import RetryAfter
 
 from bot import audit
-from bot.emulator.faults import RateLimiter
 from bot.delivery.outbox import Dispatcher, enqueue
+from bot.emulator.faults import RateLimiter
 from storage.models import Delivery
 
 

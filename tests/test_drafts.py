@@ -7,7 +7,6 @@ the housekeeping pass is run by hand.
 
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Draft, Incident

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.record import notification
 from bot.engine.escalation import pending
+from bot.record import notification
 from storage.models import Person
 from tests.escalation_helpers import Desk, desk  # noqa: F401 - the fixture
 from tests.world import EXAMPLE_DIRECTORY

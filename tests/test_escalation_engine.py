@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.runtime.app import make_services
+from bot.app import make_services
 from bot.config import ConfigError, parse_settings
 from bot.engine.escalation import EscalationEngine
 from tests.conftest import make_settings

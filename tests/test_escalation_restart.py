@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from bot.runtime.app import make_services
+from bot.app import make_services
 from bot.engine.escalation import EscalationEngine
 from storage.models import AuditEvent, Delivery, EscalationAction
 from tests.conftest import make_settings

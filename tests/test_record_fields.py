@@ -156,9 +156,9 @@ async def test_urgent_report_goes_at_once_and_asks_the_rest_afterwards(world):
 
 def test_a_full_alert_always_fits_one_telegram_message():
     """Longest description, every field at its longest, long names: still under 4096 characters."""
-    from bot.record import alerts
-    from bot.runtime.app import make_services
+    from bot.app import make_services
     from bot.emulator.markup import parse_html
+    from bot.record import alerts
     from bot.record.incidents import MAX_DESCRIPTION
     from bot.record.reporting import MAX_FIELD
     from storage.models import Person

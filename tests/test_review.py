@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select
 
 from bot import audit
-
 from bot.record import incidents
 from bot.review import export, lists, periods, render, stats, timeline
 from bot.review.paging import tg_len

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.runtime.app import BotRunner, make_services
+from bot.app import BotRunner, make_services
 from bot.cli import main as cli_main
 from bot.runtime.webhook import SECRET_HEADER, WebhookConfigError
 from storage.models import Person, ProcessedUpdate

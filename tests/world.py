@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.runtime.app import BotRunner, make_services
+from bot.app import BotRunner, make_services
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.people.directory import apply_directory, parse_directory
 from bot.emulator import FakeBotAPI, FakeUser
+from bot.people.directory import apply_directory, parse_directory
 from bot.people.invites import create_invite
 from bot.services import Services
 

@@ -50,16 +50,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-
-from bot.record import alerts
-
-from bot.escalation import policy as escalation
-from bot.engine import targets
-from bot.engine import texts
-from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.engine import targets, texts
+from bot.escalation import policy as escalation
+from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
+from bot.record import alerts
+from bot.rules.reasons import reason_label
 from storage import queries
-from storage.models import Delivery, EscalationAction, Incident, Person, Team
+from storage.models import EscalationAction, Incident, Person, Team
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -71,7 +69,6 @@ _COLUMNS = {
     MAIN: (Incident.next_step, Incident.next_due_at),
     NOTIFY: (Incident.notification_step, Incident.notification_next_at),
 }
-CANCEL_ON_ACK = ("reminder", "escalation")
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -104,31 +101,6 @@ def pending(incident: Incident) -> list[PendingStep]:
                                "team_manager"))
     return sorted(out, key=lambda p: p.due_at)
 
-
-async def after_ack(session: AsyncSession, services: "Services", incident: Incident,
-                    now: datetime) -> None:
-    """Acknowledgement stops the ladder at once and starts the outcome clock.
-
-    Reminders and escalations written but not yet sent are cancelled, so
-    nobody is chased about a report that has just been taken.
-    """
-    stopped = (incident.next_step, incident.next_due_at)
-    due = escalation.outcome_due(incident.plan or {}, services.calendar, now)
-    incident.next_step = "outcome1" if due else None
-    incident.next_due_at = due
-    cancelled = await session.execute(
-        update(Delivery)
-        .where(Delivery.incident_id == incident.id, Delivery.kind.in_(CANCEL_ON_ACK),
-               Delivery.status == "pending", Delivery.method == "send",
-               (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now))
-        .values(status="cancelled", last_error="acknowledged before it was sent")
-        .execution_options(synchronize_session=False)
-    )
-    await audit.record(
-        session, "escalation_stopped", at=now, incident_id=incident.id, reason="acknowledged",
-        stopped_step=stopped[0], stopped_due=_iso(stopped[1]),
-        unsent_cancelled=cancelled.rowcount, outcome_due=_iso(due),
-    )
 
 
 class EscalationEngine:
@@ -435,7 +407,6 @@ class _Step:
 
     # -- the acknowledgement ladder -------------------------------------------------
     async def ladder(self, key: StepKey) -> bool:
-        from bot.record.incidents import reason_label
 
         services, inc = self.services, self.inc
         if inc.status != "open":  # closed without an acknowledgement: nothing to chase

@@ -34,10 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-
-from bot.record import alerts
-from bot.record.incidents import person_info
 from bot.delivery.outbox import PRIORITY, SendOutcome, enqueue
+from bot.people.info import person_info
+from bot.record import alerts
 from bot.rules.routing import Substitute, TeamInfo, substitute_for
 from bot.texts import h
 from storage import queries

@@ -27,6 +27,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.people.info import person_info
 from bot.rules.routing import HOLDER_REASONS, PersonInfo, TeamInfo, holder_for
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
@@ -58,7 +59,6 @@ def team_info(team: Team) -> TeamInfo:
 
 
 async def _people(session: AsyncSession, ids: set[str]) -> tuple[dict[str, Person], dict[str, PersonInfo]]:
-    from bot.record.incidents import person_info
 
     people = await queries.people_by_id(session, {i for i in ids if i})
     covers = {p.cover_id for p in people.values() if p.cover_id and p.cover_id not in people}
@@ -169,29 +169,3 @@ async def add_recipient(session: AsyncSession, incident_id: int, person_id: str,
     return True
 
 
-async def on_behalf_of(session: AsyncSession, incident: Incident, person: Person) -> str | None:
-    """The holder ``person`` acts for when acknowledging, or None when acting for themselves.
-
-    Someone who holds the incident acts for themselves. Someone it was escalated to,
-    or the manager of the child's team (copied or not), acts on the holder's behalf.
-    Other copies (supervising social worker, LADO, …) acknowledge in their own name.
-    """
-    from bot.people.access import Access
-
-    rows = await queries.recipients_of(session, incident.id)
-    own = [r for r in rows if r.person_id == person.id]
-    if any(r.reason in HOLDER_REASONS for r in own):
-        return None
-    escalated = any(r.reason.startswith("escalation:") or r.reason == "notification" for r in own)
-    if not escalated and not await Access().manages_team(session, person, incident.team_id):
-        return None
-    for reason in HOLDER_REASONS:
-        for r in rows:
-            if r.reason == reason and r.person_id != person.id:
-                return r.person_id
-    return None
-    for reason in HOLDER_REASONS:
-        for r in rows:
-            if r.reason == reason and r.person_id != person.id:
-                return r.person_id
-    return None

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import callbacks
-
 from bot.record import alerts
 from bot.texts import h, waited, when
 from storage.models import Incident, Person
@@ -104,8 +103,3 @@ def notification_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
     if incident.notified_at is not None:
         return []
     return [[(NOTIFIED_LABEL, callbacks.encode("notified", incident.id))]]
-
-
-def notification_done(services: "Services", incident: Incident, by: Person) -> str:
-    return (f"📋 Notification to Ofsted and the responsible authority recorded by "
-            f"<b>{h(by.name)}</b> at {when(incident.notified_at, services.tz)}.")

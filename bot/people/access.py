@@ -21,10 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rules.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from bot.rules.routing import HOLDER_REASONS
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
-from bot.rules.routing import HOLDER_REASONS
-
 
 # Recipients who hold an incident (rather than being copied for information).
 
@@ -133,3 +132,24 @@ class Access:
                                   incident: Incident) -> bool:
         """May read this incident's full timeline: it belongs to a team they manage."""
         return incident.team_id in await self.managed_team_ids(session, person)
+
+
+async def on_behalf_of(session: AsyncSession, incident: Incident, person: Person) -> str | None:
+    """The holder ``person`` acts for when acknowledging, or None when acting for themselves.
+
+    Someone who holds the incident acts for themselves. Someone it was escalated to,
+    or the manager of the child's team (copied or not), acts on the holder's behalf.
+    Other copies (supervising social worker, LADO, …) acknowledge in their own name.
+    """
+    rows = await queries.recipients_of(session, incident.id)
+    own = [r for r in rows if r.person_id == person.id]
+    if any(r.reason in HOLDER_REASONS for r in own):
+        return None
+    escalated = any(r.reason.startswith("escalation:") or r.reason == "notification" for r in own)
+    if not escalated and not await Access().manages_team(session, person, incident.team_id):
+        return None
+    for reason in HOLDER_REASONS:
+        for r in rows:
+            if r.reason == reason and r.person_id != person.id:
+                return r.person_id
+    return None

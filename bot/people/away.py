@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from bot.people.info import person_info
 from bot.rules.roles import DUTY, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER, TEAM_MANAGER
 from bot.rules.routing import TeamInfo, holder_for
 from storage import queries
@@ -92,7 +93,6 @@ class AwayResult:
 async def who_covers(session: AsyncSession, person: Person,
                      now: datetime) -> tuple[Person | None, str | None]:
     """Who would take an alert for ``person`` at ``now`` (the routing rule)."""
-    from bot.record.incidents import person_info
 
     team = await session.get(Team, person.team_id) if person.team_id else None
     tinfo = TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,

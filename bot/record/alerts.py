@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
-
 from bot.record import render as record
+from bot.record.attachments import count_for
 from bot.rules.outcomes import outcome_label
+from bot.rules.reasons import reason_label
 from bot.texts import URGENCY_MARK, h, hhmm, when
 from storage.models import Incident, IncidentMessage, Person
 
@@ -81,7 +82,6 @@ def record_buttons(incident_id: int, attachments: int, minimal: bool) -> list[tu
 async def buttons_for(session: AsyncSession, services: "Services",
                       incident: Incident) -> list[list[tuple[str, str]]]:
     """``alert_buttons`` with the attachment count and privacy mode filled in."""
-    from bot.record.attachments import count_for
 
     return alert_buttons(incident, await count_for(session, incident.id),
                          services.settings.privacy.minimal_alerts)
@@ -136,7 +136,6 @@ def with_status(text: str, status: str) -> str:
 
 
 def receipt_text(services: "Services", incident: Incident, result: "Submitted") -> str:
-    from bot.record.incidents import reason_label
 
     lines = [
         f"📨 Report <b>{h(incident.reference)}</b> received and recorded at "
@@ -161,3 +160,7 @@ def receipt_text(services: "Services", incident: Incident, result: "Submitted") 
     lines.append("You will be told here when someone acknowledges it. /myreports shows your reports. "
                  "To add to this report or correct it, use the buttons below.")
     return "\n".join(lines)
+
+def notification_done(services: "Services", incident: Incident, by: Person) -> str:
+    return (f"📋 Notification to Ofsted and the responsible authority recorded by "
+            f"<b>{h(by.name)}</b> at {when(incident.notified_at, services.tz)}.")

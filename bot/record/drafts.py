@@ -30,8 +30,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
-from bot.rules.durations import Duration
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
+from bot.rules.durations import Duration
 from bot.texts import clip, h, when
 from storage.models import Draft, Person
 

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.record import reporting
-
-from bot.record import thread
+from bot.record import reporting, thread
 from bot.record.attachments import Media
 from bot.record.prompt import Prompt
 from storage.models import Person

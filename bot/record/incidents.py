@@ -16,19 +16,31 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-
-from bot.record import alerts
-
-from bot.record import attachments
-
-from bot.escalation import policy as escalation
-from bot.engine.targets import on_behalf_of as escalation_on_behalf_of
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.escalation import clocks
+from bot.escalation import policy as escalation
+from bot.people.access import on_behalf_of as escalation_on_behalf_of
+from bot.people.info import person_info
+from bot.record import alerts, attachments
+from bot.rules.reasons import reason_label
 from bot.rules.roles import CHILD_PROTECTION, LADO
-from bot.rules.routing import HOLDER_REASONS, PersonInfo, RoutingInput, TeamInfo, route_incident
+from bot.rules.routing import (
+    HOLDER_REASONS,
+    RoutingInput,
+    TeamInfo,
+    route_incident,
+)
 from bot.texts import h, when
 from storage import queries
-from storage.models import Child, Delivery, Incident, IncidentCounter, IncidentRecipient, Person, Team
+from storage.models import (
+    Child,
+    Delivery,
+    Incident,
+    IncidentCounter,
+    IncidentRecipient,
+    Person,
+    Team,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -40,32 +52,6 @@ class ReportError(Exception):
     """A report cannot be accepted as it is; the message is for the carer."""
 
 
-REASON_LABELS = {
-    "allocated": "allocated social worker",
-    "cover": "covering for the allocated social worker",
-    "duty": "duty social worker",
-    "edt": "Emergency Duty Team (out of hours)",
-    "supervising": "supervising social worker",
-    "manager_fallback": "team manager (nobody else could be reached)",
-    "copy:team_manager": "team manager (copied)",
-    "copy:duty": "duty social worker (copied)",
-    "copy:edt": "Emergency Duty Team (copied)",
-    "copy:lado": "LADO (copied)",
-    "copy:child_protection": "child protection (copied)",
-    "escalation:team_manager": "team manager (escalated: not acknowledged in time)",
-    "escalation:duty": "duty social worker (escalated: not acknowledged in time)",
-    "escalation:edt": "Emergency Duty Team (escalated: not acknowledged in time)",
-    "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
-    "escalation:person": "escalated to you: not acknowledged in time",
-    "notification": "team manager (notifiable event)",
-    "reroute:cover": "covering (the person it went to could not be reached)",
-    "reroute:duty": "duty social worker (the person it went to could not be reached)",
-    "reroute:team_manager": "team manager (the person it went to could not be reached)",
-}
-
-
-def reason_label(reason: str) -> str:
-    return REASON_LABELS.get(reason, reason.replace("_", " "))
 
 
 # Who "has" a report, in order of precedence: the routing's holder (allocated
@@ -107,12 +93,6 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     return f"INC-{year}-{number:06d}"
 
 
-def person_info(p: Person, roles: frozenset[str]) -> PersonInfo:
-    return PersonInfo(
-        id=p.id, name=p.name, roles=roles, active=p.active,
-        linked=p.telegram_chat_id is not None, away_until=p.away_until, cover_id=p.cover_id,
-        unreachable=p.unreachable_since is not None, phone=p.phone,
-    )
 
 
 async def routing_input(
@@ -283,7 +263,7 @@ async def acknowledge(
         by = await session.get(Person, incident.acknowledged_by_id) if incident.acknowledged_by_id else None
         return AckResult("already", incident, by.name if by else "someone", incident.acknowledged_at)
 
-    await services.escalation_after_ack(session, incident, now)
+    await clocks.after_ack(session, services.calendar, incident, now)
     await audit.record(
         session, "acknowledged", at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
         incident_id=incident.id, on_behalf_of=on_behalf_of,

@@ -18,10 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-
-from bot.record import alerts
-from bot.engine import texts
 from bot.delivery.outbox import enqueue
+from bot.record import alerts
 from storage.models import Delivery, Incident, Person
 
 if TYPE_CHECKING:
@@ -96,7 +94,7 @@ async def _settle_reminders(session: AsyncSession, services: "Services", inciden
                                Delivery.status.in_(("pending", "sent")))
         .order_by(Delivery.id)
     )).scalars().all()
-    done = texts.notification_done(services, incident, by)
+    done = alerts.notification_done(services, incident, by)
     for d in rows:
         await enqueue(
             session, key=f"edit:{d.id}:notified", kind="edit", method="edit", now=now,

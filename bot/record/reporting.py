@@ -40,17 +40,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
-
-from bot.record import attachments
-
-from bot.record import thread
+from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
+from bot.record import attachments, thread
 from bot.record.attachments import Media
 from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
-from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
 from bot.record.prompt import Prompt, Refused
 from bot.record.render import FIELD_LABELS
-from bot.texts import URGENCY_MARK, clip, emergency_lines, h, when
 from bot.rules.when_parse import EXAMPLE, WhenError, parse_when
+from bot.texts import URGENCY_MARK, clip, emergency_lines, h, when
 from storage import queries
 from storage.models import Draft, Incident, Person
 

@@ -45,13 +45,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
-
+from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.escalation import clocks
 from bot.record import attachments
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
-from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
-from bot.rules.outcomes import OUTCOMES, outcome_label
+from bot.record.incidents import refresh_alerts
 from bot.record.prompt import Prompt, Refused
+from bot.rules.outcomes import OUTCOMES, outcome_label
 from bot.texts import STALE_BUTTON, clip, h, when
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
@@ -348,7 +349,6 @@ async def post_message(
     else:
         await _tell_recipients(session, services, incident, author, msg, counts)
     if n:
-        from bot.record.incidents import refresh_alerts
 
         await refresh_alerts(session, services, incident, reason=f"att{msg.id}")
     return msg
@@ -437,7 +437,6 @@ async def _closed_already(session, services, incident: Incident) -> str:
 async def close(session: AsyncSession, services: "Services", *, incident: Incident,
                 person: Person, code: str, text: str) -> Prompt:
     """Record the outcome and close; every alert is edited and the carer told who closed it."""
-    from bot.record.incidents import refresh_alerts
 
     if code not in OUTCOMES:
         raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
@@ -479,7 +478,6 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
 async def reopen(session: AsyncSession, services: "Services", *, incident: Incident,
                  person: Person, reason: str) -> Prompt:
     """Reopen with a reason: back to acknowledged, outcome clock restarted, alerts edited."""
-    from bot.record.incidents import refresh_alerts
 
     if not await services.access.may_reopen(session, person, incident):
         raise Refused("may not reopen this incident", STALE_BUTTON, incident.id)
@@ -493,7 +491,7 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     await session.refresh(incident)
     if res.rowcount != 1:
         return Prompt(f"<b>{h(incident.reference)}</b> is not closed.")
-    await services.escalation_after_ack(session, incident, now)
+    await clocks.after_ack(session, services.calendar, incident, now)
     msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="reopen",
                           text=reason[:MAX_MESSAGE], created_at=now)
     session.add(msg)

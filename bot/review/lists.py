@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.record.incidents import holder_ids
 from bot.review import Scope
 from storage import queries
-from storage.models import Delivery, Incident, Person
+from storage.models import Delivery, Incident, Person, Team
 
 MAX_OVERDUE = 50
 
@@ -144,7 +144,6 @@ async def team_label(session: AsyncSession, scope: Scope) -> str:
     """'North Children's Team' (or several, or 'all teams') for headings."""
     if scope is None:
         return "all teams"
-    from storage.models import Team
 
     names = (await session.execute(select(Team.name).where(Team.id.in_(sorted(scope)))
                                    .order_by(Team.name))).scalars().all()

@@ -7,7 +7,8 @@ from typing import Any
 from bot import callbacks
 from bot.review.lists import OpenGroup, OverdueList
 from bot.review.paging import messages
-from bot.review.stats import Stats, deadline_label, lines as stats_lines
+from bot.review.stats import Stats, deadline_label
+from bot.review.stats import lines as stats_lines
 from bot.texts import URGENCY_MARK, h, waited, when
 from storage.models import Incident
 

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.escalation import policy as escalation
 from bot.review import Scope
 from bot.review.periods import Period
 from bot.texts import waited, when
@@ -103,7 +104,6 @@ class Stats:
 
 def classify_step(plan: dict[str, Any], step_key: str) -> str:
     """'reminder', 'escalation' or 'other' (the outcome and notification clocks)."""
-    from bot.escalation import policy as escalation
 
     key = escalation.parse_key(step_key)
     if key is None or key.clock != escalation.LADDER:

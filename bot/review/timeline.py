@@ -17,19 +17,29 @@ the next. ``plain`` is the same timeline as text for the command line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.record.incidents import holder_ids, reason_label
+from bot.escalation import policy as escalation
+from bot.record.incidents import holder_ids
 from bot.review.lists import first_step_due
 from bot.review.paging import pack, split_escaped, tg_len
+from bot.rules.outcomes import outcome_label
+from bot.rules.reasons import reason_label
 from bot.texts import MAX_MESSAGE, h, waited, when
 from storage import queries
-from storage.models import Attachment, AuditEvent, Delivery, Incident, IncidentMessage, Team
+from storage.models import (
+    Attachment,
+    AuditEvent,
+    Delivery,
+    Incident,
+    IncidentMessage,
+    Team,
+)
 
 KIND_LABELS = {
     "alert": "Alert", "copy": "Copy", "receipt": "Receipt", "notice": "Notice",
@@ -76,7 +86,6 @@ def _steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 def step_label(plan: dict[str, Any], key: str | None, names: dict[str, str]) -> str:
     """'step2 (escalation to the team manager)'; repeats name whom the last step notifies."""
-    from bot.escalation import policy as escalation
 
     parsed = escalation.parse_key(key)
     if parsed is None:
@@ -130,7 +139,6 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         if d.get("on_behalf_of"):
             text += f" on behalf of {_name(names, d['on_behalf_of'])}"
         if d.get("waited_seconds") is not None:
-            from datetime import timedelta
 
             text += f" after {waited(timedelta(seconds=int(d['waited_seconds'])))}"
         return text, ""
@@ -145,7 +153,6 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
             text += " — the 24-hour deadline has passed"
         late = d.get("late_seconds") or 0
         if late and late > 60:
-            from datetime import timedelta
 
             text += f" — ran {waited(timedelta(seconds=int(late)))} late"
         return text, ""
@@ -155,7 +162,6 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
     if event == "notification_recorded":
         return f"Notification to Ofsted and the responsible authority recorded by {who}", ""
     if event == "closed":
-        from bot.rules.outcomes import outcome_label
 
         return f"Closed by {who or 'someone'} — outcome: {outcome_label(d.get('outcome'))}", ""
     if event == "reopened":

@@ -23,7 +23,6 @@ from datetime import datetime
 
 from bot.rules.roles import CHILD_PROTECTION, LADO
 
-
 # Recipient reasons that mean "holds the incident" (may be reminded, acts on it),
 # in order of precedence; every other reason is a copy for information.
 HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")

@@ -14,7 +14,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.record import drafts
-
 from bot.runtime import updates
 
 if TYPE_CHECKING:

@@ -164,7 +164,7 @@ class Poller:
             params["offset"] = offset
         if self.allowed_updates is not None:
             params["allowed_updates"] = self.allowed_updates
-        # The getUpdates request's own read timeout (bot/runtime/app.py) covers the long poll.
+        # The getUpdates request's own read timeout (bot/app.py) covers the long poll.
         raw = await self.app.bot.do_api_request("get_updates", api_kwargs=params)
         return raw if isinstance(raw, list) else []
 

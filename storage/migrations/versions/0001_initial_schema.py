@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-27 09:39:53.983382
 """
 
-from alembic import op
 import sqlalchemy as sa
-import storage.models
+from alembic import op
 
+import storage.models
 
 revision = '0001'
 down_revision = None

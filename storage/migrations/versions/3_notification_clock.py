@@ -4,10 +4,10 @@ Revision ID: 3_notification_clock
 Revises: 0001
 """
 
-from alembic import op
 import sqlalchemy as sa
-import storage.models
+from alembic import op
 
+import storage.models
 
 revision = "3_notification_clock"
 down_revision = "0001"

@@ -9,9 +9,8 @@ Revision ID: 4_audit_head_row
 Revises: 3_notification_clock
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "4_audit_head_row"
 down_revision = "3_notification_clock"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import signal
 import warnings
 from dataclasses import dataclass
 
@@ -20,17 +21,18 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
-from bot.engine import rerouting
-from bot.runtime import webhook
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.engine.escalation import EscalationEngine
-from bot.runtime.housekeeping import Housekeeper
 from bot.delivery.outbox import Dispatcher
+from bot.engine import rerouting
+from bot.engine.escalation import EscalationEngine
+from bot.runtime import webhook
+from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
+from bot.runtime.update_processor import PerChatUpdateProcessor
+from bot.runtime.updates import HandledLog
 from bot.runtime.webhook import HttpServer
 from bot.services import Services
-from bot.runtime.update_processor import PerChatUpdateProcessor
 from handlers.common import BotContext
 from storage import migrate
 from storage.db import Database
@@ -205,8 +207,8 @@ class BotRunner:
 
 def make_services(settings: Settings, *, clock: Clock | None = None,
                   db: Database | None = None) -> Services:
-    return Services(settings=settings, db=db or Database(settings.database.url),
-                    clock=clock or SystemClock())
+    db = db or Database(settings.database.url)
+    return Services(settings=settings, db=db, clock=clock or SystemClock(), handled=HandledLog(db))
 
 
 def quiet_ptb_warnings() -> None:
@@ -215,7 +217,6 @@ def quiet_ptb_warnings() -> None:
 
 async def run_forever(services: Services) -> None:
     """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
-    import signal
 
     await check_schema(services.settings.database.url)
     # Catch SIGINT/SIGTERM before starting: one that arrives while the bot starts

@@ -1,0 +1,51 @@
+"""An incident's clocks as they start and stop, inside the caller's write transaction.
+
+The pure rules of each clock (the frozen plan, step keys, due times) are in
+``bot.escalation.policy``; the engine that runs due steps is ``bot.engine``. This
+module holds the transitions made by people acting on a report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import audit
+from bot.escalation import policy
+from bot.rules.workhours import WorkingCalendar
+from storage.models import Delivery, Incident
+
+# Deliveries still unsent when a report is acknowledged that nobody needs any more.
+CANCEL_ON_ACK = ("reminder", "escalation")
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+async def after_ack(session: AsyncSession, calendar: WorkingCalendar, incident: Incident,
+                    now: datetime) -> None:
+    """Acknowledgement stops the ladder at once and starts the outcome clock.
+
+    Reminders and escalations written but not yet sent are cancelled, so
+    nobody is chased about a report that has just been taken.
+    """
+    stopped = (incident.next_step, incident.next_due_at)
+    due = policy.outcome_due(incident.plan or {}, calendar, now)
+    incident.next_step = "outcome1" if due else None
+    incident.next_due_at = due
+    cancelled = await session.execute(
+        update(Delivery)
+        .where(Delivery.incident_id == incident.id, Delivery.kind.in_(CANCEL_ON_ACK),
+               Delivery.status == "pending", Delivery.method == "send",
+               (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now))
+        .values(status="cancelled", last_error="acknowledged before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+    await audit.record(
+        session, "escalation_stopped", at=now, incident_id=incident.id, reason="acknowledged",
+        stopped_step=stopped[0], stopped_due=iso(stopped[1]),
+        unsent_cancelled=cancelled.rowcount, outcome_due=iso(due),
+    )

@@ -1,0 +1,34 @@
+"""Why someone was sent a report: the recipient-reason codes and their labels.
+
+Routing, escalation and rerouting write these codes on each recipient row; alerts,
+timelines and receipts show the labels. Pure values: nothing here reads the database.
+"""
+
+from __future__ import annotations
+
+REASON_LABELS = {
+    "allocated": "allocated social worker",
+    "cover": "covering for the allocated social worker",
+    "duty": "duty social worker",
+    "edt": "Emergency Duty Team (out of hours)",
+    "supervising": "supervising social worker",
+    "manager_fallback": "team manager (nobody else could be reached)",
+    "copy:team_manager": "team manager (copied)",
+    "copy:duty": "duty social worker (copied)",
+    "copy:edt": "Emergency Duty Team (copied)",
+    "copy:lado": "LADO (copied)",
+    "copy:child_protection": "child protection (copied)",
+    "escalation:team_manager": "team manager (escalated: not acknowledged in time)",
+    "escalation:duty": "duty social worker (escalated: not acknowledged in time)",
+    "escalation:edt": "Emergency Duty Team (escalated: not acknowledged in time)",
+    "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
+    "escalation:person": "escalated to you: not acknowledged in time",
+    "notification": "team manager (notifiable event)",
+    "reroute:cover": "covering (the person it went to could not be reached)",
+    "reroute:duty": "duty social worker (the person it went to could not be reached)",
+    "reroute:team_manager": "team manager (the person it went to could not be reached)",
+}
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason.replace("_", " "))

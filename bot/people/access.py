@@ -20,7 +20,7 @@ import weakref
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.rules.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
@@ -118,9 +118,6 @@ class Access:
 
     async def is_worker(self, session: AsyncSession, person: Person) -> bool:
         return person.active and bool(WORKER_ROLES & await self.roles(session, person))
-
-    async def is_manager(self, session: AsyncSession, person: Person) -> bool:
-        return person.active and TEAM_MANAGER in await self.roles(session, person)
 
     async def managed_team_ids(self, session: AsyncSession, person: Person) -> frozenset[str]:
         """The teams whose records this person may review (none if inactive)."""

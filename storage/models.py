@@ -342,17 +342,6 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class ConversationState(Base):
-    """python-telegram-bot conversation states, persisted by our own persistence."""
-
-    __tablename__ = "conversation_states"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    state: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime]
-
-
 # --------------------------------------------------------------------------
 # Audit
 # --------------------------------------------------------------------------
@@ -383,12 +372,3 @@ class AuditHead(Base):
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class SchemaInfo(Base):
-    """Key/value facts about the installation (for example the policy versions seen)."""
-
-    __tablename__ = "service_info"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)

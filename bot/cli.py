@@ -1,4 +1,4 @@
-"""The ``fosterbot`` command line (the operator's contract in DESIGN.md).
+"""The ``fosterbot`` command line (README, "Operating fosterbot"; docs/ARCHITECTURE.md).
 
 Every command takes ``--config PATH`` (default ``./config.toml`` or
 ``$FOSTERBOT_CONFIG``). Exit codes: 0 success, 1 the command failed (the

@@ -195,7 +195,7 @@ class Incident(Base):
     occurred_at: Mapped[datetime | None]
     reported_at: Mapped[datetime]
     description: Mapped[str] = mapped_column(Text)
-    # The record fields practice expects (issue 6); null when not given.
+    # The record fields practice expects (bot/record/render.py lists them); null when not given.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open|acknowledged|closed
     acknowledged_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
@@ -217,7 +217,7 @@ class Incident(Base):
     notification_due_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     notified_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
-    # The notification clock's next reminder (issue 3): indexed like next_due_at,
+    # The notification clock's next reminder: indexed like next_due_at,
     # cleared when the notification is recorded.
     notification_step: Mapped[str | None] = mapped_column(String(64))
     notification_next_at: Mapped[datetime | None]

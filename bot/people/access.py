@@ -88,7 +88,7 @@ class Access:
             return True
         return ADMIN in await self.roles(session, person)
 
-    # ---- the incident thread (issue 6) ----------------------------------------
+    # ---- the incident thread: replies and outcomes ---------------------------
 
     async def may_reply(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         """Reply to the carer: anyone the incident was sent to, or the team's manager."""

@@ -4,7 +4,7 @@ Runs the real dispatcher (default ``[delivery]`` settings: 28/s overall, 1/s and
 burst 3 per chat) against the fake Bot API with Telegram's flood limits
 enforced (``enforce_rate_limits=True``: 30/s overall, 1/s per chat, burst 3 —
 any excess is answered 429). Prints the sustained rate and the number of 429s.
-Targets (issue 4): >= 28 messages/s, zero 429s.
+Targets: >= 28 messages/s, zero 429s.
 
     python bench/delivery.py [--alerts 1000] [--workers 200] [--db URL]
 

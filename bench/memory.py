@@ -10,7 +10,7 @@ real bot in its own process (bench/_botproc.py), lets ``--active`` carers
 each complete a report and ask for /myreports while workers receive and
 acknowledge the alerts, and prints the bot process's RSS after start-up, after
 the activity, and its peak. For comparison it does the same with an empty
-history. Target (issue 7): peak ≤ 150 MB with 10 000 people and 100 000
+history. Target: peak ≤ 150 MB with 10 000 people and 100 000
 incidents.
 """
 

@@ -14,7 +14,7 @@ latency, and the bot process's CPU time per update.
 Then, in the same run and against the same emulator, a bare python-telegram-bot
 application that only echoes (same HTTP settings and update processor) gets
 the same number of updates from the same number of people: the framework's
-own floor. Targets (issue 7): ≥ 100 reports/s; our CPU per update ≤ 3 × echo.
+own floor. Targets: ≥ 100 reports/s; our CPU per update ≤ 3 × echo.
 
 The two CPU figures move by ±15 % from run to run on a shared machine, the
 echo's more than ours; ``--rounds K`` runs the pair K times, alternating, and

@@ -1,4 +1,4 @@
-"""The ``fosterbot`` command line (the operator's contract in DESIGN.md).
+"""The ``fosterbot`` command line (README, "Operating fosterbot"; docs/ARCHITECTURE.md).
 
 Every command takes ``--config PATH`` (default ``./config.toml`` or
 ``$FOSTERBOT_CONFIG``). Exit codes: 0 success, 1 the command failed (the
@@ -71,11 +71,6 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-def _services(settings: Settings):
-
-    return make_services(settings)
 
 
 async def _with_db(settings: Settings, fn):
@@ -250,7 +245,7 @@ def _scope(args: argparse.Namespace):
 
 def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
 
-    services = _services(settings)
+    services = make_services(settings)
 
     async def run():
         await _require_schema(settings)
@@ -274,7 +269,7 @@ def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
-    services = _services(settings)
+    services = make_services(settings)
 
     async def run():
         await _require_schema(settings)
@@ -336,7 +331,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     quiet_ptb_warnings()
-    asyncio.run(run_forever(_services(settings)))
+    asyncio.run(run_forever(make_services(settings)))
     return 0
 
 

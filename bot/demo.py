@@ -1,7 +1,7 @@
 """``fosterbot demo``: the whole bot on a scripted day, with no Telegram and no network.
 
 What runs is the real thing: :class:`bot.app.BotRunner` (the same PTB
-application, handlers, outbox dispatcher and, as they land, engines) talking
+application, handlers, outbox dispatcher and escalation engine) talking
 over HTTP on 127.0.0.1 to the built-in Bot API emulator (:mod:`bot.emulator`),
 on a SQLite database migrated with Alembic in a temporary directory. The people
 of the sample directory (``bot/data/demo_directory.toml``) link their Telegram
@@ -10,15 +10,12 @@ and pressing buttons, as the tests do. A :class:`~bot.clock.FakeClock` stands
 in for the day: the script moves it on between scenes and every line shows the
 simulated time.
 
-The script is the list :data:`SCENES`. Each :class:`Scene` has a ``play``
-coroutine and, when it depends on a feature that may not be built yet, a
-``needs`` check that names the missing feature; such a scene prints one line,
-"scene skipped: needs …", and never pretends to have run. To add a scene:
-write ``async def scene_x(demo: Demo)`` using the helpers on :class:`Demo`
+The script is the list :data:`SCENES`; every scene plays, and one whose
+expectation fails stops the demo. To add a scene: write ``async def scene_x(demo: Demo)`` using the helpers on :class:`Demo`
 (``at``, ``later``, ``types``, ``taps``, ``expect``, ``settle``, ``narrate``), and
 put it in :data:`SCENES` at its place in the day.
 
-Decisions where the issue is silent:
+Decisions:
 
 * The demo ignores ``config.toml``: it runs on the built-in defaults plus its
   own database, emulator and phone numbers, so it behaves the same everywhere.
@@ -57,7 +54,6 @@ from bot.config import Settings, parse_settings
 from bot.emulator import BotMessage, FakeBotAPI, FakeUser
 from bot.people.directory import apply_directory, parse_directory
 from bot.people.invites import create_invite
-from bot.record import alerts
 from bot.review import timeline
 from bot.services import Services
 from storage import migrate
@@ -116,8 +112,6 @@ class Scene:
     key: str
     title: str
     play: Callable[["Demo"], Awaitable[None]]
-    # Returns the name of the missing feature the scene needs, or None to play it.
-    needs: Callable[["Demo"], str | None] = lambda demo: None
 
 
 # ----------------------------------------------------------------------------- printing
@@ -397,11 +391,6 @@ class Demo:
                 await self.services.db.dispose()
 
     async def play(self, scene: Scene) -> None:
-        missing = scene.needs(self)
-        if missing is not None:
-            self.heading(scene.title)
-            self.printer.line(f"  scene skipped: needs {missing}")
-            return
         self.heading(scene.title)
         await self.mark_all()
         await scene.play(self)
@@ -510,33 +499,15 @@ async def scene_routine(demo: Demo) -> None:
     await demo.expect(sam, "was acknowledged by Priya Patel")
 
 
-def needs_escalation_engine(demo: Demo) -> str | None:
-    if escalation_sweep(demo) is None:
-        return "the escalation engine: reminders, escalation, acknowledgement on behalf (issue 3)"
-    return None
-
-
-def escalation_sweep(demo: Demo) -> Callable[[], Awaitable[Any]] | None:
-    """The engine's "run what is due now" entry point, if the engine exists."""
-    for owner in (demo.runner, demo.services):
-        engine = getattr(owner, "engine", None) or getattr(owner, "escalation_engine", None)
-        for method in ("run_once", "sweep", "run_due"):
-            fn = getattr(engine, method, None) if engine is not None else None
-            if callable(fn):
-                return fn
-    return None
-
-
 async def scene_escalation(demo: Demo) -> None:
     """Urgent, nobody acknowledges: reminder, escalation to the manager, ack on behalf.
 
-    Written before issue 3 was merged (against its branch as it stood: the engine
-    is ``runner.engine`` with ``run_due()``, the urgent ladder reminds at 15 min and
-    escalates to the team manager at 30 min): check it when issue 3 lands.
+    The default urgent ladder reminds at 15 min and escalates to the team manager
+    at 30 min; the engine (``runner.engine``) runs what is due when the clock has moved.
     """
     sam, priya, alex = demo.who("carer-smith"), demo.who("sw-patel"), demo.who("tm-jones")
-    sweep = escalation_sweep(demo)
-    assert sweep is not None
+    assert demo.runner is not None and demo.runner.engine is not None
+    engine = demo.runner.engine
     await demo.at(11, 0)
     demo.narrate("C3 tells Sam something worrying. Priya is in a long meeting with her phone "
                  "off, and the duty worker is out on a visit.")
@@ -557,31 +528,12 @@ async def scene_escalation(demo: Demo) -> None:
     for minutes, who in ((15, priya), (30, alex)):
         await demo.at(11, minutes)
         who.user.mark()  # only what arrives from now on counts
-        await sweep()
+        await engine.run_due()
         await demo.settle()
         await demo.expect(who, ref)
     demo.narrate("Alex Jones, the team manager, phones Sam, then acknowledges on Priya's behalf.")
     await demo.taps(alex, "Acknowledge", message_id=alex.user.last.message_id)
     await demo.expect(sam, "was acknowledged by")
-
-
-def _alert_labels(status: str) -> list[str]:
-    probe = Incident(id=1, status=status, reference="INC-0000-000000")
-    return [label.lower() for row in alerts.alert_buttons(probe) for label, _ in row]
-
-
-def needs_replies(demo: Demo) -> str | None:
-    labels = _alert_labels("open") + _alert_labels("acknowledged")
-    if not any("reply" in label for label in labels):
-        return "follow-ups and \"Reply to carer\" on alerts (issue 6)"
-    return None
-
-
-def needs_outcomes(demo: Demo) -> str | None:
-    labels = _alert_labels("open") + _alert_labels("acknowledged")
-    if not any("close" in label or "outcome" in label for label in labels):
-        return "recording an outcome and closing a report (issue 6)"
-    return None
 
 
 async def scene_followup(demo: Demo) -> None:
@@ -660,10 +612,9 @@ SCENES: list[Scene] = [
     Scene("morning", "Wednesday morning: everyone links their Telegram account", scene_morning),
     Scene("routine", "A routine report, acknowledged promptly", scene_routine),
     Scene("escalation", "An urgent report nobody acknowledges: reminder, escalation, "
-                        "acknowledgement on behalf", scene_escalation, needs_escalation_engine),
-    Scene("followup", "A follow-up from the carer and a reply from the worker", scene_followup,
-          needs_replies),
-    Scene("outcome", "An outcome recorded and the report closed", scene_outcome, needs_outcomes),
+                        "acknowledgement on behalf", scene_escalation),
+    Scene("followup", "A follow-up from the carer and a reply from the worker", scene_followup),
+    Scene("outcome", "An outcome recorded and the report closed", scene_outcome),
     Scene("out_of_hours", "Thursday 22:00: an urgent report out of hours goes to the Emergency "
                           "Duty Team",
           scene_out_of_hours),
@@ -671,7 +622,7 @@ SCENES: list[Scene] = [
 
 
 async def run_demo(options: DemoOptions | None = None) -> int:
-    """Play the demo; 0 when every scene that ran did what it should and the audit verifies."""
+    """Play the demo; 0 when every scene did what it should and the audit verifies."""
     options = options or DemoOptions()
     demo = Demo(options)
     try:

@@ -93,7 +93,9 @@ async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
         await attachments.keep_files(services, context.bot, p.files_for)
 
 
-async def _draft_button(update: Update, context: BotContext, person: Person) -> None:
+@linked
+async def draft_button(update: Update, context: BotContext, person: Person) -> None:
+    """Buttons of the report conversation (child, category, submit, edit, cancel, offer)."""
     services = context.services
     query = update.callback_query
     cb = callbacks.decode(query.data)
@@ -136,12 +138,6 @@ async def _draft_button(update: Update, context: BotContext, person: Person) -> 
     await query.answer()
     await show(update, p.text, p.buttons)
     await after_commit(context, p)
-
-
-@linked
-async def draft_button(update: Update, context: BotContext, person: Person) -> None:
-    """Buttons of the report conversation (child, category, submit, edit, cancel, offer)."""
-    await _draft_button(update, context, person)
 
 
 @linked

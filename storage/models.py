@@ -195,7 +195,7 @@ class Incident(Base):
     occurred_at: Mapped[datetime | None]
     reported_at: Mapped[datetime]
     description: Mapped[str] = mapped_column(Text)
-    # The record fields practice expects (issue 6); null when not given.
+    # The record fields practice expects (bot/record/render.py lists them); null when not given.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open|acknowledged|closed
     acknowledged_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
@@ -217,7 +217,7 @@ class Incident(Base):
     notification_due_at: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]
     notified_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
-    # The notification clock's next reminder (issue 3): indexed like next_due_at,
+    # The notification clock's next reminder: indexed like next_due_at,
     # cleared when the notification is recorded.
     notification_step: Mapped[str | None] = mapped_column(String(64))
     notification_next_at: Mapped[datetime | None]
@@ -342,17 +342,6 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class ConversationState(Base):
-    """python-telegram-bot conversation states, persisted by our own persistence."""
-
-    __tablename__ = "conversation_states"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    state: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime]
-
-
 # --------------------------------------------------------------------------
 # Audit
 # --------------------------------------------------------------------------
@@ -383,12 +372,3 @@ class AuditHead(Base):
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class SchemaInfo(Base):
-    """Key/value facts about the installation (for example the policy versions seen)."""
-
-    __tablename__ = "service_info"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,7 +136,3 @@ async def open_incidents_for(session: AsyncSession, person_id: str) -> list[Inci
         .order_by(Incident.reported_at)
     )
     return list((await session.execute(q)).scalars())
-
-
-def today_in(tz, now: datetime) -> date:
-    return now.astimezone(tz).date()

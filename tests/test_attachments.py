@@ -1,4 +1,4 @@
-"""Issue 6, point 2: photos, voice notes, video notes and documents on a report and its thread."""
+"""Attachments: photos, voice notes, video notes and documents on a report and its thread."""
 
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from storage import migrate
 from tests.world import EXAMPLE_DIRECTORY, ROOT
 
@@ -24,6 +28,39 @@ def fosterbot(tmp_path, *args, env_extra=None, db_url=None):
 
 async def test_migrations_match_the_models(db_url):
     assert await migrate.current_revision(db_url) == migrate.head_revision()
+    assert await migrate.check(db_url) == []
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _downgrade(url: str, revision: str) -> None:
+    cfg = migrate.alembic_config(url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            def _do(sync_conn):
+                cfg.attributes["sync_connection"] = sync_conn
+                command.downgrade(cfg, revision)
+
+            await conn.run_sync(_do)
+    finally:
+        await engine.dispose()
+
+
+async def test_unused_tables_are_dropped_and_come_back_on_downgrade(db_url):
+    unused = {"conversation_states", "service_info"}  # never read: drafts hold conversations
+    assert not unused & await _tables(db_url)
+    await _downgrade(db_url, "4_audit_head_row")
+    assert unused <= await _tables(db_url)
+    await migrate.upgrade(db_url)
+    assert not unused & await _tables(db_url)
     assert await migrate.check(db_url) == []
 
 

@@ -43,9 +43,10 @@ async def test_demo_plays_the_day_and_leaves_nothing_behind(tmp_path, monkeypatc
     assert "16:40 Thu Closed by Priya Patel — outcome: Advice given" in text
     assert "22:00 Thu Reported by Jo Brown — Child missing or absent without permission, urgent, out of hours" in text
     assert "intact," in text.split("fosterbot audit verify")[-1]
-    # Scenes whose feature is missing say so; none pretends.
+    # Every scene of the day plays; none is skipped.
     for scene in SCENES:
         assert scene.title in text
+    assert "scene skipped" not in text
     assert list(tmp_path.iterdir()) == []
 
 

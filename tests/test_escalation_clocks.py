@@ -43,7 +43,7 @@ async def test_outcome_clock_reminds_the_worker_then_their_manager(desk):
 async def test_outcome_recorded_in_time_stops_the_clock(desk):
     inc = await desk.report("medication")
     await desk.ack(inc, "sw-patel")
-    async with desk.services.db.write() as s:  # closing with an outcome is issue 6's; its mark:
+    async with desk.services.db.write() as s:  # closing with an outcome is the thread's; its mark:
         from storage.models import Incident
 
         row = await s.get(Incident, inc.id)

@@ -1,4 +1,4 @@
-"""Issue 6, point 6: with privacy.minimal_alerts, alerts carry no personal detail; reads are audited."""
+"""Minimal alerts: with privacy.minimal_alerts, alerts carry no personal detail; reads are audited."""
 
 from __future__ import annotations
 

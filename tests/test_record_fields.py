@@ -1,4 +1,4 @@
-"""Issue 6, point 1: the report records what practice expects; urgent reports are never held up."""
+"""The record: the report records what practice expects; urgent reports are never held up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 6, points 3, 4, 5 and 7: free text, follow-ups, replies, corrections, outcomes, refusals."""
+"""The incident thread: free text, follow-ups, replies, corrections, outcomes, refusals."""
 
 from __future__ import annotations
 

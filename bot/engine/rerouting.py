@@ -4,7 +4,7 @@ Runs as the dispatcher's ``on_failure`` hook, inside the transaction that marks
 the delivery failed, so the new recipient, their alert, the notices and the
 audit events commit together with the failure or not at all.
 
-Decisions (the issue is silent on these):
+Decisions:
 
 * Any alert-like delivery (alert, copy, reminder, escalation) that ends failed
   is rerouted — whether Telegram said the person is unreachable (blocked,

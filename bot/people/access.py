@@ -20,7 +20,7 @@ import weakref
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.rules.roles import ADMIN, CARER, TEAM_MANAGER, WORKER_ROLES
+from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
@@ -88,7 +88,7 @@ class Access:
             return True
         return ADMIN in await self.roles(session, person)
 
-    # ---- the incident thread (issue 6) ----------------------------------------
+    # ---- the incident thread: replies and outcomes ---------------------------
 
     async def may_reply(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         """Reply to the carer: anyone the incident was sent to, or the team's manager."""
@@ -118,9 +118,6 @@ class Access:
 
     async def is_worker(self, session: AsyncSession, person: Person) -> bool:
         return person.active and bool(WORKER_ROLES & await self.roles(session, person))
-
-    async def is_manager(self, session: AsyncSession, person: Person) -> bool:
-        return person.active and TEAM_MANAGER in await self.roles(session, person)
 
     async def managed_team_ids(self, session: AsyncSession, person: Person) -> frozenset[str]:
         """The teams whose records this person may review (none if inactive)."""

@@ -2,8 +2,7 @@
 
 While someone is away (``away_until`` in the future) routing and every
 reminder send what they hold to their cover, else to the team's duty worker
-(:func:`bot.rules.routing.holder_for`, the one rule). Decisions where the issue is
-silent:
+(:func:`bot.rules.routing.holder_for`, the one rule). Decisions:
 
 * ``until`` is a date ``2026-12-01`` (back at the start of that day's working
   hours, Europe/London; if that day is not a working day, the start of the next

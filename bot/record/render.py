@@ -34,7 +34,7 @@ from bot.record import attachments
 from bot.rules.outcomes import outcome_label
 from bot.texts import URGENCY_MARK, h, when
 from storage import queries
-from storage.models import Incident, IncidentMessage, Person
+from storage.models import Incident, IncidentMessage
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -179,8 +179,3 @@ async def render(session: AsyncSession, services: "Services", incident: Incident
         lines.append(f"☑️ <b>Outcome:</b> {h(outcome_label(incident.outcome_code))} — "
                      f"{h(incident.outcome_text or '')} (closed by {h(name(incident.closed_by_id))})")
     return split("\n".join(lines))
-
-
-async def person_name(session: AsyncSession, person_id: str | None) -> str:
-    p = await session.get(Person, person_id) if person_id else None
-    return p.name if p else "someone"

@@ -25,7 +25,7 @@ replaces the person's earlier pending states, and one left untouched for
 ``PENDING_TTL`` lapses, so text typed much later is not sent somewhere by
 surprise.
 
-Decisions where the issue is silent:
+Decisions:
 
 * A worker's reply goes to the carer only (it is on the record for everyone).
 * Closing a report that nobody acknowledged also records the acknowledgement

@@ -1,6 +1,6 @@
 """What needs a manager's attention now: overdue reports, and open items by worker.
 
-Decisions where the issue is silent:
+Decisions:
 
 * Overdue: a report still waiting for acknowledgement whose next due step
   (``incident.next_due_at``) has passed, or any report not yet closed with a

@@ -1,6 +1,6 @@
 """Statistics for a period: what a manager reports on supervision and oversight.
 
-Definitions (decisions where the issue is silent):
+Definitions (our decisions):
 
 * The period selects reports by the time they were *reported*.
 * Time to acknowledge = ``acknowledged_at - reported_at`` in clock time (not

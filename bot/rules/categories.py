@@ -1,4 +1,4 @@
-"""The default incident categories (DESIGN.md), used when the configuration lists none.
+"""The default incident categories, used when the configuration lists none (docs/ARCHITECTURE.md).
 
 Each category: a stable key (used in callback data and the record), a label,
 a default urgency, the roles also copied, whether it is a notifiable event

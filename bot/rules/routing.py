@@ -1,4 +1,4 @@
-"""Who is told about an incident: the one place for the routing rules (DESIGN.md, Routing).
+"""Who is told about an incident: the one place for the routing rules (docs/ARCHITECTURE.md).
 
 Pure logic over plain values; no database, no Telegram. The caller loads a
 :class:`RoutingInput` and stores the :class:`Route` it gets back.
@@ -193,7 +193,7 @@ def route_incident(r: RoutingInput) -> Route:
     return Route(recipients, missed, holder, nobody, phone_advice)
 
 
-# Who stands in for someone who cannot be reached, in this order (DESIGN.md, Routing 2 and 5).
+# Who stands in for someone who cannot be reached, in this order (rules 2 and 5 above).
 SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager")
 
 

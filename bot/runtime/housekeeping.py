@@ -1,4 +1,4 @@
-"""A periodic job for the chores of this module's issue: abandoned drafts and old update ids.
+"""A periodic job for the chores: abandoned drafts and old update ids.
 
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned

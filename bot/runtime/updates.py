@@ -44,13 +44,8 @@ from storage.models import Person, ProcessedUpdate
 KEEP = timedelta(days=7)
 
 
-async def seen(db: Database, update_id: int) -> bool:
-    async with db.read() as s:
-        return await seen_in(s, update_id)
-
-
 async def seen_in(session: AsyncSession, update_id: int) -> bool:
-    """``seen`` inside the caller's transaction."""
+    """Whether this update id was already handled (read in the caller's transaction)."""
     row = await session.execute(
         select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
     )

@@ -1,4 +1,4 @@
-"""notification clock: the next reminder about a notifiable event (issue 3)
+"""notification clock: the next reminder about a notifiable event (regulation 36)
 
 Revision ID: 3_notification_clock
 Revises: 0001

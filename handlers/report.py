@@ -54,7 +54,7 @@ async def cancel_command(update: Update, context: BotContext, person: Person) ->
     await reply(
         update,
         "Paused. Your report in progress is kept: send /report to carry on, or discard it.",
-        [[("🗑 Discard it", callbacks.encode("rx", draft.id))]],
+        [[("🗑 Discard it", callbacks.REPORT_DISCARD.data(draft.id))]],
     )
 
 
@@ -96,35 +96,35 @@ async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
 async def _draft_button(update: Update, context: BotContext, person: Person) -> None:
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    draft_id = cb.int_arg(0) if cb else None
-    actions = {
-        "rc": lambda s: reporting.choose_child(s, services, person, draft_id, cb.args[1]),
-        "rk": lambda s: reporting.choose_category(s, services, person, draft_id, cb.args[1]),
-        "rd": lambda s: reporting.keep_description(s, services, person, draft_id),
-        "rs": lambda s: reporting.submit(s, services, person, draft_id),
-        "re": lambda s: reporting.edit(s, services, person, draft_id,
-                                       cb.args[1] if len(cb.args) > 1 else None),
-        "rx": lambda s: reporting.discard(s, services, person, draft_id),
-        "ry": lambda s: reporting.accept_offer(s, services, person, draft_id),
-        "rn": lambda s: reporting.decline_offer(s, services, person, draft_id),
-        "rq": lambda s: reporting.discard(s, services, person, draft_id, why="declined offer"),
-        "ra": lambda s: reporting.add_offer_to_report(s, services, person, draft_id,
-                                                      cb.int_arg(1)),
-        "rw": lambda s: reporting.when_choice(s, services, person, draft_id, cb.args[1]),
-        "rz": lambda s: reporting.skip(s, services, person, draft_id),
-        "rr": lambda s: reporting.skip_rest(s, services, person, draft_id),
-    }
-    needs_two = {"rc", "rk", "ra", "rw"}
-    if cb is None or cb.action not in actions or draft_id is None or (
-        cb.action in needs_two and len(cb.args) != 2
-    ) or len(cb.args) > 2:
+    pressed = callbacks.parse(query.data, *callbacks.REPORT)
+    if pressed is None:
         await refuse(update, context, person, action="report button", why="malformed callback",
                      text=STALE)
         return
+    draft_id, second = pressed.args[0], pressed.arg(1)
+    cb = callbacks
+    actions = {
+        cb.REPORT_CHILD: lambda s: reporting.choose_child(s, services, person, draft_id, second),
+        cb.REPORT_CATEGORY: lambda s: reporting.choose_category(s, services, person, draft_id,
+                                                                second),
+        cb.REPORT_KEEP_DESCRIPTION: lambda s: reporting.keep_description(s, services, person,
+                                                                         draft_id),
+        cb.REPORT_SUBMIT: lambda s: reporting.submit(s, services, person, draft_id),
+        cb.REPORT_EDIT: lambda s: reporting.edit(s, services, person, draft_id, second),
+        cb.REPORT_DISCARD: lambda s: reporting.discard(s, services, person, draft_id),
+        cb.REPORT_OFFER_YES: lambda s: reporting.accept_offer(s, services, person, draft_id),
+        cb.REPORT_OFFER_NO: lambda s: reporting.decline_offer(s, services, person, draft_id),
+        cb.REPORT_OFFER_DROP: lambda s: reporting.discard(s, services, person, draft_id,
+                                                          why="declined offer"),
+        cb.REPORT_OFFER_ADD_TO: lambda s: reporting.add_offer_to_report(s, services, person,
+                                                                        draft_id, second),
+        cb.REPORT_WHEN: lambda s: reporting.when_choice(s, services, person, draft_id, second),
+        cb.REPORT_SKIP: lambda s: reporting.skip(s, services, person, draft_id),
+        cb.REPORT_SKIP_REST: lambda s: reporting.skip_rest(s, services, person, draft_id),
+    }
     try:
         async with services.db.write() as s:
-            p = await actions[cb.action](s)
+            p = await actions[pressed.action](s)
     except reporting.StaleButton:
         await refuse(update, context, person, action="report button", why="stale or foreign draft",
                      text=STALE)
@@ -158,8 +158,8 @@ async def myreports_command(update: Update, context: BotContext, person: Person)
     buttons = []
     for r in rows:
         if r.status != "closed":
-            buttons.append([(f"➕ Add to {r.reference}", callbacks.encode("add", r.id)),
-                            (f"✏️ Correct {r.reference}", callbacks.encode("fix", r.id))])
+            buttons.append([(f"➕ Add to {r.reference}", callbacks.ADD.data(r.id)),
+                            (f"✏️ Correct {r.reference}", callbacks.FIX.data(r.id))])
         cat = services.settings.category(r.category)
         status = {
             "open": "⏳ waiting for acknowledgement",

@@ -117,15 +117,13 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
     """Buttons "Timeline" (``log:<id>``, a new message) and page turns (``logp:<id>:<page>``)."""
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    ok = cb is not None and (
-        (cb.action == "log" and len(cb.args) == 1) or (cb.action == "logp" and len(cb.args) == 2))
-    incident_id = cb.int_arg(0) if ok else None
-    page = (cb.int_arg(1) if cb.action == "logp" else 1) if ok else None
-    if incident_id is None or page is None:
+    pressed = callbacks.parse(query.data, *callbacks.TIMELINE)
+    if pressed is None:
         await refuse(update, context, person, action="log button", why="malformed callback",
                      text=STALE_BUTTON)
         return
+    incident_id = pressed.args[0]
+    page = pressed.args[1] if pressed.action is callbacks.LOG_PAGE else 1
     async with services.db.read() as s:
         incident = await s.get(Incident, incident_id)
     shown = await _timeline_page(context, person, incident, page)
@@ -135,7 +133,7 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
                      text=NOT_YOURS, incident_id=incident.id if incident else None)
         return
     await query.answer()
-    if cb.action == "log":
+    if pressed.action is callbacks.LOG:
         await reply(update, *shown)
     else:
         await show(update, *shown)

@@ -120,8 +120,8 @@ async def _remind(session: AsyncSession, services: "Services", draft: Draft,
         text = (f"You sent me this at {started} and it has not been reported:\n\n"
                 f"<i>{h(clip(typed_text(draft), QUOTE_LIMIT))}</i>\n\n"
                 "Report it as an incident?")
-        buttons = [[("Yes, report it", callbacks.encode("ry", draft.id)),
-                    ("No", callbacks.encode("rn", draft.id))]]
+        buttons = [[("Yes, report it", callbacks.REPORT_OFFER_YES.data(draft.id)),
+                    ("No", callbacks.REPORT_OFFER_NO.data(draft.id))]]
     else:
         child = (draft.data or {}).get("child")
         about = f" about <b>{h(child)}</b>" if child else ""
@@ -130,7 +130,7 @@ async def _remind(session: AsyncSession, services: "Services", draft: Draft,
                 f"If it is not finished it will be discarded after "
                 f"{h(in_words(services.settings.engine.draft_keep))} without activity, and "
                 "what you typed will be sent back to you.")
-        buttons = [[("🗑 Discard", callbacks.encode("rx", draft.id))]]
+        buttons = [[("🗑 Discard", callbacks.REPORT_DISCARD.data(draft.id))]]
     await enqueue(
         session, key=f"draft-remind:{draft.id}:{draft.last_activity_at.timestamp()}",
         kind="draft_reminder", now=now, chat_id=draft.chat_id, person=carer,

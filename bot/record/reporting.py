@@ -147,7 +147,7 @@ async def start(
 
 
 def _cancel(draft: Draft) -> tuple[str, str]:
-    return ("✖️ Cancel", callbacks.encode("rx", draft.id))
+    return ("✖️ Cancel", callbacks.REPORT_DISCARD.data(draft.id))
 
 
 async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
@@ -157,13 +157,13 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
         children = await queries.children_placed_with(
             session, draft.carer_id, services.today()
         )
-        rows = [[(c.ref, callbacks.encode("rc", draft.id, c.ref))] for c in children]
+        rows = [[(c.ref, callbacks.REPORT_CHILD.data(draft.id, c.ref))] for c in children]
         rows.append([_cancel(draft)])
         return Prompt("Which child is this about?", rows)
     if draft.step == "category":
         rows = [
             [(c.label if len(c.label) <= 60 else c.label[:57] + "…",
-              callbacks.encode("rk", draft.id, c.key))]
+              callbacks.REPORT_CATEGORY.data(draft.id, c.key))]
             for c in services.settings.categories
         ]
         rows.append([_cancel(draft)])
@@ -193,7 +193,7 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
             parts.append("")
             parts.append("What you wrote before (send a new message to replace it):")
             parts.append(f"<i>{h(clip(data['description'], 1500))}</i>")
-            return Prompt("\n".join(parts), [[("Keep what I wrote", callbacks.encode("rd", draft.id))],
+            return Prompt("\n".join(parts), [[("Keep what I wrote", callbacks.REPORT_KEEP_DESCRIPTION.data(draft.id))],
                                              [_cancel(draft)]])
         return Prompt("\n".join(parts), [[_cancel(draft)]])
     if draft.step in DETAIL_STEPS:
@@ -205,8 +205,8 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
         kept = " (what you sent is kept with it)" if n else ""
         return Prompt(
             f"Report this as an incident?{kept}",
-            [[("Yes, report it", callbacks.encode("ry", draft.id)),
-              ("No", callbacks.encode("rn", draft.id))]],
+            [[("Yes, report it", callbacks.REPORT_OFFER_YES.data(draft.id)),
+              ("No", callbacks.REPORT_OFFER_NO.data(draft.id))]],
         )
     if draft.step == "offer_add":
         reports = await thread.open_reports_of(session, draft.carer_id)
@@ -215,8 +215,8 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
             cat = services.settings.category(inc.category)
             label = f"{inc.reference} · {inc.child_ref} · {cat.label if cat else inc.category}"
             rows.append([(label if len(label) <= 60 else label[:57] + "…",
-                          callbacks.encode("ra", draft.id, inc.id))])
-        rows.append([("No, do not keep it", callbacks.encode("rq", draft.id))])
+                          callbacks.REPORT_OFFER_ADD_TO.data(draft.id, inc.id))])
+        rows.append([("No, do not keep it", callbacks.REPORT_OFFER_DROP.data(draft.id))])
         return Prompt("Add it to one of your open reports?", rows)
     return Prompt("Send /report to start a report.")
 
@@ -232,9 +232,9 @@ async def _detail_prompt(session: AsyncSession, draft: Draft) -> Prompt:
         head += f"({number} of {len(DETAIL_STEPS)}):\n"
     else:
         head = f"({number} of {len(DETAIL_STEPS)}) "
-    skip = [("Skip", callbacks.encode("rz", draft.id)),
+    skip = [("Skip", callbacks.REPORT_SKIP.data(draft.id)),
             ("⏭ Stop here" if _after(draft) else "⏭ Skip the rest",
-             callbacks.encode("rr", draft.id))]
+             callbacks.REPORT_SKIP_REST.data(draft.id))]
     tail = [] if _after(draft) else [[_cancel(draft)]]
     if step == "when":
         if data.get("when_mode") == "today":
@@ -242,8 +242,8 @@ async def _detail_prompt(session: AsyncSession, draft: Draft) -> Prompt:
         else:
             text = (head + "<b>When did it happen?</b>\nPress a button, or type a date and time, "
                     f"{h(EXAMPLE)}.")
-        rows = [[("Now", callbacks.encode("rw", draft.id, "now")),
-                 ("Earlier today", callbacks.encode("rw", draft.id, "today"))], skip, *tail]
+        rows = [[("Now", callbacks.REPORT_WHEN.data(draft.id, "now")),
+                 ("Earlier today", callbacks.REPORT_WHEN.data(draft.id, "today"))], skip, *tail]
         return Prompt(text, rows)
     key, question, hint = QUESTIONS[step]
     text = head + f"<b>{h(question)}</b>" + (f"\n{h(hint)}" if hint else "")
@@ -273,8 +273,8 @@ async def _review(session: AsyncSession, services: "Services", draft: Draft) -> 
         lines.append(f"📎 {n} attachment{'' if n == 1 else 's'}")
     return Prompt(
         "\n".join(lines),
-        [[("✅ Submit", callbacks.encode("rs", draft.id))],
-         [("✏️ Edit", callbacks.encode("re", draft.id)), _cancel(draft)]],
+        [[("✅ Submit", callbacks.REPORT_SUBMIT.data(draft.id))],
+         [("✏️ Edit", callbacks.REPORT_EDIT.data(draft.id)), _cancel(draft)]],
     )
 
 
@@ -494,9 +494,9 @@ async def edit(session, services, carer, draft_id, part: str | None = None) -> P
     """Edit from the review: choose the part, answer it again, come back to the review."""
     draft = await _own_draft(session, carer, draft_id, "review")
     if part is None:
-        rows = [[(STEP_LABELS[s], callbacks.encode("re", draft.id, s))]
+        rows = [[(STEP_LABELS[s], callbacks.REPORT_EDIT.data(draft.id, s))]
                 for s in ("description", *DETAIL_STEPS)]
-        rows.append([("↩️ Back to the review", callbacks.encode("re", draft.id, "review"))])
+        rows.append([("↩️ Back to the review", callbacks.REPORT_EDIT.data(draft.id, "review"))])
         return Prompt("Which part do you want to change?", rows)
     if part == "review":
         return await prompt(session, services, draft)

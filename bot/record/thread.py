@@ -138,7 +138,7 @@ async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
 
 
 def _cancel_button(draft_id: int) -> tuple[str, str]:
-    return ("✖️ Cancel", callbacks.encode("tx", draft_id))
+    return ("✖️ Cancel", callbacks.PENDING_CANCEL.data(draft_id))
 
 
 # ----------------------------------------------------------------- starting a state
@@ -164,7 +164,7 @@ async def begin_add(session, services, person: Person, chat_id: int, incident_id
         f"Send what you want to add to <b>{h(incident.reference)}</b>: text, photos, voice notes, "
         "video notes or documents. Everyone who has the report is told. Press Done when you "
         "have finished.",
-        [[("✔️ Done", callbacks.encode("tf", draft.id)), _cancel_button(draft.id)]])
+        [[("✔️ Done", callbacks.PENDING_DONE.data(draft.id)), _cancel_button(draft.id)]])
 
 
 async def begin_reply(session, services, person: Person, chat_id: int,
@@ -192,8 +192,8 @@ async def begin_close(session, services, person: Person, incident_id: int | None
                       incident.id)
     if incident.status == "closed":
         return Prompt(await _closed_already(session, services, incident))
-    rows = [[(label, callbacks.encode("oc", incident.id, code))] for code, label in OUTCOMES.items()]
-    rows.append([("✖️ Cancel", callbacks.encode("tx", 0))])
+    rows = [[(label, callbacks.OUTCOME.data(incident.id, code))] for code, label in OUTCOMES.items()]
+    rows.append([("✖️ Cancel", callbacks.PENDING_CANCEL.data(0))])
     return Prompt(f"Close <b>{h(incident.reference)}</b>: what was the outcome?", rows)
 
 
@@ -287,7 +287,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
                           wake=True, files_for=incident.id if media else None)
         return Prompt(
             f"Added to <b>{h(incident.reference)}</b> and sent on. Send more, or press Done.",
-            [[("✔️ Done", callbacks.encode("tf", draft.id))]], wake=True,
+            [[("✔️ Done", callbacks.PENDING_DONE.data(draft.id))]], wake=True,
             files_for=incident.id if media else None)
 
     if draft.step == "reply":
@@ -379,7 +379,7 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
     total = await attachments.count_for(session, incident.id)
     buttons = []
     if incident.status != "closed":
-        buttons.append([("💬 Reply to carer", callbacks.encode("reply", incident.id))])
+        buttons.append([("💬 Reply to carer", callbacks.REPLY.data(incident.id))])
     buttons.append(record_buttons(incident.id, total if counts else 0, minimal))
     recipients = await queries.recipients_of(session, incident.id)
     people = await queries.people_by_id(session, {r.person_id for r in recipients})
@@ -403,9 +403,9 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
         lines.append(h(clip(msg.text, 3000)))
     if counts:
         lines.append(f"📎 {attachments.describe(counts)}")
-    buttons = [[("↩️ Answer", callbacks.encode("add", incident.id))]]
+    buttons = [[("↩️ Answer", callbacks.ADD.data(incident.id))]]
     if counts:
-        buttons.append([("📎 View attachments", callbacks.encode("att", incident.id))])
+        buttons.append([("📎 View attachments", callbacks.ATTACHMENTS.data(incident.id))])
     await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
                   incident_id=incident.id, priority=RECEIPT_PRIORITY, text="\n".join(lines),
                   buttons=buttons)

@@ -61,10 +61,10 @@ def overdue_messages(services: Any, result: OverdueList, team_label: str) -> lis
                 lines.append(f"⚠️ {h(f.kind)} to {h(f.to_name)} could not be delivered: "
                              f"{h(f.error)}")
             parts.append("\n".join(lines))
-            row = [(f"📜 Timeline {inc.reference}", callbacks.encode("log", inc.id))]
+            row = [(f"📜 Timeline {inc.reference}", callbacks.LOG.data(inc.id))]
             if inc.status == "open":
                 row.append((f"✅ Acknowledge on behalf {inc.reference}",
-                            callbacks.encode("ack", inc.id)))
+                            callbacks.ACK.data(inc.id)))
             buttons.extend([[b] for b in row])
         out.append(("\n\n".join(parts), buttons))
     return out
@@ -118,7 +118,7 @@ def stats_plain(services: Any, st: Stats) -> str:
 def timeline_buttons(incident_id: int, page: int, total: int) -> Buttons:
     row = []
     if page > 1:
-        row.append(("◀ Previous page", callbacks.encode("logp", incident_id, page - 1)))
+        row.append(("◀ Previous page", callbacks.LOG_PAGE.data(incident_id, page - 1)))
     if page < total:
-        row.append(("Next page ▶", callbacks.encode("logp", incident_id, page + 1)))
+        row.append(("Next page ▶", callbacks.LOG_PAGE.data(incident_id, page + 1)))
     return [row] if row else []

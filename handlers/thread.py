@@ -15,14 +15,13 @@ from telegram.constants import ParseMode
 from bot import audit, callbacks
 from bot.record import attachments, inbox, thread
 from bot.record import render as record
+from bot.record import thread_texts as texts
 from bot.record.attachments import Media
 from bot.record.prompt import Refused
-from bot.texts import STALE_BUTTON, h, when
+from bot.texts import STALE_BUTTON
 from handlers.common import BotContext, linked, refuse, reply
 from handlers.report import after_commit
 from storage.models import Incident, Person
-
-NO_VIEW = "You do not have access to this report. Nothing was shown."
 
 
 @linked
@@ -91,7 +90,7 @@ async def _view(update: Update, context: BotContext, person: Person,
         await refuse(update, context, person, action="view " + ("details" if action is callbacks.DETAILS
                                                                  else "attachments"),
                      why="no such incident" if incident is None else "no access to this incident",
-                     text=STALE_BUTTON if incident is None else NO_VIEW,
+                     text=STALE_BUTTON if incident is None else texts.NO_VIEW,
                      incident_id=incident.id if incident is not None else None)
         return
     await update.callback_query.answer()
@@ -101,14 +100,14 @@ async def _view(update: Update, context: BotContext, person: Person,
             await reply(update, chunk)
         return
     if not files:
-        await reply(update, f"<b>{h(incident.reference)}</b> has no attachments.")
+        await reply(update, texts.no_attachments(incident.reference))
         return
     bot = context.bot
     for i, a in enumerate(files, 1):
         who = names.get(a.uploaded_by_id)
-        caption = (f"{h(incident.reference)} · {i} of {len(files)} · "
-                   f"{attachments.KIND_LABELS.get(a.kind, a.kind)} from "
-                   f"{h(who.name if who else a.uploaded_by_id)}, {when(a.created_at, services.tz)}")
+        caption = texts.attachment_caption(
+            incident.reference, i, len(files), attachments.KIND_LABELS.get(a.kind, a.kind),
+            who.name if who else a.uploaded_by_id, a.created_at, services.tz)
         kw = {"chat_id": chat_id, "caption": caption, "parse_mode": ParseMode.HTML}
         if a.kind == "photo":
             await bot.send_photo(photo=a.file_id, **kw)
@@ -130,8 +129,7 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
     services = context.services
     media: Media | None = attachments.media_of(update.effective_message)
     if media is None:
-        await reply(update, "I could not use that message here. Send /report to start a report, "
-                            "or /help.")
+        await reply(update, texts.FILE_NOT_USABLE)
         return
     try:
         async with services.db.write() as s:
@@ -142,8 +140,7 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
                      incident_id=exc.incident_id)
         return
     if p is None:
-        await reply(update, "I could not use that file here: to send it on a report, press "
-                            "“Reply to carer” on its alert first. /help shows what you can do.")
+        await reply(update, texts.FILE_NOWHERE)
         return
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)

@@ -181,8 +181,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
     if asked is None:
         return
     scope, label, period = asked
-    await reply(update, f"⏳ Preparing export for {h(label)}, {h(period.label)}… "
-                        "I will send the files here when they are ready.")
+    await reply(update, render.export_preparing(label, period.label))
     out_dir = Path(tempfile.mkdtemp(prefix="fosterbot-export-"))
     try:
         result = await review_export.export(
@@ -195,9 +194,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
         head = result.head
         too_big = [f.name for f in (inc_path, aud_path) if f.stat().st_size > MAX_UPLOAD]
         if too_big:
-            await reply(update, "⚠️ The export is larger than Telegram lets a bot send "
-                                f"({h(', '.join(too_big))}). Choose a shorter period, or ask an "
-                                "administrator for <code>fosterbot export</code> on the server.")
+            await reply(update, render.export_too_big(too_big))
             return
         await chat.send_document(document=inc_path, filename=inc_path.name,
                                  caption=f"Reports: {result.incidents}")
@@ -208,8 +205,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
             caption=f"Audit chain head: event {head['last_event_id']}, hash {head['last_hash']}")
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    await reply(update, f"✅ Export ready: {result.incidents} report(s) and {result.events} audit "
-                        f"event(s), {h(period.label)}. Times are UTC.")
+    await reply(update, render.export_ready(result.incidents, result.events, period.label))
 
 
 

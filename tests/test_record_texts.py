@@ -1,5 +1,6 @@
-"""The report and thread wording (bot/record/report_texts.py, thread_texts.py): everything a
-person wrote is escaped there, and each button carries data its handler accepts."""
+"""The wording moved out of the flow (bot/record/report_texts.py and thread_texts.py, the /away
+answer, the export messages): everything a person wrote is escaped there, and each button
+carries data its handler accepts."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 
 from bot import callbacks
 from bot.config import Category, ServiceSettings
+from bot.people.away import AwayResult, away_confirmation
 from bot.record import report_texts as rt
 from bot.record import thread_texts as tt
+from bot.review import render
+from storage.models import Person
 
 EVIL = "<b>Tom</b> & <i>co</i>"
 ESCAPED = "&lt;b&gt;Tom&lt;/b&gt; &amp; &lt;i&gt;co&lt;/i&gt;"
@@ -57,6 +61,9 @@ def _texts() -> list[str]:
         *(tt.to_recipients(kind=kind, reference=EVIL, category_label=EVIL, child_ref=EVIL,
                            minimal=minimal, author_name=EVIL, at=AT, tz=TZ, text=EVIL, files="")
           for kind in ("followup", "correction") for minimal in (False, True)),
+        away_confirmation(AwayResult(Person(name="me"), AT, Person(name=EVIL), "cover"), TZ),
+        render.export_preparing(EVIL, EVIL), render.export_too_big([EVIL]),
+        render.export_ready(1, 2, EVIL),
     ]
     return [text for text, _ in shown] + plain
 

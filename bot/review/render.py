@@ -122,3 +122,19 @@ def timeline_buttons(incident_id: int, page: int, total: int) -> Buttons:
     if page < total:
         row.append(("Next page ▶", callbacks.LOG_PAGE.data(incident_id, page + 1)))
     return [row] if row else []
+
+
+def export_preparing(team_label: str, period_label: str) -> str:
+    return (f"⏳ Preparing export for {h(team_label)}, {h(period_label)}… "
+            "I will send the files here when they are ready.")
+
+
+def export_too_big(file_names: list[str]) -> str:
+    return ("⚠️ The export is larger than Telegram lets a bot send "
+            f"({h(', '.join(file_names))}). Choose a shorter period, or ask an "
+            "administrator for <code>fosterbot export</code> on the server.")
+
+
+def export_ready(incidents: int, events: int, period_label: str) -> str:
+    return (f"✅ Export ready: {incidents} report(s) and {events} audit event(s), "
+            f"{h(period_label)}. Times are UTC.")

@@ -27,9 +27,9 @@ is told plainly that it was not kept.
 Files (photos, voice notes, video notes, documents) sent during a report are
 attached to the draft and move to the incident on submission.
 
-Each function returns a :class:`Prompt`: what to show next. Button data carries
-the draft id, so a button from an old, finished or someone else's draft is
-refused.
+Each function returns a :class:`Prompt`: what to show next, worded in
+``bot/record/report_texts.py``. Button data carries the draft id, so a button
+from an old, finished or someone else's draft is refused.
 """
 
 from __future__ import annotations

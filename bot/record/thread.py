@@ -34,6 +34,9 @@ Decisions where the issue is silent:
 * The carer is told who closed the report and when, not the outcome: an
   outcome may be a referral about their own household (LADO, police).
 * A closed report takes no more follow-ups; the carer is pointed to /report.
+
+What each step says (prompts, notices, refusals, buttons) is worded in
+``bot/record/thread_texts.py``.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
+from bot import callbacks  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery.outbox import PRIORITY, Dispatcher, enqueue  # noqa: E402
@@ -58,7 +59,7 @@ async def run(alerts: int, workers: int, url: str, seed: int) -> dict:
                 await enqueue(s, key=f"bench:{n}", kind="alert", now=clock.now(),
                               chat_id=u.id, priority=PRIORITY[urgency],
                               text=f"<b>INC-2026-{n:06d}</b> {urgency} alert number {n}",
-                              buttons=[[("✅ Acknowledge", f"ack:{n}")]])
+                              buttons=[[("✅ Acknowledge", callbacks.ACK.data(n))]])
         bot = Bot(TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url,
                   request=HTTPXRequest(connection_pool_size=32))
         await bot.initialize()

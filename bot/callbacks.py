@@ -1,9 +1,22 @@
-"""Callback data: short ``action:arg`` strings, checked on the way back in.
+"""Callback data: one table of named button actions, checked on the way back in.
 
-Telegram allows 1–64 bytes. Buttons may be pressed hours or days later (after a
-restart), so the data names database rows, never in-memory objects, and every
-press is checked against the database and the presser's rights. Anything that
-does not parse is forged or stale and is refused.
+Every button the bot sends carries ``code:arg[:arg]`` (1–64 bytes, Telegram's
+limit). Buttons may be pressed hours or days later (after a restart), so the
+data names database rows, never in-memory objects, and every press is checked
+against the database and the presser's rights. Anything that does not parse is
+forged or stale and is refused.
+
+Each action is declared once below, with its wire code and argument shape, and
+used in the three places a button lives:
+
+* where it is built: ``callbacks.ACK.data(incident.id)`` → ``"ack:42"``;
+* where its handler is registered: ``pattern(ACK)`` → ``"^(?:ack):"``
+  (``pattern(*TIMELINE)`` for a handler serving a group);
+* where a handler dispatches: ``parse(query.data, *TIMELINE)`` → a
+  :class:`Pressed` naming the action and its typed arguments, or None.
+
+The wire codes never change: buttons already sitting in people's chats must keep
+working after an upgrade. A new action needs a new code.
 """
 
 from __future__ import annotations
@@ -12,43 +25,151 @@ import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64
-_ACTION = re.compile(r"^[a-z][a-z_]{0,15}$")
-_ARG = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
+_CODE = re.compile(r"^[a-z][a-z_]{0,15}$")
 
 
 @dataclass(frozen=True)
-class Callback:
-    action: str
-    args: tuple[str, ...]
+class Arg:
+    """One argument's shape: a regular expression for its text and whether it is a number."""
 
-    def int_arg(self, i: int = 0) -> int | None:
-        try:
-            value = self.args[i]
-        except IndexError:
+    name: str
+    regex: str
+    numeric: bool = False
+
+    def matches(self, text: str) -> bool:
+        return re.fullmatch(self.regex, text) is not None
+
+    def value(self, text: str) -> int | str:
+        return int(text) if self.numeric else text
+
+
+# A database row id (or a page number): digits only, at most 12.
+ID = Arg("id", r"[0-9]{1,12}", numeric=True)
+# A short token: a child reference, a category key, an outcome code, a step name.
+WORD = Arg("word", r"[A-Za-z0-9_.-]{1,40}")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button action: its wire ``code``, required ``args``, then ``optional`` trailing args."""
+
+    code: str
+    args: tuple[Arg, ...]
+    optional: tuple[Arg, ...] = ()
+    doc: str = ""
+
+    def data(self, *values: object) -> str:
+        """The callback data for this action; ValueError if it would not parse back."""
+        data = ":".join([self.code, *(str(v) for v in values)])
+        if self.parse(data) is None:
+            raise ValueError(f"callback data not encodable as {self.code!r}: {data!r}")
+        return data
+
+    def parse(self, data: str | None) -> tuple[int | str, ...] | None:
+        """The typed arguments if ``data`` is exactly this action with the right shape."""
+        if not data or len(data.encode()) > MAX_BYTES:
             return None
-        return int(value) if value.isdigit() and len(value) <= 12 else None
+        code, *parts = data.split(":")
+        if code != self.code:
+            return None
+        shape = self.args + self.optional
+        if not len(self.args) <= len(parts) <= len(shape):
+            return None
+        if not all(arg.matches(p) for arg, p in zip(shape, parts)):
+            return None
+        return tuple(arg.value(p) for arg, p in zip(shape, parts))
 
 
-def encode(action: str, *args: object) -> str:
-    data = ":".join([action, *(str(a) for a in args)])
-    if not _ACTION.match(action) or any(not _ARG.match(str(a)) for a in args):
-        raise ValueError(f"callback data not encodable: {data!r}")
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
-    return data
+@dataclass(frozen=True)
+class Pressed:
+    """A parsed button press: which action, with which arguments."""
+
+    action: Action
+    args: tuple[int | str, ...]
+
+    def arg(self, i: int) -> int | str | None:
+        return self.args[i] if i < len(self.args) else None
 
 
-def decode(data: str | None) -> Callback | None:
-    """The parsed callback, or None for anything malformed."""
+ACTIONS: dict[str, Action] = {}
+
+
+def _action(code: str, *args: Arg, optional: tuple[Arg, ...] = (), doc: str = "") -> Action:
+    if not _CODE.match(code):
+        raise ValueError(f"bad action code {code!r}")
+    if code in ACTIONS:
+        raise ValueError(f"action code {code!r} declared twice")
+    if not args:
+        raise ValueError(f"action {code!r} needs at least one argument")
+    action = Action(code, args, optional, doc)
+    ACTIONS[code] = action
+    return action
+
+
+# ------------------------------------------------------------------ the table
+
+# Alerts, reminders and the managers' /overdue list.
+ACK = _action("ack", ID, doc="Acknowledge incident (also 'on behalf' from /overdue)")
+NOTIFIED = _action("notified", ID, doc="Ofsted and responsible authority notified, on incident")
+
+# The managers' review: a timeline in a new message, and its page turns.
+LOG = _action("log", ID, doc="Timeline of incident")
+LOG_PAGE = _action("logp", ID, ID, doc="Timeline of incident, page n")
+
+# The carer's report conversation; the first argument is always the draft id.
+REPORT_CHILD = _action("rc", ID, WORD, doc="Child chosen (draft, child ref)")
+REPORT_CATEGORY = _action("rk", ID, WORD, doc="Category chosen (draft, category key)")
+REPORT_KEEP_DESCRIPTION = _action("rd", ID, doc="Keep the description written before")
+REPORT_SUBMIT = _action("rs", ID, doc="Submit the reviewed report")
+REPORT_EDIT = _action("re", ID, optional=(WORD,),
+                      doc="Edit: choose a part (draft), or edit that part (draft, step | 'review')")
+REPORT_DISCARD = _action("rx", ID, doc="Cancel and discard the draft")
+REPORT_OFFER_YES = _action("ry", ID, doc="Yes, report the text typed outside a report")
+REPORT_OFFER_NO = _action("rn", ID, doc="No, do not report it (offer the open reports)")
+REPORT_OFFER_DROP = _action("rq", ID, doc="Do not keep it anywhere")
+REPORT_OFFER_ADD_TO = _action("ra", ID, ID, doc="Add it to this open report (draft, incident)")
+REPORT_WHEN = _action("rw", ID, WORD, doc="When it happened (draft, 'now' | 'today')")
+REPORT_SKIP = _action("rz", ID, doc="Skip this question")
+REPORT_SKIP_REST = _action("rr", ID, doc="Skip the rest (or stop the questions after submitting)")
+
+# The incident thread, on alerts, receipts and thread messages.
+ADD = _action("add", ID, doc="Add more / Answer, on incident (the carer)")
+FIX = _action("fix", ID, doc="Correct something, on incident (the carer)")
+REPLY = _action("reply", ID, doc="Reply to carer, on incident")
+CLOSE = _action("close", ID, doc="Close with outcome, on incident")
+OUTCOME = _action("oc", ID, WORD, doc="Outcome chosen (incident, outcome code)")
+REOPEN = _action("reopen", ID, doc="Reopen incident")
+ATTACHMENTS = _action("att", ID, doc="View attachments of incident")
+DETAILS = _action("det", ID, doc="Show details / full record of incident")
+PENDING_CANCEL = _action("tx", ID,
+                         doc="Cancel the pending reply or follow-up (draft; 0: none pending)")
+PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
+
+# Groups served by one handler each (handlers/__init__.py).
+TIMELINE = (LOG, LOG_PAGE)
+REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,
+          REPORT_DISCARD, REPORT_OFFER_YES, REPORT_OFFER_NO, REPORT_OFFER_DROP,
+          REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)
+THREAD = (ADD, FIX, REPLY, CLOSE, OUTCOME, REOPEN, ATTACHMENTS, DETAILS, PENDING_CANCEL,
+          PENDING_DONE)
+
+
+def pattern(*actions: Action) -> str:
+    """The CallbackQueryHandler pattern routing presses of these actions (and only these) to
+    one handler. It looks at the code alone, so a known action with malformed arguments still
+    reaches its handler, which refuses it (and logs the refusal under that action)."""
+    if not actions:
+        raise ValueError("pattern of no actions")
+    return "^(?:" + "|".join(re.escape(a.code) for a in actions) + "):"
+
+
+def parse(data: str | None, *actions: Action) -> Pressed | None:
+    """The press, if ``data`` is exactly one of ``actions`` (any action when none are given)
+    with the right argument shape; None for anything else."""
     if not data or len(data.encode()) > MAX_BYTES:
         return None
-    parts = data.split(":")
-    if not _ACTION.match(parts[0]) or any(not _ARG.match(p) for p in parts[1:]):
+    action = ACTIONS.get(data.split(":", 1)[0])
+    if action is None or (actions and action not in actions):
         return None
-    return Callback(parts[0], tuple(parts[1:]))
-
-
-def single_id(data: str | None) -> int | None:
-    """The one numeric argument of a button such as ``ack:42`` (None if malformed)."""
-    cb = decode(data)
-    return cb.int_arg(0) if cb and len(cb.args) == 1 else None
+    args = action.parse(data)
+    return None if args is None else Pressed(action, args)

@@ -15,6 +15,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import ACK, NOTIFIED, REPORT, THREAD, TIMELINE, pattern
 from handlers import (
     alerts,
     away,
@@ -47,17 +48,16 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
     app.add_handler(CommandHandler("away", away.away_command, filters=private))
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
-    app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
-    app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=r"^notified:"))
+    app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
+    app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
     app.add_handler(CommandHandler("open", review.open_command, filters=private))
     app.add_handler(CommandHandler("log", review.log_command, filters=private))
     app.add_handler(CommandHandler("stats", review.stats_command, filters=private))
     app.add_handler(CommandHandler("export", review.export_command, filters=private))
-    app.add_handler(CallbackQueryHandler(review.log_button, pattern=r"^logp?:"))
-    app.add_handler(CallbackQueryHandler(report.draft_button, pattern=r"^r[a-z]:"))
-    app.add_handler(CallbackQueryHandler(
-        thread.thread_button, pattern=r"^(add|fix|reply|close|oc|reopen|att|det|tx|tf):"))
+    app.add_handler(CallbackQueryHandler(review.log_button, pattern=pattern(*TIMELINE)))
+    app.add_handler(CallbackQueryHandler(report.draft_button, pattern=pattern(*REPORT)))
+    app.add_handler(CallbackQueryHandler(thread.thread_button, pattern=pattern(*THREAD)))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
     app.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO_NOTE
                                               | filters.VIDEO | filters.Document.ALL),

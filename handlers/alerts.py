@@ -16,14 +16,14 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
     """Acknowledge an incident; a repeat or a second person is told who already did."""
     services = context.services
     query = update.callback_query
-    incident_id = callbacks.single_id(query.data)
-    if incident_id is None:
+    pressed = callbacks.parse(query.data, callbacks.ACK)
+    if pressed is None:
         await refuse(update, context, person, action="acknowledge", why="malformed callback",
                      text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         result = await incidents.acknowledge(
-            s, services, incident_id=incident_id, person=person,
+            s, services, incident_id=pressed.args[0], person=person,
             telegram_user_id=update.effective_user.id,
         )
     if result.status == "acknowledged":

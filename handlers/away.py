@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.people import away
-from bot.texts import h, when
+from bot.texts import h
 from handlers.common import BotContext, linked, refuse, reply
 from storage.models import Person
 
@@ -31,16 +31,7 @@ async def away_command(update: Update, context: BotContext, person: Person) -> N
     except PermissionError as exc:
         await refuse(update, context, person, action="away", why=str(exc), text=NOT_FOR_YOU)
         return
-    lines = [f"🏖 You are marked away until <b>{when(result.until, services.tz)}</b>."]
-    if result.covered_by is not None:
-        label = "your cover" if result.covered_as == "cover" else "the duty social worker"
-        lines.append(f"New alerts and reminders about your children go to "
-                     f"<b>{h(result.covered_by.name)}</b> ({label}) until then.")
-    else:
-        lines.append("⚠️ Nobody can take your alerts while you are away (no cover and no duty "
-                     "worker on Telegram): they go to your team manager. Please arrange cover.")
-    lines.append("Send /back when you return early.")
-    await reply(update, "\n".join(lines))
+    await reply(update, away.away_confirmation(result, services.tz))
 
 
 @linked

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.record import thread_texts
+from bot.texts import STALE_BUTTON
 from handlers.common import BotContext, linked, refuse, reply
 from storage.models import Person
 
@@ -18,11 +20,10 @@ async def unknown_command(update: Update, context: BotContext, person: Person) -
 async def unknown_button(update: Update, context: BotContext, person: Person) -> None:
     """A button whose data nothing recognises: forged or out of date."""
     await refuse(update, context, person, action="button", why="unrecognised callback data",
-                 text="This button is not valid (it may be out of date). Nothing was changed.")
+                 text=STALE_BUTTON)
 
 
 @linked
 async def other_message(update: Update, context: BotContext, person: Person) -> None:
     """Media outside a report (attachments arrive with the conversation work)."""
-    await reply(update, "I could not use that message here. Send /report to start a report, "
-                        "or /help.")
+    await reply(update, thread_texts.FILE_NOT_USABLE)

@@ -16,14 +16,14 @@ async def notified_button(update: Update, context: BotContext, person: Person) -
     """Record that the notification was made; a repeat is told who recorded it."""
     services = context.services
     query = update.callback_query
-    incident_id = callbacks.single_id(query.data)
-    if incident_id is None:
+    pressed = callbacks.parse(query.data, callbacks.NOTIFIED)
+    if pressed is None:
         await refuse(update, context, person, action="record notification",
                      why="malformed callback", text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         result = await notification.record_notified(
-            s, services, incident_id=incident_id, person=person,
+            s, services, incident_id=pressed.args[0], person=person,
             telegram_user_id=update.effective_user.id,
         )
     if result.status == "recorded":

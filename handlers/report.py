@@ -10,14 +10,11 @@ from telegram import Update
 
 from bot import callbacks
 from bot.record import attachments, inbox, reporting, thread
+from bot.record import report_texts as texts
 from bot.record.prompt import Refused
-from bot.texts import h, when
 from handlers.common import BotContext, linked, refuse, reply, show
 from storage import queries
 from storage.models import Person
-
-NOT_A_CARER = "Only foster carers can send reports. /help shows what you can do."
-STALE = "That button is from a report that is finished or no longer yours."
 
 
 @linked
@@ -31,7 +28,8 @@ async def report_command(update: Update, context: BotContext, person: Person) ->
             allowed = True
             p = await reporting.start(s, services, person, update.effective_chat.id)
     if not allowed:
-        await refuse(update, context, person, action="report", why="not a carer", text=NOT_A_CARER)
+        await refuse(update, context, person, action="report", why="not a carer",
+                     text=texts.NOT_A_CARER)
         return
     await reply(update, p.text, p.buttons)
 
@@ -46,16 +44,12 @@ async def cancel_command(update: Update, context: BotContext, person: Person) ->
             thread.end_state(state, services.clock.now(), finished=False)
         draft = await reporting.active_draft(s, person.id)
     if state is not None:
-        await reply(update, "Cancelled. Nothing more will be sent from what you type next.")
+        await reply(update, texts.PENDING_CANCELLED)
         return
     if draft is None:
-        await reply(update, "Nothing to cancel. /help shows what you can do.")
+        await reply(update, texts.NOTHING_TO_CANCEL)
         return
-    await reply(
-        update,
-        "Paused. Your report in progress is kept: send /report to carry on, or discard it.",
-        [[("🗑 Discard it", callbacks.encode("rx", draft.id))]],
-    )
+    await reply(update, *texts.paused(draft.id))
 
 
 @linked
@@ -74,8 +68,7 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
                      incident_id=exc.incident_id)
         return
     if p is None:
-        await reply(update, "I only act on commands and buttons. To reply on a report, use the "
-                            "“Reply to carer” button on its alert. /help shows what you can do.")
+        await reply(update, texts.NOT_UNDERSTOOD)
         return
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)
@@ -98,38 +91,38 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
     """Buttons of the report conversation (child, category, submit, edit, cancel, offer)."""
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    draft_id = cb.int_arg(0) if cb else None
-    actions = {
-        "rc": lambda s: reporting.choose_child(s, services, person, draft_id, cb.args[1]),
-        "rk": lambda s: reporting.choose_category(s, services, person, draft_id, cb.args[1]),
-        "rd": lambda s: reporting.keep_description(s, services, person, draft_id),
-        "rs": lambda s: reporting.submit(s, services, person, draft_id),
-        "re": lambda s: reporting.edit(s, services, person, draft_id,
-                                       cb.args[1] if len(cb.args) > 1 else None),
-        "rx": lambda s: reporting.discard(s, services, person, draft_id),
-        "ry": lambda s: reporting.accept_offer(s, services, person, draft_id),
-        "rn": lambda s: reporting.decline_offer(s, services, person, draft_id),
-        "rq": lambda s: reporting.discard(s, services, person, draft_id, why="declined offer"),
-        "ra": lambda s: reporting.add_offer_to_report(s, services, person, draft_id,
-                                                      cb.int_arg(1)),
-        "rw": lambda s: reporting.when_choice(s, services, person, draft_id, cb.args[1]),
-        "rz": lambda s: reporting.skip(s, services, person, draft_id),
-        "rr": lambda s: reporting.skip_rest(s, services, person, draft_id),
-    }
-    needs_two = {"rc", "rk", "ra", "rw"}
-    if cb is None or cb.action not in actions or draft_id is None or (
-        cb.action in needs_two and len(cb.args) != 2
-    ) or len(cb.args) > 2:
+    pressed = callbacks.parse(query.data, *callbacks.REPORT)
+    if pressed is None:
         await refuse(update, context, person, action="report button", why="malformed callback",
-                     text=STALE)
+                     text=texts.STALE)
         return
+    draft_id, second = pressed.args[0], pressed.arg(1)
+    cb = callbacks
+    actions = {
+        cb.REPORT_CHILD: lambda s: reporting.choose_child(s, services, person, draft_id, second),
+        cb.REPORT_CATEGORY: lambda s: reporting.choose_category(s, services, person, draft_id,
+                                                                second),
+        cb.REPORT_KEEP_DESCRIPTION: lambda s: reporting.keep_description(s, services, person,
+                                                                         draft_id),
+        cb.REPORT_SUBMIT: lambda s: reporting.submit(s, services, person, draft_id),
+        cb.REPORT_EDIT: lambda s: reporting.edit(s, services, person, draft_id, second),
+        cb.REPORT_DISCARD: lambda s: reporting.discard(s, services, person, draft_id),
+        cb.REPORT_OFFER_YES: lambda s: reporting.accept_offer(s, services, person, draft_id),
+        cb.REPORT_OFFER_NO: lambda s: reporting.decline_offer(s, services, person, draft_id),
+        cb.REPORT_OFFER_DROP: lambda s: reporting.discard(s, services, person, draft_id,
+                                                          why="declined offer"),
+        cb.REPORT_OFFER_ADD_TO: lambda s: reporting.add_offer_to_report(s, services, person,
+                                                                        draft_id, second),
+        cb.REPORT_WHEN: lambda s: reporting.when_choice(s, services, person, draft_id, second),
+        cb.REPORT_SKIP: lambda s: reporting.skip(s, services, person, draft_id),
+        cb.REPORT_SKIP_REST: lambda s: reporting.skip_rest(s, services, person, draft_id),
+    }
     try:
         async with services.db.write() as s:
-            p = await actions[cb.action](s)
+            p = await actions[pressed.action](s)
     except reporting.StaleButton:
         await refuse(update, context, person, action="report button", why="stale or foreign draft",
-                     text=STALE)
+                     text=texts.STALE)
         return
     except Refused as exc:
         await refuse(update, context, person, action="report button", why=exc.why, text=exc.text,
@@ -148,23 +141,15 @@ async def myreports_command(update: Update, context: BotContext, person: Person)
         rows = await queries.recent_incidents_of_carer(s, person.id, limit=10)
         names = await queries.people_by_id(s, {r.acknowledged_by_id for r in rows if r.acknowledged_by_id})
     if not rows:
-        await reply(update, "You have not sent any reports yet. /report starts one.")
+        await reply(update, texts.NO_REPORTS_YET)
         return
-    lines = ["<b>Your recent reports</b>"]
-    buttons = []
+    reports = []
     for r in rows:
-        if r.status != "closed":
-            buttons.append([(f"➕ Add to {r.reference}", callbacks.encode("add", r.id)),
-                            (f"✏️ Correct {r.reference}", callbacks.encode("fix", r.id))])
         cat = services.settings.category(r.category)
-        status = {
-            "open": "⏳ waiting for acknowledgement",
-            "acknowledged": "✅ acknowledged by "
-            + h(names[r.acknowledged_by_id].name if r.acknowledged_by_id in names else "someone")
-            + (f" at {when(r.acknowledged_at, services.tz)}" if r.acknowledged_at else ""),
-            "closed": "☑️ closed",
-        }.get(r.status, r.status)
-        lines.append(f"\n<b>{h(r.reference)}</b> — {h(r.child_ref)}, "
-                     f"{h(cat.label if cat else r.category)}\n"
-                     f"Sent {when(r.reported_at, services.tz)}: {status}")
-    await reply(update, "\n".join(lines), buttons)
+        by = names.get(r.acknowledged_by_id)
+        reports.append(texts.MyReport(
+            incident_id=r.id, reference=r.reference, child_ref=r.child_ref,
+            category_label=cat.label if cat else r.category, status=r.status,
+            reported_at=r.reported_at, acknowledged_by=by.name if by else None,
+            acknowledged_at=r.acknowledged_at))
+    await reply(update, *texts.my_reports(reports, services.tz))

@@ -117,15 +117,13 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
     """Buttons "Timeline" (``log:<id>``, a new message) and page turns (``logp:<id>:<page>``)."""
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    ok = cb is not None and (
-        (cb.action == "log" and len(cb.args) == 1) or (cb.action == "logp" and len(cb.args) == 2))
-    incident_id = cb.int_arg(0) if ok else None
-    page = (cb.int_arg(1) if cb.action == "logp" else 1) if ok else None
-    if incident_id is None or page is None:
+    pressed = callbacks.parse(query.data, *callbacks.TIMELINE)
+    if pressed is None:
         await refuse(update, context, person, action="log button", why="malformed callback",
                      text=STALE_BUTTON)
         return
+    incident_id = pressed.args[0]
+    page = pressed.args[1] if pressed.action is callbacks.LOG_PAGE else 1
     async with services.db.read() as s:
         incident = await s.get(Incident, incident_id)
     shown = await _timeline_page(context, person, incident, page)
@@ -135,7 +133,7 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
                      text=NOT_YOURS, incident_id=incident.id if incident else None)
         return
     await query.answer()
-    if cb.action == "log":
+    if pressed.action is callbacks.LOG:
         await reply(update, *shown)
     else:
         await show(update, *shown)
@@ -183,8 +181,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
     if asked is None:
         return
     scope, label, period = asked
-    await reply(update, f"⏳ Preparing export for {h(label)}, {h(period.label)}… "
-                        "I will send the files here when they are ready.")
+    await reply(update, render.export_preparing(label, period.label))
     out_dir = Path(tempfile.mkdtemp(prefix="fosterbot-export-"))
     try:
         result = await review_export.export(
@@ -197,9 +194,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
         head = result.head
         too_big = [f.name for f in (inc_path, aud_path) if f.stat().st_size > MAX_UPLOAD]
         if too_big:
-            await reply(update, "⚠️ The export is larger than Telegram lets a bot send "
-                                f"({h(', '.join(too_big))}). Choose a shorter period, or ask an "
-                                "administrator for <code>fosterbot export</code> on the server.")
+            await reply(update, render.export_too_big(too_big))
             return
         await chat.send_document(document=inc_path, filename=inc_path.name,
                                  caption=f"Reports: {result.incidents}")
@@ -210,8 +205,7 @@ async def export_command(update: Update, context: BotContext, person: Person) ->
             caption=f"Audit chain head: event {head['last_event_id']}, hash {head['last_hash']}")
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
-    await reply(update, f"✅ Export ready: {result.incidents} report(s) and {result.events} audit "
-                        f"event(s), {h(period.label)}. Times are UTC.")
+    await reply(update, render.export_ready(result.incidents, result.events, period.label))
 
 
 

@@ -1,12 +1,10 @@
 """The incident thread from Telegram: its buttons and files sent to the bot.
 
-Buttons (short callback data, checked against the database and ``bot/people/access.py``;
-every refusal is logged): ``add:<incident>`` Add more / Answer (the carer),
-``fix:<incident>`` Correct something (the carer), ``reply:<incident>`` Reply to
-carer, ``close:<incident>`` Close with outcome, ``oc:<incident>:<code>`` the
-outcome chosen, ``reopen:<incident>``, ``att:<incident>`` View attachments,
-``det:<incident>`` Show details / Full record, ``tx:<draft>`` cancel and
-``tf:<draft>`` Done for a pending state.
+Buttons (``callbacks.THREAD``: short callback data, checked against the database and
+``bot/people/access.py``; every refusal is logged): Add more / Answer and Correct
+something (the carer), Reply to carer, Close with outcome and the outcome chosen,
+Reopen, View attachments, Show details / Full record, and Cancel / Done for a pending
+state.
 """
 
 from __future__ import annotations
@@ -17,14 +15,13 @@ from telegram.constants import ParseMode
 from bot import audit, callbacks
 from bot.record import attachments, inbox, thread
 from bot.record import render as record
+from bot.record import thread_texts as texts
 from bot.record.attachments import Media
 from bot.record.prompt import Refused
-from bot.texts import STALE_BUTTON, h, when
+from bot.texts import STALE_BUTTON
 from handlers.common import BotContext, linked, refuse, reply
 from handlers.report import after_commit
 from storage.models import Incident, Person
-
-NO_VIEW = "You do not have access to this report. Nothing was shown."
 
 
 @linked
@@ -32,44 +29,44 @@ async def thread_button(update: Update, context: BotContext, person: Person) -> 
     """Buttons on alerts, receipts and thread messages."""
     services = context.services
     query = update.callback_query
-    cb = callbacks.decode(query.data)
-    arg = cb.int_arg(0) if cb else None
-    chat_id = update.effective_chat.id
-    actions = {
-        "add": lambda s: thread.begin_add(s, services, person, chat_id, arg, "followup"),
-        "fix": lambda s: thread.begin_add(s, services, person, chat_id, arg, "correction"),
-        "reply": lambda s: thread.begin_reply(s, services, person, chat_id, arg),
-        "close": lambda s: thread.begin_close(s, services, person, arg),
-        "oc": lambda s: thread.choose_outcome(s, services, person, chat_id, arg, cb.args[1]),
-        "reopen": lambda s: thread.begin_reopen(s, services, person, chat_id, arg),
-        "tx": lambda s: thread.cancel(s, services, person, arg),
-        "tf": lambda s: thread.finish(s, services, person, arg),
-    }
-    if cb is None or arg is None or len(cb.args) != (2 if cb.action == "oc" else 1):
-        await refuse(update, context, person, action=cb.action if cb else "button",
+    pressed = callbacks.parse(query.data, *callbacks.THREAD)
+    if pressed is None:
+        code = (query.data or "").split(":", 1)[0]
+        await refuse(update, context, person,
+                     action=code if code in callbacks.ACTIONS else "button",
                      why="malformed callback", text=STALE_BUTTON)
         return
-    if cb.action in ("att", "det"):
-        await _view(update, context, person, cb.action, arg)
+    arg = pressed.args[0]
+    chat_id = update.effective_chat.id
+    cb = callbacks
+    if pressed.action in (cb.ATTACHMENTS, cb.DETAILS):
+        await _view(update, context, person, pressed.action, arg)
         return
-    if cb.action not in actions:
-        await refuse(update, context, person, action=cb.action, why="unknown action",
-                     text=STALE_BUTTON)
-        return
+    actions = {
+        cb.ADD: lambda s: thread.begin_add(s, services, person, chat_id, arg, "followup"),
+        cb.FIX: lambda s: thread.begin_add(s, services, person, chat_id, arg, "correction"),
+        cb.REPLY: lambda s: thread.begin_reply(s, services, person, chat_id, arg),
+        cb.CLOSE: lambda s: thread.begin_close(s, services, person, arg),
+        cb.OUTCOME: lambda s: thread.choose_outcome(s, services, person, chat_id, arg,
+                                                    pressed.args[1]),
+        cb.REOPEN: lambda s: thread.begin_reopen(s, services, person, chat_id, arg),
+        cb.PENDING_CANCEL: lambda s: thread.cancel(s, services, person, arg),
+        cb.PENDING_DONE: lambda s: thread.finish(s, services, person, arg),
+    }
     try:
         async with services.db.write() as s:
-            p = await actions[cb.action](s)
+            p = await actions[pressed.action](s)
     except Refused as exc:
-        await refuse(update, context, person, action=cb.action, why=exc.why, text=exc.text,
-                     incident_id=exc.incident_id)
+        await refuse(update, context, person, action=pressed.action.code, why=exc.why,
+                     text=exc.text, incident_id=exc.incident_id)
         return
     await query.answer()
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)
 
 
-async def _view(update: Update, context: BotContext, person: Person, action: str,
-                incident_id: int) -> None:
+async def _view(update: Update, context: BotContext, person: Person,
+                action: callbacks.Action, incident_id: int) -> None:
     """Show details (the full record) or re-send the attachments, to an authorised person."""
     services = context.services
     now = services.clock.now()
@@ -77,7 +74,7 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
         incident = await s.get(Incident, incident_id)
         allowed = incident is not None and await services.access.may_view(s, person, incident)
         if allowed:
-            if action == "det":
+            if action is callbacks.DETAILS:
                 chunks = await record.render(s, services, incident)
                 await audit.record(s, "details_viewed", at=now, actor_id=person.id,
                                    telegram_user_id=update.effective_user.id,
@@ -90,27 +87,27 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
                                    telegram_user_id=update.effective_user.id,
                                    incident_id=incident.id, count=len(files))
     if not allowed:
-        await refuse(update, context, person, action="view " + ("details" if action == "det"
+        await refuse(update, context, person, action="view " + ("details" if action is callbacks.DETAILS
                                                                  else "attachments"),
                      why="no such incident" if incident is None else "no access to this incident",
-                     text=STALE_BUTTON if incident is None else NO_VIEW,
+                     text=STALE_BUTTON if incident is None else texts.NO_VIEW,
                      incident_id=incident.id if incident is not None else None)
         return
     await update.callback_query.answer()
     chat_id = update.effective_chat.id
-    if action == "det":
+    if action is callbacks.DETAILS:
         for chunk in chunks:
             await reply(update, chunk)
         return
     if not files:
-        await reply(update, f"<b>{h(incident.reference)}</b> has no attachments.")
+        await reply(update, texts.no_attachments(incident.reference))
         return
     bot = context.bot
     for i, a in enumerate(files, 1):
         who = names.get(a.uploaded_by_id)
-        caption = (f"{h(incident.reference)} · {i} of {len(files)} · "
-                   f"{attachments.KIND_LABELS.get(a.kind, a.kind)} from "
-                   f"{h(who.name if who else a.uploaded_by_id)}, {when(a.created_at, services.tz)}")
+        caption = texts.attachment_caption(
+            incident.reference, i, len(files), attachments.KIND_LABELS.get(a.kind, a.kind),
+            who.name if who else a.uploaded_by_id, a.created_at, services.tz)
         kw = {"chat_id": chat_id, "caption": caption, "parse_mode": ParseMode.HTML}
         if a.kind == "photo":
             await bot.send_photo(photo=a.file_id, **kw)
@@ -132,8 +129,7 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
     services = context.services
     media: Media | None = attachments.media_of(update.effective_message)
     if media is None:
-        await reply(update, "I could not use that message here. Send /report to start a report, "
-                            "or /help.")
+        await reply(update, texts.FILE_NOT_USABLE)
         return
     try:
         async with services.db.write() as s:
@@ -144,8 +140,7 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
                      incident_id=exc.incident_id)
         return
     if p is None:
-        await reply(update, "I could not use that file here: to send it on a report, press "
-                            "“Reply to carer” on its alert first. /help shows what you can do.")
+        await reply(update, texts.FILE_NOWHERE)
         return
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)

@@ -102,4 +102,4 @@ def notification(services: "Services", incident: Incident, *, now: datetime, lat
 def notification_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
     if incident.notified_at is not None:
         return []
-    return [[(NOTIFIED_LABEL, callbacks.encode("notified", incident.id))]]
+    return [[(NOTIFIED_LABEL, callbacks.NOTIFIED.data(incident.id))]]

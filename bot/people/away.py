@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,7 @@ from bot import audit
 from bot.people.info import person_info
 from bot.rules.roles import DUTY, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER, TEAM_MANAGER
 from bot.rules.routing import TeamInfo, holder_for
+from bot.texts import h, when
 from storage import queries
 from storage.models import Person, Team
 
@@ -150,3 +152,17 @@ async def set_back(session: AsyncSession, services: "Services", person: Person) 
     await audit.record(session, "directory_changed", at=now, actor_id=me.id, source="/back",
                        person=me.id, away_until=None, before={"away_until": was})
     return AwayResult(me, None, None, None)
+
+
+def away_confirmation(result: AwayResult, tz: ZoneInfo) -> str:
+    """What /away answers: until when, and who takes the alerts meanwhile (HTML, escaped)."""
+    lines = [f"🏖 You are marked away until <b>{when(result.until, tz)}</b>."]
+    if result.covered_by is not None:
+        label = "your cover" if result.covered_as == "cover" else "the duty social worker"
+        lines.append(f"New alerts and reminders about your children go to "
+                     f"<b>{h(result.covered_by.name)}</b> ({label}) until then.")
+    else:
+        lines.append("⚠️ Nobody can take your alerts while you are away (no cover and no duty "
+                     "worker on Telegram): they go to your team manager. Please arrange cover.")
+    lines.append("Send /back when you return early.")
+    return "\n".join(lines)

@@ -59,12 +59,12 @@ def alert_buttons(incident: Incident, attachments: int = 0,
     Reopen (once closed); View attachments (N); Show details (minimal mode) or Full record."""
     rows: list[list[tuple[str, str]]] = []
     if incident.status == "open":
-        rows.append([("✅ Acknowledge", callbacks.encode("ack", incident.id))])
+        rows.append([("✅ Acknowledge", callbacks.ACK.data(incident.id))])
     if incident.status in ("open", "acknowledged"):
-        rows.append([("💬 Reply to carer", callbacks.encode("reply", incident.id)),
-                     ("☑️ Close with outcome", callbacks.encode("close", incident.id))])
+        rows.append([("💬 Reply to carer", callbacks.REPLY.data(incident.id)),
+                     ("☑️ Close with outcome", callbacks.CLOSE.data(incident.id))])
     elif incident.status == "closed":
-        rows.append([("🔄 Reopen", callbacks.encode("reopen", incident.id))])
+        rows.append([("🔄 Reopen", callbacks.REOPEN.data(incident.id))])
     rows.append(record_buttons(incident.id, attachments, minimal))
     return rows
 
@@ -73,9 +73,9 @@ def record_buttons(incident_id: int, attachments: int, minimal: bool) -> list[tu
     """View attachments (N, when there are any); Show details (minimal mode) or Full record."""
     row = []
     if attachments:
-        row.append((f"📎 View attachments ({attachments})", callbacks.encode("att", incident_id)))
+        row.append((f"📎 View attachments ({attachments})", callbacks.ATTACHMENTS.data(incident_id)))
     row.append(("🔍 Show details" if minimal else "📄 Full record",
-                callbacks.encode("det", incident_id)))
+                callbacks.DETAILS.data(incident_id)))
     return row
 
 
@@ -89,8 +89,8 @@ async def buttons_for(session: AsyncSession, services: "Services",
 
 def receipt_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
     """On the carer's receipt: add a follow-up, or add a correction (never an edit)."""
-    return [[("➕ Add more", callbacks.encode("add", incident.id)),
-              ("✏️ Correct something", callbacks.encode("fix", incident.id))]]
+    return [[("➕ Add more", callbacks.ADD.data(incident.id)),
+              ("✏️ Correct something", callbacks.FIX.data(incident.id))]]
 
 
 async def status_line(session: AsyncSession, services: "Services", incident: Incident) -> str:

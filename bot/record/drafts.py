@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, callbacks
+from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
+from bot.record import report_texts as texts
 from bot.rules.durations import Duration
-from bot.texts import clip, h, when
 from storage.models import Draft, Person
 
 if TYPE_CHECKING:
@@ -115,22 +115,10 @@ async def _mark(session: AsyncSession, draft: Draft, **values: datetime) -> bool
 
 async def _remind(session: AsyncSession, services: "Services", draft: Draft,
                   carer: Person | None, now: datetime) -> None:
-    started = when(draft.created_at, services.tz)
-    if draft.step == "offer":
-        text = (f"You sent me this at {started} and it has not been reported:\n\n"
-                f"<i>{h(clip(typed_text(draft), QUOTE_LIMIT))}</i>\n\n"
-                "Report it as an incident?")
-        buttons = [[("Yes, report it", callbacks.encode("ry", draft.id)),
-                    ("No", callbacks.encode("rn", draft.id))]]
-    else:
-        child = (draft.data or {}).get("child")
-        about = f" about <b>{h(child)}</b>" if child else ""
-        text = (f"📝 You have an unfinished report{about}, started {started}.\n"
-                "Send /report to carry on where you left off, or discard it.\n"
-                f"If it is not finished it will be discarded after "
-                f"{h(in_words(services.settings.engine.draft_keep))} without activity, and "
-                "what you typed will be sent back to you.")
-        buttons = [[("🗑 Discard", callbacks.encode("rx", draft.id))]]
+    text, buttons = texts.draft_reminder(
+        draft.id, offer=draft.step == "offer", started=draft.created_at, tz=services.tz,
+        typed=typed_text(draft), child_ref=(draft.data or {}).get("child"),
+        kept_for=in_words(services.settings.engine.draft_keep), quote_limit=QUOTE_LIMIT)
     await enqueue(
         session, key=f"draft-remind:{draft.id}:{draft.last_activity_at.timestamp()}",
         kind="draft_reminder", now=now, chat_id=draft.chat_id, person=carer,
@@ -144,18 +132,11 @@ async def _remind(session: AsyncSession, services: "Services", draft: Draft,
 async def _discard(session: AsyncSession, services: "Services", draft: Draft,
                    carer: Person | None, now: datetime) -> None:
     typed = typed_text(draft)
-    if draft.step == "offer":
-        lines = [f"I did not report the message you sent at {when(draft.created_at, services.tz)}."]
-    else:
-        lines = [f"Your unfinished report (started {when(draft.created_at, services.tz)}) "
-                 "was discarded after a long time without activity."]
-    if typed:
-        lines += ["Here is what you had typed, so nothing is lost:", "",
-                  f"<i>{h(clip(typed, QUOTE_LIMIT))}</i>", ""]
-    lines.append("Send /report to start a report; you can paste this text in.")
+    text = texts.draft_expired(offer=draft.step == "offer", started=draft.created_at,
+                               tz=services.tz, typed=typed, quote_limit=QUOTE_LIMIT)
     await enqueue(
         session, key=f"draft-expired:{draft.id}", kind="draft_expired", now=now,
-        chat_id=draft.chat_id, person=carer, priority=NOTICE_PRIORITY, text="\n".join(lines),
+        chat_id=draft.chat_id, person=carer, priority=NOTICE_PRIORITY, text=text,
     )
     await audit.record(session, "draft_discarded", at=now, actor_id=draft.carer_id,
                        draft=draft.id, why="expired", step=draft.step,

@@ -27,9 +27,9 @@ is told plainly that it was not kept.
 Files (photos, voice notes, video notes, documents) sent during a report are
 attached to the draft and move to the incident on submission.
 
-Each function returns a :class:`Prompt`: what to show next. Button data carries
-the draft id, so a button from an old, finished or someone else's draft is
-refused.
+Each function returns a :class:`Prompt`: what to show next, worded in
+``bot/record/report_texts.py``. Button data carries the draft id, so a button
+from an old, finished or someone else's draft is refused.
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, callbacks
+from bot import audit
 from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
 from bot.record import attachments, thread
+from bot.record import report_texts as texts
 from bot.record.attachments import Media
 from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
 from bot.record.prompt import Prompt, Refused
-from bot.record.render import FIELD_LABELS
-from bot.rules.when_parse import EXAMPLE, WhenError, parse_when
-from bot.texts import URGENCY_MARK, clip, emergency_lines, h, when
+from bot.rules.when_parse import WhenError, parse_when
+from bot.texts import when
 from storage import queries
 from storage.models import Draft, Incident, Person
 
@@ -60,24 +60,10 @@ DETAIL_STEPS = ("when", "where", "present", "words", "action", "views", "opinion
 STEPS = ("offer", "offer_add", "child", "category", "description", *DETAIL_STEPS, "review")
 MAX_FIELD = 1500
 
-# step -> (details key, question, hint)
-QUESTIONS: dict[str, tuple[str, str, str]] = {
-    "where": ("where", "Where did it happen?",
-              "For example: at home, at school, in the car, at contact."),
-    "present": ("present", "Who was present?",
-                "Roles or initials rather than full names, please (for example: me, my partner, "
-                "A1's brother)."),
-    "words": ("child_words", "Did the child say anything about it?",
-              "Write their words exactly as they said them, in quotes if you can."),
-    "action": ("action_taken", "What have you done already?",
-               "For example: first aid, called 999, told the school, phoned the duty line."),
-    "views": ("child_views", "What are the child's views or wishes about it?", ""),
-    "opinion": ("opinion", "Is there anything you want to add as your own opinion?",
-                "This step is optional. It is kept apart from the facts above, so the record "
-                "shows which is which."),
-}
-STEP_LABELS = {"description": "What happened", "when": "When it happened",
-               **{s: FIELD_LABELS[k] for s, (k, _, _) in QUESTIONS.items()}}
+# record-field step -> its key in draft.data and incident.details (questions: report_texts)
+FIELD_KEYS: dict[str, str] = {"where": "where", "present": "present", "words": "child_words",
+                              "action": "action_taken", "views": "child_views",
+                              "opinion": "opinion"}
 
 
 class StaleButton(Exception):
@@ -119,7 +105,7 @@ async def start(
     if draft is not None and draft.step not in ("offer", "offer_add"):
         _touch(draft, now)  # coming back counts as activity (bot/record/drafts.py)
         p = await prompt(session, services, draft)
-        p.text = "You have a report in progress; carrying on where you left off.\n\n" + p.text
+        p.text = texts.resumed(p.text)
         return p
     if draft is None:
         draft = Draft(carer_id=carer.id, chat_id=chat_id, step="child", data={},
@@ -132,22 +118,12 @@ async def start(
     children = await queries.children_placed_with(session, carer.id, services.today(now))
     if not children:
         draft.discarded_at = now
-        return Prompt(
-            "I cannot find a child currently placed with you, so I cannot take a report here. "
-            "Please phone your supervising social worker"
-            + (f" or the duty line on <b>{h(services.settings.service.duty_phone)}</b>."
-               if services.settings.service.duty_phone else "."),
-            done=True,
-        )
+        return Prompt(texts.no_child_placed(services.settings.service.duty_phone), done=True)
     if len(children) == 1:
         _touch(draft, now, step="category", child=children[0].ref)
     else:
         _touch(draft, now, step="child")
     return await prompt(session, services, draft)
-
-
-def _cancel(draft: Draft) -> tuple[str, str]:
-    return ("✖️ Cancel", callbacks.encode("rx", draft.id))
 
 
 async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
@@ -157,125 +133,63 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
         children = await queries.children_placed_with(
             session, draft.carer_id, services.today()
         )
-        rows = [[(c.ref, callbacks.encode("rc", draft.id, c.ref))] for c in children]
-        rows.append([_cancel(draft)])
-        return Prompt("Which child is this about?", rows)
+        return Prompt(*texts.ask_child(draft.id, [c.ref for c in children]))
     if draft.step == "category":
-        rows = [
-            [(c.label if len(c.label) <= 60 else c.label[:57] + "…",
-              callbacks.encode("rk", draft.id, c.key))]
-            for c in services.settings.categories
-        ]
-        rows.append([_cancel(draft)])
-        return Prompt(f"Report about <b>{h(data.get('child'))}</b>. What happened? Choose one:", rows)
+        return Prompt(*texts.ask_category(draft.id, data.get("child"),
+                                          services.settings.categories))
     if draft.step == "description":
         cat = services.settings.category(data.get("category", ""))
-        parts = []
-        if cat and cat.urgency == "urgent":
-            s = services.settings.service
-            parts.append(emergency_lines(s.out_of_hours_phone, s.duty_phone))
-            parts.append("")
-        if cat:
-            parts.append(f"<b>{h(cat.label)}</b>")
-            if cat.guidance:
-                parts.append(h(cat.guidance))
-        parts.append("")
-        if cat and cat.urgency == "urgent" and not data.get("back_to_review"):
-            parts.append("Now write what happened in one message. It is sent as soon as you "
-                         "send it; I will ask for the other details afterwards.")
-        else:
-            parts.append(
-                "Now write what happened in one message: what, when and where, who was there, "
-                "the child's own words if relevant, and what you have done already."
-            )
-        parts.append("You can also send photos, voice notes or documents.")
-        if data.get("description"):
-            parts.append("")
-            parts.append("What you wrote before (send a new message to replace it):")
-            parts.append(f"<i>{h(clip(data['description'], 1500))}</i>")
-            return Prompt("\n".join(parts), [[("Keep what I wrote", callbacks.encode("rd", draft.id))],
-                                             [_cancel(draft)]])
-        return Prompt("\n".join(parts), [[_cancel(draft)]])
+        return Prompt(*texts.ask_description(
+            draft.id, cat, services.settings.service,
+            sent_at_once=bool(cat and cat.urgency == "urgent" and not data.get("back_to_review")),
+            before=data.get("description")))
     if draft.step in DETAIL_STEPS:
         return await _detail_prompt(session, draft)
     if draft.step == "review":
         return await _review(session, services, draft)
     if draft.step == "offer":
         n = await attachments.count_for_draft(session, draft.id)
-        kept = " (what you sent is kept with it)" if n else ""
-        return Prompt(
-            f"Report this as an incident?{kept}",
-            [[("Yes, report it", callbacks.encode("ry", draft.id)),
-              ("No", callbacks.encode("rn", draft.id))]],
-        )
+        return Prompt(*texts.offer(draft.id, files_kept=bool(n)))
     if draft.step == "offer_add":
         reports = await thread.open_reports_of(session, draft.carer_id)
-        rows = []
-        for inc in reports:
-            cat = services.settings.category(inc.category)
-            label = f"{inc.reference} · {inc.child_ref} · {cat.label if cat else inc.category}"
-            rows.append([(label if len(label) <= 60 else label[:57] + "…",
-                          callbacks.encode("ra", draft.id, inc.id))])
-        rows.append([("No, do not keep it", callbacks.encode("rq", draft.id))])
-        return Prompt("Add it to one of your open reports?", rows)
-    return Prompt("Send /report to start a report.")
+        return Prompt(*texts.offer_add(draft.id, [
+            (inc.id, inc.reference, inc.child_ref, _category_label(services, inc.category))
+            for inc in reports]))
+    return Prompt(texts.nothing_to_show())
+
+
+def _category_label(services: "Services", key: str) -> str:
+    cat = services.settings.category(key)
+    return cat.label if cat else key
 
 
 async def _detail_prompt(session: AsyncSession, draft: Draft) -> Prompt:
     data = draft.data or {}
     step = draft.step
-    number = DETAIL_STEPS.index(step) + 1
-    head = ""
+    reference = None
     if _after(draft):
         incident = await session.get(Incident, data["incident_id"])
-        head = f"For the record of <b>{h(incident.reference if incident else '')}</b> "
-        head += f"({number} of {len(DETAIL_STEPS)}):\n"
-    else:
-        head = f"({number} of {len(DETAIL_STEPS)}) "
-    skip = [("Skip", callbacks.encode("rz", draft.id)),
-            ("⏭ Stop here" if _after(draft) else "⏭ Skip the rest",
-             callbacks.encode("rr", draft.id))]
-    tail = [] if _after(draft) else [[_cancel(draft)]]
+        reference = incident.reference if incident else ""
+    head = texts.field_head(DETAIL_STEPS.index(step) + 1, len(DETAIL_STEPS), reference)
     if step == "when":
-        if data.get("when_mode") == "today":
-            text = (head + "<b>What time today?</b> Type it, for example “9:15” or “2pm”.")
-        else:
-            text = (head + "<b>When did it happen?</b>\nPress a button, or type a date and time, "
-                    f"{h(EXAMPLE)}.")
-        rows = [[("Now", callbacks.encode("rw", draft.id, "now")),
-                 ("Earlier today", callbacks.encode("rw", draft.id, "today"))], skip, *tail]
-        return Prompt(text, rows)
-    key, question, hint = QUESTIONS[step]
-    text = head + f"<b>{h(question)}</b>" + (f"\n{h(hint)}" if hint else "")
-    if data.get(key):
-        text += f"\n\nWhat you wrote before (send a new message to replace it):\n<i>{h(clip(data[key], 800))}</i>"
-    return Prompt(text, [skip, *tail])
+        return Prompt(*texts.ask_when(draft.id, head, today=data.get("when_mode") == "today",
+                                      after=_after(draft)))
+    return Prompt(*texts.ask_field(draft.id, step, head, before=data.get(FIELD_KEYS[step]),
+                                   after=_after(draft)))
 
 
 async def _review(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
     data = draft.data or {}
     cat = services.settings.category(data.get("category", ""))
-    lines = [
-        "<b>Please check your report</b>",
-        f"Child: <b>{h(data.get('child'))}</b>",
-        f"Category: {h(cat.label if cat else data.get('category'))}",
-        f"Urgency: {URGENCY_MARK.get(cat.urgency, '') if cat else ''}",
-    ]
-    if data.get("occurred_at"):
-        lines.append(f"When it happened: {when(datetime.fromisoformat(data['occurred_at']), services.tz)}")
-    lines.append("")
-    lines.append(h(clip(data.get("description", ""), 1500)))
-    for step, (key, _, _) in QUESTIONS.items():
-        if data.get(key):
-            lines.append(f"<b>{h(FIELD_LABELS[key])}:</b> {h(clip(data[key], 300))}")
-    n = await attachments.count_for_draft(session, draft.id)
-    if n:
-        lines.append(f"📎 {n} attachment{'' if n == 1 else 's'}")
-    return Prompt(
-        "\n".join(lines),
-        [[("✅ Submit", callbacks.encode("rs", draft.id))],
-         [("✏️ Edit", callbacks.encode("re", draft.id)), _cancel(draft)]],
-    )
+    return Prompt(*texts.review(
+        draft.id, child_ref=data.get("child"),
+        category_label=cat.label if cat else data.get("category"),
+        urgency=cat.urgency if cat else None,
+        occurred_at=(datetime.fromisoformat(data["occurred_at"]) if data.get("occurred_at")
+                     else None),
+        tz=services.tz, description=data.get("description", ""),
+        fields=[(key, data[key]) for key in FIELD_KEYS.values() if data.get(key)],
+        attachments=await attachments.count_for_draft(session, draft.id)))
 
 
 async def _own_draft(session: AsyncSession, carer: Person, draft_id: int | None, *steps: str) -> Draft:
@@ -347,9 +261,8 @@ async def _next(session, services, carer: Person, draft: Draft) -> Prompt:
 async def _end_after(session, services, draft: Draft) -> Prompt:
     thread.end_state(draft, services.clock.now(), finished=True)
     incident = await session.get(Incident, draft.data["incident_id"])
-    return Prompt(f"Thank you. The record of <b>{h(incident.reference if incident else '')}</b> "
-                  "is updated and everyone who has it was told. Use Add more on your receipt "
-                  "(or /myreports) if anything else comes up.", done=True, wake=True)
+    return Prompt(texts.record_updated(incident.reference if incident else ""),
+                  done=True, wake=True)
 
 
 async def _answer(session, services, carer: Person, draft: Draft, key: str, value: str,
@@ -360,9 +273,9 @@ async def _answer(session, services, carer: Person, draft: Draft, key: str, valu
         incident = await session.get(Incident, draft.data["incident_id"])
         if incident is None or incident.reporter_id != carer.id:
             raise StaleButton()
-        label = "When it happened" if key == "when_text" else FIELD_LABELS[key]
-        msg = await thread.post_message(session, services, incident=incident, author=carer,
-                                        kind="followup", text=f"{label}: {shown or value}")
+        msg = await thread.post_message(
+            session, services, incident=incident, author=carer, kind="followup",
+            text=texts.answer_on_record(None if key == "when_text" else key, shown or value))
         details = dict(incident.details or {})
         details[key] = value
         details["added_later"] = {**(details.get("added_later") or {}), key: msg.id}
@@ -387,8 +300,7 @@ async def text_received(session, services, draft: Draft, text: str) -> Prompt:
     if draft.step == "description":
         note = ""
         if len(text) > MAX_DESCRIPTION:
-            note = (f"That is {len(text)} characters; I kept the first {MAX_DESCRIPTION}. "
-                    "You can add the rest as a follow-up after submitting.\n\n")
+            note = texts.description_cut(len(text), MAX_DESCRIPTION)
             text = text[:MAX_DESCRIPTION]
         _touch(draft, now, description=text)
         p = await _after_description(session, services, carer, draft)
@@ -399,15 +311,15 @@ async def text_received(session, services, draft: Draft, text: str) -> Prompt:
             at = parse_when(text, now, services.tz)
         except WhenError as exc:
             p = await prompt(session, services, draft)
-            p.text = f"⚠️ {h(str(exc))}\n\n" + p.text
+            p.text = texts.when_unreadable(str(exc)) + p.text
             return p
         return await _answer(session, services, carer, draft, "when_text", text[:100],
                              occurred_at=at, shown=when(at, services.tz))
-    if draft.step in QUESTIONS:
-        key = QUESTIONS[draft.step][0]
+    if draft.step in FIELD_KEYS:
+        key = FIELD_KEYS[draft.step]
         note = ""
         if len(text) > MAX_FIELD:
-            note = f"That was long; I kept the first {MAX_FIELD} characters.\n\n"
+            note = texts.field_cut(MAX_FIELD)
         p = await _answer(session, services, carer, draft, key, text[:MAX_FIELD])
         p.text = note + p.text
         return p
@@ -418,7 +330,7 @@ async def text_received(session, services, draft: Draft, text: str) -> Prompt:
     if not (draft.data or {}).get("description"):
         _touch(draft, now, description=text[:MAX_DESCRIPTION])
     p = await prompt(session, services, draft)
-    p.text = "I have kept what you typed. Please use the buttons to carry on.\n\n" + p.text
+    p.text = texts.kept_typed() + p.text
     return p
 
 
@@ -432,13 +344,13 @@ async def media_received(session, services, draft: Draft, media: Media) -> Promp
                                   kind="followup", text=media.caption, media=[media])
         draft.last_activity_at = now
         p = await prompt(session, services, draft)
-        p.text = f"📎 Added to <b>{h(incident.reference)}</b> and sent on.\n\n" + p.text
+        p.text = texts.file_added_to(incident.reference) + p.text
         p.wake, p.files_for = True, incident.id
         return p
     await attachments.add(session, media=media, uploaded_by=draft.carer_id, now=now,
                           draft_id=draft.id)
     n = await attachments.count_for_draft(session, draft.id)
-    note = f"📎 {attachments.KIND_LABELS[media.kind].capitalize()} attached ({n} so far).\n\n"
+    note = texts.file_attached(attachments.KIND_LABELS[media.kind], n)
     if media.caption and draft.step == "description":
         p = await text_received(session, services, draft, media.caption)
         p.text = note + p.text
@@ -484,7 +396,7 @@ async def skip_rest(session, services, carer, draft_id) -> Prompt:
     i = DETAIL_STEPS.index(draft.step)
     skipped = list((draft.data or {}).get("skipped", []))
     skipped += [s for s in DETAIL_STEPS[i:] if s not in skipped
-                and not (draft.data or {}).get(QUESTIONS[s][0] if s in QUESTIONS else "when_text")]
+                and not (draft.data or {}).get(FIELD_KEYS.get(s, "when_text"))]
     _touch(draft, services.clock.now(), step="review", skipped=skipped, back_to_review=False,
            when_mode=None)
     return await prompt(session, services, draft)
@@ -494,10 +406,8 @@ async def edit(session, services, carer, draft_id, part: str | None = None) -> P
     """Edit from the review: choose the part, answer it again, come back to the review."""
     draft = await _own_draft(session, carer, draft_id, "review")
     if part is None:
-        rows = [[(STEP_LABELS[s], callbacks.encode("re", draft.id, s))]
-                for s in ("description", *DETAIL_STEPS)]
-        rows.append([("↩️ Back to the review", callbacks.encode("re", draft.id, "review"))])
-        return Prompt("Which part do you want to change?", rows)
+        return Prompt(*texts.edit_menu(draft.id, [
+            (s, texts.step_label(s, FIELD_KEYS.get(s))) for s in ("description", *DETAIL_STEPS)]))
     if part == "review":
         return await prompt(session, services, draft)
     if part not in ("description", *DETAIL_STEPS):
@@ -527,9 +437,7 @@ async def add_offer_to_report(session, services, carer, draft_id, incident_id: i
     if incident is None:
         raise StaleButton()
     if not await services.access.may_add(session, carer, incident):
-        raise Refused("not the reporter of this incident",
-                      "Only the carer who sent a report can add to it. Nothing was changed.",
-                      incident.id)
+        raise Refused("not the reporter of this incident", texts.NOT_REPORTER, incident.id)
     if incident.status == "closed":
         raise StaleButton()
     now = services.clock.now()
@@ -540,8 +448,7 @@ async def add_offer_to_report(session, services, carer, draft_id, incident_id: i
     draft.discarded_at = now
     await audit.record(session, "draft_added_to_report", at=now, actor_id=carer.id,
                        incident_id=incident.id, draft=draft.id)
-    return Prompt(f"Added to <b>{h(incident.reference)}</b> and sent to everyone who has it.",
-                  done=True, wake=True, files_for=incident.id if n else None)
+    return Prompt(texts.added_to_report(incident.reference), done=True, wake=True, files_for=incident.id if n else None)
 
 
 async def discard(session, services, carer, draft_id, *, why: str = "cancelled") -> Prompt:
@@ -550,9 +457,8 @@ async def discard(session, services, carer, draft_id, *, why: str = "cancelled")
     draft.discarded_at = now
     await audit.record(session, "draft_discarded", at=now, actor_id=carer.id, draft=draft.id, why=why)
     if draft.step in ("offer", "offer_add"):
-        return Prompt("OK, I have not kept that message anywhere. Send /report whenever you "
-                      "need to.", done=True)
-    return Prompt("Report cancelled and discarded. Send /report to start again.", done=True)
+        return Prompt(texts.offer_not_kept(), done=True)
+    return Prompt(texts.report_discarded(), done=True)
 
 
 async def submit(session, services, carer, draft_id) -> Prompt:
@@ -577,7 +483,7 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
         )
     except ReportError as exc:
         p = await prompt(session, services, draft)
-        p.text = f"⚠️ {h(str(exc))}\n\n" + p.text
+        p.text = texts.report_refused(str(exc)) + p.text
         return p
     now = services.clock.now()
     incident = result.incident
@@ -592,12 +498,11 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
         await enqueue(
             session, key=f"after:{incident.id}", kind="notice", now=now, person=carer,
             incident_id=incident.id, priority=RECEIPT_PRIORITY,
-            text=("Your report has gone. When you are able, a few more questions for the "
-                  "record (each can be skipped):\n\n" + first.text),
+            text=texts.questions_after_submit(first.text),
             buttons=first.buttons,
         )
     return Prompt(
-        f"Submitting <b>{h(incident.reference)}</b>… your receipt follows.",
+        texts.submitting(incident.reference),
         submitted=result, done=True, wake=True, files_for=incident.id,
     )
 

@@ -34,6 +34,9 @@ Decisions:
 * The carer is told who closed the report and when, not the outcome: an
   outcome may be a referral about their own household (LADO, police).
 * A closed report takes no more follow-ups; the carer is pointed to /report.
+
+What each step says (prompts, notices, refusals, buttons) is worded in
+``bot/record/thread_texts.py``.
 """
 
 from __future__ import annotations
@@ -44,16 +47,17 @@ from typing import TYPE_CHECKING, Iterable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, callbacks
+from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.escalation import clocks
 from bot.record import attachments
+from bot.record import thread_texts as texts
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
 from bot.record.incidents import refresh_alerts
 from bot.record.prompt import Prompt, Refused
-from bot.rules.outcomes import OUTCOMES, outcome_label
-from bot.texts import STALE_BUTTON, clip, h, when
+from bot.rules.outcomes import OUTCOMES
+from bot.texts import STALE_BUTTON, when
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
 
@@ -137,64 +141,41 @@ async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
     return incident
 
 
-def _cancel_button(draft_id: int) -> tuple[str, str]:
-    return ("✖️ Cancel", callbacks.encode("tx", draft_id))
-
-
 # ----------------------------------------------------------------- starting a state
 
 async def begin_add(session, services, person: Person, chat_id: int, incident_id: int | None,
                     kind: str = "followup") -> Prompt:
     incident = await _incident(session, incident_id)
     if not await services.access.may_add(session, person, incident):
-        raise Refused("not the reporter of this incident",
-                      "Only the carer who sent this report can add to it. Nothing was changed.",
-                      incident.id)
+        raise Refused("not the reporter of this incident", texts.NOT_REPORTER, incident.id)
     if incident.status == "closed":
-        return Prompt(f"<b>{h(incident.reference)}</b> is closed, so nothing more can be added "
-                      "to it. If something new has happened, send /report.")
+        return Prompt(texts.closed_no_more(incident.reference))
     draft = await _new_state(session, services, person, chat_id, "add",
                              incident_id=incident.id, kind=kind)
     if kind == "correction":
-        return Prompt(
-            f"Type the correction to <b>{h(incident.reference)}</b>. Your original report is "
-            "kept exactly as it was; the correction is added next to it and sent to everyone "
-            "who has the report.", [[_cancel_button(draft.id)]])
-    return Prompt(
-        f"Send what you want to add to <b>{h(incident.reference)}</b>: text, photos, voice notes, "
-        "video notes or documents. Everyone who has the report is told. Press Done when you "
-        "have finished.",
-        [[("✔️ Done", callbacks.encode("tf", draft.id)), _cancel_button(draft.id)]])
+        return Prompt(*texts.ask_correction(draft.id, incident.reference))
+    return Prompt(*texts.ask_followup(draft.id, incident.reference))
 
 
 async def begin_reply(session, services, person: Person, chat_id: int,
                       incident_id: int | None) -> Prompt:
     incident = await _incident(session, incident_id)
     if not await services.access.may_reply(session, person, incident):
-        raise Refused("not a recipient of this incident",
-                      "You do not hold this report, so you cannot reply on it. Nothing was sent.",
-                      incident.id)
+        raise Refused("not a recipient of this incident", texts.NOT_HOLDER_REPLY, incident.id)
     if incident.status == "closed":
-        return Prompt(f"<b>{h(incident.reference)}</b> is closed. Reopen it first if there is "
-                      "more to say.")
+        return Prompt(texts.closed_reopen_first(incident.reference))
     draft = await _new_state(session, services, person, chat_id, "reply", incident_id=incident.id)
-    return Prompt(
-        f"Write your reply to <b>{h(await _carer_name(session, services, incident))}</b> about "
-        f"<b>{h(incident.reference)}</b> (text, or a photo or document). It is kept on the "
-        "record.", [[_cancel_button(draft.id)]])
+    return Prompt(*texts.ask_reply(draft.id, await _carer_name(session, services, incident),
+                                   incident.reference))
 
 
 async def begin_close(session, services, person: Person, incident_id: int | None) -> Prompt:
     incident = await _incident(session, incident_id)
     if not await services.access.may_close(session, person, incident):
-        raise Refused("not a recipient of this incident",
-                      "You do not hold this report, so you cannot close it. Nothing was changed.",
-                      incident.id)
+        raise Refused("not a recipient of this incident", texts.NOT_HOLDER_CLOSE, incident.id)
     if incident.status == "closed":
         return Prompt(await _closed_already(session, services, incident))
-    rows = [[(label, callbacks.encode("oc", incident.id, code))] for code, label in OUTCOMES.items()]
-    rows.append([("✖️ Cancel", callbacks.encode("tx", 0))])
-    return Prompt(f"Close <b>{h(incident.reference)}</b>: what was the outcome?", rows)
+    return Prompt(*texts.ask_outcome(incident.id, incident.reference))
 
 
 async def choose_outcome(session, services, person: Person, chat_id: int,
@@ -203,32 +184,24 @@ async def choose_outcome(session, services, person: Person, chat_id: int,
     if code not in OUTCOMES:
         raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
     if not await services.access.may_close(session, person, incident):
-        raise Refused("not a recipient of this incident",
-                      "You do not hold this report, so you cannot close it. Nothing was changed.",
-                      incident.id)
+        raise Refused("not a recipient of this incident", texts.NOT_HOLDER_CLOSE, incident.id)
     if incident.status == "closed":
         return Prompt(await _closed_already(session, services, incident))
     draft = await _new_state(session, services, person, chat_id, "outcome",
                              incident_id=incident.id, code=code)
-    return Prompt(
-        f"Outcome for <b>{h(incident.reference)}</b>: <b>{h(OUTCOMES[code])}</b>.\n"
-        "Now type a short note of the outcome (what was decided and what happens next). "
-        "The report is then closed and the carer told.", [[_cancel_button(draft.id)]])
+    return Prompt(*texts.ask_outcome_note(draft.id, incident.reference, code))
 
 
 async def begin_reopen(session, services, person: Person, chat_id: int,
                        incident_id: int | None) -> Prompt:
     incident = await _incident(session, incident_id)
     if not await services.access.may_reopen(session, person, incident):
-        raise Refused("may not reopen this incident",
-                      "Only the worker who holds this report or the team manager can reopen it. "
-                      "Nothing was changed.", incident.id)
+        raise Refused("may not reopen this incident", texts.MAY_NOT_REOPEN, incident.id)
     if incident.status != "closed":
-        return Prompt(f"<b>{h(incident.reference)}</b> is not closed.")
+        return Prompt(texts.not_closed(incident.reference))
     draft = await _new_state(session, services, person, chat_id, "reopen",
                              incident_id=incident.id)
-    return Prompt(f"Why are you reopening <b>{h(incident.reference)}</b>? Type the reason; "
-                  "it is kept on the record.", [[_cancel_button(draft.id)]])
+    return Prompt(*texts.ask_reopen_reason(draft.id, incident.reference))
 
 
 async def _own_state(session, person: Person, draft_id: int | None) -> Draft:
@@ -243,15 +216,14 @@ async def cancel(session, services, person: Person, draft_id: int | None) -> Pro
     if draft_id:
         draft = await _own_state(session, person, draft_id)
         end_state(draft, services.clock.now(), finished=False)
-    return Prompt("Cancelled. Nothing more was sent or changed.")
+    return Prompt(texts.cancelled())
 
 
 async def finish(session, services, person: Person, draft_id: int | None) -> Prompt:
     draft = await _own_state(session, person, draft_id)
     end_state(draft, services.clock.now(), finished=True)
     incident = await session.get(Incident, (draft.data or {}).get("incident_id"))
-    return Prompt(f"Done. Everything you sent is on <b>{h(incident.reference if incident else '')}"
-                  "</b>. /myreports shows your reports.")
+    return Prompt(texts.finished(incident.reference if incident else ""))
 
 
 # ----------------------------------------------------------------- answers
@@ -264,8 +236,7 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
     incident = await _incident(session, data.get("incident_id"))
     text = (text or "").strip()
     if len(text) > MAX_MESSAGE:
-        return Prompt(f"That is {len(text)} characters; please send it in parts of under "
-                      f"{MAX_MESSAGE}.", [[_cancel_button(draft.id)]])
+        return Prompt(*texts.too_long(draft.id, len(text), MAX_MESSAGE))
     draft.last_activity_at = now
 
     if draft.step == "add":
@@ -273,21 +244,17 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
             raise Refused("not the reporter of this incident", STALE_BUTTON, incident.id)
         if incident.status == "closed":
             end_state(draft, now, finished=False)
-            return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile, so this was not "
-                          "added. If something new has happened, send /report.")
+            return Prompt(texts.closed_meanwhile_not_added(incident.reference))
         kind = data.get("kind", "followup")
         if kind == "correction" and not text:
-            return Prompt("A correction needs words: please type it.", [[_cancel_button(draft.id)]])
+            return Prompt(*texts.correction_needs_words(draft.id))
         await post_message(session, services, incident=incident, author=person, kind=kind,
                            text=text, media=[media] if media else [])
         if kind == "correction":
             end_state(draft, now, finished=True)
-            return Prompt(f"Correction added to <b>{h(incident.reference)}</b> next to your "
-                          "original report, and sent to everyone who has it.",
-                          wake=True, files_for=incident.id if media else None)
+            return Prompt(texts.correction_added(incident.reference), wake=True, files_for=incident.id if media else None)
         return Prompt(
-            f"Added to <b>{h(incident.reference)}</b> and sent on. Send more, or press Done.",
-            [[("✔️ Done", callbacks.encode("tf", draft.id))]], wake=True,
+            *texts.followup_added(draft.id, incident.reference), wake=True,
             files_for=incident.id if media else None)
 
     if draft.step == "reply":
@@ -295,18 +262,18 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
             raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
         if incident.status == "closed":
             end_state(draft, now, finished=False)
-            return Prompt(f"<b>{h(incident.reference)}</b> was closed meanwhile; nothing was sent.")
+            return Prompt(texts.closed_meanwhile_not_sent(incident.reference))
         if not text and media is None:
-            return Prompt("Please type your reply.", [[_cancel_button(draft.id)]])
+            return Prompt(*texts.reply_needed(draft.id))
         await post_message(session, services, incident=incident, author=person, kind="reply",
                            text=text, media=[media] if media else [])
         end_state(draft, now, finished=True)
-        return Prompt(f"Sent to {h(await _carer_name(session, services, incident))} and kept on "
-                      f"<b>{h(incident.reference)}</b>.", wake=True,
+        return Prompt(texts.reply_sent(await _carer_name(session, services, incident),
+                                       incident.reference), wake=True,
                       files_for=incident.id if media else None)
 
     if media is not None or not text:
-        return Prompt("Please type it as text.", [[_cancel_button(draft.id)]])
+        return Prompt(*texts.text_needed(draft.id))
 
     if draft.step == "outcome":
         result = await close(session, services, incident=incident, person=person,
@@ -359,27 +326,15 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
     minimal = services.settings.privacy.minimal_alerts
     cat = services.settings.category(incident.category)
     label = cat.label if cat else incident.category
-    if minimal:
-        what = "correction to" if msg.kind == "correction" else "follow-up on"
-        text = (f"{'✏️' if msg.kind == 'correction' else '💬'} New {what} "
-                f"<b>{h(incident.reference)}</b> ({h(label)}, child <b>{h(incident.child_ref)}</b>)."
-                "\nTap “Show details” to read it (each read is recorded).")
-    else:
-        head = ("✏️ Correction to" if msg.kind == "correction" else "💬 Follow-up on")
-        lines = [f"{head} <b>{h(incident.reference)}</b> ({h(label)}, child "
-                 f"<b>{h(incident.child_ref)}</b>) from <b>{h(author.name)}</b> at "
-                 f"{when(msg.created_at, services.tz)}:"]
-        if msg.text:
-            lines.append(h(clip(msg.text, 3000)))
-        if counts:
-            lines.append(f"📎 {attachments.describe(counts)}")
-        if msg.kind == "correction":
-            lines.append("The original report is kept as it was; the correction sits next to it.")
-        text = "\n".join(lines)
+    text = texts.to_recipients(
+        kind=msg.kind, reference=incident.reference, category_label=label,
+        child_ref=incident.child_ref, minimal=minimal, author_name=author.name,
+        at=msg.created_at, tz=services.tz, text=msg.text,
+        files=attachments.describe(counts) if counts else "")
     total = await attachments.count_for(session, incident.id)
     buttons = []
     if incident.status != "closed":
-        buttons.append([("💬 Reply to carer", callbacks.encode("reply", incident.id))])
+        buttons.append(texts.reply_to_carer_button(incident.id))
     buttons.append(record_buttons(incident.id, total if counts else 0, minimal))
     recipients = await queries.recipients_of(session, incident.id)
     people = await queries.people_by_id(session, {r.person_id for r in recipients})
@@ -397,18 +352,12 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
     carer = await session.get(Person, incident.reporter_id)
     if carer is None or carer.telegram_chat_id is None:
         return
-    lines = [f"💬 <b>{h(author.name)}</b> replied about your report <b>{h(incident.reference)}</b> "
-             f"at {when(msg.created_at, services.tz)}:"]
-    if msg.text:
-        lines.append(h(clip(msg.text, 3000)))
-    if counts:
-        lines.append(f"📎 {attachments.describe(counts)}")
-    buttons = [[("↩️ Answer", callbacks.encode("add", incident.id))]]
-    if counts:
-        buttons.append([("📎 View attachments", callbacks.encode("att", incident.id))])
+    text = texts.to_carer_reply(author_name=author.name, reference=incident.reference,
+                                at=msg.created_at, tz=services.tz, text=msg.text,
+                                files=attachments.describe(counts) if counts else "")
     await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
-                  incident_id=incident.id, priority=RECEIPT_PRIORITY, text="\n".join(lines),
-                  buttons=buttons)
+                  incident_id=incident.id, priority=RECEIPT_PRIORITY, text=text,
+                  buttons=texts.carer_reply_buttons(incident.id, has_files=bool(counts)))
 
 
 async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: str) -> None:
@@ -422,16 +371,15 @@ async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: 
 async def _carer_name(session, services, incident: Incident) -> str:
     """The carer's name, or "the carer" in minimal-alert mode (names only via Show details)."""
     if services.settings.privacy.minimal_alerts:
-        return "the carer"
+        return texts.THE_CARER
     carer = await session.get(Person, incident.reporter_id)
-    return carer.name if carer else "the carer"
+    return carer.name if carer else texts.THE_CARER
 
 
 async def _closed_already(session, services, incident: Incident) -> str:
     by = await session.get(Person, incident.closed_by_id) if incident.closed_by_id else None
     at = when(incident.closed_at, services.tz) if incident.closed_at else "?"
-    return (f"<b>{h(incident.reference)}</b> is already closed by "
-            f"{h(by.name if by else 'someone')} at {at}.")
+    return texts.closed_already(incident.reference, by.name if by else None, at)
 
 
 async def close(session: AsyncSession, services: "Services", *, incident: Incident,
@@ -460,7 +408,7 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
                            incident_id=incident.id, via="close",
                            waited_seconds=int((now - incident.reported_at).total_seconds()))
     msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="outcome",
-                          text=f"{OUTCOMES[code]}. {text[:MAX_MESSAGE]}", created_at=now)
+                          text=texts.outcome_on_record(code, text[:MAX_MESSAGE]), created_at=now)
     session.add(msg)
     await session.flush()
     await audit.record(session, "closed", at=now, actor_id=person.id, incident_id=incident.id,
@@ -468,11 +416,8 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
     await refresh_alerts(session, services, incident, reason=f"close{msg.id}")
     await _notice_to_carer(
         session, incident, key=f"closed:{msg.id}", now=now,
-        text=(f"☑️ Your report <b>{h(incident.reference)}</b> was closed by "
-              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. If something new "
-              "happens, send /report."))
-    return Prompt(f"Closed <b>{h(incident.reference)}</b> with outcome: "
-                  f"<b>{h(outcome_label(code))}</b>. The carer has been told.", wake=True)
+        text=texts.closed_notice(incident.reference, person.name, now, services.tz))
+    return Prompt(texts.closed_done(incident.reference, code), wake=True)
 
 
 async def reopen(session: AsyncSession, services: "Services", *, incident: Incident,
@@ -490,7 +435,7 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     )
     await session.refresh(incident)
     if res.rowcount != 1:
-        return Prompt(f"<b>{h(incident.reference)}</b> is not closed.")
+        return Prompt(texts.not_closed(incident.reference))
     await clocks.after_ack(session, services.calendar, incident, now)
     msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="reopen",
                           text=reason[:MAX_MESSAGE], created_at=now)
@@ -501,10 +446,8 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     await refresh_alerts(session, services, incident, reason=f"reopen{msg.id}")
     await _notice_to_carer(
         session, incident, key=f"reopened:{msg.id}", now=now,
-        text=(f"🔄 Your report <b>{h(incident.reference)}</b> was reopened by "
-              f"<b>{h(person.name)}</b> at {when(now, services.tz)}. You can add to it "
-              "again from /myreports."))
-    return Prompt(f"Reopened <b>{h(incident.reference)}</b>. The carer has been told.", wake=True)
+        text=texts.reopened_notice(incident.reference, person.name, now, services.tz))
+    return Prompt(texts.reopened_done(incident.reference), wake=True)
 
 
 async def open_reports_of(session: AsyncSession, carer_id: str, limit: int = 8) -> list[Incident]:

@@ -61,10 +61,10 @@ def overdue_messages(services: Any, result: OverdueList, team_label: str) -> lis
                 lines.append(f"⚠️ {h(f.kind)} to {h(f.to_name)} could not be delivered: "
                              f"{h(f.error)}")
             parts.append("\n".join(lines))
-            row = [(f"📜 Timeline {inc.reference}", callbacks.encode("log", inc.id))]
+            row = [(f"📜 Timeline {inc.reference}", callbacks.LOG.data(inc.id))]
             if inc.status == "open":
                 row.append((f"✅ Acknowledge on behalf {inc.reference}",
-                            callbacks.encode("ack", inc.id)))
+                            callbacks.ACK.data(inc.id)))
             buttons.extend([[b] for b in row])
         out.append(("\n\n".join(parts), buttons))
     return out
@@ -118,7 +118,23 @@ def stats_plain(services: Any, st: Stats) -> str:
 def timeline_buttons(incident_id: int, page: int, total: int) -> Buttons:
     row = []
     if page > 1:
-        row.append(("◀ Previous page", callbacks.encode("logp", incident_id, page - 1)))
+        row.append(("◀ Previous page", callbacks.LOG_PAGE.data(incident_id, page - 1)))
     if page < total:
-        row.append(("Next page ▶", callbacks.encode("logp", incident_id, page + 1)))
+        row.append(("Next page ▶", callbacks.LOG_PAGE.data(incident_id, page + 1)))
     return [row] if row else []
+
+
+def export_preparing(team_label: str, period_label: str) -> str:
+    return (f"⏳ Preparing export for {h(team_label)}, {h(period_label)}… "
+            "I will send the files here when they are ready.")
+
+
+def export_too_big(file_names: list[str]) -> str:
+    return ("⚠️ The export is larger than Telegram lets a bot send "
+            f"({h(', '.join(file_names))}). Choose a shorter period, or ask an "
+            "administrator for <code>fosterbot export</code> on the server.")
+
+
+def export_ready(incidents: int, events: int, period_label: str) -> str:
+    return (f"✅ Export ready: {incidents} report(s) and {events} audit event(s), "
+            f"{h(period_label)}. Times are UTC.")

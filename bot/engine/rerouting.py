@@ -35,9 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import PRIORITY, SendOutcome, enqueue
+from bot.people import oncall
 from bot.people.info import person_info
 from bot.record import alerts
-from bot.rules.routing import Substitute, TeamInfo, substitute_for
+from bot.rules.routing import Substitute, substitute_for
 from bot.texts import h
 from storage import queries
 from storage.models import Delivery, Incident, IncidentRecipient, Person, Team
@@ -100,17 +101,16 @@ async def reroute(
                            why=f"incident already {incident.status}")
         return None
     team = await session.get(Team, incident.team_id)
+    team_info = await oncall.team_at(session, team, now, services.tz)
     failed_ids, live_ids = await _alert_states(session, incident.id)
     failed_person = await session.get(Person, delivery.person_id)
     ids = {delivery.person_id, incident.reporter_id}
     if team is not None:
-        ids |= {team.duty_id, team.manager_id}
+        ids |= {team_info.duty_id, team.manager_id}
     if failed_person is not None and failed_person.cover_id:
         ids.add(failed_person.cover_id)
     people = await queries.people_by_id(session, {i for i in ids if i})
     infos = {pid: person_info(p, frozenset()) for pid, p in people.items()}
-    team_info = TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,
-                         team.service_manager_id) if team else TeamInfo("")
     sub, missed = substitute_for(
         delivery.person_id, team=team_info, people=infos, now=now,
         exclude=failed_ids | {incident.reporter_id, delivery.person_id}, holding=live_ids,

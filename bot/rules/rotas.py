@@ -12,7 +12,7 @@ on call for a stretch of time; the latest-starting override in force wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 DAY, WEEK = "day", "week"
@@ -39,13 +39,14 @@ class RotaDef:
 @dataclass(frozen=True)
 class Shift:
     person_id: str
-    starts_at: datetime  # aware, in the rota's zone
+    starts_at: datetime  # aware, UTC
     ends_at: datetime
     override: bool = False  # someone standing in (swap / directory override)
 
 
 def _at(day: date, handover: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, handover, tzinfo=tz)
+    # In UTC: aware datetimes sharing one tzinfo compare and subtract by wall time.
+    return datetime.combine(day, handover, tzinfo=tz).astimezone(timezone.utc)
 
 
 def _shift_start_day(rota: RotaDef, local: datetime) -> date:
@@ -92,7 +93,8 @@ def on_call(rota: RotaDef, at: datetime, tz: ZoneInfo) -> Shift | None:
         cut = min((x.starts_at for x in rota.overrides if at < x.starts_at < regular.ends_at),
                   default=regular.ends_at)
         return Shift(regular.person_id, regular.starts_at, cut)
-    return Shift(o.person_id, o.starts_at.astimezone(tz), o.ends_at.astimezone(tz), override=True)
+    return Shift(o.person_id, o.starts_at.astimezone(timezone.utc),
+                 o.ends_at.astimezone(timezone.utc), override=True)
 
 
 def upcoming(rota: RotaDef, at: datetime, tz: ZoneInfo, count: int = 2) -> list[Shift]:
@@ -105,7 +107,7 @@ def upcoming(rota: RotaDef, at: datetime, tz: ZoneInfo, count: int = 2) -> list[
         if s is None:
             break
         if out and s.starts_at < t:  # a regular shift resuming after an override
-            s = Shift(s.person_id, t.astimezone(tz), s.ends_at, s.override)
+            s = Shift(s.person_id, t.astimezone(timezone.utc), s.ends_at, s.override)
         if out and out[-1].person_id == s.person_id and out[-1].ends_at == s.starts_at:
             out[-1] = Shift(s.person_id, out[-1].starts_at, s.ends_at, out[-1].override or s.override)
         else:

@@ -208,3 +208,11 @@ async def swap(session: AsyncSession, person: Person, *, other_id: str, day: dat
                   kind="notice", now=now, person=other, priority=RECEIPT_PRIORITY,
                   text="\n".join(lines))
     return made
+
+
+async def exists(session: AsyncSession, pid: str) -> bool:
+    """An active person, or a rota, with this id."""
+    if await session.get(Rota, pid) is not None:
+        return True
+    person = await session.get(Person, pid)
+    return person is not None and person.active

@@ -211,3 +211,24 @@ async def test_outcome_reminder_goes_to_holder_after_manager_acknowledged(world)
     assert "Priya Patel was reminded" in second.text
     assert [e.details["to"] for e in await events(world, ref, "outcome_reminded")] == \
         [["sw-patel"], ["tm-jones"]]
+
+
+async def test_routine_alert_out_of_hours_is_silent_and_waits_for_working_time(world):
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    world.clock.set(datetime(2026, 11, 25, 19, 0, tzinfo=timezone.utc))  # Wednesday evening
+    ref = await world.report(smith, child="A1", category=CONTACT, text="Upset after contact.")
+    alert = await patel.wait_for(ref)
+    assert alert.silent  # no sound at 19:00 for a routine report
+    urgent = await world.report(smith, child="C3", category=MISSING, text="Not back.")
+    assert not (await patel.wait_for(urgent)).silent  # urgent ones ring
+    # Its clock runs in working time: the reminder, one working day later, falls due in
+    # working hours (Friday 09:00), never in the night, and rings.
+    inc = await incident(world, ref)
+    assert inc.next_due_at == datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    assert world.services.calendar.is_working_time(inc.next_due_at)
+    patel.mark()
+    world.clock.set(inc.next_due_at)
+    await world.runner.engine.run_due()
+    await world.settle()
+    reminder = await patel.wait_for(f"Reminder: {ref}")
+    assert not reminder.silent

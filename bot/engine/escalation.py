@@ -54,7 +54,7 @@ from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.engine import targets, texts
 from bot.escalation import policy as escalation
 from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
-from bot.record import alerts
+from bot.record import alerts, incidents
 from bot.rules.reasons import reason_label
 from bot.rules.routing import OUT_OF_HOURS_URGENCIES
 from storage import queries
@@ -466,6 +466,7 @@ class _Step:
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind=kind, now=self.now,
                 person=r.person, incident_id=inc.id, priority=PRIORITY.get(inc.urgency, 3),
                 text=text, buttons=await alerts.buttons_for(self.s, services, inc),
+                silent=incidents.silent_out_of_hours(inc.urgency, sc.out_of_hours),
             )
         await self.missed(resolution, target)
         event = "reminded" if target == "recipients" and not resolution.fell_back \

@@ -77,6 +77,12 @@ async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int
     return {k: v[1] for k, v in best.items()}
 
 
+def silent_out_of_hours(urgency: str, out_of_hours: bool) -> bool:
+    """Routine alerts made out of hours arrive without a sound (they wait for working time;
+    urgent and high ones ring, and go to the out-of-hours team)."""
+    return out_of_hours and urgency == "routine"
+
+
 async def next_reference(session: AsyncSession, year: int) -> str:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncidentCounter)
@@ -211,6 +217,7 @@ async def submit_report(
             person=person, incident_id=incident.id, priority=PRIORITY[category.urgency],
             text=alerts.alert_text(services, incident, carer, reason_label(r.reason), n_files),
             buttons=alerts.alert_buttons(incident, n_files, settings.privacy.minimal_alerts),
+            silent=silent_out_of_hours(category.urgency, out_of_hours),
         )
     await audit.record(
         session, "routed", at=now, incident_id=incident.id,

@@ -11,8 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.people.directory import DirectoryError, parse_directory
+from bot.people import oncall
+from bot.people.directory import (
+    DirectoryError,
+    apply_directory,
+    export_directory,
+    parse_directory,
+)
 from bot.rules.rotas import Override, RotaDef, on_call, upcoming
+from storage.models import Team
 from tests.escalation_helpers import events, tick
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
@@ -132,6 +139,31 @@ to = 2026-12-03T09:00:00Z
         parse_directory(ROTA_FILE.replace('edt = "edt-oncall"', 'edt = "edt-oncal"'))
     assert "no person or rota with id 'edt-oncal'" in str(err.value)
     assert parse_directory(ROTA_FILE).rotas[0].members == ["edt-a", "edt-b", "edt-rota"]
+
+
+async def test_rotas_deputy_and_overrides_round_trip_through_export(services):
+    text = ROTA_FILE.replace('edt = "edt-oncall"', 'edt = "edt-oncall"\ndeputy = "sw-khan"') + """
+[[rota_overrides]]
+rota = "edt-oncall"
+person = "edt-b"
+from = 2026-12-24T17:00:00Z
+to = 2026-12-27T17:00:00Z
+"""
+    async with services.db.write() as s:
+        await apply_directory(s, parse_directory(text), now=services.clock.now(), actor="test")
+    async with services.db.read() as s:
+        exported = await export_directory(s)
+        team = await oncall.team_at(s, await s.get(Team, "north"),
+                                    datetime(2026, 12, 25, 12, 0, tzinfo=UTC), LONDON)
+    assert team.deputy_id == "sw-khan" and team.edt_id == "edt-b"  # the override, resolved
+    again = parse_directory(exported)
+    assert [(r.id, r.members, r.shift, r.handover, r.handover_day, r.start) for r in again.rotas] \
+        == [("edt-oncall", ["edt-a", "edt-b", "edt-rota"], "week", "17:00", "friday",
+             date(2026, 10, 9))]
+    assert [(o.rota, o.person) for o in again.rota_overrides] == [("edt-oncall", "edt-b")]
+    async with services.db.write() as s:
+        summary = await apply_directory(s, again, now=services.clock.now(), actor="test")
+    assert not summary.changed
 
 
 TG_IDS.setdefault("edt-a", 5201)

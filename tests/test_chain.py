@@ -74,6 +74,10 @@ async def test_manager_away_with_cover_gets_escalation_and_notification(world):
     reminded = (await events(world, ref, "notification_reminded"))[0]
     assert reminded.details["to"] == ["sw-khan"]
     assert not await events(world, ref, "escalation_unreachable")
+    # Standing in for the manager, the cover may record the notification.
+    await khan.click("Ofsted and responsible authority notified", message_id=note.message_id)
+    assert "Reminders stop" in (await khan.wait_for_answer()).text
+    assert (await incident(world, ref)).notified_by_id == "sw-khan"
 
 
 async def test_manager_away_with_nobody_goes_to_deputy(world):
@@ -232,3 +236,33 @@ async def test_routine_alert_out_of_hours_is_silent_and_waits_for_working_time(w
     await world.settle()
     reminder = await patel.wait_for(f"Reminder: {ref}")
     assert not reminder.silent
+
+
+def test_stand_in_chain_order_by_the_hour():
+    from bot.rules.routing import PersonInfo, TeamInfo, first_available, stand_in_chain
+
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    away = now + timedelta(days=3)
+
+    def p(pid, cover=None, gone=False):
+        return PersonInfo(pid, pid, frozenset(), linked=True, cover_id=cover,
+                          away_until=away if gone else None)
+
+    team = TeamInfo("t", manager_id="tm", duty_id="duty", edt_id="edt", service_manager_id="sm",
+                    deputy_id="dep")
+    people = {x.id: x for x in (p("sw", cover="cov", gone=True), p("cov", gone=True),
+                                p("tm", cover="tmc", gone=True), p("tmc", gone=True),
+                                p("dep", gone=True), p("sm", gone=True), p("duty"), p("edt"),
+                                p("last"))}
+    day = stand_in_chain("sw", "escalation:person", team=team, people=people,
+                         out_of_hours=False, last_resort_id="last")
+    assert [pid for pid, _ in day] == ["sw", "cov", "tm", "tmc", "dep", "sm", "duty", "last"]
+    night = stand_in_chain("tm", "escalation:team_manager", team=team, people=people,
+                           out_of_hours=True, last_resort_id="last")
+    assert [pid for pid, _ in night] == ["tm", "tmc", "dep", "sm", "edt", "last"]
+    index, missed = first_available(night, people, now)
+    assert night[index] == ("edt", "escalation:edt")
+    assert [m[0] for m in missed] == ["tm", "tmc", "dep", "sm"]
+    people["edt"] = p("edt", gone=True)
+    index, _ = first_available(night, people, now)
+    assert night[index] == ("last", "escalation:last_resort")

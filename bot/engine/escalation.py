@@ -432,7 +432,8 @@ class _Step:
         rows = await queries.recipients_of(self.s, inc.id)
         sc = await targets.scene(self.s, services, team, self.now)
         resolution = await targets.resolve(self.s, sc, inc, target, recipients=rows)
-        if sc.out_of_hours and inc.urgency in OUT_OF_HOURS_URGENCIES and target != "edt":
+        if sc.out_of_hours and inc.urgency in OUT_OF_HOURS_URGENCIES and target != "edt" \
+                and sc.team.edt_id:
             # Out of hours is judged when the step runs: the out-of-hours team is told too.
             ooh = await targets.resolve_chain(self.s, sc, sc.team.edt_id, "escalation:edt",
                                               name="edt")
@@ -542,7 +543,8 @@ class _Step:
                                                  name="team_manager")
         overdue = inc.notification_due_at is not None and self.now >= inc.notification_due_at
         for r in resolution.reached:
-            await targets.add_recipient(self.s, inc.id, r.person.id, r.reason, self.now)
+            # Whoever the chain reached stands in for the manager: they may record it.
+            await targets.add_recipient(self.s, inc.id, r.person.id, "notification", self.now)
             await enqueue(
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind="notification",
                 now=self.now, person=r.person, incident_id=inc.id,

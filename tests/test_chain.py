@@ -266,3 +266,20 @@ def test_stand_in_chain_order_by_the_hour():
     people["edt"] = p("edt", gone=True)
     index, _ = first_available(night, people, now)
     assert night[index] == ("last", "escalation:last_resort")
+
+
+async def test_blocked_worker_with_nobody_else_is_rerouted_to_the_last_resort(world, fake):
+    # Only the allocated worker and the last resort are on Telegram; the worker has blocked
+    # the bot. The failed alert is rerouted down the whole chain to the last resort.
+    await world.import_directory(directory())
+    patel, last, smith = await world.link_all("sw-patel", "hos-last", "carer-smith")
+    fake.block(patel.id)
+    ref = await world.report(smith, child="A1", category=CONTACT, text="Upset after contact.")
+    await world.settle()
+    alert = await last.wait_for(ref)
+    assert "last resort: Priya Patel could not be reached" in alert.text
+    assert "✅ Acknowledge" in alert.button_labels
+    notice = await smith.wait_for("could not be reached")
+    assert "Head of Service (the service's last resort) has it now" in notice.text
+    [rerouted] = await events(world, ref, "rerouted")
+    assert rerouted.details["to"] == "hos-last" and rerouted.details["reason"] == "last_resort"

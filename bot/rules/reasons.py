@@ -31,6 +31,10 @@ REASON_LABELS = {
     "reroute:cover": "covering (the person it went to could not be reached)",
     "reroute:duty": "duty social worker (the person it went to could not be reached)",
     "reroute:team_manager": "team manager (the person it went to could not be reached)",
+    "reroute:deputy": "deputy team manager (the person it went to could not be reached)",
+    "reroute:service_manager": "service manager (the person it went to could not be reached)",
+    "reroute:edt": "Emergency Duty Team (the person it went to could not be reached)",
+    "reroute:last_resort": "last resort (nobody else in the chain could be reached)",
 }
 
 

@@ -208,19 +208,21 @@ def route_incident(r: RoutingInput) -> Route:
 
 
 # Who stands in for someone who cannot be reached, in this order (DESIGN.md, Routing 2 and 5).
-SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager")
+SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager", "cover", "deputy", "service_manager", "edt",
+                    "last_resort")
 
 
 @dataclass(frozen=True)
 class Substitute:
     person_id: str
-    reason: str  # cover | duty | team_manager
+    reason: str  # one of SUBSTITUTE_CHAIN
     already_has_it: bool  # they hold the incident already: no new alert is needed
 
 
 def substitute_for(
     person_id: str, *, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
     exclude: set[str] = frozenset(), holding: set[str] = frozenset(),
+    out_of_hours: bool = False, last_resort_id: str | None = None,
 ) -> tuple[Substitute | None, list[tuple[str, str]]]:
     """Who should have an incident instead of ``person_id``, whom Telegram could not reach.
 
@@ -228,15 +230,23 @@ def substitute_for(
     first of them who can take it now (not away, active, linked, reachable) and
     is not in ``exclude`` (the carer, and people whose alerts on this incident
     failed too). Someone in ``holding`` (they already have a live alert about
-    it) is chosen without a new alert. Returns the substitute (or None when
-    nobody can be reached) and who was passed over and why.
+    it) is chosen without a new alert. After the team manager the chain goes on as
+    :func:`stand_in_chain` does: the manager's cover, the deputy, the service
+    manager, the out-of-hours team (out of hours) and the last resort. Returns the
+    substitute (or None when nobody can be reached) and who was passed over and why.
     """
     missed: list[tuple[str, str]] = []
     failed = people.get(person_id)
+    manager = people.get(team.manager_id) if team.manager_id else None
     chain = (
         ("cover", failed.cover_id if failed else None),
         ("duty", team.duty_id),
         ("team_manager", team.manager_id),
+        ("cover", manager.cover_id if manager else None),
+        ("deputy", team.deputy_id),
+        ("service_manager", team.service_manager_id),
+        ("edt", team.edt_id if out_of_hours else None),
+        ("last_resort", last_resort_id),
     )
     for reason, pid in chain:
         if not pid or pid == person_id:

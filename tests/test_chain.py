@@ -171,6 +171,9 @@ async def test_reopen_starts_a_fresh_outcome_clock(world):
     await jones.send("Missing again overnight.")
     await jones.wait_for("Reopened " + ref)
     await world.settle()
+    # The new clock lives in the database: a restart changes nothing.
+    await world.stop_bot()
+    await world.start_bot()
     patel.mark()
     seen = len(patel.messages)
     # Two working days after the reopening (Fri 10:00 + 2 working days = Tue 10:00).

@@ -512,7 +512,7 @@ class _Step:
                 self.s, sc, manager_id, "escalation:team_manager", name="team_manager",
                 exclude=exclude)
         for r in resolution.reached:
-            to_manager = holder is None or r.person.id != holder.id
+            to_manager = not escalation.outcome_to_holder(key)  # the holder was reminded before
             await enqueue(
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind="outcome_reminder",
                 now=self.now, person=r.person, incident_id=inc.id, priority=3,

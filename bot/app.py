@@ -22,10 +22,11 @@ from telegram.warnings import PTBUserWarning
 
 import handlers
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.delivery.outbox import Dispatcher
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
+from bot.people import oncall
 from bot.runtime import webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
@@ -46,6 +47,7 @@ COMMANDS = [
     BotCommand("guidance", "How to report well"),
     BotCommand("cancel", "Stop what you are doing"),
     BotCommand("open", "Open reports (yours, or your team's)"),
+    BotCommand("oncall", "Who is on duty and out of hours, now and next"),
     BotCommand("overdue", "Overdue reports in your teams (managers)"),
     BotCommand("log", "Timeline of a report: /log INC-… (managers)"),
     BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
@@ -215,10 +217,27 @@ def quiet_ptb_warnings() -> None:
     warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*CallbackQueryHandler.*")
 
 
+async def check_last_resort(services: Services) -> None:
+    """``escalation.last_resort`` must name an active person or a rota in the directory.
+
+    Unset, the bot still starts (a fresh install, the quick start) but says at once
+    that a step nobody can take will reach nobody (``escalation_unreachable``)."""
+    name = services.settings.last_resort
+    if not name:
+        log.error("escalation.last_resort is not set: a step that nobody in the chain can take "
+                  "will reach nobody. Name a person or rota in [escalation] last_resort.")
+        return
+    async with services.db.read() as s:
+        if not await oncall.exists(s, name):
+            raise ConfigError(f"escalation.last_resort: no active person or rota {name!r} in "
+                              "the directory")
+
+
 async def run_forever(services: Services) -> None:
     """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
 
     await check_schema(services.settings.database.url)
+    await check_last_resort(services)
     # Catch SIGINT/SIGTERM before starting: one that arrives while the bot starts
     # (a supervisor stopping it early) must still mean a graceful stop once started.
     stop = asyncio.Event()

@@ -443,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for the operator
 
+        if isinstance(exc, ConfigError):
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
         if isinstance(exc, SchemaOutOfDate):
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -313,10 +313,27 @@ class Settings(_Strict):
     health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
     log_level: str = "INFO"
+    # [escalation] last_resort: the person or rota id a step goes to when nobody else in
+    # the chain can be reached (checked against the directory by ``fosterbot run``).
+    last_resort: str = Field(default="", exclude=True)
 
     # Not from the file: the secrets, filled from the environment by load_config.
     token: str = Field(default="", exclude=True)
     webhook_secret: str = Field(default="", exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _escalation_scalars(cls, data: Any) -> Any:
+        """``[escalation] last_resort`` sits beside the per-urgency policies in the file."""
+        if isinstance(data, dict) and isinstance(data.get("escalation"), dict) \
+                and "last_resort" in data["escalation"]:
+            data = {**data, "escalation": dict(data["escalation"])}
+            value = data["escalation"].pop("last_resort")
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+                                                              value):
+                raise ValueError(f"escalation.last_resort: {value!r} is not a person or rota id")
+            data["last_resort"] = value
+        return data
 
     @field_validator("escalation", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from handlers import (
     away,
     fallback,
     notification,
+    oncall,
     report,
     review,
     start,
@@ -48,6 +49,8 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
     app.add_handler(CommandHandler("away", away.away_command, filters=private))
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
+    app.add_handler(CommandHandler("oncall", oncall.oncall_command, filters=private))
+    app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))

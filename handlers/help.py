@@ -35,7 +35,9 @@ def help_text(roles: frozenset[str], services) -> str:
             "closes it (a closed report can be reopened, with a reason). “View attachments” "
             "and “Show details” / “Full record” show the whole report.\n"
             "/open — reports you hold that are not closed\n"
-            "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it"
+            "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it\n"
+            "/oncall — who is on duty and out of hours for your team, now and next\n"
+            "/swap PERSON DATE [THEIR_DATE] — swap an on-call shift with another rota member"
         )
     if TEAM_MANAGER in roles:
         parts.append(

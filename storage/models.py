@@ -83,6 +83,40 @@ class Team(Base):
     duty_id: Mapped[str | None] = mapped_column(String(64))
     edt_id: Mapped[str | None] = mapped_column(String(64))
     service_manager_id: Mapped[str | None] = mapped_column(String(64))
+    # Stands in for the team manager when they (and their cover) cannot be reached.
+    deputy_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Rota(Base):
+    """An on-call rota (duty or out of hours): members take shifts in turn.
+
+    A team's ``duty_id`` / ``edt_id`` may name a rota instead of a person; who is
+    on call is worked out when needed (``bot.rules.rotas``)."""
+
+    __tablename__ = "rotas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    members: Mapped[list[Any]] = mapped_column(JSON)  # person ids, in turn order
+    shift: Mapped[str] = mapped_column(String(8))  # day | week
+    handover_time: Mapped[str] = mapped_column(String(5))  # HH:MM, Europe/London
+    handover_weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday (weekly rotas)
+    start_date: Mapped[date] = mapped_column(Date)  # the first member's first shift begins
+
+
+class RotaOverride(Base):
+    """One-off: ``person_id`` is on call for ``rota_id`` from ``starts_at`` to ``ends_at``."""
+
+    __tablename__ = "rota_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rota_id: Mapped[str] = mapped_column(ForeignKey("rotas.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))  # directory | swap
+    created_by_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class Person(Base):

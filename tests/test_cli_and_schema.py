@@ -121,3 +121,14 @@ def test_bad_config_names_the_key(tmp_path):
     (tmp_path / "config.toml").write_text('[escalation.high]\nrepeat = "soon"\nsteps = [{after="1h", notify="duty"}]\n')
     r = fosterbot(tmp_path, "db", "upgrade")
     assert r.returncode == 2 and "escalation.high.repeat" in r.stderr
+
+
+def test_run_refuses_a_last_resort_that_names_nobody(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cli.db"}"\n'
+        '[escalation]\nlast_resort = "head-of-nowhere"\n')
+    assert fosterbot(tmp_path, "db", "upgrade").returncode == 0
+    assert fosterbot(tmp_path, "directory", "import", str(EXAMPLE_DIRECTORY)).returncode == 0
+    r = fosterbot(tmp_path, "run", env_extra={"FOSTERBOT_TELEGRAM_TOKEN": "1:x"})
+    assert r.returncode == 2
+    assert "escalation.last_resort: no active person or rota 'head-of-nowhere'" in r.stderr

@@ -74,3 +74,13 @@ def test_policy_version_changes_with_policy(tmp_path):
     b = load_config(write(tmp_path, '[escalation.urgent]\nsteps = [{ after = "10m", notify = "recipients" }]\n'), env={})
     assert a.policy_version("urgent") != b.policy_version("urgent")
     assert a.policy_version("high") == b.policy_version("high")
+
+
+def test_last_resort_is_read_beside_the_policies_and_checked(tmp_path):
+    s = load_config(write(tmp_path, '[escalation]\nlast_resort = "head-of-service"\n'
+                                    '[escalation.high]\nsteps = [{after="1h", notify="duty"}]\n'),
+                    env={})
+    assert s.last_resort == "head-of-service"
+    assert [str(x.after) for x in s.escalation["urgent"].steps] == ["15m", "30m", "60m"]
+    with pytest.raises(ConfigError, match="escalation.last_resort"):
+        load_config(write(tmp_path, '[escalation]\nlast_resort = "no one!"\n'), env={})

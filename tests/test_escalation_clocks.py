@@ -17,7 +17,7 @@ async def test_outcome_clock_reminds_the_worker_then_their_manager(desk):
     desk.clock.advance(minutes=5)
     await desk.ack(inc, "sw-patel")  # Wed 10:05
     [p] = pending(await desk.fresh(inc))
-    assert (p.clock, p.step, p.notify) == ("outcome", "outcome1", "acknowledger")
+    assert (p.clock, p.step, p.notify) == ("outcome", "outcome1", "holder")
     assert p.due_at == datetime(2026, 11, 27, 10, 5, tzinfo=timezone.utc)  # Fri 10:05
     desk.clock.set(p.due_at - timedelta(seconds=1))
     assert await desk.run() == 0
@@ -53,7 +53,9 @@ async def test_outcome_recorded_in_time_stops_the_clock(desk):
     assert pending(await desk.fresh(inc)) == []
 
 
-async def test_outcome_of_manager_acknowledged_goes_to_service_manager(services):
+async def test_outcome_after_manager_acknowledged_on_behalf_goes_to_the_holder(services):
+    # Issue 13: the outcome is owed by the worker who holds the report, not the manager who
+    # acknowledged for them; the manager is the second step.
     d = Desk(services)
     text = EXAMPLE_DIRECTORY.read_text().replace('edt = "edt-rota"', 'edt = "edt-rota"\nservice_manager = "admin-1"')
     await d.load(text)
@@ -61,8 +63,9 @@ async def test_outcome_of_manager_acknowledged_goes_to_service_manager(services)
     await d.ack(inc, "tm-jones")
     assert (await d.fresh(inc)).acknowledged_on_behalf_of_id == "sw-patel"
     await d.run(hours=24 * 7)
-    assert [x.person_id for x in await d.sent(inc, kind="outcome_reminder")] == \
-        ["tm-jones", "admin-1"]
+    reminders = await d.sent(inc, kind="outcome_reminder")
+    assert [x.person_id for x in reminders] == ["sw-patel", "tm-jones"]
+    assert "Priya Patel was reminded" in reminders[1].payload["text"]
 
 
 async def test_notification_clock(desk):

@@ -52,13 +52,16 @@ async def test_urgent_ladder_on_the_record(desk):
 async def test_high_ladder(desk):
     inc = await desk.report("medication")
     t0 = desk.clock.now()
-    expected = [(1, "step1", "sw-patel"), (4, "step2", "tm-jones"), (8, "repeat1", "tm-jones"),
-                (12, "repeat2", "tm-jones")]
+    # Wed 10:00: steps at 11:00 and 14:00 in working hours; 18:00 and 22:00 are out of
+    # hours, so the Emergency Duty Team is told too (issue 13: judged at each step).
+    expected = [(1, "step1", {"sw-patel"}), (4, "step2", {"tm-jones"}),
+                (8, "repeat1", {"tm-jones", "edt-rota"}), (12, "repeat2", {"tm-jones", "edt-rota"})]
     for hours, step, to in expected:
         desk.clock.set(t0 + timedelta(hours=hours, seconds=-1))
         assert await desk.run() == 0
         assert await desk.run(seconds=1) == 1
-        assert [d.person_id for d in await desk.sent(inc, kind=("reminder", "escalation"))][-1] == to
+        assert {d.person_id for d in await desk.sent(inc, kind=("reminder", "escalation"))
+                if d.idempotency_key.startswith(f"esc:{inc.id}:{step}:")} == to
     assert [s for s, *_ in await desk.steps(inc)] == [s for _, s, _ in expected]
 
 

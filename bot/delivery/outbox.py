@@ -96,8 +96,10 @@ async def enqueue(
     incident_id: int | None = None,
     method: str = "send",
     target_delivery_id: int | None = None,
+    silent: bool = False,
 ) -> Delivery:
-    """Owe someone a message (in the caller's transaction)."""
+    """Owe someone a message (in the caller's transaction). ``silent``: delivered without a
+    sound (Telegram's ``disable_notification``), for routine alerts out of hours."""
     if person is not None and chat_id is None:
         chat_id = person.telegram_chat_id
     row = Delivery(
@@ -107,7 +109,8 @@ async def enqueue(
         chat_id=chat_id,
         kind=kind,
         method=method,
-        payload={"text": text, "buttons": [[list(b) for b in row] for row in (buttons or [])]},
+        payload={"text": text, "buttons": [[list(b) for b in row] for row in (buttons or [])],
+                 **({"silent": True} if silent else {})},
         target_delivery_id=target_delivery_id,
         priority=priority,
         status="pending",
@@ -505,8 +508,10 @@ class Dispatcher:
                         return SendOutcome("cancelled", error=exc.message)
                     raise
                 return SendOutcome("sent", message_id=target_message_id)
+            quiet = {"disable_notification": True} if row.payload.get("silent") else {}
             msg = await self.bot.send_message(
                 chat_id=row.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=kb,
+                **quiet,
             )
             return SendOutcome("sent", message_id=msg.message_id)
         except RetryAfter as exc:

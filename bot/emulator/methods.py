@@ -248,7 +248,8 @@ class BotMethods:
         user = self._target_user(params)
         raw, plain, entities = self._text(params)
         self._rate_limit(params)
-        msg = self._new_bot_message(user, params, text=plain, html=raw, entities=entities)
+        msg = self._new_bot_message(user, params, text=plain, html=raw, entities=entities,
+                                    silent=params.bool("disable_notification"))
         return self._deliver(user, msg, "sent")
 
     def m_editMessageText(self, params: Params) -> dict:

@@ -53,6 +53,7 @@ class BotMessage:
     video_note: dict | None = None
     video: dict | None = None
     reply_to_message_id: int | None = None
+    silent: bool = False  # sent with disable_notification: no sound on the phone
 
     @property
     def buttons(self) -> list[list[tuple[str, str | None]]]:
@@ -110,6 +111,8 @@ class BotMessage:
         if self.video:
             parts.append("[video]")
         parts.append(self.content)
+        if self.silent:
+            parts.append("[silent]")
         out = " ".join(p for p in parts if p)
         if self.buttons:
             out += "\n      buttons: " + " / ".join(

@@ -54,8 +54,9 @@ from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.engine import targets, texts
 from bot.escalation import policy as escalation
 from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
-from bot.record import alerts
+from bot.record import alerts, incidents
 from bot.rules.reasons import reason_label
+from bot.rules.routing import OUT_OF_HOURS_URGENCIES
 from storage import queries
 from storage.models import EscalationAction, Incident, Person, Team
 
@@ -93,7 +94,7 @@ def pending(incident: Incident) -> list[PendingStep]:
         if key.clock == LADDER:
             notify = escalation.ladder_target(incident.plan or {}, key)
         else:
-            notify = "acknowledger" if key.number == 1 else "team_manager"
+            notify = "holder" if escalation.outcome_to_holder(key) else "team_manager"
         out.append(PendingStep(key.clock, str(key), incident.next_due_at, notify))
     nkey = escalation.parse_key(incident.notification_step)
     if nkey is not None and incident.notification_next_at is not None:
@@ -388,14 +389,23 @@ class _Step:
         assert team is not None
         return team
 
-    async def missed(self, resolution: targets.Resolution) -> None:
+    async def missed(self, resolution: targets.Resolution, target: str) -> None:
         for pid, why in resolution.missed:
             await audit.record(self.s, "recipient_missed", at=self.now, incident_id=self.inc.id,
                                person=pid, why=why, step=self.key)
+        if resolution.last_resort:
+            log.warning("incident %s step %s: nobody in the chain could be reached; sent to the "
+                        "last resort", self.inc.reference, self.key)
+            await audit.record(self.s, "escalated_to_last_resort", at=self.now,
+                               incident_id=self.inc.id, step=self.key, target=target,
+                               to=[r.person.id for r in resolution.reached],
+                               missed=[pid for pid, _why in resolution.missed])
         if not resolution.reached:
-            log.error("incident %s step %s: nobody could be reached", self.inc.reference, self.key)
+            log.error("incident %s step %s: nobody could be reached, not even the last resort "
+                      "(escalation.last_resort = %r)", self.inc.reference, self.key,
+                      self.services.settings.last_resort)
             await audit.record(self.s, "escalation_unreachable", at=self.now,
-                               incident_id=self.inc.id, step=self.key)
+                               incident_id=self.inc.id, step=self.key, target=target)
 
     def common(self, nxt: Next) -> dict[str, Any]:
         return {
@@ -420,7 +430,17 @@ class _Step:
         target = escalation.ladder_target(plan, key)
         team = await self.team()
         rows = await queries.recipients_of(self.s, inc.id)
-        resolution = await targets.resolve(self.s, inc, team, target, self.now, recipients=rows)
+        sc = await targets.scene(self.s, services, team, self.now)
+        resolution = await targets.resolve(self.s, sc, inc, target, recipients=rows)
+        if sc.out_of_hours and inc.urgency in OUT_OF_HOURS_URGENCIES and target != "edt" \
+                and sc.team.edt_id:
+            # Out of hours is judged when the step runs: the out-of-hours team is told too.
+            ooh = await targets.resolve_chain(self.s, sc, sc.team.edt_id, "escalation:edt",
+                                              name="edt")
+            got = {r.person.id for r in resolution.reached}
+            resolution.reached += [r for r in ooh.reached if r.person.id not in got]
+            resolution.missed += [m for m in ooh.missed if m not in resolution.missed]
+            resolution.last_resort = resolution.last_resort or ooh.last_resort
         carer = await self.s.get(Person, inc.reporter_id)
         known = {r.person_id for r in rows}
         holding = []
@@ -447,12 +467,15 @@ class _Step:
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind=kind, now=self.now,
                 person=r.person, incident_id=inc.id, priority=PRIORITY.get(inc.urgency, 3),
                 text=text, buttons=await alerts.buttons_for(self.s, services, inc),
+                silent=incidents.silent_out_of_hours(inc.urgency, sc.out_of_hours),
             )
-        await self.missed(resolution)
-        event = "reminded" if target == "recipients" and not resolution.fell_back else "escalated"
+        await self.missed(resolution, target)
+        event = "reminded" if target == "recipients" and not resolution.fell_back \
+            and all(r.holder for r in resolution.reached) else "escalated"
         await audit.record(
             self.s, event, at=self.now, incident_id=inc.id, target=target,
-            to=[r.person.id for r in resolution.reached], level=level, **self.common(nxt),
+            to=[r.person.id for r in resolution.reached], level=level,
+            out_of_hours=sc.out_of_hours, **self.common(nxt),
         )
         if escalated_to and key.kind == "step" and carer is not None:
             await enqueue(
@@ -473,29 +496,33 @@ class _Step:
         if not await self.claim(nxt):
             return False
         team = await self.team()
+        sc = await targets.scene(self.s, services, team, self.now)
         acker = await self.s.get(Person, inc.acknowledged_by_id) if inc.acknowledged_by_id else None
-        their_team = await self.s.get(Team, acker.team_id) if acker and acker.team_id else None
-        manager_id = their_team.manager_id if their_team and their_team.manager_id else team.manager_id
-        exclude = {acker.id} if acker else set()
-        if key.number == 1 and acker is not None:
-            chain = [(acker.id, "acknowledger", "acknowledger")]
-            if manager_id and manager_id != acker.id:
-                chain.append((manager_id, "escalation:team_manager", "team_manager"))
-            exclude = set()
+        holder_id = await targets.outcome_holder(self.s, inc)
+        holder = await self.s.get(Person, holder_id) if holder_id else acker
+        if escalation.outcome_to_holder(key):
+            ids = [holder.id] if holder is not None else []
+            resolution = await targets.resolve_holders(self.s, sc, ids)
         else:
-            chain = [(manager_id, "escalation:team_manager", "team_manager")] \
-                if manager_id not in exclude else []
-        resolution = await targets.resolve_chain(self.s, team, chain, self.now, exclude=exclude)
+            their_team = await self.s.get(Team, holder.team_id) if holder and holder.team_id else None
+            manager_id = (their_team.manager_id if their_team and their_team.manager_id
+                          else sc.team.manager_id)
+            exclude = {holder.id} if holder is not None and holder.id != manager_id else set()
+            resolution = await targets.resolve_chain(
+                self.s, sc, manager_id, "escalation:team_manager", name="team_manager",
+                exclude=exclude)
         for r in resolution.reached:
-            to_manager = acker is None or r.person.id != acker.id
+            to_manager = not escalation.outcome_to_holder(key)  # the holder was reminded before
             await enqueue(
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind="outcome_reminder",
                 now=self.now, person=r.person, incident_id=inc.id, priority=3,
-                text=texts.outcome(services, inc, acker, to_manager=to_manager, now=self.now,
-                                   late=self.late),
+                text=texts.outcome(services, inc, acker, holder=holder, to_manager=to_manager,
+                                   now=self.now, late=self.late),
             )
-        await self.missed(resolution)
+        await self.missed(resolution, "holder" if escalation.outcome_to_holder(key)
+                          else "team_manager")
         await audit.record(self.s, "outcome_reminded", at=self.now, incident_id=inc.id,
+                           holder=holder.id if holder else None,
                            to=[r.person.id for r in resolution.reached], **self.common(nxt))
         return True
 
@@ -511,12 +538,13 @@ class _Step:
         if not await self.claim(nxt):
             return False
         team = await self.team()
-        resolution = await targets.resolve_chain(
-            self.s, team, [(team.manager_id, "notification", "team_manager")], self.now
-        )
+        sc = await targets.scene(self.s, services, team, self.now)
+        resolution = await targets.resolve_chain(self.s, sc, sc.team.manager_id, "notification",
+                                                 name="team_manager")
         overdue = inc.notification_due_at is not None and self.now >= inc.notification_due_at
         for r in resolution.reached:
-            await targets.add_recipient(self.s, inc.id, r.person.id, r.reason, self.now)
+            # Whoever the chain reached stands in for the manager: they may record it.
+            await targets.add_recipient(self.s, inc.id, r.person.id, "notification", self.now)
             await enqueue(
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind="notification",
                 now=self.now, person=r.person, incident_id=inc.id,
@@ -524,7 +552,7 @@ class _Step:
                 text=texts.notification(services, inc, now=self.now, late=self.late),
                 buttons=texts.notification_buttons(inc),
             )
-        await self.missed(resolution)
+        await self.missed(resolution, "team_manager")
         await audit.record(self.s, "notification_reminded", at=self.now, incident_id=inc.id,
                            to=[r.person.id for r in resolution.reached], overdue=overdue,
                            deadline=_iso(inc.notification_due_at), **self.common(nxt))

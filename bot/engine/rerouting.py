@@ -35,9 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import PRIORITY, SendOutcome, enqueue
+from bot.people import oncall
 from bot.people.info import person_info
 from bot.record import alerts
-from bot.rules.routing import Substitute, TeamInfo, substitute_for
+from bot.rules.routing import Substitute, substitute_for
 from bot.texts import h
 from storage import queries
 from storage.models import Delivery, Incident, IncidentRecipient, Person, Team
@@ -51,6 +52,10 @@ REASONS = {
     "cover": "covering for {name}, who could not be reached",
     "duty": "duty social worker, because {name} could not be reached",
     "team_manager": "team manager, because {name} could not be reached",
+    "deputy": "deputy team manager, because {name} could not be reached",
+    "service_manager": "service manager, because {name} could not be reached",
+    "edt": "Emergency Duty Team, because {name} could not be reached",
+    "last_resort": "last resort: {name} could not be reached, nor anyone else in the chain",
 }
 KIND_LABELS = {
     "alert": "alert", "copy": "copy", "reminder": "reminder", "escalation": "escalation",
@@ -100,20 +105,25 @@ async def reroute(
                            why=f"incident already {incident.status}")
         return None
     team = await session.get(Team, incident.team_id)
+    team_info = await oncall.team_at(session, team, now, services.tz)
     failed_ids, live_ids = await _alert_states(session, incident.id)
     failed_person = await session.get(Person, delivery.person_id)
     ids = {delivery.person_id, incident.reporter_id}
-    if team is not None:
-        ids |= {team.duty_id, team.manager_id}
+    last_resort = await oncall.resolve_id(session, services.settings.last_resort, now,
+                                          services.tz)
+    ids |= {team_info.duty_id, team_info.manager_id, team_info.deputy_id, team_info.edt_id,
+            team_info.service_manager_id, last_resort}
     if failed_person is not None and failed_person.cover_id:
         ids.add(failed_person.cover_id)
     people = await queries.people_by_id(session, {i for i in ids if i})
+    manager = people.get(team_info.manager_id or "")
+    if manager is not None and manager.cover_id and manager.cover_id not in people:
+        people.update(await queries.people_by_id(session, {manager.cover_id}))
     infos = {pid: person_info(p, frozenset()) for pid, p in people.items()}
-    team_info = TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,
-                         team.service_manager_id) if team else TeamInfo("")
     sub, missed = substitute_for(
         delivery.person_id, team=team_info, people=infos, now=now,
         exclude=failed_ids | {incident.reporter_id, delivery.person_id}, holding=live_ids,
+        out_of_hours=not services.calendar.is_working_time(now), last_resort_id=last_resort,
     )
     failed_name = failed_person.name if failed_person else delivery.person_id
     carer = people.get(incident.reporter_id)
@@ -169,7 +179,9 @@ async def reroute(
 
 def _role_words(reason: str) -> str:
     return {"cover": "covering", "duty": "duty social worker",
-            "team_manager": "team manager"}.get(reason, reason)
+            "team_manager": "team manager", "deputy": "deputy team manager",
+            "service_manager": "service manager", "edt": "Emergency Duty Team",
+            "last_resort": "the service's last resort"}.get(reason, reason)
 
 
 def _nobody_text(services: "Services", incident: Incident, failed: Person | None,

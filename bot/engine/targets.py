@@ -9,28 +9,46 @@ Targets (``notify`` in a policy step):
   duty worker). Copies for information (LADO, supervising social worker, …)
   are not chased.
 * ``team_manager``, ``duty``, ``edt``, ``service_manager`` — that person of the
-  child's team;
-* anything else — a person id.
+  child's team (a duty or EDT rota is resolved to whoever is on call now);
+* anything else — a person or rota id.
 
-A target that cannot be reached is a *missed recipient* (audited by the
-engine) and the step goes on to the team manager (or, when the team manager
-is the one missed, the service manager). People reached who did not hold the
-incident are added as recipients, so they may acknowledge it (a manager's
-acknowledgement is then recorded as on behalf of the holder).
+A target who cannot take it now is passed over, in the order of
+:func:`bot.rules.routing.stand_in_chain`: their cover, the team manager and the
+manager's cover, the team's deputy, the service manager, the duty worker (in
+working hours) or the out-of-hours team (outside them), and last the configured
+``escalation.last_resort``. Everyone passed over is a *missed recipient*
+(audited by the engine); reaching the last resort is audited as such. People
+reached who did not hold the incident are added as recipients, so they may
+acknowledge it (a manager's acknowledgement is then recorded as on behalf of
+the holder).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.people import oncall
 from bot.people.info import person_info
-from bot.rules.routing import HOLDER_REASONS, PersonInfo, TeamInfo, holder_for
+from bot.rules.routing import (
+    HOLDER_REASONS,
+    LAST_RESORT,
+    PersonInfo,
+    TeamInfo,
+    first_available,
+    holder_for,
+    stand_in_chain,
+)
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 TEAM_TARGETS = {
     "team_manager": "manager_id",
@@ -51,11 +69,30 @@ class Reached:
 class Resolution:
     reached: list[Reached] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)  # (person id or role, why)
-    fell_back: bool = False  # the target was missed and the step went on to a manager
+    fell_back: bool = False  # the target was missed and the step went on down the chain
+    last_resort: bool = False  # nobody else could be reached: it went to the last resort
 
 
-def team_info(team: Team) -> TeamInfo:
-    return TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id, team.service_manager_id)
+@dataclass(frozen=True)
+class Scene:
+    """The team and the hour as a step sees them when it runs (rotas resolved)."""
+
+    team: TeamInfo
+    now: datetime
+    out_of_hours: bool
+    last_resort_id: str | None
+    tz: ZoneInfo
+
+
+async def scene(session: AsyncSession, services: "Services", team: Team | None,
+                now: datetime) -> Scene:
+    return Scene(
+        team=await oncall.team_at(session, team, now, services.tz), now=now,
+        out_of_hours=not services.calendar.is_working_time(now),
+        last_resort_id=await oncall.resolve_id(session, services.settings.last_resort, now,
+                                               services.tz),
+        tz=services.tz,
+    )
 
 
 async def _people(session: AsyncSession, ids: set[str]) -> tuple[dict[str, Person], dict[str, PersonInfo]]:
@@ -66,6 +103,12 @@ async def _people(session: AsyncSession, ids: set[str]) -> tuple[dict[str, Perso
         people.update(await queries.people_by_id(session, covers))
     # Roles play no part in who can take an alert now (routing.PersonInfo.unavailable_reason).
     return people, {pid: person_info(p, frozenset()) for pid, p in people.items()}
+
+
+def _team_ids(sc: Scene) -> set[str]:
+    t = sc.team
+    return {i for i in (t.manager_id, t.duty_id, t.edt_id, t.service_manager_id, t.deputy_id,
+                        sc.last_resort_id) if i}
 
 
 async def holders(session: AsyncSession, incident_id: int) -> list[IncidentRecipient]:
@@ -81,8 +124,8 @@ async def recipient_ids(session: AsyncSession, incident_id: int) -> set[str]:
 
 
 async def resolve(
-    session: AsyncSession, incident: Incident, team: Team, target: str, now: datetime,
-    *, chain_reason: str | None = None, recipients: list[IncidentRecipient] | None = None,
+    session: AsyncSession, sc: Scene, incident: Incident, target: str,
+    *, recipients: list[IncidentRecipient] | None = None,
 ) -> Resolution:
     """The people a ladder step with ``notify = target`` reaches now (``recipients``: the
     incident's recipient rows, when the caller has them)."""
@@ -90,70 +133,62 @@ async def resolve(
         if recipients is None:
             recipients = await queries.recipients_of(session, incident.id)
         rows = [r for r in recipients if r.reason in HOLDER_REASONS and r.can_acknowledge]
-        return await _resolve_holders(session, rows, team, now)
+        return await resolve_holders(session, sc, [r.person_id for r in rows],
+                                     {r.person_id: r.reason for r in rows})
     if target in TEAM_TARGETS:
-        pid = getattr(team, TEAM_TARGETS[target])
-        return await resolve_chain(session, team, [(pid, f"escalation:{target}", target)], now)
-    return await resolve_chain(session, team, [(target, chain_reason or "escalation:person", target)],
-                               now)
+        pid = getattr(sc.team, TEAM_TARGETS[target])
+        return await resolve_chain(session, sc, pid, f"escalation:{target}", name=target)
+    pid = await oncall.resolve_id(session, target, sc.now, sc.tz)
+    return await resolve_chain(session, sc, pid, "escalation:person", name=target)
 
 
-async def _resolve_holders(session: AsyncSession, rows: list[IncidentRecipient], team: Team,
-                           now: datetime) -> Resolution:
-    tinfo = team_info(team)
-    people, infos = await _people(session, {r.person_id for r in rows} | {team.duty_id or ""})
+async def resolve_holders(session: AsyncSession, sc: Scene, holder_ids: list[str],
+                          reasons: dict[str, str] | None = None) -> Resolution:
+    """Each holder who can act now, else their cover, else the duty worker (routing's
+    rule); when none of them can, the chain from the team manager down."""
+    reasons = reasons or {}
+    people, infos = await _people(session, set(holder_ids) | {sc.team.duty_id or ""})
     out = Resolution()
     seen: set[str] = set()
-    for row in rows:
-        found = holder_for(row.person_id, tinfo, infos, now, out.missed)
+    for hid in holder_ids:
+        found = holder_for(hid, sc.team, infos, sc.now, out.missed)
         if found is None or found[0] in seen:
             continue
         pid = found[0]
         seen.add(pid)
-        reason = row.reason if pid == row.person_id else found[1]
+        reason = reasons.get(pid, found[1]) if pid == hid else found[1]
         # A stand-in found now (cover, duty) takes it over: a reminder, as to a holder.
         out.reached.append(Reached(people[pid], reason, holder=True))
     if not out.reached:
-        fallback = await resolve_chain(session, team, [], now)
-        out.reached, out.fell_back = fallback.reached, True
-        out.missed.extend(fallback.missed)
+        fallback = await resolve_chain(session, sc, sc.team.manager_id, "escalation:team_manager",
+                                       name="team_manager")
+        out.reached, out.fell_back, out.last_resort = (fallback.reached, True,
+                                                       fallback.last_resort)
+        out.missed.extend(m for m in fallback.missed if m not in out.missed)
     return out
 
 
 async def resolve_chain(
-    session: AsyncSession, team: Team, chain: list[tuple[str | None, str, str]], now: datetime,
-    *, exclude: set[str] | frozenset[str] = frozenset(),
+    session: AsyncSession, sc: Scene, target_id: str | None, reason: str, *, name: str,
+    exclude: set[str] | frozenset[str] = frozenset(),
 ) -> Resolution:
-    """The first person of ``chain`` (then the team manager, then the service manager)
-    who can be reached now, skipping anyone in ``exclude``. Each chain entry is
-    (person id, reason, name for the record)."""
-    full = [c for c in chain if c[0] not in exclude]
-    chain = full[:]
-    if not any(c[0] == team.manager_id and team.manager_id for c in full):
-        full.append((team.manager_id, "escalation:team_manager", "team_manager"))
-    full.append((team.service_manager_id, "escalation:service_manager", "service_manager"))
-    full = [c for c in full if c[0] not in exclude]
-    people, infos = await _people(session, {c[0] for c in full if c[0]})
-    out = Resolution()
-    for i, (pid, reason, name) in enumerate(full):
-        info = infos.get(pid or "")
-        if info is None:
-            if i < len(chain):
-                why = "nobody is named" if not pid else "no such person in the directory"
-                out.missed.append((pid or name, why))
-            continue
-        why = info.unavailable_reason(now)
-        if why is not None:
-            if (info.id, why) not in out.missed:
-                out.missed.append((info.id, why))
-            continue
-        out.reached.append(Reached(people[info.id], reason, holder=False))
-        out.fell_back = i >= len(chain)
+    """The first person of the stand-in chain from ``target_id`` who can be reached now,
+    skipping anyone in ``exclude``; ``name`` is the target as the record names it."""
+    people, infos = await _people(session, _team_ids(sc) | {target_id or ""})
+    chain = stand_in_chain(target_id, reason, team=sc.team, people=infos,
+                           out_of_hours=sc.out_of_hours, last_resort_id=sc.last_resort_id)
+    index, missed = first_available(chain, infos, sc.now, exclude=exclude)
+    out = Resolution(missed=missed)
+    if not target_id:
+        out.missed.insert(0, (name, "nobody is named"))
+    if index is None:
+        out.fell_back = True
         return out
-    out.fell_back = True
+    pid, why = chain[index]
+    out.reached.append(Reached(people[pid], why, holder=False))
+    out.fell_back = index > 0
+    out.last_resort = why == LAST_RESORT
     return out
-
-
 async def add_recipient(session: AsyncSession, incident_id: int, person_id: str, reason: str,
                         now: datetime, *, known: set[str] | None = None) -> bool:
     """Make someone a recipient (so they may acknowledge); False if they already were.
@@ -169,3 +204,20 @@ async def add_recipient(session: AsyncSession, incident_id: int, person_id: str,
     return True
 
 
+
+
+async def outcome_holder(session: AsyncSession, incident: Incident) -> str | None:
+    """Who an outcome reminder goes to: the worker who holds the report.
+
+    The person a manager acknowledged on behalf of; else the holder recorded at
+    routing (allocated worker, or the cover / duty worker / EDT who took it),
+    whoever acknowledged it; else the acknowledger.
+    """
+    if incident.acknowledged_on_behalf_of_id:
+        return incident.acknowledged_on_behalf_of_id
+    rows = await holders(session, incident.id)
+    for reason in HOLDER_REASONS:
+        for r in rows:
+            if r.reason == reason:
+                return r.person_id
+    return incident.acknowledged_by_id

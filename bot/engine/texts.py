@@ -62,9 +62,10 @@ def carer_escalated(incident: Incident, names: list[str]) -> str:
 
 
 def outcome(services: "Services", incident: Incident, acknowledger: Person | None, *,
-            to_manager: bool, now: datetime, late: str) -> str:
+            to_manager: bool, now: datetime, late: str, holder: Person | None = None) -> str:
     plan_within = (incident.plan or {}).get("outcome_within") or "the expected time"
     by = acknowledger.name if acknowledger else "someone"
+    held_by = holder.name if holder else by
     ack_at = incident.acknowledged_at or incident.reported_at
     lines = [
         f"⏳ <b>Outcome needed</b>: {h(incident.reference)} — {h(_label(services, incident))}, "
@@ -74,7 +75,7 @@ def outcome(services: "Services", incident: Incident, acknowledger: Person | Non
         f"(expected within {h(plan_within)}).",
     ]
     if to_manager:
-        lines.append(f"{h(by)} was reminded and it is still open: please make sure an outcome "
+        lines.append(f"{h(held_by)} was reminded and it is still open: please make sure an outcome "
                      "is recorded and the report closed.")
     else:
         lines.append("Please record the outcome and close the report (/open lists what you hold).")

@@ -64,8 +64,10 @@ def outcome_due(
 #
 # * acknowledgement: ``step1`` … ``stepN`` from the frozen plan, then
 #   ``repeat1``, ``repeat2`` … (the last step again every ``repeat``);
-# * outcome, after acknowledgement: ``outcome1`` (the acknowledger) and
-#   ``outcome2`` (their team manager), then nothing more;
+# * outcome, after acknowledgement: ``outcome1`` (whoever holds the report) and
+#   ``outcome2`` (their team manager), then nothing more; each reopening starts a
+#   fresh pair with new keys (``outcome3``/``outcome4``, …), so the new steps are
+#   never mistaken for ones already run;
 # * notification, for notifiable categories: ``notify1`` at report time, then
 #   ``notify2`` … every ``notification.remind_every`` until it is recorded.
 #
@@ -137,10 +139,23 @@ def after_ladder_step(plan: dict[str, Any], calendar: WorkingCalendar, key: Step
     return Next(f"repeat{number}", at, covered)
 
 
+def outcome_to_holder(key: StepKey) -> bool:
+    """The first step of an outcome clock (odd numbers) reminds the holder; the second
+    (even numbers) their team manager."""
+    return key.number % 2 == 1
+
+
+def first_outcome_key(run_before: list[str]) -> str:
+    """The first step key of a fresh outcome clock, after the outcome steps already run."""
+    numbers = [k.number for k in map(parse_key, run_before) if k is not None and k.kind == "outcome"]
+    last = max(numbers, default=0)
+    return f"outcome{last + 1 if last % 2 == 0 else last + 2}"
+
+
 def after_outcome_step(calendar: WorkingCalendar, key: StepKey, due: datetime,
                        manager_after: Duration) -> Next:
-    if key.number == 1:
-        return Next("outcome2", calendar.add(due, manager_after))
+    if outcome_to_holder(key):
+        return Next(f"outcome{key.number + 1}", calendar.add(due, manager_after))
     return Next(None, None)
 
 

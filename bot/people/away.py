@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from bot.people import oncall
 from bot.people.info import person_info
 from bot.rules.roles import DUTY, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER, TEAM_MANAGER
-from bot.rules.routing import TeamInfo, holder_for
+from bot.rules.routing import holder_for
 from bot.texts import h, when
 from storage import queries
 from storage.models import Person, Team
@@ -92,12 +93,11 @@ class AwayResult:
 
 
 async def who_covers(session: AsyncSession, person: Person,
-                     now: datetime) -> tuple[Person | None, str | None]:
+                     now: datetime, tz: ZoneInfo) -> tuple[Person | None, str | None]:
     """Who would take an alert for ``person`` at ``now`` (the routing rule)."""
 
     team = await session.get(Team, person.team_id) if person.team_id else None
-    tinfo = TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,
-                     team.service_manager_id) if team else TeamInfo("")
+    tinfo = await oncall.team_at(session, team, now, tz)
     people = await queries.people_by_id(session, {person.id, person.cover_id or "",
                                                   tinfo.duty_id or ""})
     roles = await queries.roles_by_person(session, list(people))
@@ -136,7 +136,7 @@ async def set_away(session: AsyncSession, services: "Services", person: Person, 
     await session.flush()
     await audit.record(session, "directory_changed", at=now, actor_id=me.id, source="/away",
                        person=me.id, away_until=until, cover=me.cover_id, before=before)
-    covered_by, as_ = await who_covers(session, me, now)
+    covered_by, as_ = await who_covers(session, me, now, services.tz)
     return AwayResult(me, until, covered_by, as_)
 
 

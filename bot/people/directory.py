@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
-from storage.models import Child, Person, PersonRole, Placement, Team
+from bot.rules.rotas import Override, overlaps
+from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHILD_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
@@ -48,6 +49,48 @@ class TeamEntry(_Entry):
     duty: str | None = None
     edt: str | None = None
     service_manager: str | None = None
+    deputy: str | None = None  # stands in for the manager when they and their cover cannot
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class RotaEntry(_Entry):
+    id: str
+    name: str
+    members: list[str]
+    shift: Literal["day", "week"]
+    handover: str = "09:00"  # HH:MM, the service's time zone
+    handover_day: str | None = None  # weekly rotas: the weekday of the handover
+    start: date  # the first member's first shift begins on this day at the handover time
+
+    @field_validator("handover")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", v):
+            raise ValueError(f"expected a time of day as HH:MM, got {v!r}")
+        return v
+
+    @field_validator("handover_day")
+    @classmethod
+    def _day(cls, v: str | None) -> str | None:
+        if v is not None and v.lower() not in _WEEKDAYS:
+            raise ValueError(f"expected a weekday ({', '.join(_WEEKDAYS)}), got {v!r}")
+        return v.lower() if v else v
+
+
+class OverrideEntry(_Entry):
+    rota: str
+    person: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-12-24T17:00:00Z")
+        return v
 
 
 class PersonEntry(_Entry):
@@ -108,6 +151,8 @@ class DirectoryFile(BaseModel):
     people: list[dict[str, Any]] = Field(default_factory=list)
     children: list[dict[str, Any]] = Field(default_factory=list)
     placements: list[dict[str, Any]] = Field(default_factory=list)
+    rotas: list[dict[str, Any]] = Field(default_factory=list)
+    rota_overrides: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +161,8 @@ class Directory:
     people: list[PersonEntry] = field(default_factory=list)
     children: list[ChildEntry] = field(default_factory=list)
     placements: list[PlacementEntry] = field(default_factory=list)
+    rotas: list[RotaEntry] = field(default_factory=list)
+    rota_overrides: list[OverrideEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -169,7 +216,8 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
         top = DirectoryFile(**raw)
     except ValidationError as exc:
         raise DirectoryError(
-            [f"{source}: unknown section {e['loc'][0]!r}; use teams, people, children, placements"
+            [f"{source}: unknown section {e['loc'][0]!r}; use teams, people, children, "
+             "placements, rotas, rota_overrides"
              for e in exc.errors()]
         ) from None
 
@@ -181,7 +229,7 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
 
     out = Directory()
     models = {"teams": TeamEntry, "people": PersonEntry, "children": ChildEntry,
-              "placements": PlacementEntry}
+              "placements": PlacementEntry, "rotas": RotaEntry, "rota_overrides": OverrideEntry}
     for table, model in models.items():
         for i, item in enumerate(getattr(top, table)):
             try:
@@ -190,7 +238,8 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
                 for e in exc.errors():
                     key = str(e["loc"][0]) if e["loc"] else None
                     key = "from" if key == "from_" else key
-                    ident = item.get("id") or item.get("ref") or item.get("child") or ""
+                    ident = (item.get("id") or item.get("ref") or item.get("child")
+                             or item.get("rota") or "")
                     label = f"{table}[{i + 1}]" + (f" ({ident})" if ident else "")
                     msg = e["msg"].removeprefix("Value error, ")
                     if e["type"] == "missing":
@@ -210,6 +259,7 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
     dupes("teams", "id")
     dupes("people", "id")
     dupes("children", "ref")
+    dupes("rotas", "id")
 
     teams = {t.id: t for t in out.teams}
     people = {p.id: p for p in out.people}
@@ -220,14 +270,17 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
     person_ids = set(people) | {str(p.get("id")) for p in top.people}
     child_refs = set(children) | {str(c.get("ref")) for c in top.children}
 
+    rota_ids = {r.id for r in out.rotas} | {str(r.get("id")) for r in top.rotas}
     for i, t in enumerate(out.teams):
         if not ID_RE.match(t.id):
             errors.append(f"{where('teams', i, 'id')}: teams: id {t.id!r} has characters not allowed")
-        for key in ("manager", "duty", "edt", "service_manager"):
+        for key in ("manager", "duty", "edt", "service_manager", "deputy"):
             ref = getattr(t, key)
-            if ref and ref not in person_ids:
+            if ref and ref not in person_ids and not (key in ("duty", "edt") and ref in rota_ids):
                 errors.append(f"{where('teams', i, key)}: teams[{i + 1}] ({t.id}).{key}: "
-                              f"no person with id {ref!r}")
+                              f"no person {'or rota ' if key in ('duty', 'edt') else ''}"
+                              f"with id {ref!r}")
+    errors.extend(_check_rotas(out, where, person_ids, rota_ids))
     for i, p in enumerate(out.people):
         label = f"people[{i + 1}] ({p.id})"
         if not ID_RE.match(p.id):
@@ -284,6 +337,52 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
     return out
 
 
+def _check_rotas(out: Directory, where: Any, person_ids: set[str],
+                 rota_ids: set[str]) -> list[str]:
+    """Rotas: members named, not empty, weekly ones with a handover day the start falls on;
+    ids distinct from people's; overrides of one rota that overlap refused (both lines)."""
+    errors = []
+    for i, r in enumerate(out.rotas):
+        label = f"rotas[{i + 1}] ({r.id})"
+        if not ID_RE.match(r.id):
+            errors.append(f"{where('rotas', i, 'id')}: {label}.id: characters not allowed")
+        if r.id in person_ids:
+            errors.append(f"{where('rotas', i, 'id')}: {label}.id: a person has this id too")
+        if not r.members:
+            errors.append(f"{where('rotas', i, 'members')}: {label}.members: a rota needs at "
+                          "least one member")
+        for m in r.members:
+            if m not in person_ids:
+                errors.append(f"{where('rotas', i, 'members')}: {label}.members: no person {m!r}")
+        if len(set(r.members)) != len(r.members):
+            errors.append(f"{where('rotas', i, 'members')}: {label}.members: someone is named "
+                          "twice")
+        if r.shift == "week":
+            if r.handover_day is None:
+                errors.append(f"{where('rotas', i, 'handover_day')}: {label}.handover_day: "
+                              "a weekly rota needs the weekday of its handover")
+            elif _WEEKDAYS[r.start.weekday()] != r.handover_day:
+                errors.append(f"{where('rotas', i, 'start')}: {label}.start: {r.start} is a "
+                              f"{_WEEKDAYS[r.start.weekday()]}, not a {r.handover_day}")
+    by_rota: dict[str, list[tuple[int, Override]]] = {}
+    for i, o in enumerate(out.rota_overrides):
+        label = f"rota_overrides[{i + 1}] ({o.rota})"
+        if o.rota not in rota_ids:
+            errors.append(f"{where('rota_overrides', i, 'rota')}: {label}.rota: no rota {o.rota!r}")
+        if o.person not in person_ids:
+            errors.append(f"{where('rota_overrides', i, 'person')}: {label}.person: no person "
+                          f"{o.person!r}")
+        if o.to <= o.from_:
+            errors.append(f"{where('rota_overrides', i, 'to')}: {label}.to: ends before it starts")
+            continue
+        by_rota.setdefault(o.rota, []).append((i, Override(o.person, o.from_, o.to)))
+    for rota, items in by_rota.items():
+        for a, b in overlaps(items):
+            errors.append(f"{where('rota_overrides', b)}: rota_overrides[{b + 1}] ({rota}): "
+                          f"overlaps rota_overrides[{a + 1}] at {where('rota_overrides', a)}")
+    return errors
+
+
 def _set(obj: Any, values: dict[str, Any]) -> bool:
     changed = False
     for k, v in values.items():
@@ -302,7 +401,7 @@ async def apply_directory(
     existing_teams = {t.id: t for t in (await session.execute(select(Team))).scalars()}
     for t in directory.teams:
         vals = {"name": t.name, "manager_id": t.manager, "duty_id": t.duty, "edt_id": t.edt,
-                "service_manager_id": t.service_manager}
+                "service_manager_id": t.service_manager, "deputy_id": t.deputy}
         row = existing_teams.get(t.id)
         if row is None:
             session.add(Team(id=t.id, **vals))
@@ -388,6 +487,7 @@ async def apply_directory(
             await session.delete(row)
             s.changes.append(f"placement removed: {key[0]} with {key[1]} from {key[2]}")
     await session.flush()
+    await _apply_rotas(session, directory, s, now)
     if s.changed:
         await audit.record(
             session, "directory_changed", at=now, actor_id=actor, source=source,
@@ -395,6 +495,45 @@ async def apply_directory(
             removed_placements=len(s.changes),
         )
     return s
+
+
+async def _apply_rotas(session: AsyncSession, directory: Directory, s: ImportSummary,
+                       now: datetime) -> None:
+    """Rotas as in the file (rotas missing from it are removed); the file's overrides replace
+    those from earlier imports, while swaps made with /swap are kept."""
+    existing = {r.id: r for r in (await session.execute(select(Rota))).scalars()}
+    for r in directory.rotas:
+        vals = {"name": r.name, "members": list(r.members), "shift": r.shift,
+                "handover_time": r.handover,
+                "handover_weekday": _WEEKDAYS.index(r.handover_day) if r.handover_day else None,
+                "start_date": r.start}
+        row = existing.get(r.id)
+        if row is None:
+            session.add(Rota(id=r.id, **vals))
+            s.created += 1
+        elif _set(row, vals):
+            s.updated += 1
+        else:
+            s.unchanged += 1
+    wanted = {r.id for r in directory.rotas}
+    for rid, row in existing.items():
+        if rid not in wanted:
+            await session.delete(row)
+            s.changes.append(f"rota removed: {rid}")
+    await session.flush()
+    old = {(o.rota_id, o.person_id, o.starts_at, o.ends_at): o for o in (await session.execute(
+        select(RotaOverride).where(RotaOverride.source == "directory"))).scalars()}
+    new = {(o.rota, o.person, o.from_.astimezone(timezone.utc), o.to.astimezone(timezone.utc))
+           for o in directory.rota_overrides}
+    for key, row in old.items():
+        if key not in new:
+            await session.delete(row)
+            s.changes.append(f"rota override removed: {key[0]} {key[1]}")
+    for key in new - set(old):
+        session.add(RotaOverride(rota_id=key[0], person_id=key[1], starts_at=key[2], ends_at=key[3],
+                                 source="directory", created_at=now))
+        s.created += 1
+    await session.flush()
 
 
 async def export_directory(session: AsyncSession) -> str:
@@ -415,7 +554,8 @@ async def export_directory(session: AsyncSession) -> str:
 
     doc: dict[str, Any] = {
         "teams": [clean({"id": t.id, "name": t.name, "manager": t.manager_id, "duty": t.duty_id,
-                         "edt": t.edt_id, "service_manager": t.service_manager_id}) for t in teams],
+                         "edt": t.edt_id, "service_manager": t.service_manager_id,
+                         "deputy": t.deputy_id}) for t in teams],
         "people": [clean({"id": p.id, "name": p.name, "roles": sorted(roles.get(p.id, [])),
                           "team": p.team_id, "phone": p.phone, "cover": p.cover_id,
                           "away_until": p.away_until,
@@ -432,5 +572,16 @@ async def export_directory(session: AsyncSession) -> str:
     doc["placements"] = [
         clean({"child": k[0], "carers": v, "from": k[1], "to": k[2]}) for k, v in grouped.items()
     ]
+    rotas = (await session.execute(select(Rota).order_by(Rota.id))).scalars().all()
+    doc["rotas"] = [clean({"id": r.id, "name": r.name, "members": list(r.members or []),
+                           "shift": r.shift, "handover": r.handover_time,
+                           "handover_day": _WEEKDAYS[r.handover_weekday]
+                           if r.handover_weekday is not None else None,
+                           "start": r.start_date}) for r in rotas]
+    overrides = (await session.execute(
+        select(RotaOverride).where(RotaOverride.source == "directory")
+        .order_by(RotaOverride.rota_id, RotaOverride.starts_at))).scalars().all()
+    doc["rota_overrides"] = [{"rota": o.rota_id, "person": o.person_id, "from": o.starts_at,
+                              "to": o.ends_at} for o in overrides]
     header = "# fosterbot directory (exported). Load with: fosterbot directory import FILE\n\n"
     return header + tomli_w.dumps({k: v for k, v in doc.items() if v})

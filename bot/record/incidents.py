@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +20,7 @@ from bot import audit
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.escalation import clocks
 from bot.escalation import policy as escalation
+from bot.people import oncall
 from bot.people.access import on_behalf_of as escalation_on_behalf_of
 from bot.people.info import person_info
 from bot.record import alerts, attachments
@@ -27,7 +29,6 @@ from bot.rules.roles import CHILD_PROTECTION, LADO
 from bot.rules.routing import (
     HOLDER_REASONS,
     RoutingInput,
-    TeamInfo,
     route_incident,
 )
 from bot.texts import h, when
@@ -76,6 +77,12 @@ async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int
     return {k: v[1] for k, v in best.items()}
 
 
+def silent_out_of_hours(urgency: str, out_of_hours: bool) -> bool:
+    """Routine alerts made out of hours arrive without a sound (they wait for working time;
+    urgent and high ones ring, and go to the out-of-hours team)."""
+    return out_of_hours and urgency == "routine"
+
+
 async def next_reference(session: AsyncSession, year: int) -> str:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncidentCounter)
@@ -97,28 +104,32 @@ async def next_reference(session: AsyncSession, year: int) -> str:
 
 async def routing_input(
     session: AsyncSession, *, child: Child, team: Team, carer: Person, urgency: str,
-    copy_roles: tuple[str, ...], out_of_hours: bool, now: datetime,
+    copy_roles: tuple[str, ...], out_of_hours: bool, now: datetime, tz: ZoneInfo,
+    last_resort_id: str | None = None,
 ) -> tuple[RoutingInput, dict[str, Person]]:
     by_role = {
         role: tuple(p.id for p in await queries.people_with_role(session, role))
         for role in (LADO, CHILD_PROTECTION) if role in copy_roles
     }
-    ids = {child.allocated_social_worker_id, team.manager_id, team.duty_id, team.edt_id,
+    tinfo = await oncall.team_at(session, team, now, tz)  # rotas: whoever is on call now
+    last_resort = await oncall.resolve_id(session, last_resort_id, now, tz)
+    ids = {child.allocated_social_worker_id, team.manager_id, tinfo.duty_id, tinfo.edt_id,
+           tinfo.deputy_id, tinfo.service_manager_id, last_resort,
            carer.supervising_social_worker_id, carer.id}
     ids |= {pid for group in by_role.values() for pid in group}
     people = await queries.people_by_id(session, {i for i in ids if i})
-    allocated = people.get(child.allocated_social_worker_id or "")
-    if allocated is not None and allocated.cover_id:
-        people.update(await queries.people_by_id(session, {allocated.cover_id}))
+    covers = {p.cover_id for p in people.values() if p.cover_id and p.cover_id not in people}
+    if covers:
+        people.update(await queries.people_by_id(session, covers))
     roles = await queries.roles_by_person(session, list(people))
     infos = {pid: person_info(p, roles.get(pid, frozenset())) for pid, p in people.items()}
     return (
         RoutingInput(
             now=now, urgency=urgency, copy_roles=copy_roles, out_of_hours=out_of_hours,
-            team=TeamInfo(team.id, team.manager_id, team.duty_id, team.edt_id,
-                          team.service_manager_id),
+            team=tinfo,
             allocated_id=child.allocated_social_worker_id, carer_id=carer.id,
             supervising_id=carer.supervising_social_worker_id, people=infos, by_role=by_role,
+            last_resort_id=last_resort,
         ),
         people,
     )
@@ -167,6 +178,7 @@ async def submit_report(
     rin, people = await routing_input(
         session, child=child, team=team, carer=carer, urgency=category.urgency,
         copy_roles=tuple(category.copy_roles), out_of_hours=out_of_hours, now=now,
+        tz=services.tz, last_resort_id=settings.last_resort or None,
     )
     route = route_incident(rin)
 
@@ -205,6 +217,7 @@ async def submit_report(
             person=person, incident_id=incident.id, priority=PRIORITY[category.urgency],
             text=alerts.alert_text(services, incident, carer, reason_label(r.reason), n_files),
             buttons=alerts.alert_buttons(incident, n_files, settings.privacy.minimal_alerts),
+            silent=silent_out_of_hours(category.urgency, out_of_hours),
         )
     await audit.record(
         session, "routed", at=now, incident_id=incident.id,

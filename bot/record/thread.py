@@ -391,6 +391,7 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
     if not await services.access.may_close(session, person, incident):
         raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
     now = services.clock.now()
+    stopped = (incident.next_step, incident.next_due_at)
     res = await session.execute(
         update(Incident).where(Incident.id == incident.id, Incident.status != "closed")
         .values(status="closed", closed_by_id=person.id, closed_at=now, outcome_code=code,
@@ -413,6 +414,8 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
     await session.flush()
     await audit.record(session, "closed", at=now, actor_id=person.id, incident_id=incident.id,
                        outcome=code, message=msg.id)
+    await clocks.after_close(session, incident, now, stopped_step=stopped[0],
+                             stopped_due=stopped[1])
     await refresh_alerts(session, services, incident, reason=f"close{msg.id}")
     await _notice_to_carer(
         session, incident, key=f"closed:{msg.id}", now=now,
@@ -436,13 +439,13 @@ async def reopen(session: AsyncSession, services: "Services", *, incident: Incid
     await session.refresh(incident)
     if res.rowcount != 1:
         return Prompt(texts.not_closed(incident.reference))
-    await clocks.after_ack(session, services.calendar, incident, now)
+    step, due = await clocks.after_reopen(session, services.calendar, incident, now)
     msg = IncidentMessage(incident_id=incident.id, author_id=person.id, kind="reopen",
                           text=reason[:MAX_MESSAGE], created_at=now)
     session.add(msg)
     await session.flush()
     await audit.record(session, "reopened", at=now, actor_id=person.id, incident_id=incident.id,
-                       message=msg.id)
+                       message=msg.id, outcome_step=step, outcome_due=clocks.iso(due))
     await refresh_alerts(session, services, incident, reason=f"reopen{msg.id}")
     await _notice_to_carer(
         session, incident, key=f"reopened:{msg.id}", now=now,

@@ -91,7 +91,7 @@ def step_label(plan: dict[str, Any], key: str | None, names: dict[str, str]) -> 
     if parsed is None:
         return key or "none"
     if parsed.clock == escalation.OUTCOME:
-        return ("an outcome to be recorded" if parsed.number == 1
+        return ("an outcome to be recorded" if escalation.outcome_to_holder(parsed)
                 else "an outcome to be recorded (the team manager is reminded)")
     if parsed.clock == escalation.NOTIFICATION:
         return "the notification to Ofsted to be recorded"
@@ -157,15 +157,26 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
             text += f" — ran {waited(timedelta(seconds=int(late)))} late"
         return text, ""
     if event == "escalation_stopped":
+        if d.get("reason") == "closed":
+            stopped = [s for s in (d.get("stopped_step"), d.get("stopped_notification")) if s]
+            return ("Closed: every clock stopped" + (f" ({', '.join(stopped)} will not run)"
+                                                     if stopped else "")), ""
         return (f"Escalation stopped ({d.get('reason', '')}); step {d.get('stopped_step')} "
                 "will not run"), ""
+    if event == "escalated_to_last_resort":
+        return (f"Nobody in the chain could be reached for {d.get('step', '?')}: sent to the "
+                f"last resort, {', '.join(_name(names, t) for t in d.get('to') or []) or 'nobody'}"
+                ), ""
     if event == "notification_recorded":
         return f"Notification to Ofsted and the responsible authority recorded by {who}", ""
     if event == "closed":
 
         return f"Closed by {who or 'someone'} — outcome: {outcome_label(d.get('outcome'))}", ""
     if event == "reopened":
-        return f"Reopened by {who or 'someone'}", ""
+        text = f"Reopened by {who or 'someone'}"
+        if d.get("outcome_step"):
+            text += f" — a new outcome clock runs ({d['outcome_step']} due {d.get('outcome_due')})"
+        return text, ""
     if event == "access_refused":
         return (f"Access refused: {who or 'an unknown Telegram account'} tried to "
                 f"{d.get('action', 'act')} ({d.get('why', '')})"), ""

@@ -23,10 +23,18 @@ REASON_LABELS = {
     "escalation:edt": "Emergency Duty Team (escalated: not acknowledged in time)",
     "escalation:service_manager": "service manager (escalated: not acknowledged in time)",
     "escalation:person": "escalated to you: not acknowledged in time",
+    "escalation:cover": "covering (escalated: the person it went to is away)",
+    "escalation:deputy": "deputy team manager (escalated: nobody above could be reached)",
+    "escalation:last_resort": "last resort (escalated: nobody else in the chain could be reached)",
+    "outcome:holder": "holds the report (outcome due)",
     "notification": "team manager (notifiable event)",
     "reroute:cover": "covering (the person it went to could not be reached)",
     "reroute:duty": "duty social worker (the person it went to could not be reached)",
     "reroute:team_manager": "team manager (the person it went to could not be reached)",
+    "reroute:deputy": "deputy team manager (the person it went to could not be reached)",
+    "reroute:service_manager": "service manager (the person it went to could not be reached)",
+    "reroute:edt": "Emergency Duty Team (the person it went to could not be reached)",
+    "reroute:last_resort": "last resort (nobody else in the chain could be reached)",
 }
 
 

@@ -23,6 +23,10 @@ from datetime import datetime
 
 from bot.rules.roles import CHILD_PROTECTION, LADO
 
+# Urgencies the out-of-hours team (EDT) takes outside working hours, at report time and at
+# every escalation step that falls out of hours.
+OUT_OF_HOURS_URGENCIES = ("urgent", "high")
+
 # Recipient reasons that mean "holds the incident" (may be reminded, acts on it),
 # in order of precedence; every other reason is a copy for information.
 HOLDER_REASONS = ("allocated", "cover", "duty", "edt", "manager_fallback")
@@ -60,6 +64,7 @@ class TeamInfo:
     duty_id: str | None = None
     edt_id: str | None = None
     service_manager_id: str | None = None
+    deputy_id: str | None = None  # stands in for the team manager
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class RoutingInput:
     people: dict[str, PersonInfo]
     # Everyone holding the lado / child_protection roles (service-wide).
     by_role: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    last_resort_id: str | None = None  # escalation.last_resort, a rota already resolved
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ def route_incident(r: RoutingInput) -> Route:
         holder, reason = found
         add(holder, reason, primary=True)
 
-    if r.out_of_hours and r.urgency in ("urgent", "high"):
+    if r.out_of_hours and r.urgency in OUT_OF_HOURS_URGENCIES:
         add(r.team.edt_id, "edt")
 
     for role in r.copy_roles:
@@ -183,7 +189,15 @@ def route_incident(r: RoutingInput) -> Route:
 
     nobody = not recipients
     if nobody:
-        add(r.team.manager_id, "manager_fallback")
+        # The chain that never ends with nobody: the manager, their cover, the deputy, the
+        # service manager, duty or EDT by the hour, the last resort.
+        chain = stand_in_chain(r.team.manager_id, "manager_fallback", team=r.team,
+                               people=r.people, out_of_hours=r.out_of_hours,
+                               last_resort_id=r.last_resort_id)
+        index, passed = first_available(chain, r.people, r.now, exclude={r.carer_id})
+        missed.extend(m for m in passed if m not in missed)
+        if index is not None:
+            add(chain[index][0], chain[index][1])
     if holder is None:
         duty = person(r.team.duty_id)
         if duty is not None and duty.phone:
@@ -194,19 +208,21 @@ def route_incident(r: RoutingInput) -> Route:
 
 
 # Who stands in for someone who cannot be reached, in this order (rules 2 and 5 above).
-SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager")
+SUBSTITUTE_CHAIN = ("cover", "duty", "team_manager", "cover", "deputy", "service_manager", "edt",
+                    "last_resort")
 
 
 @dataclass(frozen=True)
 class Substitute:
     person_id: str
-    reason: str  # cover | duty | team_manager
+    reason: str  # one of SUBSTITUTE_CHAIN
     already_has_it: bool  # they hold the incident already: no new alert is needed
 
 
 def substitute_for(
     person_id: str, *, team: TeamInfo, people: dict[str, PersonInfo], now: datetime,
     exclude: set[str] = frozenset(), holding: set[str] = frozenset(),
+    out_of_hours: bool = False, last_resort_id: str | None = None,
 ) -> tuple[Substitute | None, list[tuple[str, str]]]:
     """Who should have an incident instead of ``person_id``, whom Telegram could not reach.
 
@@ -214,15 +230,23 @@ def substitute_for(
     first of them who can take it now (not away, active, linked, reachable) and
     is not in ``exclude`` (the carer, and people whose alerts on this incident
     failed too). Someone in ``holding`` (they already have a live alert about
-    it) is chosen without a new alert. Returns the substitute (or None when
-    nobody can be reached) and who was passed over and why.
+    it) is chosen without a new alert. After the team manager the chain goes on as
+    :func:`stand_in_chain` does: the manager's cover, the deputy, the service
+    manager, the out-of-hours team (out of hours) and the last resort. Returns the
+    substitute (or None when nobody can be reached) and who was passed over and why.
     """
     missed: list[tuple[str, str]] = []
     failed = people.get(person_id)
+    manager = people.get(team.manager_id) if team.manager_id else None
     chain = (
         ("cover", failed.cover_id if failed else None),
         ("duty", team.duty_id),
         ("team_manager", team.manager_id),
+        ("cover", manager.cover_id if manager else None),
+        ("deputy", team.deputy_id),
+        ("service_manager", team.service_manager_id),
+        ("edt", team.edt_id if out_of_hours else None),
+        ("last_resort", last_resort_id),
     )
     for reason, pid in chain:
         if not pid or pid == person_id:
@@ -238,4 +262,76 @@ def substitute_for(
             missed.append((pid, why))
             continue
         return Substitute(pid, reason, pid in holding), missed
+    return None, missed
+
+
+# --------------------------------------------------------------------------
+# The chain that never ends with nobody (issue 13)
+# --------------------------------------------------------------------------
+
+LAST_RESORT = "escalation:last_resort"
+
+
+def stand_in_chain(
+    target_id: str | None, reason: str, *, team: TeamInfo, people: dict[str, PersonInfo],
+    out_of_hours: bool, last_resort_id: str | None,
+) -> list[tuple[str | None, str]]:
+    """Everyone an escalation step to ``target_id`` may reach, in order: ``(person id, reason)``.
+
+    The target; their cover; the team manager (when the target is someone else)
+    and the manager's cover; the team's deputy manager; the service manager; the
+    duty worker in working hours or the out-of-hours team (EDT) outside them; and
+    last the configured last resort. The caller takes the first who can act now
+    (:func:`first_available`). Ids that are rotas must already be resolved to the
+    person on call (``team``, ``last_resort_id``).
+    """
+    def cover_of(pid: str | None) -> str | None:
+        p = people.get(pid) if pid else None
+        return p.cover_id if p is not None else None
+
+    chain: list[tuple[str | None, str]] = [(target_id, reason),
+                                           (cover_of(target_id), "escalation:cover")]
+    if target_id != team.manager_id:
+        chain.append((team.manager_id, "escalation:team_manager"))
+    chain.append((cover_of(team.manager_id), "escalation:cover"))
+    chain.append((team.deputy_id, "escalation:deputy"))
+    chain.append((team.service_manager_id, "escalation:service_manager"))
+    if out_of_hours:
+        chain.append((team.edt_id, "escalation:edt"))
+    else:
+        chain.append((team.duty_id, "escalation:duty"))
+    chain.append((last_resort_id, LAST_RESORT))
+    out: list[tuple[str | None, str]] = []
+    seen: set[str] = set()
+    for i, (pid, why) in enumerate(chain):
+        if i > 0 and (not pid or pid in seen):
+            continue
+        if pid:
+            seen.add(pid)
+        out.append((pid, why))
+    return out
+
+
+def first_available(
+    chain: list[tuple[str | None, str]], people: dict[str, PersonInfo], now: datetime,
+    *, exclude: set[str] | frozenset[str] = frozenset(),
+) -> tuple[int | None, list[tuple[str, str]]]:
+    """The index in ``chain`` of the first person who can act now (not in ``exclude``),
+    or None; and who was passed over and why."""
+    missed: list[tuple[str, str]] = []
+    for i, (pid, _reason) in enumerate(chain):
+        if not pid:
+            continue
+        if pid in exclude:
+            continue
+        p = people.get(pid)
+        if p is None:
+            missed.append((pid, "no such person in the directory"))
+            continue
+        why = p.unavailable_reason(now)
+        if why is not None:
+            if (pid, why) not in missed:
+                missed.append((pid, why))
+            continue
+        return i, missed
     return None, missed

@@ -112,7 +112,8 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        directory = parse_directory(text, source=str(path))
+        directory = parse_directory(text, source=str(path),
+                                    child_ref_pattern=settings.privacy.child_ref_pattern)
     except DirectoryError as exc:
         print(f"{path} was not imported; nothing was changed. {len(exc.errors)} problem(s):",
               file=sys.stderr)

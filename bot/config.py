@@ -241,8 +241,23 @@ class Category(_Strict):
         return v
 
 
+# A child's reference must contain a digit, so a first or full name ("OliviaSmith",
+# "Mohammed-Ali") is refused; the directory also limits it to 16 letters, digits, '-'.
+DEFAULT_CHILD_REF_PATTERN = r"^(?=.*[0-9])[A-Za-z0-9][A-Za-z0-9-]{0,15}$"
+
+
 class PrivacySettings(_Strict):
     minimal_alerts: bool = False
+    child_ref_pattern: str = DEFAULT_CHILD_REF_PATTERN
+
+    @field_validator("child_ref_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return v
 
 
 class StorageSettings(_Strict):

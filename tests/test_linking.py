@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.people import invites
-from storage.models import AuditEvent, Invite, Person
+from storage.models import AuditEvent, Invite, Person, StartAttempt
 
 
 async def audit_events(world, event):
@@ -112,3 +112,30 @@ async def test_invite_for_unknown_or_inactive_person(world):
             assert "no person with id 'nobody'" in str(exc)
         else:
             raise AssertionError("an invite for an unknown person was created")
+
+
+async def test_invite_lockout_doubles_each_time(world):
+    """Finding 13: five wrong codes lock the account for 15 minutes, then 30, then 60
+    (as the README says), not 15 minutes again and again."""
+    u = world.fake.user(781, "Guesser")
+    good = await world.invite("sw-khan")
+    waits = []
+    for round_ in range(3):
+        for i in range(invites.MAX_FAILURES):
+            u.mark()
+            await u.send(f"/start guess{round_}x{i}")
+            await u.wait_for("not valid")
+        u.mark()
+        await u.send(f"/start {good}")
+        msg = await u.wait_for("Too many wrong codes")
+        minutes = int(msg.text.split("wait ")[1].split(" minutes")[0])
+        waits.append(minutes)
+        world.clock.advance(minutes=minutes)
+    assert waits[0] in (15, 16) and waits[1] in (30, 31) and waits[2] in (60, 61), waits
+    # Once the lockout has passed, the right code still works and the count starts again.
+    u.mark()
+    await u.send(f"/start {good}")
+    await u.wait_for("Linked")
+    async with world.services.db.read() as s:
+        row = await s.get(StartAttempt, 781)
+    assert row.lockouts == 0 and row.locked_until is None

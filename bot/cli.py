@@ -41,6 +41,7 @@ from bot.review import render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
+from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
 from storage import migrate, queries
 from storage.db import Database
@@ -440,20 +441,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
     _setup_logging(settings, args.verbose)
+    if settings is not None:
+        redaction.install([settings.token, settings.webhook_secret])
     try:
         return args.fn(settings, args) or 0
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for the operator
 
         if isinstance(exc, SchemaOutOfDate):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
             return 1
         log.exception("command failed")
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 1
 
 

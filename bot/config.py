@@ -295,6 +295,17 @@ class DeliverySettings(_Strict):
         return v
 
 
+class LimitSettings(_Strict):
+    """Abuse limits (bot/people/limits.py)."""
+
+    stranger_window: Duration = parse_duration("10m")  # one reply per unlinked account
+    commands_per_minute: int = Field(20, ge=1)  # per linked person
+
+    _d = field_validator("stranger_window", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+
 class EngineSettings(_Strict):
     sweep_interval_seconds: float = 30.0
     late_margin: Duration = parse_duration("5m")
@@ -327,6 +338,7 @@ class Settings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
+    limits: LimitSettings = LimitSettings()
     log_level: str = "INFO"
 
     # Not from the file: the secrets, filled from the environment by load_config.

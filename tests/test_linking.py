@@ -82,12 +82,14 @@ async def test_repeated_wrong_codes_are_slowed_down(world):
 async def test_stranger_gets_polite_refusal_for_every_command_and_button(world):
     smith = await world.linked("carer-smith")
     stranger = world.fake.user(780, "Stranger")
+    window = world.settings.limits.stranger_window.amount  # one answer per window
     for command in ("/start", "/help", "/report", "/myreports", "/cancel", "/guidance",
                     "/overdue", "hello there"):
         await stranger.send(command)
         msg = await stranger.wait_for("only for people registered")
         assert "report" not in msg.text.lower().replace("registered", "")
         assert not msg.buttons
+        world.clock.advance(seconds=window.total_seconds())
     # A button pressed by a stranger (forged from a real alert's data).
     await stranger.press_data("ack:1")
     answer = await stranger.wait_for_answer("only for people registered")

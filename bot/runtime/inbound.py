@@ -47,3 +47,33 @@ def describe(update_id: Any, data: Any, exc: BaseException | None = None) -> str
     keys = sorted(k for k in data if k != "update_id") if isinstance(data, dict) else []
     kind = f"; {type(exc).__name__}" if exc is not None else ""
     return f"update {update_id} ({size_of(data)} bytes; fields {keys[:5]}{kind})"
+
+
+def sender_id(data: Any) -> int | None:
+    """The Telegram user id of a raw message or button update (None for other kinds)."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("message", "callback_query"):
+        part = data.get(key)
+        if isinstance(part, dict):
+            who = part.get("from")
+            if isinstance(who, dict) and isinstance(who.get("id"), int):
+                return who["id"]
+    return None
+
+
+def is_invite(data: Any) -> bool:
+    """``/start <code>``: never dropped as a stranger's (it is how a stranger links)."""
+    message = data.get("message") if isinstance(data, dict) else None
+    text = message.get("text") if isinstance(message, dict) else None
+    return isinstance(text, str) and text.startswith("/start ")
+
+
+def muted(services: Any, data: Any) -> bool:
+    """A stranger's update inside their quiet window (bot/people/limits.py): drop it unread."""
+    if services is None:
+        return False
+    user_id = sender_id(data)
+    if user_id is None or is_invite(data):
+        return False
+    return services.limits.muted(user_id, services.clock.now())

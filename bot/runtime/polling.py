@@ -181,6 +181,9 @@ class Poller:
                 continue
             if not self._is_new(update_id):
                 continue
+            if inbound.muted(self.app.bot_data.get("services"), data):
+                self._skip(update_id)  # a stranger answered already in this window
+                continue
             try:
                 update = Update.de_json(inbound.clean(data), bot)
                 bot.insert_callback_data(update)

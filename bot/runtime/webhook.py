@@ -129,6 +129,8 @@ class HttpServer:
         if not isinstance(update_id, int):
             log.warning("webhook: a request that is not an update was refused")
             return web.Response(status=400, text="not an update")
+        if inbound.muted(self.services, data):
+            return web.Response(text="ok")  # a stranger answered already in this window
         try:
             update = Update.de_json(inbound.clean(data), self.app.bot)
         except Exception as exc:  # noqa: BLE001 - answered so it is not sent again

@@ -306,6 +306,28 @@ class LimitSettings(_Strict):
     )
 
 
+class RetentionSettings(_Strict):
+    """How long what people typed is kept (UK GDPR storage limitation; bot/record/retention.py)."""
+
+    drafts: Duration = parse_duration("30d")  # finished or discarded drafts
+    processed_updates: Duration = parse_duration("7d")  # update ids (redelivery guard)
+    closed_records: Duration | None = None  # off by default: closed records are kept
+
+    _d = field_validator("drafts", "processed_updates", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+    _o = field_validator("closed_records", mode="before")(
+        classmethod(lambda cls, v: None if v in (None, "", "off") else _duration(v))
+    )
+
+    @field_validator("drafts", "processed_updates", "closed_records")
+    @classmethod
+    def _clock_time(cls, v: Duration | None) -> Duration | None:
+        if v is not None and (v.working or v.amount.total_seconds() <= 0):
+            raise ValueError("use a clock-time duration longer than zero, such as \"30d\"")
+        return v
+
+
 class EngineSettings(_Strict):
     sweep_interval_seconds: float = 30.0
     late_margin: Duration = parse_duration("5m")
@@ -339,6 +361,7 @@ class Settings(_Strict):
     health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: str = "INFO"
 
     # Not from the file: the secrets, filled from the environment by load_config.

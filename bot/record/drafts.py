@@ -9,8 +9,9 @@ nobody comes back to.
   offer, the offer again). Any answer to the draft resets the idle clock and
   so allows one more reminder after the next idle spell.
 * A draft idle for ``engine.draft_keep`` and already reminded is discarded, and
-  the carer gets a last message that quotes what they typed, so nothing typed
-  is thrown away silently. If the reminder went out late (the bot was down),
+  the carer gets a last message that quotes everything they had given — child,
+  category, when, the description, every answer and every note, in full (as
+  many messages as it takes) — so nothing typed is thrown away silently. If the reminder went out late (the bot was down),
   the discard waits as long after the reminder as it would have normally
   (``draft_keep - draft_remind_after``), so the carer always has that long.
 
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
+from bot.record.render import FIELDS
 from bot.rules.durations import Duration
 from bot.texts import clip, h, when
 from storage.models import Draft, Person
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 BATCH = 200
 QUOTE_LIMIT = 3300  # what the carer typed, quoted back within Telegram's 4096
+MESSAGE_BUDGET = 3500  # HTML characters per message of a full quote (Telegram: 4096)
 
 
 @dataclass
@@ -64,6 +67,69 @@ def typed_text(draft: Draft) -> str:
         if isinstance(text, str) and text.strip() and text.strip() not in parts:
             parts.append(text.strip())
     return "\n\n".join(parts)
+
+
+def _escaped_pieces(text: str, size: int) -> list[str]:
+    """``text`` escaped, cut (between characters, never inside an entity) into pieces
+    of at most ``size`` characters."""
+    pieces, current, length = [], [], 0
+    for ch in text:
+        e = h(ch)
+        if length + len(e) > size:
+            pieces.append("".join(current))
+            current, length = [], 0
+        current.append(e)
+        length += len(e)
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+def answer_lines(draft: Draft, services: "Services") -> list[str]:
+    """Every answer in the draft as HTML lines (escaped), in full, in the record's order."""
+    data = draft.data or {}
+    lines: list[str] = []
+    if data.get("child"):
+        lines.append(f"<b>Child:</b> {h(data['child'])}")
+    if data.get("category"):
+        cat = services.settings.category(data["category"])
+        lines.append(f"<b>Category:</b> {h(cat.label if cat else data['category'])}")
+    if data.get("occurred_at"):
+        try:
+            at = when(datetime.fromisoformat(data["occurred_at"]), services.tz)
+        except (TypeError, ValueError):
+            at = str(data["occurred_at"])
+        lines.append(f"<b>When it happened:</b> {h(at)}")
+    texts: list[tuple[str, str]] = []
+    if isinstance(data.get("description"), str) and data["description"].strip():
+        texts.append(("What happened", data["description"].strip()))
+    for key, label in FIELDS:
+        if isinstance(data.get(key), str) and data[key].strip():
+            texts.append((label, data[key].strip()))
+    seen = {t for _, t in texts}
+    for note in data.get("notes") or []:
+        if isinstance(note, str) and note.strip() and note.strip() not in seen:
+            seen.add(note.strip())
+            texts.append(("You also wrote", note.strip()))
+    for label, text in texts:
+        lines.append(f"<b>{h(label)}:</b>")
+        for line in text.split("\n"):
+            lines.extend(_escaped_pieces(line, MESSAGE_BUDGET - 100) or [""])
+    return lines
+
+
+def pack(lines: list[str], size: int = MESSAGE_BUDGET) -> list[str]:
+    """Whole lines into messages of at most ``size`` characters (each line fits one)."""
+    messages, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > size:
+            messages.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        messages.append(current)
+    return messages
 
 
 def _still_open(draft: Draft):
@@ -144,19 +210,23 @@ async def _remind(session: AsyncSession, services: "Services", draft: Draft,
 async def _discard(session: AsyncSession, services: "Services", draft: Draft,
                    carer: Person | None, now: datetime) -> None:
     typed = typed_text(draft)
+    answers = answer_lines(draft, services)
     if draft.step == "offer":
-        lines = [f"I did not report the message you sent at {when(draft.created_at, services.tz)}."]
+        head = [f"I did not report the message you sent at {when(draft.created_at, services.tz)}."]
     else:
-        lines = [f"Your unfinished report (started {when(draft.created_at, services.tz)}) "
-                 "was discarded after a long time without activity."]
-    if typed:
-        lines += ["Here is what you had typed, so nothing is lost:", "",
-                  f"<i>{h(clip(typed, QUOTE_LIMIT))}</i>", ""]
-    lines.append("Send /report to start a report; you can paste this text in.")
-    await enqueue(
-        session, key=f"draft-expired:{draft.id}", kind="draft_expired", now=now,
-        chat_id=draft.chat_id, person=carer, priority=NOTICE_PRIORITY, text="\n".join(lines),
-    )
+        head = [f"Your unfinished report (started {when(draft.created_at, services.tz)}) "
+                "was discarded after a long time without activity."]
+    if answers:
+        head += ["Here is everything you had given, so nothing is lost:", ""]
+    tail = ["", "Send /report to start a report; you can paste this text in."]
+    messages = pack(head + answers + tail)
+    for i, text in enumerate(messages):
+        part = f" ({i + 1}/{len(messages)})" if len(messages) > 1 and i else ""
+        await enqueue(
+            session, key=f"draft-expired:{draft.id}" + (f":{i}" if i else ""),
+            kind="draft_expired", now=now, chat_id=draft.chat_id, person=carer,
+            priority=NOTICE_PRIORITY, text=(f"<i>continued{part}</i>\n" if part else "") + text,
+        )
     await audit.record(session, "draft_discarded", at=now, actor_id=draft.carer_id,
                        draft=draft.id, why="expired", step=draft.step,
-                       typed_chars=len(typed), returned_to_carer=True)
+                       typed_chars=len(typed), returned_to_carer=True, messages=len(messages))

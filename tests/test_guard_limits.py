@@ -90,3 +90,20 @@ async def test_a_linked_persons_commands_are_limited_per_minute(world):
     smith.mark()
     await smith.send("/help")
     await smith.wait_for("/report")
+
+
+async def test_a_refused_stranger_can_still_link_with_an_invite_at_once(world):
+    """The quiet window never swallows ``/start <code>``, and once linked the account is
+    no stranger: everything it sends is answered."""
+    u = world.user("sw-khan")
+    await u.send("hello?")
+    await u.wait_for("only for people registered")
+    await u.send("anyone there?")  # in the window: not answered
+    code = await world.invite("sw-khan")
+    u.mark()
+    await u.send(f"/start {code}")
+    await u.wait_for("Linked")
+    u.mark()
+    await u.send("/help")
+    await u.wait_for("/away")
+    assert len([m for m in u.messages if "only for people registered" in m.text]) == 1

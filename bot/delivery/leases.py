@@ -8,7 +8,8 @@ had this very pid (a container restarted as pid 1, or a reused pid) without
 being one of this process's own instances. So urgent alerts claimed just before
 a ``kill -9`` go out within seconds of the restart instead of waiting for the
 lease (60 s) to run out. A sender on another host is never judged from here:
-its leases still run out by themselves.
+its leases still run out by themselves. (The host is the hostname: containers
+sharing a database must keep distinct hostnames, as they do by default.)
 
 A reclaimed row keeps its attempt count: the dead sender may have sent it just
 before dying (the documented at-least-once window, ``bot/delivery/outbox.py``).

@@ -27,7 +27,7 @@ from bot.delivery.outbox import Dispatcher
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
-from bot.runtime import webhook
+from bot.runtime import redaction, webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
@@ -135,6 +135,7 @@ class BotRunner:
                     set_commands: bool = True) -> None:
         """``polling=False``: start everything but take no updates (tests feed them)."""
         settings = self.services.settings
+        redaction.install([settings.token, settings.webhook_secret])  # before any request
         problems = webhook.config_problems(settings)
         if problems and polling:
             raise webhook.WebhookConfigError("; ".join(problems))

@@ -41,6 +41,7 @@ from bot.review import render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
+from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
 from storage import migrate, queries
 from storage.db import Database
@@ -107,7 +108,8 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        directory = parse_directory(text, source=str(path))
+        directory = parse_directory(text, source=str(path),
+                                    child_ref_pattern=settings.privacy.child_ref_pattern)
     except DirectoryError as exc:
         print(f"{path} was not imported; nothing was changed. {len(exc.errors)} problem(s):",
               file=sys.stderr)
@@ -434,10 +436,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
     _setup_logging(settings, args.verbose)
+    if settings is not None:
+        redaction.install([settings.token, settings.webhook_secret])
     try:
         return args.fn(settings, args) or 0
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -447,10 +451,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
         if isinstance(exc, SchemaOutOfDate):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
             return 1
         log.exception("command failed")
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 1
 
 

@@ -241,8 +241,23 @@ class Category(_Strict):
         return v
 
 
+# A child's reference must contain a digit, so a first or full name ("OliviaSmith",
+# "Mohammed-Ali") is refused; the directory also limits it to 16 letters, digits, '-'.
+DEFAULT_CHILD_REF_PATTERN = r"^(?=.*[0-9])[A-Za-z0-9][A-Za-z0-9-]{0,15}$"
+
+
 class PrivacySettings(_Strict):
     minimal_alerts: bool = False
+    child_ref_pattern: str = DEFAULT_CHILD_REF_PATTERN
+
+    @field_validator("child_ref_pattern")
+    @classmethod
+    def _pattern(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return v
 
 
 class StorageSettings(_Strict):
@@ -280,6 +295,39 @@ class DeliverySettings(_Strict):
         return v
 
 
+class LimitSettings(_Strict):
+    """Abuse limits (bot/people/limits.py)."""
+
+    stranger_window: Duration = parse_duration("10m")  # one reply per unlinked account
+    commands_per_minute: int = Field(20, ge=1)  # per linked person
+
+    _d = field_validator("stranger_window", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+
+class RetentionSettings(_Strict):
+    """How long what people typed is kept (UK GDPR storage limitation; bot/record/retention.py)."""
+
+    drafts: Duration = parse_duration("30d")  # finished or discarded drafts
+    processed_updates: Duration = parse_duration("7d")  # update ids (redelivery guard)
+    closed_records: Duration | None = None  # off by default: closed records are kept
+
+    _d = field_validator("drafts", "processed_updates", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+    _o = field_validator("closed_records", mode="before")(
+        classmethod(lambda cls, v: None if v in (None, "", "off") else _duration(v))
+    )
+
+    @field_validator("drafts", "processed_updates", "closed_records")
+    @classmethod
+    def _clock_time(cls, v: Duration | None) -> Duration | None:
+        if v is not None and (v.working or v.amount.total_seconds() <= 0):
+            raise ValueError("use a clock-time duration longer than zero, such as \"30d\"")
+        return v
+
+
 class EngineSettings(_Strict):
     sweep_interval_seconds: float = 30.0
     late_margin: Duration = parse_duration("5m")
@@ -312,6 +360,8 @@ class Settings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
     engine: EngineSettings = EngineSettings()
+    limits: LimitSettings = LimitSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: str = "INFO"
     # [escalation] last_resort: the person or rota id a step goes to when nobody else in
     # the chain can be reached (checked against the directory by ``fosterbot run``).

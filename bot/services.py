@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.config import Settings
 from bot.people.access import Access
+from bot.people.limits import Limits
 from bot.rules.workhours import WorkingCalendar
 from storage.db import Database
 
@@ -78,10 +79,13 @@ class Services:
     bot_username: str = ""
     calendar: WorkingCalendar = field(init=False)  # working hours, from the settings
     tz: ZoneInfo = field(init=False)
+    limits: Limits = field(init=False)  # abuse limits (strangers, commands)
 
     def __post_init__(self) -> None:
         self.calendar = calendar_from(self.settings)
         self.tz = ZoneInfo(self.settings.service.timezone)
+        self.limits = Limits(stranger_window=self.settings.limits.stranger_window.amount,
+                             commands_per_minute=self.settings.limits.commands_per_minute)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.tz)

@@ -68,6 +68,10 @@ def emergency_lines(out_of_hours_phone: str, duty_phone: str) -> str:
     return "\n".join(lines)
 
 
+COMMANDS_TOO_FAST = ("You are sending commands faster than I can take them. Please wait a "
+                     "minute; anything you type for a report is still kept.")
+
+
 def unknown_user() -> str:
     return (
         "Sorry, this bot is only for people registered with the fostering service. "

@@ -90,14 +90,22 @@ async def show(update: Update, text: str, buttons=None) -> None:
 
 
 async def refuse_stranger(update: Update, context: BotContext) -> None:
-    """Unknown Telegram accounts get one polite sentence and nothing else (and a log line)."""
+    """Unknown Telegram accounts get one polite sentence and nothing else (and an audit row),
+    at most once per ``limits.stranger_window``; further attempts in the window are only
+    counted, and the count goes in the next window's audit row (bot/people/limits.py)."""
     services = context.services
     user = update.effective_user
     what = "button" if update.callback_query else "message"
+    verdict = services.limits.stranger(user.id, services.clock.now()) if user else None
+    if verdict is not None and not verdict.allow:
+        if update.callback_query is not None:
+            await update.callback_query.answer()  # stops the spinner; says nothing
+        return
+    extra = {"repeats": verdict.repeats} if verdict is not None and verdict.repeats else {}
     async with services.db.write() as s:
         await audit.refused(s, at=services.clock.now(),
                             telegram_user_id=user.id if user else None,
-                            action=what, why="Telegram account not linked")
+                            action=what, why="Telegram account not linked", **extra)
     if update.callback_query is not None:
         await update.callback_query.answer(texts.unknown_user(), show_alert=True)
     else:
@@ -122,9 +130,29 @@ def linked(func: Handler) -> Callable[[Update, BotContext], Awaitable[Any]]:
         if person is None or not person.active:
             await refuse_stranger(update, context)
             return None
+        message = update.message
+        if message is not None and (message.text or "").startswith("/"):
+            if not await _command_allowed(update, context, person):
+                return None
         return await func(update, context, person)
 
     return wrapper
+
+
+async def _command_allowed(update: Update, context: BotContext, person: Person) -> bool:
+    """A linked person's command within ``limits.commands_per_minute``; over it, they are told
+    once a minute (and it is audited once), and the extra commands are not run."""
+    services = context.services
+    verdict = services.limits.command(update.effective_user.id, services.clock.now())
+    if verdict.allow:
+        return True
+    if verdict.tell:
+        async with services.db.write() as s:
+            await audit.record(s, "rate_limited", at=services.clock.now(), actor_id=person.id,
+                               telegram_user_id=update.effective_user.id, action="command",
+                               limit=services.settings.limits.commands_per_minute)
+        await reply(update, texts.h(texts.COMMANDS_TOO_FAST))
+    return False
 
 
 async def refuse(update: Update, context: BotContext, person: Person, *, action: str, why: str,

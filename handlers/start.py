@@ -43,6 +43,7 @@ async def start(update: Update, context: BotContext) -> None:
                                       now=services.clock.now())
         roles = await queries.roles_of(s, result.person.id) if result.status == "linked" else frozenset()
     if result.status == "linked":
+        services.limits.forget(user.id)  # no stranger any more
         labels = ", ".join(ROLE_LABELS.get(r, r) for r in sorted(roles)) or "no role yet"
         await reply(
             update,

@@ -66,7 +66,9 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a statement that fails is logged and raised without its
+        # parameters, which are people's words (descriptions, messages, outcomes).
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         engine_url: Any = url
         if url.startswith("sqlite"):
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)

@@ -195,6 +195,8 @@ class StartAttempt(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    # Lockouts so far: each lasts twice as long as the one before (bot/people/invites.py).
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +258,8 @@ class Incident(Base):
     notification_step: Mapped[str | None] = mapped_column(String(64))
     notification_next_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Set when retention removed the record's free text (a tombstone: bot/record/retention.py).
+    purged_at: Mapped[datetime | None]
 
 
 class IncidentRecipient(Base):
@@ -361,10 +365,25 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    # The sender instance holding the lease (SenderInstance.id): a restarted sender
+    # reclaims the leases of its dead predecessor at once (bot/delivery/leases.py).
+    lease_owner: Mapped[str | None] = mapped_column(String(32), index=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class SenderInstance(Base):
+    """A running sender process: its leases are reclaimed at once when it is found dead."""
+
+    __tablename__ = "sender_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class ProcessedUpdate(Base):

@@ -132,3 +132,27 @@ def test_run_refuses_a_last_resort_that_names_nobody(tmp_path):
     r = fosterbot(tmp_path, "run", env_extra={"FOSTERBOT_TELEGRAM_TOKEN": "1:x"})
     assert r.returncode == 2
     assert "escalation.last_resort: no active person or rota 'head-of-nowhere'" in r.stderr
+
+
+def test_directory_import_refuses_child_names_with_their_line(tmp_path):
+    """Finding 11: a name given as a child's reference is refused, with its line."""
+    assert fosterbot(tmp_path, "db", "upgrade").returncode == 0
+    text = EXAMPLE_DIRECTORY.read_text()
+    text += ('\n[[children]]\nref = "OliviaSmith"\nteam = "north"\n'
+             '\n[[children]]\nref = "Mohammed-Ali"\nteam = "north"\n')
+    lines = text.splitlines()
+    olivia = lines.index('ref = "OliviaSmith"') + 1
+    mohammed = lines.index('ref = "Mohammed-Ali"') + 1
+    bad = tmp_path / "names.toml"
+    bad.write_text(text)
+    r = fosterbot(tmp_path, "directory", "import", str(bad))
+    assert r.returncode == 1 and "nothing was changed" in r.stderr
+    assert f"names.toml:{olivia}: " in r.stderr and "(OliviaSmith).ref: looks like a name" in r.stderr
+    assert f"names.toml:{mohammed}: " in r.stderr and "(Mohammed-Ali).ref" in r.stderr
+    r = fosterbot(tmp_path, "directory", "export")
+    assert "sw-patel" not in r.stdout
+    # The pattern is the operator's to set: one that allows these names lets them in.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(cfg.read_text() + '[privacy]\nchild_ref_pattern = "^[A-Za-z-]+$|[0-9]"\n')
+    r = fosterbot(tmp_path, "directory", "import", str(bad))
+    assert r.returncode == 0, r.stderr

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.people import invites
-from storage.models import AuditEvent, Invite, Person
+from storage.models import AuditEvent, Invite, Person, StartAttempt
 
 
 async def audit_events(world, event):
@@ -82,12 +82,14 @@ async def test_repeated_wrong_codes_are_slowed_down(world):
 async def test_stranger_gets_polite_refusal_for_every_command_and_button(world):
     smith = await world.linked("carer-smith")
     stranger = world.fake.user(780, "Stranger")
+    window = world.settings.limits.stranger_window.amount  # one answer per window
     for command in ("/start", "/help", "/report", "/myreports", "/cancel", "/guidance",
                     "/overdue", "hello there"):
         await stranger.send(command)
         msg = await stranger.wait_for("only for people registered")
         assert "report" not in msg.text.lower().replace("registered", "")
         assert not msg.buttons
+        world.clock.advance(seconds=window.total_seconds())
     # A button pressed by a stranger (forged from a real alert's data).
     await stranger.press_data("ack:1")
     answer = await stranger.wait_for_answer("only for people registered")
@@ -112,3 +114,30 @@ async def test_invite_for_unknown_or_inactive_person(world):
             assert "no person with id 'nobody'" in str(exc)
         else:
             raise AssertionError("an invite for an unknown person was created")
+
+
+async def test_invite_lockout_doubles_each_time(world):
+    """Finding 13: five wrong codes lock the account for 15 minutes, then 30, then 60
+    (as the README says), not 15 minutes again and again."""
+    u = world.fake.user(781, "Guesser")
+    good = await world.invite("sw-khan")
+    waits = []
+    for round_ in range(3):
+        for i in range(invites.MAX_FAILURES):
+            u.mark()
+            await u.send(f"/start guess{round_}x{i}")
+            await u.wait_for("not valid")
+        u.mark()
+        await u.send(f"/start {good}")
+        msg = await u.wait_for("Too many wrong codes")
+        minutes = int(msg.text.split("wait ")[1].split(" minutes")[0])
+        waits.append(minutes)
+        world.clock.advance(minutes=minutes)
+    assert waits[0] in (15, 16) and waits[1] in (30, 31) and waits[2] in (60, 61), waits
+    # Once the lockout has passed, the right code still works and the count starts again.
+    u.mark()
+    await u.send(f"/start {good}")
+    await u.wait_for("Linked")
+    async with world.services.db.read() as s:
+        row = await s.get(StartAttempt, 781)
+    assert row.lockouts == 0 and row.locked_until is None

@@ -48,7 +48,7 @@ def _texts() -> list[str]:
         rt.no_child_placed(EVIL), rt.when_unreadable(EVIL), rt.report_refused(EVIL),
         rt.file_added_to(EVIL), rt.record_updated(EVIL), rt.submitting(EVIL),
         rt.added_to_report(EVIL),
-        rt.draft_expired(offer=False, started=AT, tz=TZ, typed=EVIL, quote_limit=3300),
+        rt.answer_label(EVIL),
         tt.closed_no_more(EVIL), tt.closed_reopen_first(EVIL), tt.not_closed(EVIL),
         tt.finished(EVIL), tt.closed_meanwhile_not_added(EVIL), tt.correction_added(EVIL),
         tt.closed_meanwhile_not_sent(EVIL), tt.reply_sent(EVIL, EVIL),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.app import BotRunner, make_services
 from bot.cli import main as cli_main
 from bot.runtime.webhook import SECRET_HEADER, WebhookConfigError
-from storage.models import Person, ProcessedUpdate
+from storage.models import AuditEvent, Person, ProcessedUpdate
 from tests.conftest import make_settings
 from tests.world import World
 
@@ -189,13 +189,33 @@ async def test_health_fails_when_telegram_refuses_the_token_while_polling(pollin
 
 async def test_an_unreadable_update_is_logged_and_answered_not_refused(hook_world, caplog):
     """Telegram sends again what is not answered 2xx: an update python-telegram-bot cannot
-    parse is logged in full and answered, as the polling loop confirms it."""
+    parse is logged by id and size and answered, as the polling loop confirms it."""
     import logging
 
+    words = "the child said her uncle hit her"
     with caplog.at_level(logging.ERROR, logger="bot.runtime.webhook"):
-        assert await post(hook_world.port, {"update_id": 4242, "message": {"text": "?"}},
+        assert await post(hook_world.port, {"update_id": 4242, "message": {"text": words}},
                           SECRET) == 200
     assert any("could not read update 4242" in r.getMessage() for r in caplog.records)
+    # Finding 9: logged by id and size, never its content (nor in a traceback).
+    assert words not in caplog.text
+    assert all(not r.exc_info for r in caplog.records)
     patel = await hook_world.linked("sw-patel")  # later updates are handled as usual
     await patel.send("/help")
     await patel.wait_for("/help")
+
+
+async def test_a_stranger_flooding_the_webhook_is_answered_once(hook_world, fake):
+    """Issue 14 finding 8, webhook mode: a stranger's later updates in the window are
+    answered 200 and dropped unread (one reply, one audit row)."""
+    stranger = fake.user(88_001, "Stranger")
+    for i in range(30):
+        await stranger.send(f"let me in {i}")
+    await hook_world.settle()
+    assert len(stranger.messages) == 1 and "only for people registered" in stranger.messages[0].text
+    async with hook_world.services.db.read() as s:
+        rows = (await s.execute(select(AuditEvent).where(
+            AuditEvent.event == "access_refused",
+            AuditEvent.telegram_user_id == 88_001))).scalars().all()
+    assert len(rows) == 1
+    assert fake.counters["webhook_failures"] == 0

@@ -32,10 +32,16 @@ manager are told.
 
 At least once, and the one window. The Bot API has no idempotency key. If the
 process dies after Telegram accepted a message but before the ``sent`` row was
-committed (a few milliseconds per send), the lease runs out and the message
-is sent again after the restart: the recipient sees it twice. The same happens
-when a response is lost on the network (the request arrived, the answer did
-not). Nothing else can produce a duplicate. Every button is idempotent and texts
+committed (a few milliseconds per send), the message is sent again after the
+restart: the recipient sees it twice. The same happens when a response is lost
+on the network (the request arrived, the answer did not). Nothing else can
+produce a duplicate: a database error after a send is retried with the message
+id kept in memory and the row held (``_record_carefully``), never resent.
+
+Crash recovery. Each lease names the dispatcher's instance (``lease_owner``); a
+restarted sender reclaims a dead predecessor's leases at once
+(``bot/delivery/leases.py``), so alerts claimed before a ``kill -9`` go out
+within seconds, not after the lease (60 s). Every button is idempotent and texts
 are worded so that this rare duplicate is harmless; the opposite choice (never
 resend an uncertain message) could lose an alert, which is worse.
 
@@ -68,6 +74,7 @@ from telegram.error import (
 
 from bot import audit
 from bot.clock import Clock
+from bot.delivery import leases
 from bot.delivery.pacing import ChatPacer, GlobalGate, Monotonic, Sleep
 from bot.delivery.stopping import unless_stopped
 from storage.db import Database
@@ -77,6 +84,7 @@ log = logging.getLogger(__name__)
 
 PRIORITY = {"urgent": 0, "high": 1, "routine": 3}
 RECEIPT_PRIORITY = 1
+RECORD_BACKOFF_MAX = 5.0  # seconds between tries to record a send the database refused
 NOTICE_PRIORITY = 4
 
 Buttons = list[list[tuple[str, str]]]
@@ -209,6 +217,9 @@ class Dispatcher:
         self._recent_429: list[tuple[float, Any]] = []
         self.sent_count = 0
         self.rate_limited_count = 0
+        # Written into every lease this dispatcher takes (bot/delivery/leases.py).
+        self.instance = leases.Instance()
+        self.reclaimed_count = 0
 
     @classmethod
     def from_settings(cls, db: Database, bot: Any, clock: Clock, delivery: Any,
@@ -234,6 +245,11 @@ class Dispatcher:
     async def start(self) -> None:
         self._stopping = False
         self._stop_event.clear()
+        try:
+            self.reclaimed_count += await leases.register(self.db, self.instance,
+                                                          self.clock.now())
+        except Exception:  # noqa: BLE001 - without it, dead leases just run out
+            log.exception("dispatcher: could not register this sender")
         self._task = asyncio.create_task(self._loop(), name="fosterbot-dispatcher")
 
     async def stop(self) -> None:
@@ -244,6 +260,8 @@ class Dispatcher:
         if self._task is not None:
             await self._task
             self._task = None
+            await self._wait_workers()
+            await leases.unregister(self.db, self.instance)
         await self._wait_workers()
 
     async def _loop(self) -> None:
@@ -341,7 +359,8 @@ class Dispatcher:
                         .where(Delivery.id.in_(chosen),
                                Delivery.status == "pending",
                                or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
-                        .values(locked_until=token, attempts=Delivery.attempts + 1)
+                        .values(locked_until=token, attempts=Delivery.attempts + 1,
+                                lease_owner=self.instance.id)
                         .returning(Delivery)
                         .execution_options(synchronize_session=False)
                     )
@@ -376,7 +395,7 @@ class Dispatcher:
         try:
             async with self.db.write() as s:
                 for row in rows:
-                    values: dict[str, Any] = {"locked_until": None,
+                    values: dict[str, Any] = {"locked_until": None, "lease_owner": None,
                                               "attempts": Delivery.attempts - 1}
                     if not_before is not None:
                         values["next_attempt_at"] = not_before
@@ -557,18 +576,31 @@ class Dispatcher:
 
     # ------------------------------------------------------------ recording
     async def _record_carefully(self, row: Delivery, outcome: SendOutcome) -> None:
-        """Record an outcome, retrying a failed database write a few times: a send that
-        was not recorded is sent again when its lease runs out."""
-        for attempt in range(4):
+        """Record an outcome, retrying a failed database write until it is recorded.
+
+        What Telegram answered (the message id) is kept in memory and the row stays
+        held by this process meanwhile, so a database that fails right after a send
+        does not make it send again: the bookkeeping is retried (backoff up to
+        ``RECORD_BACKOFF_MAX`` seconds) until the database takes it. Only a stop gives
+        up (after a last few tries); then the lease is the last resort."""
+        attempt = 0
+        while True:
             try:
                 await self._record(row, outcome)
+                if attempt:
+                    log.warning("dispatcher: delivery %s (%s) recorded after %d failed "
+                                "tries", row.id, outcome.status, attempt)
                 return
-            except Exception:  # noqa: BLE001 - logged; the lease is the last resort
-                if attempt == 3:
-                    log.exception("dispatcher: could not record delivery %s (%s)", row.id,
-                                  outcome.status)
+            except Exception:  # noqa: BLE001 - logged; retried
+                attempt += 1
+                if attempt == 1 or attempt % 20 == 0:
+                    log.exception("dispatcher: could not record delivery %s (%s); retrying",
+                                  row.id, outcome.status)
+                if self._stopping and attempt >= 4:
+                    log.error("dispatcher: stopping with delivery %s (%s, message %s) not "
+                              "recorded", row.id, outcome.status, outcome.message_id)
                     return
-                await asyncio.sleep(0.05 * (attempt + 1))
+                await asyncio.sleep(min(RECORD_BACKOFF_MAX, 0.05 * 2 ** min(attempt, 10)))
 
     async def _record(self, row: Delivery, outcome: SendOutcome) -> None:
         now = self.clock.now()
@@ -579,6 +611,7 @@ class Dispatcher:
             if d is None or d.status != "pending":
                 return
             d.locked_until = None
+            d.lease_owner = None
             if outcome.error is not None:  # kept after a later success: the row's history
                 d.last_error = outcome.error
             if not outcome.attempted:

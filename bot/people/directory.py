@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from bot.config import DEFAULT_CHILD_REF_PATTERN
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
 from bot.rules.rotas import Override, overlaps
 from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
@@ -205,8 +206,12 @@ def _field_line(text: str, start: int | None, key: str) -> int | None:
     return start
 
 
-def parse_directory(text: str, *, source: str = "directory") -> Directory:
-    """Validate a directory file; raise DirectoryError listing every problem."""
+def parse_directory(text: str, *, source: str = "directory",
+                    child_ref_pattern: str = DEFAULT_CHILD_REF_PATTERN) -> Directory:
+    """Validate a directory file; raise DirectoryError listing every problem.
+
+    ``child_ref_pattern`` (``privacy.child_ref_pattern``) is what a child's reference
+    must match: by default it needs a digit, so a name is refused."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -260,6 +265,12 @@ def parse_directory(text: str, *, source: str = "directory") -> Directory:
     dupes("people", "id")
     dupes("children", "ref")
     dupes("rotas", "id")
+    ref_pattern = re.compile(child_ref_pattern)
+    for i, c in enumerate(out.children):
+        if not ref_pattern.search(c.ref):
+            errors.append(f"{where('children', i, 'ref')}: children[{i + 1}] ({c.ref}).ref: "
+                          "looks like a name; a child's ref is a pseudonymous reference "
+                          f"(it must match privacy.child_ref_pattern {child_ref_pattern!r})")
 
     teams = {t.id: t for t in out.teams}
     people = {p.id: p for p in out.people}

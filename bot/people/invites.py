@@ -3,8 +3,10 @@
 An admin runs ``fosterbot invite PERSON_ID``; the person opens
 ``https://t.me/<bot>?start=<code>`` and their Telegram account is linked.
 Wrong codes from one Telegram account are counted: after ``MAX_FAILURES`` in
-``WINDOW`` the account must wait ``LOCKOUT`` (doubling each time) before the
-bot looks at another code, which makes guessing useless.
+``WINDOW`` the account must wait ``LOCKOUT``, and each later lockout twice as
+long as the one before (15 min, 30, 60, … up to ``MAX_LOCKOUT``), before the
+bot looks at another code, which makes guessing useless. The doubling starts
+again after a successful link or ``LOCKOUT_MEMORY`` without a wrong code.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from storage.models import Invite, Person, StartAttempt
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
+MAX_LOCKOUT = timedelta(days=1)
+LOCKOUT_MEMORY = timedelta(days=1)
 CODE_BYTES = 18  # 24 URL-safe characters; Telegram allows up to 64 in a start parameter
 
 
@@ -76,16 +80,25 @@ class RedeemResult:
 async def _fail(session: AsyncSession, tg_user_id: int, now: datetime, status: str) -> RedeemResult:
     row = await session.get(StartAttempt, tg_user_id)
     if row is None:
-        row = StartAttempt(telegram_user_id=tg_user_id, failures=0, window_started_at=now)
+        row = StartAttempt(telegram_user_id=tg_user_id, failures=0, lockouts=0,
+                           window_started_at=now)
         session.add(row)
     if now - row.window_started_at > WINDOW:
+        # A new window of wrong codes; earlier lockouts still count unless long forgotten.
+        quiet_since = row.locked_until or row.window_started_at
+        if now - quiet_since > LOCKOUT_MEMORY:
+            row.lockouts = 0
         row.failures, row.window_started_at = 0, now
     row.failures += 1
+    failures = row.failures
     if row.failures >= MAX_FAILURES:
-        rounds = row.failures - MAX_FAILURES
-        row.locked_until = now + LOCKOUT * (2 ** min(rounds, 6))
+        lockouts = row.lockouts or 0
+        row.locked_until = now + min(MAX_LOCKOUT, LOCKOUT * (2 ** min(lockouts, 10)))
+        row.lockouts = lockouts + 1
+        # The next lockout needs MAX_FAILURES fresh wrong codes, counted after this one.
+        row.failures, row.window_started_at = 0, now
     await audit.record(session, "invite_refused", at=now, telegram_user_id=tg_user_id,
-                       why=status, failures=row.failures)
+                       why=status, failures=failures)
     return RedeemResult(status)
 
 
@@ -126,7 +139,7 @@ async def redeem(
     person.unreachable_reason = None
     person.updated_at = now
     if attempt is not None:
-        attempt.failures, attempt.locked_until = 0, None
+        attempt.failures, attempt.locked_until, attempt.lockouts = 0, None, 0
     await audit.record(session, "linked", at=now, actor_id=person.id,
                        telegram_user_id=telegram_user_id, invite=invite.id,
                        replaced_account=previous if previous and previous != telegram_user_id else None)

@@ -9,8 +9,9 @@ nobody comes back to.
   offer, the offer again). Any answer to the draft resets the idle clock and
   so allows one more reminder after the next idle spell.
 * A draft idle for ``engine.draft_keep`` and already reminded is discarded, and
-  the carer gets a last message that quotes what they typed, so nothing typed
-  is thrown away silently. If the reminder went out late (the bot was down),
+  the carer gets a last message that quotes everything they had given — child,
+  category, when, the description, every answer and every note, in full (as
+  many messages as it takes) — so nothing typed is thrown away silently. If the reminder went out late (the bot was down),
   the discard waits as long after the reminder as it would have normally
   (``draft_keep - draft_remind_after``), so the carer always has that long.
 
@@ -32,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
 from bot.record import report_texts as texts
+from bot.record.render import FIELDS
 from bot.rules.durations import Duration
+from bot.texts import h, when
 from storage.models import Draft, Person
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 BATCH = 200
 QUOTE_LIMIT = 3300  # what the carer typed, quoted back within Telegram's 4096
+MESSAGE_BUDGET = 3500  # HTML characters per message of a full quote (Telegram: 4096)
 
 
 @dataclass
@@ -64,6 +68,69 @@ def typed_text(draft: Draft) -> str:
         if isinstance(text, str) and text.strip() and text.strip() not in parts:
             parts.append(text.strip())
     return "\n\n".join(parts)
+
+
+def _escaped_pieces(text: str, size: int) -> list[str]:
+    """``text`` escaped, cut (between characters, never inside an entity) into pieces
+    of at most ``size`` characters."""
+    pieces, current, length = [], [], 0
+    for ch in text:
+        e = h(ch)
+        if length + len(e) > size:
+            pieces.append("".join(current))
+            current, length = [], 0
+        current.append(e)
+        length += len(e)
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+def answer_lines(draft: Draft, services: "Services") -> list[str]:
+    """Every answer in the draft as HTML lines (escaped), in full, in the record's order."""
+    data = draft.data or {}
+    lines: list[str] = []
+    if data.get("child"):
+        lines.append(f"<b>Child:</b> {h(data['child'])}")
+    if data.get("category"):
+        cat = services.settings.category(data["category"])
+        lines.append(f"<b>Category:</b> {h(cat.label if cat else data['category'])}")
+    if data.get("occurred_at"):
+        try:
+            at = when(datetime.fromisoformat(data["occurred_at"]), services.tz)
+        except (TypeError, ValueError):
+            at = str(data["occurred_at"])
+        lines.append(f"<b>When it happened:</b> {h(at)}")
+    given: list[tuple[str, str]] = []
+    if isinstance(data.get("description"), str) and data["description"].strip():
+        given.append(("What happened", data["description"].strip()))
+    for key, label in FIELDS:
+        if isinstance(data.get(key), str) and data[key].strip():
+            given.append((label, data[key].strip()))
+    seen = {t for _, t in given}
+    for note in data.get("notes") or []:
+        if isinstance(note, str) and note.strip() and note.strip() not in seen:
+            seen.add(note.strip())
+            given.append(("You also wrote", note.strip()))
+    for label, text in given:
+        lines.append(texts.answer_label(label))
+        for line in text.split("\n"):
+            lines.extend(_escaped_pieces(line, MESSAGE_BUDGET - 100) or [""])
+    return lines
+
+
+def pack(lines: list[str], size: int = MESSAGE_BUDGET) -> list[str]:
+    """Whole lines into messages of at most ``size`` characters (each line fits one)."""
+    messages, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > size:
+            messages.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        messages.append(current)
+    return messages
 
 
 def _still_open(draft: Draft):
@@ -132,12 +199,17 @@ async def _remind(session: AsyncSession, services: "Services", draft: Draft,
 async def _discard(session: AsyncSession, services: "Services", draft: Draft,
                    carer: Person | None, now: datetime) -> None:
     typed = typed_text(draft)
-    text = texts.draft_expired(offer=draft.step == "offer", started=draft.created_at,
-                               tz=services.tz, typed=typed, quote_limit=QUOTE_LIMIT)
-    await enqueue(
-        session, key=f"draft-expired:{draft.id}", kind="draft_expired", now=now,
-        chat_id=draft.chat_id, person=carer, priority=NOTICE_PRIORITY, text=text,
-    )
+    answers = answer_lines(draft, services)
+    head = texts.draft_expired_head(offer=draft.step == "offer", started=draft.created_at,
+                                    tz=services.tz, has_answers=bool(answers))
+    messages = pack(head + answers + texts.DRAFT_EXPIRED_TAIL)
+    for i, text in enumerate(messages):
+        await enqueue(
+            session, key=f"draft-expired:{draft.id}" + (f":{i}" if i else ""),
+            kind="draft_expired", now=now, chat_id=draft.chat_id, person=carer,
+            priority=NOTICE_PRIORITY,
+            text=(texts.continued(i + 1, len(messages)) if i else "") + text,
+        )
     await audit.record(session, "draft_discarded", at=now, actor_id=draft.carer_id,
                        draft=draft.id, why="expired", step=draft.step,
-                       typed_chars=len(typed), returned_to_carer=True)
+                       typed_chars=len(typed), returned_to_carer=True, messages=len(messages))

@@ -300,19 +300,29 @@ def draft_reminder(draft_id: int, *, offer: bool, started: datetime, tz: ZoneInf
             [[("🗑 Discard", callbacks.REPORT_DISCARD.data(draft_id))]])
 
 
-def draft_expired(*, offer: bool, started: datetime, tz: ZoneInfo, typed: str,
-                  quote_limit: int) -> str:
-    """The last message about a discarded draft, quoting what the carer typed."""
+def draft_expired_head(*, offer: bool, started: datetime, tz: ZoneInfo,
+                       has_answers: bool) -> list[str]:
+    """The opening lines of the last message about a discarded draft."""
     if offer:
         lines = [f"I did not report the message you sent at {when(started, tz)}."]
     else:
         lines = [f"Your unfinished report (started {when(started, tz)}) was discarded after a "
                  "long time without activity."]
-    if typed:
-        lines += ["Here is what you had typed, so nothing is lost:", "",
-                  f"<i>{h(clip(typed, quote_limit))}</i>", ""]
-    lines.append("Send /report to start a report; you can paste this text in.")
-    return "\n".join(lines)
+    if has_answers:
+        lines += ["Here is everything you had given, so nothing is lost:", ""]
+    return lines
+
+
+DRAFT_EXPIRED_TAIL = ["", "Send /report to start a report; you can paste this text in."]
+
+
+def continued(part: int, of: int) -> str:
+    """The first line of the second and later parts of a long message."""
+    return f"<i>continued ({part}/{of})</i>\n"
+
+
+def answer_label(label: str) -> str:
+    return f"<b>{h(label)}:</b>"
 
 
 # ------------------------------------------------------------------ the carer's commands

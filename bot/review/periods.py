@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
+# Dates outside these years are refused with a clear message (9999 overflowed).
+FIRST_YEAR = 2000
+YEARS_AHEAD = 1
 
 USAGE = ("Periods: 7d, 30d, 4w (up to now), 2026-11 (a month), 2026 (a year), "
          "2026-11-01 (from that day), or 2026-11-01 2026-11-30 (both days included).")
@@ -51,7 +54,21 @@ def _fmt(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-def _dates(first: date, last: date, tz: ZoneInfo) -> Period:
+def _check_year(year: int, today: date) -> None:
+    """Refuse years no record can have (9999 overflowed the date arithmetic)."""
+    latest = today.year + YEARS_AHEAD
+    if not FIRST_YEAR <= year <= latest:
+        raise PeriodError(f"Choose dates between {FIRST_YEAR} and {latest} "
+                          f"({year} is outside them).")
+
+
+def _check_years(first: date, last: date, today: date) -> None:
+    _check_year(first.year, today)
+    _check_year(last.year, today)
+
+
+def _dates(first: date, last: date, tz: ZoneInfo, today: date) -> Period:
+    _check_years(first, last, today)
     if last < first:
         raise PeriodError(f"The period ends ({last}) before it starts ({first}).")
     if (last - first).days > MAX_DAYS:
@@ -76,7 +93,7 @@ def parse_period(args: list[str] | tuple[str, ...], now: datetime, tz: ZoneInfo)
     if len(args) > 2:
         raise PeriodError(USAGE)
     if len(args) == 2:
-        return _dates(_date(args[0]), _date(args[1]), tz)
+        return _dates(_date(args[0]), _date(args[1]), tz, today)
     text = args[0].lower()
     m = re.fullmatch(r"(\d{1,4})([dw])", text)
     if m:
@@ -92,16 +109,18 @@ def parse_period(args: list[str] | tuple[str, ...], now: datetime, tz: ZoneInfo)
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
             raise PeriodError(f"{text!r} is not a month. {USAGE}")
+        _check_year(year, today)
         first = date(year, month, 1)
         nxt = date(year + (month == 12), month % 12 + 1, 1)
-        p = _dates(first, nxt - timedelta(days=1), tz)
+        p = _dates(first, nxt - timedelta(days=1), tz, today)
         return Period(p.start, p.end, f"{first:%B %Y}")
     if re.fullmatch(r"\d{4}", text):
         year = int(text)
-        p = _dates(date(year, 1, 1), date(year, 12, 31), tz)
+        _check_year(year, today)
+        p = _dates(date(year, 1, 1), date(year, 12, 31), tz, today)
         return Period(p.start, p.end, str(year))
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return _dates(_date(text), today, tz)
+        return _dates(_date(text), today, tz, today)
     raise PeriodError(f"I do not understand {args[0]!r}. {USAGE}")
 
 
@@ -109,5 +128,6 @@ def between(first: date | None, last: date | None, now: datetime, tz: ZoneInfo) 
     """The command line's ``--from``/``--to`` (both optional, both days included)."""
     today = now.astimezone(tz).date()
     last = last or today
+    _check_years(first or last, last, today)
     first = first or (last - timedelta(days=DEFAULT_DAYS - 1))
-    return _dates(first, last, tz)
+    return _dates(first, last, tz, today)

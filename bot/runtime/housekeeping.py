@@ -1,8 +1,9 @@
-"""A periodic job for the chores: abandoned drafts and old update ids.
+"""A periodic job for the chores: abandoned drafts, retention, old update ids.
 
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned
-drafts (``bot/record/drafts.py``) and prune ``processed_updates`` (``bot/runtime/updates.py``).
+drafts (``bot/record/drafts.py``), apply the retention periods
+(``bot/record/retention.py``) and prune ``processed_updates`` (``bot/runtime/updates.py``).
 Kept separate from the escalation engine so either can change without the
 other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from bot.record import drafts
+from bot.record import drafts, retention
 from bot.runtime import updates
 
 if TYPE_CHECKING:
@@ -34,7 +35,12 @@ class Housekeeper:
         now = services.clock.now()
         async with services.db.write() as s:
             result = await drafts.sweep(s, services, now)
-        await updates.prune(services.db, now)
+        async with services.db.write() as s:
+            kept = await retention.run(s, services, now)
+        if kept.drafts or kept.records:
+            log.info("retention: %d drafts deleted, %d closed records purged",
+                     kept.drafts, kept.records)
+        await updates.prune(services.db, now, services.settings.retention.processed_updates.amount)
         if result.reminded or result.discarded:
             log.info("drafts: %d reminded, %d discarded", result.reminded, result.discarded)
             services.wake_dispatcher()

@@ -23,7 +23,7 @@ them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
 only for new ids. (Parsing an update is most of what it costs to receive it;
 under a burst of reports the updates in hand were sent again at every poll,
 and parsing them again took about a tenth of the bot's CPU.) An update that
-cannot be parsed is logged in full and confirmed, so that it is not fetched
+cannot be parsed is logged by id and size (not content) and confirmed, so it is not fetched
 for ever.
 
 A failed poll never ends the loop (only a refused token does): a 429 is
@@ -54,6 +54,7 @@ from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery.stopping import unless_stopped
+from bot.runtime import inbound
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +176,21 @@ class Poller:
         for data in raw:
             update_id = data.get("update_id") if isinstance(data, dict) else None
             if not isinstance(update_id, int):
-                log.error("getUpdates returned an entry without an update id, ignored: %r", data)
+                log.error("getUpdates returned an entry without an update id, ignored: %s",
+                          inbound.describe(None, data))
                 continue
             if not self._is_new(update_id):
                 continue
+            if inbound.muted(self.app.bot_data.get("services"), data):
+                self._skip(update_id)  # a stranger answered already in this window
+                continue
             try:
-                update = Update.de_json(data, bot)
+                update = Update.de_json(inbound.clean(data), bot)
                 bot.insert_callback_data(update)
-            except Exception:  # noqa: BLE001 - logged in full; confirmed, not fetched for ever
-                log.exception("could not read update %s; it is confirmed without being "
-                              "handled: %r", update_id, data)
+            except Exception as exc:  # noqa: BLE001 - confirmed, not fetched for ever
+                # By id and size only: the content is a person's words (never logged).
+                log.error("could not read %s; it is confirmed without being handled",
+                          inbound.describe(update_id, data, exc))
                 self._skip(update_id)
                 continue
             new.append(update)

@@ -144,9 +144,10 @@ class HandledLog:
             self._writer = None
 
 
-async def prune(db: Database, now: datetime) -> int:
+async def prune(db: Database, now: datetime, keep: timedelta = KEEP) -> int:
+    """Forget handled update ids older than ``keep`` (``retention.processed_updates``)."""
     async with db.write() as s:
         res = await s.execute(
-            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - KEEP)
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - keep)
         )
         return res.rowcount or 0

@@ -32,7 +32,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.runtime import health
+from bot.runtime import health, inbound
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -129,12 +129,15 @@ class HttpServer:
         if not isinstance(update_id, int):
             log.warning("webhook: a request that is not an update was refused")
             return web.Response(status=400, text="not an update")
+        if inbound.muted(self.services, data):
+            return web.Response(text="ok")  # a stranger answered already in this window
         try:
-            update = Update.de_json(data, self.app.bot)
-        except Exception:  # noqa: BLE001 - logged in full; answered so it is not sent again
+            update = Update.de_json(inbound.clean(data), self.app.bot)
+        except Exception as exc:  # noqa: BLE001 - answered so it is not sent again
             # As the polling loop does: Telegram would otherwise send it again and again.
-            log.exception("could not read update %s; it is answered without being "
-                          "handled: %r", update_id, data)
+            # By id and size only: the content is a person's words (never logged).
+            log.error("could not read %s; it is answered without being handled",
+                      inbound.describe(update_id, data, exc))
             return web.Response(text="unreadable update skipped")
         await self.app.update_processor.process_update(update, self.app.process_update(update))
         self.handled += 1

@@ -47,6 +47,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("myreports", report.myreports_command, filters=private))
     app.add_handler(CommandHandler("away", away.away_command, filters=private))
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
+    app.add_handler(CallbackQueryHandler(start.relink_button, pattern=r"^rl:"))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=r"^ack:"))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=r"^notified:"))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))

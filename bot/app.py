@@ -24,6 +24,7 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery.outbox import Dispatcher
+from bot.delivery.pacing import Pacing, SharedRateLimiter
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
 from bot.runtime import webhook
@@ -84,8 +85,12 @@ async def error_handler(update: object, context: BotContext) -> None:
             log.exception("could not tell the user about the error")
 
 
-def build_application(services: Services) -> Application:
+def build_application(services: Services, pacing: Pacing | None = None) -> Application:
+    """The PTB Application; every request its bot makes goes through ``pacing`` (the one
+    gate the outbox dispatcher shares), so handler replies and alerts share each chat's
+    allowance and a 429 is waited out rather than raised to the handler."""
     settings = services.settings
+    pacing = pacing or Pacing.from_settings(settings.delivery)
     if not settings.token:
         raise RuntimeError("no Telegram token: set FOSTERBOT_TELEGRAM_TOKEN")
     timeout = settings.telegram.request_timeout_seconds
@@ -99,6 +104,7 @@ def build_application(services: Services) -> Application:
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout))
         .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
+        .rate_limiter(SharedRateLimiter(pacing))
     )
     app = builder.build()
     app.bot_data["services"] = services
@@ -136,7 +142,8 @@ class BotRunner:
         problems = webhook.config_problems(settings)
         if problems and polling:
             raise webhook.WebhookConfigError("; ".join(problems))
-        self.app = build_application(self.services)
+        pacing = Pacing.from_settings(settings.delivery)
+        self.app = build_application(self.services, pacing)
         await self.app.initialize()
         me = self.app.bot.bot
         self.services.bot_username = settings.telegram.bot_username or me.username
@@ -144,6 +151,7 @@ class BotRunner:
             self.services.db, self.app.bot, self.services.clock, settings.delivery,
             on_failure=functools.partial(rerouting.handle_failed_delivery,
                                          services=self.services),
+            pacing=pacing,
         )
         self.services.dispatcher = self.dispatcher
         if set_commands:

@@ -7,8 +7,7 @@ from telegram import Update
 from bot import callbacks
 from bot.people import invites, relinking
 from bot.rules.roles import ROLE_LABELS
-from bot.texts import h
-from bot.texts import STALE_BUTTON
+from bot.texts import STALE_BUTTON, h
 from handlers.common import BotContext, linked, refuse, refuse_stranger, reply, show
 from handlers.help import help_text
 from storage import queries

@@ -11,8 +11,11 @@ outcome chosen, ``reopen:<incident>``, ``att:<incident>`` View attachments,
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
 from bot import audit, callbacks
 from bot.record import attachments, inbox, thread
@@ -20,10 +23,11 @@ from bot.record import render as record
 from bot.record.attachments import Media
 from bot.record.prompt import Refused
 from bot.texts import STALE_BUTTON, h, when
-from handlers.common import BotContext, linked, refuse, reply
+from handlers.common import BotContext, linked, refuse, reply, send_parts
 from handlers.report import after_commit
 from storage.models import Incident, Person
 
+log = logging.getLogger(__name__)
 NO_VIEW = "You do not have access to this report. Nothing was shown."
 
 
@@ -70,25 +74,22 @@ async def thread_button(update: Update, context: BotContext, person: Person) -> 
 
 async def _view(update: Update, context: BotContext, person: Person, action: str,
                 incident_id: int) -> None:
-    """Show details (the full record) or re-send the attachments, to an authorised person."""
+    """Show details (the full record) or re-send the attachments, to an authorised person.
+
+    The button is answered only once everything was sent (or with what went wrong), and the
+    audit records what was actually delivered: a view that failed is not recorded as read.
+    """
     services = context.services
-    now = services.clock.now()
-    async with services.db.write() as s:
+    async with services.db.read() as s:
         incident = await s.get(Incident, incident_id)
         allowed = incident is not None and await services.access.may_view(s, person, incident)
         if allowed:
             if action == "det":
                 chunks = await record.render(s, services, incident)
-                await audit.record(s, "details_viewed", at=now, actor_id=person.id,
-                                   telegram_user_id=update.effective_user.id,
-                                   incident_id=incident.id)
             else:
                 files = await attachments.for_incident(s, incident.id)
                 uploaders = {a.uploaded_by_id for a in files}
                 names = {pid: (await s.get(Person, pid)) for pid in uploaders}
-                await audit.record(s, "attachments_viewed", at=now, actor_id=person.id,
-                                   telegram_user_id=update.effective_user.id,
-                                   incident_id=incident.id, count=len(files))
     if not allowed:
         await refuse(update, context, person, action="view " + ("details" if action == "det"
                                                                  else "attachments"),
@@ -96,15 +97,38 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
                      text=STALE_BUTTON if incident is None else NO_VIEW,
                      incident_id=incident.id if incident is not None else None)
         return
-    await update.callback_query.answer()
     chat_id = update.effective_chat.id
-    if action == "det":
-        for chunk in chunks:
-            await reply(update, chunk)
-        return
-    if not files:
+    if action == "att" and not files:
+        await update.callback_query.answer()
         await reply(update, f"<b>{h(incident.reference)}</b> has no attachments.")
         return
+    if action == "det":
+        total = len(chunks)
+        delivered = await send_parts(context.bot, chat_id, chunks)
+    else:
+        total = len(files)
+        delivered = await _send_files(context, services, incident, files, names, chat_id)
+    if delivered:
+        async with services.db.write() as s:
+            details = {"count": delivered} if action == "att" else {"parts": delivered}
+            if delivered < total:
+                details.update(of=total, complete=False)
+            await audit.record(s, "details_viewed" if action == "det" else "attachments_viewed",
+                               at=services.clock.now(), actor_id=person.id,
+                               telegram_user_id=update.effective_user.id,
+                               incident_id=incident.id, **details)
+    if delivered == total:
+        await update.callback_query.answer()
+    else:
+        what = "record" if action == "det" else "attachments"
+        await update.callback_query.answer(
+            f"Sorry, the {what} could not be shown in full ({delivered} of {total} sent): "
+            "Telegram did not accept the rest. Please tap the button again.", show_alert=True)
+
+
+async def _send_files(context: BotContext, services, incident: Incident, files: list,
+                      names: dict, chat_id: int) -> int:
+    """Re-send the incident's files in order; stop at the first refusal; how many arrived."""
     bot = context.bot
     for i, a in enumerate(files, 1):
         who = names.get(a.uploaded_by_id)
@@ -112,17 +136,22 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
                    f"{attachments.KIND_LABELS.get(a.kind, a.kind)} from "
                    f"{h(who.name if who else a.uploaded_by_id)}, {when(a.created_at, services.tz)}")
         kw = {"chat_id": chat_id, "caption": caption, "parse_mode": ParseMode.HTML}
-        if a.kind == "photo":
-            await bot.send_photo(photo=a.file_id, **kw)
-        elif a.kind == "voice":
-            await bot.send_voice(voice=a.file_id, **kw)
-        elif a.kind == "video":
-            await bot.send_video(video=a.file_id, **kw)
-        elif a.kind == "video_note":
-            await bot.send_message(chat_id=chat_id, text=caption, parse_mode=ParseMode.HTML)
-            await bot.send_video_note(chat_id=chat_id, video_note=a.file_id)
-        else:
-            await bot.send_document(document=a.file_id, **kw)
+        try:
+            if a.kind == "photo":
+                await bot.send_photo(photo=a.file_id, **kw)
+            elif a.kind == "voice":
+                await bot.send_voice(voice=a.file_id, **kw)
+            elif a.kind == "video":
+                await bot.send_video(video=a.file_id, **kw)
+            elif a.kind == "video_note":
+                await bot.send_message(chat_id=chat_id, text=caption, parse_mode=ParseMode.HTML)
+                await bot.send_video_note(chat_id=chat_id, video_note=a.file_id)
+            else:
+                await bot.send_document(document=a.file_id, **kw)
+        except TelegramError as exc:
+            log.warning("attachment %s of %s not sent: %s", i, incident.reference, exc)
+            return i - 1
+    return len(files)
 
 
 @linked
@@ -147,5 +176,7 @@ async def media_message(update: Update, context: BotContext, person: Person) -> 
         await reply(update, "I could not use that file here: to send it on a report, press "
                             "“Reply to carer” on its alert first. /help shows what you can do.")
         return
+    if p.notice:
+        await reply(update, p.notice)
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
-from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
+from bot.delivery.outbox import NOTICE_PRIORITY, enqueue, enqueue_long
 from bot.rules.durations import Duration
 from bot.texts import clip, h, when
 from storage.models import Draft, Person
@@ -151,9 +151,9 @@ async def _discard(session: AsyncSession, services: "Services", draft: Draft,
                  "was discarded after a long time without activity."]
     if typed:
         lines += ["Here is what you had typed, so nothing is lost:", "",
-                  f"<i>{h(clip(typed, QUOTE_LIMIT))}</i>", ""]
+                  f"<i>{h(typed)}</i>", ""]
     lines.append("Send /report to start a report; you can paste this text in.")
-    await enqueue(
+    await enqueue_long(  # in as many messages as it takes (bot.chunks)
         session, key=f"draft-expired:{draft.id}", kind="draft_expired", now=now,
         chat_id=draft.chat_id, person=carer, priority=NOTICE_PRIORITY, text="\n".join(lines),
     )

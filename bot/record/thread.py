@@ -45,7 +45,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
-from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.delivery.outbox import (
+    NOTICE_PRIORITY,
+    PRIORITY,
+    RECEIPT_PRIORITY,
+    enqueue,
+    enqueue_long,
+)
 from bot.escalation import clocks
 from bot.record import attachments
 from bot.record.alerts import record_buttons
@@ -53,7 +59,7 @@ from bot.record.attachments import Media
 from bot.record.incidents import refresh_alerts
 from bot.record.prompt import Prompt, Refused
 from bot.rules.outcomes import OUTCOMES, outcome_label
-from bot.texts import STALE_BUTTON, clip, h, when
+from bot.texts import STALE_BUTTON, h, when
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
 
@@ -63,7 +69,7 @@ if TYPE_CHECKING:
 THREAD_STEPS = ("add", "reply", "outcome", "reopen")
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
-MAX_MESSAGE = 3000
+MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send
 EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
 
 
@@ -370,7 +376,7 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
                  f"<b>{h(incident.child_ref)}</b>) from <b>{h(author.name)}</b> at "
                  f"{when(msg.created_at, services.tz)}:"]
         if msg.text:
-            lines.append(h(clip(msg.text, 3000)))
+            lines.append(h(msg.text))
         if counts:
             lines.append(f"📎 {attachments.describe(counts)}")
         if msg.kind == "correction":
@@ -387,9 +393,10 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
         person = people.get(r.person_id)
         if person is None or person.id == author.id or person.telegram_chat_id is None:
             continue
-        await enqueue(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind, now=msg.created_at,
-                      person=person, incident_id=incident.id,
-                      priority=PRIORITY.get(incident.urgency, 3) + 1, text=text, buttons=buttons)
+        await enqueue_long(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind,
+                           now=msg.created_at, person=person, incident_id=incident.id,
+                           priority=PRIORITY.get(incident.urgency, 3) + 1, text=text,
+                           buttons=buttons)
 
 
 async def _tell_carer_reply(session, services, incident: Incident, author: Person,
@@ -400,15 +407,15 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
     lines = [f"💬 <b>{h(author.name)}</b> replied about your report <b>{h(incident.reference)}</b> "
              f"at {when(msg.created_at, services.tz)}:"]
     if msg.text:
-        lines.append(h(clip(msg.text, 3000)))
+        lines.append(h(msg.text))
     if counts:
         lines.append(f"📎 {attachments.describe(counts)}")
     buttons = [[("↩️ Answer", callbacks.encode("add", incident.id))]]
     if counts:
         buttons.append([("📎 View attachments", callbacks.encode("att", incident.id))])
-    await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
-                  incident_id=incident.id, priority=RECEIPT_PRIORITY, text="\n".join(lines),
-                  buttons=buttons)
+    await enqueue_long(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at,
+                       person=carer, incident_id=incident.id, priority=RECEIPT_PRIORITY,
+                       text="\n".join(lines), buttons=buttons)
 
 
 async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: str) -> None:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ApplicationHandlerStop, ContextTypes
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
@@ -27,7 +27,7 @@ from bot.delivery.outbox import Dispatcher
 from bot.delivery.pacing import Pacing, SharedRateLimiter
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
-from bot.runtime import webhook
+from bot.runtime import failures, webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
@@ -36,7 +36,7 @@ from bot.runtime.webhook import HttpServer
 from bot.services import Services
 from handlers.common import BotContext
 from storage import migrate
-from storage.db import Database
+from storage.db import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,36 @@ async def check_schema(url: str) -> None:
         )
 
 
+UNAVAILABLE_TEXT = (
+    "⚠️ Sorry — our database is not answering just now, so what you sent has <b>not been "
+    "saved yet</b>. The bot will take it in by itself as soon as the database is back: you do "
+    "not need to send it again. If a child is in danger, phone 999 or the duty line now.")
+UNAVAILABLE_ANSWER = ("Sorry — our database is not answering, so this has not been done yet. "
+                      "It will be done by itself when the database is back.")
+
+
 async def error_handler(update: object, context: BotContext) -> None:
-    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """A handler failed. On a database outage the update is kept for another try (not
+    recorded as handled, not confirmed to Telegram: ``bot/runtime/failures.py``), the
+    person is told that once, and no later handler group runs for it. Otherwise: logged,
+    and the person is told something went wrong."""
+    error = context.error
+    if isinstance(update, Update) and error is not None and is_unavailable(error):
+        log.warning("update %s: the database is unavailable (%s); it will be retried",
+                    update.update_id, error)
+        failures.mark(context.application.bot_data, update.update_id)
+        chat = update.effective_chat
+        if chat is not None and failures.should_tell(context.application.bot_data, chat.id,
+                                                      update.update_id):
+            try:
+                if update.callback_query is not None:
+                    await update.callback_query.answer(UNAVAILABLE_ANSWER, show_alert=True)
+                else:
+                    await chat.send_message(UNAVAILABLE_TEXT, parse_mode="HTML")
+            except Exception:  # noqa: BLE001 - telling the user is best effort
+                log.warning("could not tell chat %s about the outage", chat.id, exc_info=True)
+        raise ApplicationHandlerStop()  # no later group (nor the "handled" record) runs
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             if update.callback_query is not None:

@@ -83,6 +83,40 @@ async def test_text_typed_while_the_database_is_down_is_kept_and_taken_in_later(
                 await world.stop()
 
 
+
+@needs_binaries
+async def test_text_typed_while_the_database_is_down_survives_a_restart_of_the_bot(clock):
+    with ThrowawayPostgres() as pg:
+        url = await create_fresh_database(pg.url)
+        await migrate.upgrade(url)
+        async with FakeBotAPI(token=TOKEN, bot_username="fosterbot_test_bot") as fake:
+            world = World(db_url=url, clock=clock, fake=fake, settings=make_settings(url, fake))
+            await world.start()
+            try:
+                smith = await world.linked("carer-smith")
+                await smith.send("/report")
+                await smith.wait_for("Which child")
+                await smith.click("A1")
+                await smith.wait_for("Choose one")
+                await smith.click("Other / general update")
+                await smith.wait_for("write what happened")
+                await asyncio.to_thread(pg.pause)
+                await smith.send(TEXT)
+                await smith.wait_for("not been saved yet", timeout=30)
+                update_id = fake.updates[-1]["update_id"]
+                await world.stop_bot()  # e.g. the service is restarted during the outage
+                assert update_id in fake.unconfirmed_update_ids()
+                await asyncio.to_thread(pg.resume)
+                await world.start_bot()
+                await smith.wait_for("When did it happen", timeout=40)
+                async with world.services.db.read() as s:
+                    draft = (await s.execute(select(Draft))).scalar_one()
+                    assert draft.data["description"] == TEXT
+                assert count(smith, "not been saved yet") == 1
+            finally:
+                await world.stop()
+
+
 def test_only_an_unreachable_database_counts_as_unavailable():
     from sqlalchemy import exc as sa_exc
     from telegram.error import NetworkError

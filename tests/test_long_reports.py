@@ -163,3 +163,22 @@ async def test_beyond_four_messages_the_rest_is_kept_as_a_note_and_the_warning_s
     kept = inc.description + "".join(inc.details.get("notes") or [])
     assert kept == "\n".join(part.strip() for part in parts)  # every character, in order
     assert len(inc.description) == 4 * 4096
+
+
+async def test_a_long_paste_outside_a_report_is_offered_whole(world):
+    smith = await world.linked("carer-smith")
+    parts = [FULL, "and this is how it ended."]
+    for part in parts:
+        await smith.send(part)
+    await world.settle()
+    offers = [m for m in smith.messages if "Report this as an incident?" in (m.text or "")]
+    assert offers  # one offer per message, but the text is one
+    await smith.click("Yes, report it")
+    await smith.wait_for("Which child")
+    await smith.click("A1")
+    await smith.wait_for("Choose one")
+    await smith.click("Other / general update")
+    await smith.wait_for("What you wrote before")
+    await smith.click("Keep what I wrote")
+    inc = await submit(world, smith)
+    assert inc.description == "\n".join(part.strip() for part in parts)

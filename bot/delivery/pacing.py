@@ -209,7 +209,7 @@ class Pacing:
         self._locks: dict[Any, asyncio.Lock] = {}
 
     @classmethod
-    def from_settings(cls, delivery: Any) -> "Pacing":
+    def from_settings(cls, delivery: Any) -> Pacing:
         """From the ``[delivery]`` settings (bot.config.DeliverySettings)."""
         return cls(global_per_second=delivery.global_per_second,
                    global_burst=delivery.global_burst,

@@ -44,6 +44,10 @@ async def test_fresh_code_does_not_take_over_a_linked_account_without_its_yes(wo
     assert await linked_to(world, "sw-patel") == TG_IDS["sw-patel"]
     ask = await patel.wait_for("link another Telegram account")
     assert "Yes" in " ".join(ask.button_labels) and "No" in " ".join(ask.button_labels)
+    # Nobody else may answer for Priya (a forged press of her Yes by her manager).
+    await manager.press_data(ask.buttons[0][0][1])
+    await manager.wait_for_answer("not valid")
+    assert await linked_to(world, "sw-patel") == TG_IDS["sw-patel"]
 
     await patel.click("No, this was not me")
     await patel.wait_for("stays linked")

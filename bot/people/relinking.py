@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
 from bot.delivery import outbox
+from bot.people.access import Access
 from bot.texts import LONDON, h, when
 from storage import queries
 from storage.models import Invite, Person, RelinkRequest
@@ -128,11 +129,7 @@ async def decide(session: AsyncSession, request_id: int, *, presser: Person, yes
     req = (await session.execute(
         select(RelinkRequest).where(RelinkRequest.id == request_id).with_for_update()
     )).scalar_one_or_none()
-    if (presser is None or req is None or req.person_id != presser.id
-            or presser.telegram_user_id != req.old_telegram_user_id
-            or req.old_telegram_user_id != telegram_user_id):
-        return Decision("stale")
-    if req.decided_at is not None:
+    if not Access.may_decide_relink(presser, req, telegram_user_id) or req.decided_at is not None:
         return Decision("stale")
     if req.expires_at <= now:
         return Decision("expired", presser,

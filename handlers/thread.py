@@ -15,7 +15,7 @@ import logging
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot import audit, callbacks
 from bot.record import attachments, inbox, thread
@@ -118,12 +118,23 @@ async def _view(update: Update, context: BotContext, person: Person, action: str
                                telegram_user_id=update.effective_user.id,
                                incident_id=incident.id, **details)
     if delivered == total:
-        await update.callback_query.answer()
+        await _answer(update, None)
     else:
         what = "record" if action == "det" else "attachments"
-        await update.callback_query.answer(
-            f"Sorry, the {what} could not be shown in full ({delivered} of {total} sent): "
-            "Telegram did not accept the rest. Please tap the button again.", show_alert=True)
+        await _answer(update, f"Sorry, the {what} could not be shown in full ({delivered} of "
+                              f"{total} sent): Telegram did not accept the rest. Please tap the "
+                              "button again.")
+
+
+async def _answer(update: Update, text: str | None) -> None:
+    """Answer the button after a long send; Telegram refuses answers to old taps (about 15 s),
+    so then a failure is said in the chat instead (a success needs no words)."""
+    try:
+        await update.callback_query.answer(text, show_alert=text is not None)
+    except BadRequest as exc:
+        log.info("could not answer the button (%s)", exc.message)
+        if text is not None:
+            await reply(update, h(text))
 
 
 async def _send_files(context: BotContext, services, incident: Incident, files: list,

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ApplicationHandlerStop, ContextTypes
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
@@ -24,10 +24,11 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.delivery.outbox import Dispatcher
+from bot.delivery.pacing import Pacing, SharedRateLimiter
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
-from bot.runtime import redaction, webhook
+from bot.runtime import failures, redaction, webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
@@ -36,7 +37,7 @@ from bot.runtime.webhook import HttpServer
 from bot.services import Services
 from handlers.common import BotContext
 from storage import migrate
-from storage.db import Database
+from storage.db import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,36 @@ async def check_schema(url: str) -> None:
         )
 
 
+UNAVAILABLE_TEXT = (
+    "⚠️ Sorry — our database is not answering just now, so what you sent has <b>not been "
+    "saved yet</b>. The bot will take it in by itself as soon as the database is back: you do "
+    "not need to send it again. If a child is in danger, phone 999 or the duty line now.")
+UNAVAILABLE_ANSWER = ("Sorry — our database is not answering, so this has not been done yet. "
+                      "It will be done by itself when the database is back.")
+
+
 async def error_handler(update: object, context: BotContext) -> None:
-    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """A handler failed. On a database outage the update is kept for another try (not
+    recorded as handled, not confirmed to Telegram: ``bot/runtime/failures.py``), the
+    person is told that once, and no later handler group runs for it. Otherwise: logged,
+    and the person is told something went wrong."""
+    error = context.error
+    if isinstance(update, Update) and error is not None and is_unavailable(error):
+        log.warning("update %s: the database is unavailable (%s); it will be retried",
+                    update.update_id, error)
+        failures.mark(context.application.bot_data, update.update_id)
+        chat = update.effective_chat
+        if chat is not None and failures.should_tell(context.application.bot_data, chat.id,
+                                                      update.update_id):
+            try:
+                if update.callback_query is not None:
+                    await update.callback_query.answer(UNAVAILABLE_ANSWER, show_alert=True)
+                else:
+                    await chat.send_message(UNAVAILABLE_TEXT, parse_mode="HTML")
+            except Exception:  # noqa: BLE001 - telling the user is best effort
+                log.warning("could not tell chat %s about the outage", chat.id, exc_info=True)
+        raise ApplicationHandlerStop()  # no later group (nor the "handled" record) runs
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             if update.callback_query is not None:
@@ -86,8 +115,12 @@ async def error_handler(update: object, context: BotContext) -> None:
             log.exception("could not tell the user about the error")
 
 
-def build_application(services: Services) -> Application:
+def build_application(services: Services, pacing: Pacing | None = None) -> Application:
+    """The PTB Application; every request its bot makes goes through ``pacing`` (the one
+    gate the outbox dispatcher shares), so handler replies and alerts share each chat's
+    allowance and a 429 is waited out rather than raised to the handler."""
     settings = services.settings
+    pacing = pacing or Pacing.from_settings(settings.delivery)
     if not settings.token:
         raise RuntimeError("no Telegram token: set FOSTERBOT_TELEGRAM_TOKEN")
     timeout = settings.telegram.request_timeout_seconds
@@ -101,6 +134,7 @@ def build_application(services: Services) -> Application:
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout))
         .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
+        .rate_limiter(SharedRateLimiter(pacing))
     )
     app = builder.build()
     app.bot_data["services"] = services
@@ -139,7 +173,8 @@ class BotRunner:
         problems = webhook.config_problems(settings)
         if problems and polling:
             raise webhook.WebhookConfigError("; ".join(problems))
-        self.app = build_application(self.services)
+        pacing = Pacing.from_settings(settings.delivery)
+        self.app = build_application(self.services, pacing)
         await self.app.initialize()
         me = self.app.bot.bot
         self.services.bot_username = settings.telegram.bot_username or me.username
@@ -147,6 +182,7 @@ class BotRunner:
             self.services.db, self.app.bot, self.services.clock, settings.delivery,
             on_failure=functools.partial(rerouting.handle_failed_delivery,
                                          services=self.services),
+            pacing=pacing,
         )
         self.services.dispatcher = self.dispatcher
         if set_commands:

@@ -47,6 +47,8 @@ class Arg:
 ID = Arg("id", r"[0-9]{1,12}", numeric=True)
 # A short token: a child reference, a category key, an outcome code, a step name.
 WORD = Arg("word", r"[A-Za-z0-9_.-]{1,40}")
+# A yes or a no: "y" or "n".
+YES_NO = Arg("answer", r"[yn]")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ def _action(code: str, *args: Arg, optional: tuple[Arg, ...] = (), doc: str = ""
 # Alerts, reminders and the managers' /overdue list.
 ACK = _action("ack", ID, doc="Acknowledge incident (also 'on behalf' from /overdue)")
 NOTIFIED = _action("notified", ID, doc="Ofsted and responsible authority notified, on incident")
+
+# Linking: the current account's Yes / No to moving a person to another account.
+RELINK = _action("rl", ID, YES_NO,
+                 doc="Relink request: y = move to the new account, n = refuse (request, answer)")
 
 # The managers' review: a timeline in a new message, and its page turns.
 LOG = _action("log", ID, doc="Timeline of incident")

@@ -164,7 +164,8 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
             if args.revoke:
                 return None, await invites.revoke_invites(s, args.person_id, now=now, actor="cli")
             return await invites.create_invite(
-                s, args.person_id, now=now, ttl=settings.service.invite_ttl.amount, actor="cli"
+                s, args.person_id, now=now, ttl=settings.service.invite_ttl.amount, actor="cli",
+                replace=args.replace,
             ), None
 
     try:
@@ -179,6 +180,9 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     username = settings.telegram.bot_username or os.environ.get("FOSTERBOT_BOT_USERNAME", "")
     print(f"invite code for {args.person_id}: {code}")
     print(f"link: {invites.deep_link(username, code)}")
+    if args.replace:
+        print("replacement code: it moves the person off their current Telegram account "
+              "without that account's confirmation")
     print(f"expires: {invite.expires_at:%Y-%m-%d %H:%M} UTC; single use. "
           f"Revoke with: fosterbot invite --revoke {args.person_id}")
     if not username:
@@ -375,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invite", help="print a single-use invite code and link for a person")
     inv.add_argument("person_id")
     inv.add_argument("--revoke", action="store_true", help="revoke the person's unused invites")
+    inv.add_argument("--replace", action="store_true",
+                     help="a code that replaces the person's linked account without its "
+                          "confirmation (the account is lost); the old account and the "
+                          "manager are told")
     inv.set_defaults(fn=cmd_invite)
 
     au = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd", required=True)

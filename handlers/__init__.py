@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import ACK, NOTIFIED, REPORT, THREAD, TIMELINE, pattern
+from bot.callbacks import ACK, NOTIFIED, RELINK, REPORT, THREAD, TIMELINE, pattern
 from handlers import (
     alerts,
     away,
@@ -51,6 +51,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
     app.add_handler(CommandHandler("oncall", oncall.oncall_command, filters=private))
     app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
+    app.add_handler(CallbackQueryHandler(start.relink_button, pattern=pattern(RELINK)))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))

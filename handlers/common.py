@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, ExtBot
 
 from bot import audit, texts
@@ -72,6 +72,19 @@ async def reply(update: Update, text: str, buttons=None) -> None:
     if chat is None:
         return
     await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=keyboard(buttons))
+
+
+async def send_parts(bot: ExtBot, chat_id: int, parts: list[str]) -> int:
+    """Send HTML messages in order (each already within Telegram's limit: ``bot.chunks``); stop
+    at the first one Telegram refuses. Returns how many arrived. Pacing and 429s are the
+    bot's rate limiter's business (``bot/delivery/pacing.py``)."""
+    for n, part in enumerate(parts):
+        try:
+            await bot.send_message(chat_id=chat_id, text=part, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.warning("message %d of %d to chat %s refused: %s", n + 1, len(parts), chat_id, exc)
+            return n
+    return len(parts)
 
 
 async def show(update: Update, text: str, buttons=None) -> None:

@@ -62,7 +62,8 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
         return
     try:
         async with services.db.write() as s:
-            p = await inbox.take_input(s, services, person, update.effective_chat.id, text)
+            p = await inbox.take_input(s, services, person, update.effective_chat.id, text,
+                                       message_id=update.effective_message.message_id)
     except Refused as exc:
         await refuse(update, context, person, action="message", why=exc.why, text=exc.text,
                      incident_id=exc.incident_id)
@@ -70,6 +71,8 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
     if p is None:
         await reply(update, texts.NOT_UNDERSTOOD)
         return
+    if p.notice:
+        await reply(update, p.notice)
     await reply(update, p.text, p.buttons)
     await after_commit(context, p)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.people import invites
+from bot import callbacks
+from bot.people import invites, relinking
 from bot.rules.roles import ROLE_LABELS
-from bot.texts import h
-from handlers.common import BotContext, refuse_stranger, reply
+from bot.texts import STALE_BUTTON, h
+from handlers.common import BotContext, linked, refuse, refuse_stranger, reply, show
 from handlers.help import help_text
 from storage import queries
+from storage.models import Person
 
 ANSWERS = {
     "invalid": "That invite code is not valid. Please check the link you were sent, or ask for a new one.",
@@ -44,6 +46,13 @@ async def start(update: Update, context: BotContext) -> None:
         roles = await queries.roles_of(s, result.person.id) if result.status == "linked" else frozenset()
     if result.status == "linked":
         services.limits.forget(user.id)  # no stranger any more
+    if result.status in ("linked", "confirm"):
+        services.wake_dispatcher()  # the old account, the manager: told through the outbox
+    if result.status == "confirm":
+        await reply(update, f"<b>{h(result.person.name)}</b> already has a linked Telegram account. "
+                            "That account must confirm the move: we have asked it. If you no "
+                            "longer have it, ask an administrator for a replacement code.")
+    elif result.status == "linked":
         labels = ", ".join(ROLE_LABELS.get(r, r) for r in sorted(roles)) or "no role yet"
         await reply(
             update,
@@ -58,3 +67,26 @@ async def start(update: Update, context: BotContext) -> None:
                             "Ask your service to help if that is wrong.")
     else:
         await reply(update, ANSWERS.get(result.status, ANSWERS["invalid"]))
+
+
+@linked
+async def relink_button(update: Update, context: BotContext, person: Person) -> None:
+    """The current account's Yes / No to moving the person to another account."""
+    services = context.services
+    pressed = callbacks.parse(update.callback_query.data, callbacks.RELINK)
+    if pressed is None:
+        await refuse(update, context, person, action="relink", why="malformed callback",
+                     text=STALE_BUTTON)
+        return
+    async with services.db.write() as s:
+        decision = await relinking.decide(s, int(pressed.args[0]), presser=person,
+                                          yes=pressed.args[1] == "y",
+                                          telegram_user_id=update.effective_user.id,
+                                          now=services.clock.now())
+    if decision.status == "stale":
+        await refuse(update, context, person, action="relink", why="not an open request of theirs",
+                     text=STALE_BUTTON)
+        return
+    services.wake_dispatcher()
+    await show(update, h(decision.text))
+    await update.callback_query.answer(decision.text if decision.status == "expired" else None)

@@ -9,6 +9,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.runtime import updates
 from handlers.common import BotContext, load_sender
+from storage.db import is_unavailable
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ async def record_handled(update: Update, context: BotContext) -> None:
     # that statement. (Not linked then, e.g. /start with an invite: look them up.)
     sender = context.sender_of(update)
     reachable = isinstance(sender, Person) and sender.unreachable_since is None
-    await context.services.handled.add(updates.Handled(
-        update.update_id, context.services.clock.now(),
-        telegram_user_id=user.id if user and not reachable else None))
+    try:
+        await context.services.handled.add(updates.Handled(
+            update.update_id, context.services.clock.now(),
+            telegram_user_id=user.id if user and not reachable else None))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        # The work is done; only its record failed. Handling it again on redelivery is
+        # harmless (see bot/runtime/updates.py), telling the person it failed would not be.
+        log.warning("update %s was handled but could not be recorded (%s)", update.update_id,
+                    exc)

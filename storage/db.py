@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -136,3 +137,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Did ``exc`` come from the database being unreachable or busy (a server that is down or
+    restarting, a dropped connection, a pool or lock time-out), rather than from a bug or a
+    refused statement? Such work can simply be tried again later."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if type(e).__module__.split(".")[0] in ("telegram", "httpx", "httpcore", "aiohttp"):
+            return False  # the network to Telegram, not the database
+        if isinstance(e, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                          sa_exc.TimeoutError, sa_exc.DisconnectionError,
+                          ConnectionError, TimeoutError)):
+            return True
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
+            return True
+        if type(e).__module__.startswith("asyncpg") and any(
+                word in type(e).__name__ for word in ("Connection", "CannotConnect",
+                                                       "ShutdownNow", "AdminShutdown")):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

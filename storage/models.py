@@ -184,6 +184,25 @@ class Invite(Base):
     used_at: Mapped[datetime | None]
     used_by_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[datetime | None]
+    # Issued with ``fosterbot invite --replace``: may replace a linked account without its consent.
+    replaces_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class RelinkRequest(Base):
+    """A code redeemed for a person who already has an account: waits for that account's Yes."""
+
+    __tablename__ = "relink_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
+    old_telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    new_telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    new_chat_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decision: Mapped[str | None] = mapped_column(String(16))  # confirmed | refused
 
 
 class StartAttempt(Base):

@@ -292,6 +292,24 @@ class ThrowawayPostgres:
             self.base_dir = None
             self.data_dir = None
 
+    def pause(self) -> None:
+        """Stop the server (``-m fast``: connections are cut, committed data kept — this
+        server runs with ``synchronous_commit=off``, so a crash could lose the last commits),
+        keeping its data: ``resume`` starts it again on the same port."""
+        self._require_running()
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
+                   "-w", "-t", "30", "stop"], "pg_ctl stop", timeout=60)
+        self._running = False
+
+    def resume(self) -> None:
+        """Start a paused server again (same data, same port)."""
+        if self._running:
+            return
+        if not self._pg_ctl_start():
+            raise PostgresUnavailable(f"PostgreSQL did not start again:\n{self._log_tail()}")
+        self._running = True
+        self._wait_until_accepting(timeout=30)
+
     # -- internals -------------------------------------------------------
     def _require_running(self) -> None:
         if not self._running:

@@ -93,6 +93,7 @@ async def test_files_during_a_report_are_attached_kept_and_viewable(world, tmp_p
     assert "4 of 4 · video note" in sent[3].text and sent[4].video_note
     served = world.fake.files[sent[0].photo[-1]["file_id"]]["data"]
     assert served == PNG  # the same file, re-sent by its Telegram file id
+    await patel.wait_for_answer()  # answered once all were sent, and the view recorded
     async with world.services.db.read() as s:
         viewed = (await s.execute(select(AuditEvent).where(
             AuditEvent.event == "attachments_viewed"))).scalars().all()

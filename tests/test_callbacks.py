@@ -11,10 +11,10 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 import handlers
 from bot import callbacks
 from bot.callbacks import ACTIONS, ID, MAX_BYTES, WORD
-from handlers import alerts, notification, report, review, thread
+from handlers import alerts, notification, report, review, start, thread
 from tests.conftest import TOKEN
 
-SAMPLE = {ID: 42, WORD: "A1"}
+SAMPLE = {ID: 42, WORD: "A1", callbacks.YES_NO: "y"}
 
 
 def _samples(action: callbacks.Action) -> list[tuple[object, ...]]:
@@ -77,6 +77,8 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "tx:7": (callbacks.PENDING_CANCEL, (7,)),
         "tx:0": (callbacks.PENDING_CANCEL, (0,)),
         "tf:7": (callbacks.PENDING_DONE, (7,)),
+        "rl:5:y": (callbacks.RELINK, (5, "y")),
+        "rl:5:n": (callbacks.RELINK, (5, "n")),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -132,6 +134,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
     expected = {
         alerts.acknowledge_button: {callbacks.ACK},
         notification.notified_button: {callbacks.NOTIFIED},
+        start.relink_button: {callbacks.RELINK},
         review.log_button: set(callbacks.TIMELINE),
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
@@ -155,6 +158,6 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 
 def test_the_groups_cover_the_table_once():
-    grouped = [callbacks.ACK, callbacks.NOTIFIED, *callbacks.TIMELINE, *callbacks.REPORT,
+    grouped = [callbacks.ACK, callbacks.NOTIFIED, callbacks.RELINK, *callbacks.TIMELINE, *callbacks.REPORT,
                *callbacks.THREAD]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

@@ -89,6 +89,7 @@ async def test_alerts_and_thread_notices_leak_nothing_until_show_details(world):
     patel.mark()
     await patel.click("Show details", message_id=alert.message_id)
     record = await patel.wait_for("full record")
+    await patel.wait_for_answer()
     assert DESCRIPTION in record.text and "Sam Smith" in record.text
     assert "Where (added after submitting): In her bedroom" in record.text
     assert "Correction by Sam Smith" in record.text and "Actually it was Sunday" in record.text
@@ -96,6 +97,7 @@ async def test_alerts_and_thread_notices_leak_nothing_until_show_details(world):
     okoro.mark()
     await okoro.click("Show details")
     await okoro.wait_for("full record")
+    await okoro.wait_for_answer()  # answered once the record was sent, and its read recorded
     async with world.services.db.read() as s:
         inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
         reads = (await s.execute(select(AuditEvent).where(

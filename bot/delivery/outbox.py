@@ -73,10 +73,12 @@ from telegram.error import (
 )
 
 from bot import audit
+from bot.chunks import split_html
 from bot.clock import Clock
 from bot.delivery import leases
-from bot.delivery.pacing import ChatPacer, GlobalGate, Monotonic, Sleep
+from bot.delivery.pacing import Monotonic, Pacing, Sleep, outbox_send
 from bot.delivery.stopping import unless_stopped
+from bot.texts import MAX_MESSAGE
 from storage.db import Database
 from storage.models import Delivery, Person
 
@@ -129,6 +131,20 @@ async def enqueue(
     session.add(row)
     await session.flush()
     return row
+
+
+async def enqueue_long(session: AsyncSession, *, key: str, text: str,
+                       buttons: Buttons | None = None, **kw: Any) -> list[Delivery]:
+    """``enqueue`` a text of any length as one or more messages (``bot.chunks``: within
+    Telegram's limit, never cut inside a tag or an entity); the buttons go on the last one,
+    so they stay under everything they are about. The first row keeps ``key``."""
+    parts = split_html(text, MAX_MESSAGE)
+    rows = []
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        rows.append(await enqueue(session, key=key if n == 0 else f"{key}:{n + 1}", text=part,
+                                  buttons=buttons if last else None, **kw))
+    return rows
 
 
 def markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -190,6 +206,7 @@ class Dispatcher:
         per_chat_per_second: float = 1.0, per_chat_burst: int = 3,
         max_backlog: int | None = None, on_failure: FailureHook | None = None,
         monotonic: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep,
+        pacing: Pacing | None = None,
     ) -> None:
         self.db = db
         self.bot = bot
@@ -202,8 +219,13 @@ class Dispatcher:
         self.on_failure = on_failure
         self.monotonic = monotonic
         self.sleep = sleep
-        self.gate = GlobalGate(global_per_second, global_burst, clock=monotonic, sleep=sleep)
-        self.chats = ChatPacer(per_chat_per_second, per_chat_burst, clock=monotonic)
+        # The one pacing gate, shared with every request handlers make (``SharedRateLimiter``).
+        self.pacing = pacing or Pacing(
+            global_per_second=global_per_second, global_burst=global_burst,
+            per_chat_per_second=per_chat_per_second, per_chat_burst=per_chat_burst,
+            clock=monotonic, sleep=sleep)
+        self.gate = self.pacing.gate
+        self.chats = self.pacing.chats
         self._queues: dict[Any, list[tuple[tuple[int, int], Delivery]]] = {}
         self._workers: dict[Any, asyncio.Task] = {}
         # Workers that have detached and are still giving their unsent rows back.
@@ -464,19 +486,22 @@ class Dispatcher:
             if state == "gone":
                 return SendOutcome("cancelled", error="the message to edit was never sent",
                                    attempted=False)
-        while True:
-            delay = self.chats.delay(key)
-            if delay <= 0:
-                break
-            await self._until_stopped(self.sleep(delay))
-        await self._until_stopped(self.gate.acquire((row.priority, row.id)))
-        if not await self._confirm_lease(row):
-            return SendOutcome("lost", error="the lease ran out and another sender took it",
-                               attempted=False)
-        try:
-            return await self._send(row, target_message_id)
-        finally:
-            self.chats.charge(key)
+        # The chat's lock: handler replies to this chat (``SharedRateLimiter``) take turns
+        # with it on the same buckets.
+        async with self.pacing.chat_lock(key):
+            while True:
+                delay = self.chats.delay(key)
+                if delay <= 0:
+                    break
+                await self._until_stopped(self.sleep(delay))
+            await self._until_stopped(self.gate.acquire((row.priority, row.id)))
+            if not await self._confirm_lease(row):
+                return SendOutcome("lost", error="the lease ran out and another sender took it",
+                                   attempted=False)
+            try:
+                return await self._send(row, target_message_id)
+            finally:
+                self.chats.charge(key)
 
     async def _confirm_lease(self, row: Delivery) -> bool:
         """Re-check a lease that is close to running out (another process may take it then)."""
@@ -510,6 +535,10 @@ class Dispatcher:
             return "ok", target.telegram_message_id, 0
 
     async def _send(self, row: Delivery, target_message_id: int | None) -> SendOutcome:
+        with outbox_send():  # paced here already; a 429 is handled here (held, not retried)
+            return await self._send_paced(row, target_message_id)
+
+    async def _send_paced(self, row: Delivery, target_message_id: int | None) -> SendOutcome:
         text = row.payload.get("text", "")
         kb = markup(row.payload.get("buttons"))
         try:

@@ -19,16 +19,29 @@ business clock: pacing is about the wire, not about due times):
   with the same rate and burst as Telegram's.
 
 Clock and sleep are injectable so tests can run the pacing on virtual time.
+
+One gate for every send: :class:`Pacing` holds the two, and both the outbox
+dispatcher and :class:`SharedRateLimiter` (python-telegram-bot's rate-limiter
+hook, so every request a handler makes: replies, edits, files, exports) draw on
+it; a chat's replies and its alerts share one allowance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
 _EPSILON = 1e-9  # float dust: a bucket 0.999999999 full has its token
@@ -162,3 +175,135 @@ class ChatPacer:
     def _forget_idle(self, now: float) -> None:
         for chat in [c for c, b in self._buckets.items() if b.full(now)]:
             del self._buckets[chat]
+
+
+# ----------------------------------------------------------------------------- one gate
+
+HANDLER_PRIORITY = 1  # a person is waiting for this answer: with receipts, after urgent alerts
+_OUTBOX_SEND: contextvars.ContextVar[bool] = contextvars.ContextVar("fosterbot_outbox_send",
+                                                                    default=False)
+
+
+def chat_key(chat_id: Any) -> Any:
+    """The key a chat's bucket is kept under, however the chat id was given (int or str)."""
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return chat_id
+
+
+class Pacing:
+    """The one pacing gate for every send: the global gate and the per-chat buckets, shared by
+    the outbox dispatcher and, through :class:`SharedRateLimiter`, by every request a handler
+    makes (replies, edits, files, exports). A chat's replies and its alerts draw on one
+    allowance, so together they stay inside Telegram's limits."""
+
+    def __init__(self, *, global_per_second: float = 28.0, global_burst: int = 5,
+                 per_chat_per_second: float = 1.0, per_chat_burst: int = 3,
+                 clock: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.gate = GlobalGate(global_per_second, global_burst, clock=clock, sleep=sleep)
+        self.chats = ChatPacer(per_chat_per_second, per_chat_burst, clock=clock)
+        self.retried_after = 0  # 429s waited out for handler requests
+        self._locks: dict[Any, asyncio.Lock] = {}
+
+    @classmethod
+    def from_settings(cls, delivery: Any) -> Pacing:
+        """From the ``[delivery]`` settings (bot.config.DeliverySettings)."""
+        return cls(global_per_second=delivery.global_per_second,
+                   global_burst=delivery.global_burst,
+                   per_chat_per_second=delivery.per_chat_per_second,
+                   per_chat_burst=delivery.per_chat_burst)
+
+    def chat_lock(self, chat: Any) -> asyncio.Lock:
+        """Held from a chat's turn until its send is charged: a chat's bucket is charged when a
+        send completes, so two senders (a handler and the outbox) must not both pass the check
+        before either is charged."""
+        lock = self._locks.get(chat)
+        if lock is None:
+            if len(self._locks) > 10_000:
+                for c in [c for c, lk in self._locks.items() if not lk.locked()]:
+                    del self._locks[c]
+            lock = self._locks[chat] = asyncio.Lock()
+        return lock
+
+    async def turn(self, chat: Any, key: Any) -> None:
+        """Wait until ``chat`` may get another message and the global gate grants ``key``."""
+        while True:
+            delay = self.chats.delay(chat)
+            if delay <= 0:
+                break
+            await self.sleep(delay)
+        await self.gate.acquire(key)
+
+
+class SharedRateLimiter(BaseRateLimiter[dict]):
+    """python-telegram-bot's hook around every Bot API request, on our :class:`Pacing`.
+
+    Requests that put a message in a chat wait for that chat's bucket and a global slot, and
+    are charged to the chat when they complete. A ``RetryAfter`` (429) holds the chat (and pauses the gate
+    when it has no chat) and the request is tried again once the wait is over, for up to
+    ``max_wait`` seconds in all: it never reaches the handler in ordinary flood control.
+    Sends by the outbox dispatcher pass straight through (it paces itself on the same
+    :class:`Pacing` and handles 429 by holding its rows)."""
+
+    def __init__(self, pacing: Pacing, *, max_wait: float = 60.0) -> None:
+        self.pacing = pacing
+        self.max_wait = max_wait
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if _OUTBOX_SEND.get():
+            return await callback(*args, **kwargs)
+        chat = data.get("chat_id")
+        key = chat_key(chat) if chat is not None and _makes_a_message(endpoint) else None
+        waited = 0.0
+        while True:
+            try:
+                if key is None:
+                    return await callback(*args, **kwargs)
+                async with self.pacing.chat_lock(key):
+                    await self.pacing.turn(key, (HANDLER_PRIORITY, 0))
+                    try:
+                        return await callback(*args, **kwargs)
+                    finally:
+                        self.pacing.chats.charge(key)
+            except RetryAfter as exc:
+                seconds = max(1.0, _as_seconds(exc.retry_after))
+                waited += seconds
+                if waited > self.max_wait:
+                    raise
+                self.pacing.retried_after += 1
+                log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs",
+                            endpoint, chat, seconds)
+                if key is not None:
+                    self.pacing.chats.hold(key, seconds)
+                else:
+                    await self.pacing.sleep(seconds)
+
+
+def _makes_a_message(endpoint: str) -> bool:
+    """Telegram's flood limits count the messages a chat receives (sends, copies, forwards);
+    edits and callback answers are not paced (a 429 on them is still waited out)."""
+    name = endpoint.lower()
+    return name.startswith(("send", "copymessage", "forwardmessage"))
+
+
+def _as_seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+@contextlib.contextmanager
+def outbox_send() -> Any:
+    """Mark the requests made inside as the dispatcher's (already paced)."""
+    token = _OUTBOX_SEND.set(True)
+    try:
+        yield
+    finally:
+        _OUTBOX_SEND.reset(token)

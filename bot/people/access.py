@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
-from storage.models import Incident, IncidentRecipient, Person, Team
+from storage.models import Incident, IncidentRecipient, Person, RelinkRequest, Team
 
 # Recipients who hold an incident (rather than being copied for information).
 
@@ -37,6 +37,15 @@ class Access:
     def __init__(self) -> None:
         self._known_roles: weakref.WeakKeyDictionary[Person, frozenset[str]] = (
             weakref.WeakKeyDictionary())
+
+    @staticmethod
+    def may_decide_relink(person: Person | None, request: RelinkRequest | None,
+                          telegram_user_id: int) -> bool:
+        """Only the account a person is linked to now may say Yes or No to moving them to
+        another one (``bot/people/relinking.py``), and only about a request for that person."""
+        return (person is not None and request is not None
+                and request.person_id == person.id
+                and person.telegram_user_id == request.old_telegram_user_id == telegram_user_id)
 
     def remember_roles(self, person: Person, roles: frozenset[str]) -> None:
         self._known_roles[person] = roles

@@ -7,6 +7,9 @@ Wrong codes from one Telegram account are counted: after ``MAX_FAILURES`` in
 long as the one before (15 min, 30, 60, … up to ``MAX_LOCKOUT``), before the
 bot looks at another code, which makes guessing useless. The doubling starts
 again after a successful link or ``LOCKOUT_MEMORY`` without a wrong code.
+A code for a person who already has a linked account does not move them: the
+current account must confirm (``bot/people/relinking.py``), unless the code was
+issued with ``replace=True`` (``fosterbot invite --replace``) for a lost account.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from bot.people import relinking
 from storage.models import Invite, Person, StartAttempt
 
 MAX_FAILURES = 5
@@ -39,8 +43,10 @@ def deep_link(bot_username: str, code: str) -> str:
 
 
 async def create_invite(
-    session: AsyncSession, person_id: str, *, now: datetime, ttl: timedelta, actor: str | None = None
+    session: AsyncSession, person_id: str, *, now: datetime, ttl: timedelta, actor: str | None = None,
+    replace: bool = False,
 ) -> tuple[str, Invite]:
+    """A new single-use code; ``replace``: it may replace a linked account without its Yes."""
     person = await session.get(Person, person_id)
     if person is None:
         raise LookupError(f"no person with id {person_id!r} in the directory")
@@ -48,11 +54,12 @@ async def create_invite(
         raise LookupError(f"{person_id!r} is not active in the directory")
     code = secrets.token_urlsafe(CODE_BYTES)
     invite = Invite(person_id=person_id, code_hash=hash_code(code), created_at=now,
-                    expires_at=now + ttl)
+                    expires_at=now + ttl, replaces_account=replace)
     session.add(invite)
     await session.flush()
     await audit.record(session, "invite_created", at=now, actor_id=actor, person=person_id,
-                       invite=invite.id, expires_at=invite.expires_at.isoformat())
+                       invite=invite.id, expires_at=invite.expires_at.isoformat(),
+                       **({"replace": True} if replace else {}))
     return code, invite
 
 
@@ -72,7 +79,7 @@ async def revoke_invites(
 
 @dataclass
 class RedeemResult:
-    status: str  # linked | invalid | used | expired | revoked | locked | other_account | inactive
+    status: str  # linked | confirm | invalid | used | expired | revoked | locked | other_account | inactive
     person: Person | None = None
     wait: timedelta | None = None
 
@@ -129,18 +136,16 @@ async def redeem(
         await audit.record(session, "invite_refused", at=now, telegram_user_id=telegram_user_id,
                            why="account already linked", linked_to=other.id, person=person.id)
         return RedeemResult("other_account", other)
-    previous = person.telegram_user_id
-    invite.used_at = now
-    invite.used_by_telegram_user_id = telegram_user_id
-    person.telegram_user_id = telegram_user_id
-    person.telegram_chat_id = chat_id
-    person.linked_at = now
-    person.unreachable_since = None
-    person.unreachable_reason = None
-    person.updated_at = now
     if attempt is not None:
         attempt.failures, attempt.locked_until, attempt.lockouts = 0, None, 0
-    await audit.record(session, "linked", at=now, actor_id=person.id,
-                       telegram_user_id=telegram_user_id, invite=invite.id,
-                       replaced_account=previous if previous and previous != telegram_user_id else None)
+    if (person.telegram_user_id is not None and person.telegram_user_id != telegram_user_id
+            and not invite.replaces_account):
+        await relinking.request(session, person, invite, telegram_user_id=telegram_user_id,
+                                chat_id=chat_id, now=now)
+        return RedeemResult("confirm", person)
+    invite.used_at = now
+    invite.used_by_telegram_user_id = telegram_user_id
+    await relinking.link(session, person, telegram_user_id=telegram_user_id, chat_id=chat_id,
+                         now=now, invite_id=invite.id,
+                         how="replacement code" if invite.replaces_account else "invite code")
     return RedeemResult("linked", person)

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 async def take_input(
     session: AsyncSession, services: "Services", person: Person, chat_id: int,
-    text: str, media: Media | None = None,
+    text: str, media: Media | None = None, message_id: int | None = None,
 ) -> Prompt | None:
-    """Hand ``text`` (or ``media`` with its caption as ``text``) to whatever awaits it."""
+    """Hand ``text`` (or ``media`` with its caption as ``text``) to whatever awaits it
+    (``message_id``: Telegram's id of the message, to join the pieces of a long paste)."""
     state = await thread.pending(session, services, person.id)
     is_carer = await services.access.can_report(session, person)
     draft = await reporting.active_draft(session, person.id) if is_carer else None
@@ -35,14 +36,17 @@ async def take_input(
         if state.step in reporting.DETAIL_STEPS:
             if media is not None:
                 return await reporting.media_received(session, services, state, media)
-            return await reporting.text_received(session, services, state, text)
+            return await reporting.text_received(session, services, state, text, message_id)
         return await thread.state_input(session, services, person, state, text, media)
     if draft is not None and draft.step not in ("offer", "offer_add"):
         if media is not None:
             return await reporting.media_received(session, services, draft, media)
-        return await reporting.text_received(session, services, draft, text)
+        return await reporting.text_received(session, services, draft, text, message_id)
     if is_carer:
+        if draft is not None and media is None and reporting.continues_offer(draft, message_id):
+            return await reporting.continue_offer(session, services, draft, text, message_id)
         if draft is not None:  # an earlier unanswered offer: replaced by this one
             draft.discarded_at = services.clock.now()
-        return await reporting.offer(session, services, person, chat_id, text, media)
+        return await reporting.offer(session, services, person, chat_id, text, media,
+                                     message_id=message_id)
     return None

@@ -46,7 +46,10 @@ from storage.models import (
 if TYPE_CHECKING:
     from bot.services import Services
 
-MAX_DESCRIPTION = 3000  # keeps the alert (description plus header) within Telegram's 4096
+# A long paste arrives split in messages of up to 4096 characters (Telegram's limit for one
+# message); up to four are joined into the description. The alert shows what fits and "Full
+# record" the rest (bot.chunks); anything beyond goes to the draft's notes, never dropped.
+MAX_DESCRIPTION = 4 * 4096
 
 
 class ReportError(Exception):

@@ -23,6 +23,9 @@ class Prompt:
     done: bool = False  # the draft is finished (submitted or discarded)
     wake: bool = False  # deliveries were owed: wake the dispatcher after the commit
     files_for: int | None = None  # an incident whose attachments may need keeping on disk
+    # Sent as its own message before ``text`` (no buttons), so a later button press that
+    # edits the prompt cannot wipe it away.
+    notice: str | None = None
 
 
 class Refused(Exception):

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.chunks import split_html
 from bot.record import attachments
 from bot.rules.outcomes import outcome_label
-from bot.texts import URGENCY_MARK, h, when
+from bot.texts import MAX_MESSAGE, URGENCY_MARK, h, when
 from storage import queries
 from storage.models import Incident, IncidentMessage
 
@@ -56,7 +57,6 @@ MESSAGE_LABELS = {
     "outcome": "Closed with outcome",
     "reopen": "Reopened",
 }
-CHUNK = 3900
 
 
 def fit(parts: list[str], budget: int) -> list[str]:
@@ -96,21 +96,10 @@ def field_lines(services: "Services", incident: Incident, budget: int) -> list[s
     return lines
 
 
-def split(text: str, size: int = CHUNK) -> list[str]:
-    """Split HTML text at line breaks into messages Telegram accepts (lines are pre-escaped)."""
-    chunks, current = [], ""
-    for line in text.split("\n"):
-        while len(line) > size:  # one enormous line: cut it (escaped text, no tags inside)
-            chunks.append((current + "\n" if current else "") + line[:size])
-            current, line = "", line[size:]
-        if len(current) + len(line) + 1 > size:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return chunks
+def split(text: str) -> list[str]:
+    """HTML text as messages Telegram accepts (``bot.chunks``: counted after parsing, never cut
+    inside a tag or an entity)."""
+    return split_html(text, MAX_MESSAGE)
 
 
 async def render(session: AsyncSession, services: "Services", incident: Incident) -> list[str]:

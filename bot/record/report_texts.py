@@ -199,13 +199,18 @@ def edit_menu(draft_id: int, steps: Iterable[tuple[str, str]]) -> Shown:
 
 # ------------------------------------------------------------------ notes before a prompt
 
-def description_cut(length: int, kept: int) -> str:
-    return (f"That is {length} characters; I kept the first {kept}. "
-            "You can add the rest as a follow-up after submitting.\n\n")
+def description_overflow(length: int, kept: int) -> str:
+    return (f"What happened is {length} characters; the first {kept} are the description and "
+            "the rest is kept with the report as a note. Nothing was lost.")
 
 
-def field_cut(kept: int) -> str:
-    return f"That was long; I kept the first {kept} characters.\n\n"
+def rest_added_to(reference: str) -> str:
+    return (f"Added to <b>{h(reference)}</b> as the rest of what happened; "
+            "everyone who has it was told.")
+
+
+def added_to_description(length: int) -> str:
+    return f"Added to what happened ({length} characters in all)."
 
 
 def when_unreadable(error: str) -> str:
@@ -216,8 +221,7 @@ def report_refused(error: str) -> str:
     return f"⚠️ {h(error)}\n\n"
 
 
-def kept_typed() -> str:
-    return "I have kept what you typed. Please use the buttons to carry on.\n\n"
+KEPT_TYPED = "I have kept what you typed. Please use the buttons to carry on."
 
 
 def file_added_to(reference: str) -> str:

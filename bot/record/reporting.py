@@ -58,7 +58,7 @@ __all__ = ["Prompt", "StaleButton"]
 
 DETAIL_STEPS = ("when", "where", "present", "words", "action", "views", "opinion")
 STEPS = ("offer", "offer_add", "child", "category", "description", *DETAIL_STEPS, "review")
-MAX_FIELD = 1500
+MAX_FIELD = 4096  # one Telegram message: an answer is never cut
 
 # record-field step -> its key in draft.data and incident.details (questions: report_texts)
 FIELD_KEYS: dict[str, str] = {"where": "where", "present": "present", "words": "child_words",
@@ -292,19 +292,44 @@ async def _answer(session, services, carer: Person, draft: Draft, key: str, valu
     return await _next(session, services, carer, draft)
 
 
-async def text_received(session, services, draft: Draft, text: str) -> Prompt:
-    """Free text typed while a draft is open."""
+def _continues(draft: Draft, message_id: int | None) -> bool:
+    """Was this message sent straight after the last piece of the description, before the bot
+    answered it? Telegram numbers a private chat's messages (the bot's and the person's) in
+    one sequence, so the next piece of a split paste has the very next id."""
+    last = (draft.data or {}).get("desc_msg")
+    return message_id is not None and isinstance(last, int) and message_id == last + 1
+
+
+def _join(draft: Draft, now: datetime, text: str, message_id: int | None) -> str | None:
+    """Add ``text`` to the draft's description (a continuation, or the first piece); anything
+    beyond ``MAX_DESCRIPTION`` goes to the notes. Returns a notice when something overflowed."""
+    data = draft.data or {}
+    before = (data.get("description") or "") if _continues(draft, message_id) else ""
+    whole = f"{before}\n{text}" if before else text
+    notice = None
+    if len(whole) > MAX_DESCRIPTION:
+        notes = list(data.get("notes", []))
+        notes.append(whole[MAX_DESCRIPTION:])
+        _touch(draft, now, notes=notes)
+        notice = texts.description_overflow(len(whole), MAX_DESCRIPTION)
+        whole = whole[:MAX_DESCRIPTION]
+    _touch(draft, now, description=whole, desc_msg=message_id)
+    return notice
+
+
+async def text_received(session, services, draft: Draft, text: str,
+                        message_id: int | None = None) -> Prompt:
+    """Free text typed while a draft is open (``message_id``: Telegram's, to join the pieces
+    of a long paste)."""
     now = services.clock.now()
     text = text.strip()
     carer = await session.get(Person, draft.carer_id)
+    if _continues(draft, message_id) and (draft.step != "description"):
+        return await _continued(session, services, carer, draft, text, message_id)
     if draft.step == "description":
-        note = ""
-        if len(text) > MAX_DESCRIPTION:
-            note = texts.description_cut(len(text), MAX_DESCRIPTION)
-            text = text[:MAX_DESCRIPTION]
-        _touch(draft, now, description=text)
+        notice = _join(draft, now, text, message_id)
         p = await _after_description(session, services, carer, draft)
-        p.text = note + p.text
+        p.notice = notice
         return p
     if draft.step == "when":
         try:
@@ -317,12 +342,7 @@ async def text_received(session, services, draft: Draft, text: str) -> Prompt:
                              occurred_at=at, shown=when(at, services.tz))
     if draft.step in FIELD_KEYS:
         key = FIELD_KEYS[draft.step]
-        note = ""
-        if len(text) > MAX_FIELD:
-            note = texts.field_cut(MAX_FIELD)
-        p = await _answer(session, services, carer, draft, key, text[:MAX_FIELD])
-        p.text = note + p.text
-        return p
+        return await _answer(session, services, carer, draft, key, text[:MAX_FIELD])
     # Any other step: keep the text so nothing typed is lost, and re-ask.
     notes = list((draft.data or {}).get("notes", []))
     notes.append(text[:MAX_DESCRIPTION])
@@ -330,7 +350,30 @@ async def text_received(session, services, draft: Draft, text: str) -> Prompt:
     if not (draft.data or {}).get("description"):
         _touch(draft, now, description=text[:MAX_DESCRIPTION])
     p = await prompt(session, services, draft)
-    p.text = texts.kept_typed() + p.text
+    p.notice = texts.KEPT_TYPED
+    return p
+
+
+async def _continued(session, services, carer: Person, draft: Draft, text: str,
+                     message_id: int | None) -> Prompt:
+    """The next piece of a description that arrived split: joined to it (or, once an urgent
+    report has gone, added to it as a follow-up everyone who has it is told about)."""
+    now = services.clock.now()
+    if _after(draft):
+        incident = await session.get(Incident, draft.data["incident_id"])
+        if incident is None or incident.reporter_id != carer.id:
+            raise StaleButton()
+        await thread.post_message(session, services, incident=incident, author=carer,
+                                  kind="followup", text=f"What happened (continued): {text}")
+        _touch(draft, now, desc_msg=message_id)
+        p = await prompt(session, services, draft)
+        p.notice = texts.rest_added_to(incident.reference)
+        p.wake = True
+        return p
+    notice = _join(draft, now, text, message_id)
+    length = len((draft.data or {}).get("description", ""))
+    p = await prompt(session, services, draft)
+    p.notice = notice or texts.added_to_description(length)
     return p
 
 
@@ -491,7 +534,8 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
     draft.last_activity_at = now
     if incident.urgency == "urgent":
         after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
-                      data={"incident_id": incident.id}, created_at=now, last_activity_at=now)
+                      data={"incident_id": incident.id, "desc_msg": data.get("desc_msg")},
+                      created_at=now, last_activity_at=now)
         session.add(after)
         await session.flush()
         first = await prompt(session, services, after)
@@ -507,11 +551,25 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
     )
 
 
+def continues_offer(draft: Draft, message_id: int | None) -> bool:
+    """The next piece of a long paste typed outside a report (the offer is still open)."""
+    return draft.step == "offer" and _continues(draft, message_id)
+
+
+async def continue_offer(session, services, draft: Draft, text: str,
+                         message_id: int | None) -> Prompt:
+    """Join the next piece of a long paste to the text already offered as a report."""
+    notice = _join(draft, services.clock.now(), text, message_id)
+    p = await prompt(session, services, draft)
+    p.notice = notice
+    return p
+
+
 async def offer(session, services, carer: Person, chat_id: int, text: str,
-                media: Media | None = None) -> Prompt:
+                media: Media | None = None, *, message_id: int | None = None) -> Prompt:
     """A carer typed (or sent a file) outside a report: keep it in a draft and offer to report it."""
     now = services.clock.now()
-    data = {"description": text[:MAX_DESCRIPTION]} if text else {}
+    data = {"description": text[:MAX_DESCRIPTION], "desc_msg": message_id} if text else {}
     draft = Draft(carer_id=carer.id, chat_id=chat_id, step="offer", data=data, created_at=now,
                   last_activity_at=now)
     session.add(draft)

@@ -48,7 +48,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.delivery.outbox import (
+    NOTICE_PRIORITY,
+    PRIORITY,
+    RECEIPT_PRIORITY,
+    enqueue,
+    enqueue_long,
+)
 from bot.escalation import clocks
 from bot.record import attachments
 from bot.record import thread_texts as texts
@@ -67,7 +73,7 @@ if TYPE_CHECKING:
 THREAD_STEPS = ("add", "reply", "outcome", "reopen")
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
-MAX_MESSAGE = 3000
+MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send
 EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
 
 
@@ -342,9 +348,10 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
         person = people.get(r.person_id)
         if person is None or person.id == author.id or person.telegram_chat_id is None:
             continue
-        await enqueue(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind, now=msg.created_at,
-                      person=person, incident_id=incident.id,
-                      priority=PRIORITY.get(incident.urgency, 3) + 1, text=text, buttons=buttons)
+        await enqueue_long(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind,
+                           now=msg.created_at, person=person, incident_id=incident.id,
+                           priority=PRIORITY.get(incident.urgency, 3) + 1, text=text,
+                           buttons=buttons)
 
 
 async def _tell_carer_reply(session, services, incident: Incident, author: Person,
@@ -355,9 +362,9 @@ async def _tell_carer_reply(session, services, incident: Incident, author: Perso
     text = texts.to_carer_reply(author_name=author.name, reference=incident.reference,
                                 at=msg.created_at, tz=services.tz, text=msg.text,
                                 files=attachments.describe(counts) if counts else "")
-    await enqueue(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at, person=carer,
-                  incident_id=incident.id, priority=RECEIPT_PRIORITY, text=text,
-                  buttons=texts.carer_reply_buttons(incident.id, has_files=bool(counts)))
+    await enqueue_long(session, key=f"reply:{msg.id}", kind="reply", now=msg.created_at,
+                       person=carer, incident_id=incident.id, priority=RECEIPT_PRIORITY, text=text,
+                       buttons=texts.carer_reply_buttons(incident.id, has_files=bool(counts)))
 
 
 async def _notice_to_carer(session, incident: Incident, *, key: str, now, text: str) -> None:

@@ -232,3 +232,9 @@ def attachment_caption(reference: str, number: int, total: int, kind_label: str,
                        uploader: str, at: datetime, tz: ZoneInfo) -> str:
     return (f"{h(reference)} · {number} of {total} · {kind_label} from {h(uploader)}, "
             f"{when(at, tz)}")
+
+
+def view_incomplete(what: str, delivered: int, total: int) -> str:
+    """A button's answer when Telegram refused part of a record or of the files (plain text)."""
+    return (f"Sorry, the {what} could not be shown in full ({delivered} of {total} sent): "
+            "Telegram did not accept the rest. Please tap the button again.")

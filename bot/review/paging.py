@@ -7,9 +7,7 @@ so a page that fits here fits there.
 
 from __future__ import annotations
 
-import html
-import re
-
+from bot.chunks import split_html
 from bot.texts import MAX_MESSAGE, h
 
 
@@ -58,12 +56,12 @@ def pack(blocks: list[str], budget: int, sep: str = "\n\n") -> list[list[str]]:
 
 
 def messages(lines: list[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """HTML lines (each short) as one or more messages, split between lines."""
+    """HTML lines (each short) as one or more messages, split between lines; a single
+    over-long line is cut by the one chunker (``bot.chunks``), its markup kept."""
     fitted: list[str] = []
     for line in lines:
         if tg_len(line) <= limit:
             fitted.append(line)
-        else:  # a single over-long line: its text without markup, in pieces
-            text = html.unescape(re.sub(r"<[^>]+>", "", line))
-            fitted.extend(h(p) for p in split_escaped(text, limit))
+        else:
+            fitted.extend(split_html(line, limit))
     return ["\n".join(page) for page in pack(fitted, limit, sep="\n")]

@@ -30,6 +30,12 @@ A failed poll never ends the loop (only a refused token does): a 429 is
 waited out as long as Telegram asks, anything else — a network error, a 5xx, a
 403, a bug — is logged and retried with a backoff doubling up to 30 s.
 
+An update whose handling failed because the database was unavailable
+(``bot/runtime/failures.py``) is not counted as done: the offset stays at it, so
+Telegram keeps it, and the loop takes it again after a back-off (1 s doubling to
+``RETRY_MAX``) until it is handled. Meanwhile the loop waits for that back-off
+instead of polling in a tight circle.
+
 Stopping (SIGTERM) interrupts the long poll at once but lets the updates in
 hand finish; what they confirm is confirmed on the way out.
 """
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from typing import Any
 
@@ -54,9 +61,10 @@ from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery.stopping import unless_stopped
-from bot.runtime import inbound
+from bot.runtime import failures, inbound
 
 log = logging.getLogger(__name__)
+RETRY_MAX = 10.0  # seconds between tries of an update that failed on the database
 
 # ``_fetch`` calls getUpdates through ``Bot.do_api_request`` on purpose (for the raw
 # JSON); python-telegram-bot warns that ``Bot.get_updates`` exists.
@@ -88,6 +96,9 @@ class Poller:
         self._in_hand: dict[int, asyncio.Task] = {}  # update id -> its handling
         self._done_above: set[int] = set()  # handled, but an earlier update is still in hand
         self._highest: int | None = None  # the highest update id taken
+        # Failed on the database: update id -> (monotonic time it may be tried again, tries).
+        self._retry: dict[int, tuple[float, int]] = {}
+        self.retried = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -124,9 +135,17 @@ class Poller:
                 await self._wait(None, every=False)
                 continue
             asked = self.offset
+            if self._retry and not self._in_hand:
+                # Telegram answers at once while it holds a failed update: wait for its turn.
+                due = min(at for at, _ in self._retry.values()) - time.monotonic()
+                if due > 0:
+                    try:
+                        await self._interruptible(asyncio.sleep(min(due, RETRY_MAX)))
+                    except asyncio.CancelledError:
+                        return
             try:
                 raw = await self._interruptible(
-                    self._fetch(asked, 0 if self._in_hand else self.timeout))
+                    self._fetch(asked, 0 if self._in_hand or self._retry else self.timeout))
             except asyncio.CancelledError:
                 return
             except (InvalidToken, EndPointNotFound):
@@ -209,6 +228,8 @@ class Poller:
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_hand or update_id in self._done_above:
             return False
+        if update_id in self._retry:
+            return self._retry[update_id][0] <= time.monotonic()
         return self.offset is None or update_id >= self.offset
 
     def _take(self, updates: list) -> None:
@@ -224,6 +245,14 @@ class Poller:
 
     def _finished(self, update_id: int, task: asyncio.Task) -> None:
         self._in_hand.pop(update_id, None)
+        if failures.take(self.app.bot_data, update_id):
+            tries = self._retry.get(update_id, (0.0, 0))[1] + 1
+            self._retry[update_id] = (time.monotonic() + min(RETRY_MAX, 2.0 ** (tries - 1)),
+                                      tries)
+            self.retried += 1
+            self._advance()
+            return
+        self._retry.pop(update_id, None)
         self._done_above.add(update_id)
         self.handled += 1
         if not task.cancelled() and task.exception() is not None:
@@ -231,9 +260,10 @@ class Poller:
         self._advance()
 
     def _advance(self) -> None:
-        """The offset: the lowest update still in hand, else one past the highest taken."""
-        if self._in_hand:
-            self.offset = min(self._in_hand)
+        """The offset: the lowest update still in hand (or waiting to be tried again), else one
+        past the highest taken."""
+        if self._in_hand or self._retry:
+            self.offset = min([*self._in_hand, *self._retry])
         elif self._highest is not None:
             self.offset = self._highest + 1
         if self.offset is not None:

@@ -32,7 +32,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.runtime import health, inbound
+from bot.runtime import failures, health, inbound
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -140,5 +140,8 @@ class HttpServer:
                       inbound.describe(update_id, data, exc))
             return web.Response(text="unreadable update skipped")
         await self.app.update_processor.process_update(update, self.app.process_update(update))
+        if failures.take(self.app.bot_data, update_id):
+            # Failed on the database: not confirmed, so Telegram delivers it again.
+            return web.Response(status=503, text="database unavailable; send it again")
         self.handled += 1
         return web.Response(text="ok")

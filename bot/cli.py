@@ -37,7 +37,7 @@ from bot.people.directory import (
     export_directory,
     parse_directory,
 )
-from bot.review import render, stats, timeline
+from bot.review import lists, needs, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
@@ -271,6 +271,26 @@ def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
+    """Every report late on any clock, most overdue first (the list /overdue shows)."""
+    services = _services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                scope = _scope(args)
+                result = await needs.needs_action(s, scope, services.clock.now(),
+                                                  limit=args.limit)
+                return result, await lists.team_label(s, scope)
+        finally:
+            await services.db.dispose()
+
+    result, label = asyncio.run(run())
+    print(render.needs_plain(services, result, label))
+    return 0
+
+
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
@@ -393,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("log", help="the full timeline of one incident")
     lg.add_argument("reference", help="INC-YYYY-NNNNNN")
     lg.set_defaults(fn=cmd_log)
+
+    od = sub.add_parser("overdue", help="every report late on any clock, most overdue first")
+    od.add_argument("--team", action="append", metavar="TEAM_ID",
+                    help="only this team (repeatable; default: all teams)")
+    od.add_argument("--limit", type=int, default=200, metavar="N",
+                    help="show at most N reports (default 200)")
+    od.set_defaults(fn=cmd_overdue)
 
     def period_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--from", dest="from_", metavar="DATE",

@@ -183,6 +183,11 @@ class Incident(Base):
         Index("ix_incidents_next_due", "next_due_at"),
         Index("ix_incidents_status_reported", "status", "reported_at"),
         Index("ix_incidents_notification_next", "notification_next_at"),
+        # The needs-action list (bot/review/needs.py): one range scan per clock.
+        Index("ix_incidents_status_ack_due", "status", "ack_due_at"),
+        Index("ix_incidents_status_outcome_due", "status", "outcome_due_at"),
+        Index("ix_incidents_notified_due", "notified_at", "notification_due_at"),
+        Index("ix_incidents_status_undelivered", "status", "undelivered_since"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -212,6 +217,12 @@ class Incident(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     next_step: Mapped[str | None] = mapped_column(String(64))
     next_due_at: Mapped[datetime | None]
+    # Deadlines that do not move when the engine acts (the needs-action list counts
+    # lateness from them): the plan's first step, the outcome deadline set on
+    # acknowledgement, and the first time a message about it reached nobody.
+    ack_due_at: Mapped[datetime | None]
+    outcome_due_at: Mapped[datetime | None]
+    undelivered_since: Mapped[datetime | None]
     # Notifiable events (Fostering Services Regulations 2011, reg. 36).
     notifiable: Mapped[bool] = mapped_column(Boolean, default=False)
     notification_due_at: Mapped[datetime | None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -140,3 +140,13 @@ async def open_incidents_for(session: AsyncSession, person_id: str) -> list[Inci
 
 def today_in(tz, now: datetime) -> date:
     return now.astimezone(tz).date()
+
+
+async def mark_undelivered(session: AsyncSession, incident_id: int, now: datetime) -> None:
+    """Record the first moment a message about an incident reached nobody (kept thereafter)."""
+    await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.undelivered_since.is_(None))
+        .values(undelivered_since=now)
+        .execution_options(synchronize_session=False)
+    )

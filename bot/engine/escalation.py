@@ -394,6 +394,7 @@ class _Step:
                                person=pid, why=why, step=self.key)
         if not resolution.reached:
             log.error("incident %s step %s: nobody could be reached", self.inc.reference, self.key)
+            await queries.mark_undelivered(self.s, self.inc.id, self.now)
             await audit.record(self.s, "escalation_unreachable", at=self.now,
                                incident_id=self.inc.id, step=self.key)
 

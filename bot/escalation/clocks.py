@@ -36,6 +36,7 @@ async def after_ack(session: AsyncSession, calendar: WorkingCalendar, incident: 
     due = policy.outcome_due(incident.plan or {}, calendar, now)
     incident.next_step = "outcome1" if due else None
     incident.next_due_at = due
+    incident.outcome_due_at = due  # stays put while the engine moves next_due_at on
     cancelled = await session.execute(
         update(Delivery)
         .where(Delivery.incident_id == incident.id, Delivery.kind.in_(CANCEL_ON_ACK),

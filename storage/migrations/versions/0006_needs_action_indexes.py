@@ -1,0 +1,99 @@
+"""needs action: deadlines that stay put, and an index per clock
+
+``incidents.ack_due_at`` (the frozen plan's first step), ``outcome_due_at``
+(set on acknowledgement) and ``undelivered_since`` (the first message about the
+incident that reached nobody), with one index per clock so the needs-action
+list (``/overdue``, ``fosterbot overdue``, the digest) is a few range scans
+whatever the size of the closed record. Rows that are not closed are filled in
+from what the database already holds.
+
+Revision ID: 0006_needs_action_indexes
+Revises: 4_audit_head_row
+"""
+
+import json
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_needs_action_indexes"
+down_revision = "4_audit_head_row"
+branch_labels = None
+depends_on = None
+
+COLUMNS = ("ack_due_at", "outcome_due_at", "undelivered_since")
+INDEXES = {
+    "ix_incidents_status_ack_due": ["status", "ack_due_at"],
+    "ix_incidents_status_outcome_due": ["status", "outcome_due_at"],
+    "ix_incidents_notified_due": ["notified_at", "notification_due_at"],
+    "ix_incidents_status_undelivered": ["status", "undelivered_since"],
+}
+
+
+def _utc(value):
+    """A stored time as naive UTC for the bind (SQLite stores naive UTC; PostgreSQL is aware)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("incidents") as batch:
+        for name in COLUMNS:
+            batch.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
+        for name, cols in INDEXES.items():
+            batch.create_index(name, cols)
+    _backfill()
+
+
+def _backfill() -> None:
+    conn = op.get_bind()
+    sqlite = conn.dialect.name == "sqlite"
+
+    def bind(value):
+        value = _utc(value)
+        if value is not None and sqlite:
+            return value.replace(tzinfo=None)
+        return value
+
+    rows = conn.execute(sa.text(
+        "SELECT id, status, plan, next_step, next_due_at FROM incidents WHERE status <> 'closed'"
+    )).fetchall()
+    for iid, status, plan, next_step, next_due_at in rows:
+        if isinstance(plan, str):
+            plan = json.loads(plan or "{}")
+        steps = (plan or {}).get("steps") or []
+        ack_due = datetime.fromisoformat(steps[0]["due"]) if steps else None
+        outcome_due = None
+        if status == "acknowledged":
+            if next_step == "outcome1":
+                outcome_due = next_due_at
+            else:
+                outcome_due = conn.execute(sa.text(
+                    "SELECT due_at FROM escalation_actions WHERE incident_id = :i "
+                    "AND step_key = 'outcome1'"), {"i": iid}).scalar()
+        undelivered = conn.execute(sa.text(
+            "SELECT min(at) FROM audit_events WHERE incident_id = :i AND event = "
+            "'escalation_unreachable'"), {"i": iid}).scalar()
+        failed = conn.execute(sa.text(
+            "SELECT min(created_at) FROM deliveries WHERE incident_id = :i "
+            "AND status = 'failed' AND method = 'send'"), {"i": iid}).scalar()
+        times = [_utc(t) for t in (undelivered, failed) if t is not None]
+        conn.execute(sa.text(
+            "UPDATE incidents SET ack_due_at = :a, outcome_due_at = :o, undelivered_since = :u "
+            "WHERE id = :i"),
+            {"a": bind(ack_due), "o": bind(outcome_due),
+             "u": bind(min(times)) if times else None, "i": iid})
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("incidents") as batch:
+        for name in INDEXES:
+            batch.drop_index(name)
+        for name in COLUMNS:
+            batch.drop_column(name)

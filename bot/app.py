@@ -168,15 +168,26 @@ class BotRunner:
                                            drop_pending_updates=False)
         else:
             if settings.health.port:
-                self.http = HttpServer(self.services, listen=settings.health.listen,
-                                       port=settings.health.port)
-                await self.http.start()
+                await self._start_health_server()
             if polling:
                 self.poller = Poller(self.app)
                 await self.poller.start()
                 self.services.poller = self.poller
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
+
+    async def _start_health_server(self) -> None:
+        """The polling-mode health server. A port that cannot be had is logged as an error
+        but does not stop the bot: alerts matter more than the health check."""
+        health = self.services.settings.health
+        server = HttpServer(self.services, listen=health.listen, port=health.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("health check not served on %s:%s: %s", health.listen, health.port, exc)
+            await server.stop()
+            return
+        self.http = server
 
     async def stop(self) -> None:
         if self.app is None:

@@ -250,11 +250,14 @@ class StorageSettings(_Strict):
     files_dir: str = "files"
 
 
+DEFAULT_HEALTH_PORT = 8089
+
+
 class HealthSettings(_Strict):
     """``GET /healthz`` while polling (webhook mode serves it next to the webhook)."""
 
     listen: str = "127.0.0.1"
-    port: int = Field(0, ge=0, le=65535)  # 0: no health server while polling
+    port: int = Field(DEFAULT_HEALTH_PORT, ge=0, le=65535)  # 0: no health server while polling
 
 
 class DeliverySettings(_Strict):

@@ -22,10 +22,11 @@ from telegram.warnings import PTBUserWarning
 
 import handlers
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.delivery.outbox import Dispatcher
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
+from bot.people.directory import active_person_ids
 from bot.runtime import webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
@@ -64,6 +65,15 @@ async def check_schema(url: str) -> None:
             f"the database schema is {'missing' if current is None else 'at ' + current}, "
             f"the code needs {head}: run `fosterbot db upgrade` first"
         )
+
+
+async def check_policy_targets(services: Services) -> None:
+    """Refuse to start when an escalation step names someone the directory does not have
+    (a misspelt ``team_manger`` would otherwise reach nobody at run time)."""
+    async with services.db.read() as s:
+        problems = services.settings.target_problems(await active_person_ids(s))
+    if problems:
+        raise ConfigError("the escalation policy is invalid:\n  " + "\n  ".join(problems))
 
 
 async def error_handler(update: object, context: BotContext) -> None:
@@ -136,6 +146,7 @@ class BotRunner:
         problems = webhook.config_problems(settings)
         if problems and polling:
             raise webhook.WebhookConfigError("; ".join(problems))
+        await check_policy_targets(self.services)
         self.app = build_application(self.services)
         await self.app.initialize()
         me = self.app.bot.bot

@@ -33,6 +33,7 @@ from bot.demo import DemoOptions, run_demo
 from bot.people import invites
 from bot.people.directory import (
     DirectoryError,
+    active_people,
     apply_directory,
     export_directory,
     parse_directory,
@@ -118,6 +119,13 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
               file=sys.stderr)
         for e in exc.errors:
             print(f"  {e}", file=sys.stderr)
+        return 1
+    problems = settings.target_problems(active_people(directory))
+    if problems:
+        print(f"{path} was not imported; nothing was changed. The escalation policy in the "
+              "configuration names people this directory does not have:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
 
     async def run(db):
@@ -470,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(settings, args) or 0
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

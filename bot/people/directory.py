@@ -293,6 +293,16 @@ def _set(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
+def active_people(directory: Directory) -> set[str]:
+    """The ids of the people a directory file makes active (for the policy check)."""
+    return {p.id for p in directory.people if p.active}
+
+
+async def active_person_ids(session: AsyncSession) -> set[str]:
+    """The ids of the active people in the directory (for the policy check)."""
+    return set((await session.execute(select(Person.id).where(Person.active.is_(True)))).scalars())
+
+
 async def apply_directory(
     session: AsyncSession, directory: Directory, *, now: datetime, actor: str | None = None,
     source: str = "",

@@ -278,6 +278,28 @@ class HealthSettings(_Strict):
     port: int = Field(DEFAULT_HEALTH_PORT, ge=0, le=65535)  # 0: no health server while polling
 
 
+class DigestSettings(_Strict):
+    """The morning digest: each team manager's needs-action list, once a working day."""
+
+    enabled: bool = True
+    time: str = ""  # "HH:MM" local; "" = when that day's working hours start
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if v.strip():
+            m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", v)
+            if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+                raise ValueError(f"expected a time of day such as \"08:30\", or \"\", got {v!r}")
+        return v.strip()
+
+    def at(self) -> time | None:
+        if not self.time:
+            return None
+        hh, mm = self.time.split(":")
+        return time(int(hh), int(mm))
+
+
 class DeliverySettings(_Strict):
     global_per_second: float = Field(29.0, gt=0)  # one under Telegram's ~30/s
     global_burst: int = Field(5, ge=1)
@@ -332,6 +354,7 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
+    digest: DigestSettings = DigestSettings()
     engine: EngineSettings = EngineSettings()
     log_level: str = "INFO"
 

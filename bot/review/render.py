@@ -91,6 +91,27 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
     return out
 
 
+DIGEST_ITEMS = 15
+
+
+def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> str:
+    """The morning digest: the most overdue reports, one short entry each (fits one message)."""
+    tz, now = services.tz, result.now
+    n = result.total
+    lines = [f"☀️ <b>Needs action in {h(team_label)}: {n} report{'s' if n != 1 else ''}</b>, "
+             "most overdue first."]
+    for item in result.items[:DIGEST_ITEMS]:
+        inc = item.incident
+        lines.append("")
+        lines.append(f"<b>{h(inc.reference)}</b> — {URGENCY_MARK.get(inc.urgency, h(inc.urgency))}, "
+                     f"{h(inc.child_ref)}, {h(_label(services, inc))}")
+        lines.extend(_late_line(late, now, tz) for late in item.late)
+    if n > DIGEST_ITEMS:
+        lines.append(f"\n…and {n - DIGEST_ITEMS} more.")
+    lines.append("\n/overdue shows them with buttons; /log INC-… a report's timeline.")
+    return "\n".join(lines)
+
+
 def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> str:
     """The same list as plain text (the command line)."""
     tz, now = services.tz, result.now

@@ -1,8 +1,9 @@
-"""A periodic job for the chores of this module's issue: abandoned drafts and old update ids.
+"""A periodic job for the chores: abandoned drafts, old update ids, the managers' digest.
 
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned
-drafts (``bot/record/drafts.py``) and prune ``processed_updates`` (``bot/runtime/updates.py``).
+drafts (``bot/record/drafts.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
+and send the morning digest when it falls due (``bot/review/digest.py``).
 Kept separate from the escalation engine so either can change without the
 other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
 """
@@ -14,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.record import drafts
+from bot.review import digest
 from bot.runtime import updates
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class Housekeeper:
         async with services.db.write() as s:
             result = await drafts.sweep(s, services, now)
         await updates.prune(services.db, now)
+        await digest.run(services, now)
         if result.reminded or result.discarded:
             log.info("drafts: %d reminded, %d discarded", result.reminded, result.discarded)
             services.wake_dispatcher()

@@ -183,11 +183,12 @@ class Incident(Base):
         Index("ix_incidents_next_due", "next_due_at"),
         Index("ix_incidents_status_reported", "status", "reported_at"),
         Index("ix_incidents_notification_next", "notification_next_at"),
-        # The needs-action list (bot/review/needs.py): one range scan per clock.
-        Index("ix_incidents_status_ack_due", "status", "ack_due_at"),
-        Index("ix_incidents_status_outcome_due", "status", "outcome_due_at"),
-        Index("ix_incidents_notified_due", "notified_at", "notification_due_at"),
-        Index("ix_incidents_status_undelivered", "status", "undelivered_since"),
+        # The needs-action list (bot/review/needs.py): one range scan per clock, the team
+        # last so that a manager's scope is checked in the index (no table lookups).
+        Index("ix_incidents_status_ack_due", "status", "ack_due_at", "team_id"),
+        Index("ix_incidents_status_outcome_due", "status", "outcome_due_at", "team_id"),
+        Index("ix_incidents_notified_due", "notified_at", "notification_due_at", "team_id"),
+        Index("ix_incidents_status_undelivered", "status", "undelivered_since", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,7 +8,7 @@ counted from the first moment each clock went late, whatever the engine did sinc
 
 from __future__ import annotations
 
-from tests.escalation_helpers import actions, incident, tick
+from tests.escalation_helpers import actions, events, incident, tick
 from tests.test_cli_and_schema import fosterbot
 
 CONTACT = "Contact (family time) concern"  # routine: 1 then 2 working days, no repeat
@@ -104,3 +104,20 @@ async def test_an_undelivered_alert_needs_action(world, fake):
     assert "⚠️ A message could not be delivered (since 10:00 Wed 25 Nov 2026, 20 min ago)" \
         in listing
     assert "alert to Priya Patel could not be delivered: Forbidden: bot was blocked" in listing
+
+
+async def test_a_step_that_reached_nobody_needs_action(world):
+    """The manager has not linked Telegram yet: the notification reminder reaches nobody.
+    When they do, /overdue shows it from the moment it reached nobody."""
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Police called to the foster home",
+                             text="Police called after an argument.")
+    await tick(world, minutes=1)
+    unreachable = await events(world, ref, "escalation_unreachable")
+    assert [e.details["step"] for e in unreachable][:1] == ["notify1"]
+    world.clock.advance(minutes=29)
+    jones = await world.linked("tm-jones")
+    listing = await _overdue(jones)
+    assert ref in listing
+    assert "⚠️ A message could not be delivered (since 10:00 Wed 25 Nov 2026, 30 min ago)" \
+        in listing

@@ -26,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, union
+from sqlalchemy import bindparam, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from bot.record.incidents import holder_ids
 from bot.review import Scope
@@ -74,17 +75,50 @@ class NeedsAction:
     now: datetime
 
 
-def _conditions(now: datetime) -> dict[str, tuple]:
-    """Per clock: the column that says since when, and the condition (index-friendly)."""
-    return {
-        ACK: (Incident.ack_due_at, (Incident.status == "open") & (Incident.ack_due_at < now)),
-        OUTCOME: (Incident.outcome_due_at,
-                  (Incident.status == "acknowledged") & (Incident.outcome_due_at < now)),
-        NOTIFICATION: (Incident.notification_due_at,
-                       Incident.notified_at.is_(None) & (Incident.notification_due_at < now)),
-        UNDELIVERED: (Incident.undelivered_since,
-                      Incident.status.in_(NOT_CLOSED) & (Incident.undelivered_since <= now)),
-    }
+_NOW = bindparam("now")
+_TEAMS = bindparam("teams", expanding=True)
+_LIMIT = bindparam("limit")
+_IDS = bindparam("ids", expanding=True)
+
+# Per clock: the column that says since when, and the condition (each matches one index).
+_CLOCK_SQL = {
+    ACK: (Incident.ack_due_at, (Incident.status == "open") & (Incident.ack_due_at < _NOW)),
+    OUTCOME: (Incident.outcome_due_at,
+              (Incident.status == "acknowledged") & (Incident.outcome_due_at < _NOW)),
+    NOTIFICATION: (Incident.notification_due_at,
+                   Incident.notified_at.is_(None) & (Incident.notification_due_at < _NOW)),
+    UNDELIVERED: (Incident.undelivered_since,
+                  Incident.status.in_(NOT_CLOSED) & (Incident.undelivered_since <= _NOW)),
+}
+
+
+def _statements(scoped: bool):
+    """Built once (statement building costs more than running these small queries): the
+    most overdue ``limit`` of each clock in one UNION ALL, and the count of reports."""
+    def where(q, cond):
+        q = q.where(cond)
+        return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
+
+    firsts = [
+        select(where(select(Incident.id.label("id"), col.label("since")), cond)
+               .order_by(col, Incident.id).limit(_LIMIT).subquery())
+        for col, cond in _CLOCK_SQL.values()
+    ]
+    ids = [where(select(Incident.id), cond) for _col, cond in _CLOCK_SQL.values()]
+    return union_all(*firsts), select(func.count()).select_from(union(*ids).subquery())
+
+
+_FIRST, _COUNT = {}, {}
+for _scoped_variant in (False, True):
+    _FIRST[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
+# The list needs neither the plan nor the texts: not decoding them halves its cost.
+_INCIDENTS = select(Incident).where(Incident.id.in_(_IDS)).options(
+    *(defer(c, raiseload=True) for c in (Incident.plan, Incident.details, Incident.description,
+                                         Incident.outcome_text)))
+_FAILED = (select(Delivery).where(Delivery.incident_id.in_(_IDS), Delivery.status == "failed",
+                                  Delivery.method == "send").order_by(Delivery.id))
+_MANAGERS = select(Team.id, Team.manager_id).where(Team.id.in_(bindparam("team_ids",
+                                                                          expanding=True)))
 
 
 def late_clocks(incident: Incident, now: datetime) -> list[tuple[str, datetime]]:
@@ -104,42 +138,28 @@ def late_clocks(incident: Incident, now: datetime) -> list[tuple[str, datetime]]
     return sorted(out, key=lambda c: c[1])
 
 
-def _scoped(q, scope: Scope):
-    return q if scope is None else q.where(Incident.team_id.in_(sorted(scope)))
-
-
 async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
                        limit: int = MAX_ITEMS) -> NeedsAction:
     """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first."""
-    conds = _conditions(now)
+    scoped = scope is not None
+    params: dict = {"now": now, "limit": limit}
+    if scoped:
+        params["teams"] = sorted(scope)
     candidates: dict[int, datetime] = {}
-    for since_col, cond in conds.values():
-        rows = await session.execute(
-            _scoped(select(Incident.id, since_col), scope).where(cond)
-            .order_by(since_col, Incident.id).limit(limit)
-        )
-        for iid, since in rows:
-            if iid not in candidates or since < candidates[iid]:
-                candidates[iid] = since
+    for iid, since in await session.execute(_FIRST[scoped], params):
+        if iid not in candidates or since < candidates[iid]:
+            candidates[iid] = since
     if not candidates:
         return NeedsAction([], 0, now)
     ids = [iid for iid, _ in sorted(candidates.items(), key=lambda c: (c[1], c[0]))][:limit]
-    total = (await session.execute(select(func.count()).select_from(union(*[
-        _scoped(select(Incident.id), scope).where(cond) for _col, cond in conds.values()
-    ]).subquery()))).scalar_one()
-    rows = (await session.execute(select(Incident).where(Incident.id.in_(ids)))).scalars()
-    incidents = {i.id: i for i in rows}
+    total = (await session.execute(_COUNT[scoped], params)).scalar_one()
+    incidents = {i.id: i for i in (await session.execute(_INCIDENTS, {"ids": ids})).scalars()}
     holders = await holder_ids(session, ids)
     failures: dict[int, list[Delivery]] = {}
-    for d in (await session.execute(
-        select(Delivery).where(Delivery.incident_id.in_(ids), Delivery.status == "failed",
-                               Delivery.method == "send").order_by(Delivery.id)
-    )).scalars():
+    for d in (await session.execute(_FAILED, {"ids": ids})).scalars():
         failures.setdefault(d.incident_id, []).append(d)
     team_ids = {i.team_id for i in incidents.values()}
-    managers = dict((await session.execute(
-        select(Team.id, Team.manager_id).where(Team.id.in_(team_ids))
-    )).all())
+    managers = dict((await session.execute(_MANAGERS, {"team_ids": sorted(team_ids)})).all())
     wanted = set(holders.values()) | {m for m in managers.values() if m}
     wanted |= {d.person_id for ds in failures.values() for d in ds if d.person_id}
     wanted |= {worker for i in incidents.values() if (worker := _worker(i, holders))}

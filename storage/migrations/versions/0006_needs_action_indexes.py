@@ -24,10 +24,11 @@ depends_on = None
 
 COLUMNS = ("ack_due_at", "outcome_due_at", "undelivered_since")
 INDEXES = {
-    "ix_incidents_status_ack_due": ["status", "ack_due_at"],
-    "ix_incidents_status_outcome_due": ["status", "outcome_due_at"],
-    "ix_incidents_notified_due": ["notified_at", "notification_due_at"],
-    "ix_incidents_status_undelivered": ["status", "undelivered_since"],
+    # The team last: a manager's scope is checked in the index, with no table lookups.
+    "ix_incidents_status_ack_due": ["status", "ack_due_at", "team_id"],
+    "ix_incidents_status_outcome_due": ["status", "outcome_due_at", "team_id"],
+    "ix_incidents_notified_due": ["notified_at", "notification_due_at", "team_id"],
+    "ix_incidents_status_undelivered": ["status", "undelivered_since", "team_id"],
 }
 
 

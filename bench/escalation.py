@@ -415,6 +415,8 @@ async def needs_cost(backend: str, admin: str | None, open_n: int, sizes: list[i
             t = time.perf_counter()
             await add_closed_history(services, n)
             await add_needs_mix(services, open_n)
+            async with services.db.write() as s:  # as autovacuum would, after a busy day
+                await s.execute(text("ANALYZE" if services.db.is_sqlite else "ANALYZE incidents"))
             services.fill_s = time.perf_counter() - t
             async with services.db.read() as s:  # warm up
                 await needs.needs_action(s, frozenset({"north"}), services.clock.now())

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -187,7 +188,11 @@ class Incident(Base):
         # last so that a manager's scope is checked in the index (no table lookups).
         Index("ix_incidents_status_ack_due", "status", "ack_due_at", "team_id"),
         Index("ix_incidents_status_outcome_due", "status", "outcome_due_at", "team_id"),
-        Index("ix_incidents_notified_due", "notified_at", "notification_due_at", "team_id"),
+        # Only the notifications still to record (a partial index: the planners cannot tell
+        # from column statistics that recorded ones are the ones with a deadline).
+        Index("ix_incidents_notified_due", "notification_due_at", "team_id",
+              sqlite_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL"),
+              postgresql_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL")),
         Index("ix_incidents_status_undelivered", "status", "undelivered_since", "team_id"),
     )
 

@@ -27,9 +27,15 @@ INDEXES = {
     # The team last: a manager's scope is checked in the index, with no table lookups.
     "ix_incidents_status_ack_due": ["status", "ack_due_at", "team_id"],
     "ix_incidents_status_outcome_due": ["status", "outcome_due_at", "team_id"],
-    "ix_incidents_notified_due": ["notified_at", "notification_due_at", "team_id"],
+    "ix_incidents_notified_due": ["notification_due_at", "team_id"],  # partial: PENDING
     "ix_incidents_status_undelivered": ["status", "undelivered_since", "team_id"],
 }
+
+
+# Only notifications still to record: the planners cannot tell from column statistics
+# that the recorded ones are the ones with a deadline.
+PENDING = "notified_at IS NULL AND notification_due_at IS NOT NULL"
+PARTIAL = {"ix_incidents_notified_due": PENDING}
 
 
 def _utc(value):
@@ -48,7 +54,9 @@ def upgrade() -> None:
         for name in COLUMNS:
             batch.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
         for name, cols in INDEXES.items():
-            batch.create_index(name, cols)
+            where = PARTIAL.get(name)
+            kw = {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)} if where else {}
+            batch.create_index(name, cols, **kw)
     _backfill()
 
 

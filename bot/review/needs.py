@@ -94,7 +94,7 @@ _CLOCK_SQL = {
 
 def _statements(scoped: bool):
     """Built once (statement building costs more than running these small queries): the
-    most overdue ``limit`` of each clock in one UNION ALL, with the count of reports."""
+    most overdue ``limit`` of each clock in one UNION ALL, and the count of reports."""
     def where(q, cond):
         q = q.where(cond)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
@@ -105,13 +105,12 @@ def _statements(scoped: bool):
         for col, cond in _CLOCK_SQL.values()
     ]
     ids = [where(select(Incident.id), cond) for _col, cond in _CLOCK_SQL.values()]
-    total = select(func.count()).select_from(union(*ids).subquery()).scalar_subquery()
-    late = union_all(*firsts).subquery()
-    # One round trip: the count rides along as a constant column (evaluated once).
-    return select(late.c.id, late.c.since, total.label("total"))
+    return union_all(*firsts), select(func.count()).select_from(union(*ids).subquery())
 
 
-_FIRST = {scoped: _statements(scoped) for scoped in (False, True)}
+_FIRST, _COUNT = {}, {}
+for _scoped_variant in (False, True):
+    _FIRST[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
 # The list needs neither the plan nor the texts: not decoding them halves its cost.
 _INCIDENTS = select(Incident).where(Incident.id.in_(_IDS)).options(
     *(defer(c, raiseload=True) for c in (Incident.plan, Incident.details, Incident.description,
@@ -147,13 +146,13 @@ async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
     if scoped:
         params["teams"] = sorted(scope)
     candidates: dict[int, datetime] = {}
-    total = 0
-    for iid, since, total in await session.execute(_FIRST[scoped], params):
+    for iid, since in await session.execute(_FIRST[scoped], params):
         if iid not in candidates or since < candidates[iid]:
             candidates[iid] = since
     if not candidates:
         return NeedsAction([], 0, now)
     ids = [iid for iid, _ in sorted(candidates.items(), key=lambda c: (c[1], c[0]))][:limit]
+    total = (await session.execute(_COUNT[scoped], params)).scalar_one()
     incidents = {i.id: i for i in (await session.execute(_INCIDENTS, {"ids": ids})).scalars()}
     holders = await holder_ids(session, ids)
     failures: dict[int, list[Delivery]] = {}

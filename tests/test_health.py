@@ -43,7 +43,7 @@ async def healthz(world) -> tuple[int, dict]:
 
 async def test_health_is_503_when_the_engine_has_stalled(polled):
     w = polled
-    patel, smith = await w.link_all("sw-patel", "carer-smith")
+    _patel, smith = await w.link_all("sw-patel", "carer-smith")
     await w.report(smith, child="A1", category=MISSING, text="Not back from school.")
     await w.settle()
     status, body = await healthz(w)
@@ -64,7 +64,7 @@ async def test_health_is_503_when_the_engine_has_stalled(polled):
 
 async def test_health_is_503_when_the_dispatcher_is_stuck(polled):
     w = polled
-    patel, smith = await w.link_all("sw-patel", "carer-smith")
+    _patel, smith = await w.link_all("sw-patel", "carer-smith")
     await w.report(smith, child="A1", category=MISSING, text="Not back from school.")
     await w.settle()
     await w.runner.dispatcher.stop()  # nothing more goes out

@@ -25,7 +25,7 @@ async def _overdue(manager) -> str:
 
 
 async def test_overdue_by_every_clock_after_the_engine_has_acted(world, tmp_path):
-    jones, patel, khan, smith, brown = await world.link_all(
+    jones, _patel, _khan, smith, brown = await world.link_all(
         "tm-jones", "sw-patel", "sw-khan", "carer-smith", "carer-brown")
     routine = await world.report(smith, child="A1", category=CONTACT, text="Upset after contact.")
     urgent = await world.report(smith, child="C3", category=MISSING, text="Not back from school.")
@@ -93,7 +93,7 @@ async def test_overdue_by_every_clock_after_the_engine_has_acted(world, tmp_path
 
 
 async def test_an_undelivered_alert_needs_action(world, fake):
-    jones, patel, khan, smith = await world.link_all("tm-jones", "sw-patel", "sw-khan",
+    jones, patel, _khan, smith = await world.link_all("tm-jones", "sw-patel", "sw-khan",
                                                      "carer-smith")
     fake.block(patel.id)
     ref = await world.report(smith, child="A1", category=CONTACT, text="Came back quiet.")
@@ -109,7 +109,7 @@ async def test_an_undelivered_alert_needs_action(world, fake):
 async def test_a_step_that_reached_nobody_needs_action(world):
     """The manager has not linked Telegram yet: the notification reminder reaches nobody.
     When they do, /overdue shows it from the moment it reached nobody."""
-    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    _patel, smith = await world.link_all("sw-patel", "carer-smith")
     ref = await world.report(smith, child="A1", category="Police called to the foster home",
                              text="Police called after an argument.")
     await tick(world, minutes=1)

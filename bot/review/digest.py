@@ -74,6 +74,11 @@ async def run(services: "Services", now: datetime) -> int:
     if due is None or now < due:
         return 0
     day = services.local(now).date().isoformat()
+    async with services.db.read() as s:  # the usual case, without taking the write lock
+        done = (await s.execute(select(SchemaInfo.value).where(SchemaInfo.key == DAY_KEY))
+                ).scalar_one_or_none()
+    if done is not None and done >= day:
+        return 0
     sent = 0
     async with services.db.write() as s:
         if not await _claim(s, day):

@@ -24,7 +24,7 @@ the cost follows the number of late reports, not the size of the record
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -193,6 +193,3 @@ def _worker(incident: Incident, holders: dict[int, str]) -> str | None:
         return incident.acknowledged_on_behalf_of_id or incident.acknowledged_by_id
     return holders.get(incident.id)
 
-
-def late_by(item: NeedsItem, now: datetime) -> timedelta:
-    return now - item.since

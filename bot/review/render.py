@@ -98,8 +98,8 @@ def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> st
     """The morning digest: the most overdue reports, one short entry each (fits one message)."""
     tz, now = services.tz, result.now
     n = result.total
-    lines = [f"☀️ <b>Needs action in {h(team_label)}: {n} report{'s' if n != 1 else ''}</b>, "
-             "most overdue first."]
+    lines = [(f"☀️ <b>Needs action in {h(team_label)}: {n} report{'s' if n != 1 else ''}</b>, "
+              "most overdue first.")]
     for item in result.items[:DIGEST_ITEMS]:
         inc = item.incident
         lines.append("")
@@ -117,8 +117,8 @@ def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> st
     tz, now = services.tz, result.now
     if not result.items:
         return f"Nothing is overdue in {team_label}."
-    out = [f"Overdue: {result.total} report{'s' if result.total != 1 else ''} in {team_label}, "
-           "most overdue first."]
+    out = [(f"Overdue: {result.total} report{'s' if result.total != 1 else ''} in {team_label}, "
+            "most overdue first.")]
     if result.total > len(result.items):
         out.append(f"Showing the {len(result.items)} most overdue of {result.total}.")
     for n, item in enumerate(result.items, 1):

@@ -130,6 +130,7 @@ async def _fosterbot(args):
     settings = parse_settings({
         "telegram": {"api_base_url": args.base_url, "base_file_url": args.base_file_url},
         "database": {"url": args.db},
+        "health": {"port": 0},
         "service": {"duty_phone": "0116 000 0999", "out_of_hours_phone": "0116 000 9999"},
     }).model_copy(update={"token": args.token})
     clock = FakeClock(datetime.fromisoformat(args.fake_time)) if args.fake_time else SystemClock()

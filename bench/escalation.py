@@ -3,6 +3,8 @@
     python bench/escalation.py                       # SQLite (a temporary file)
     python bench/escalation.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
     python bench/escalation.py --size 2000 --due 300 --window 20 --closed 1000,100000  # quicker
+    python bench/escalation.py --only-needs              # the needs-action query, quick sizes
+    python bench/escalation.py --only-needs --needs-full --postgres URL  # 10 000 open, 1 M closed
 
 Prints figures; it asserts nothing (targets: p99 lateness <= 1 s; a sweep with
 1 000 000 closed incidents <= 1.5 x the sweep with 1 000).
@@ -21,6 +23,14 @@ Prints figures; it asserts nothing (targets: p99 lateness <= 1 s; a sweep with
    size, the sizes measured in alternation; and the cost per step of passes
    that run 100 due steps (median of 3). The query plan of the due scan is
    printed to show it uses the index.
+3. Needs action (``bot.review.needs.needs_action``, what ``/overdue``, ``fosterbot
+   overdue`` and the digest run): open incidents (quick: 1 000; ``--needs-full``:
+   10 000) late on every clock in a realistic mix, with closed incidents beside
+   them (quick: 1 000 and 100 000; full: 1 000 and 1 000 000) that keep their old
+   deadlines, notifications and failures; the whole function (the four clock
+   scans, the count, the 50 most overdue with holders, failures and people) is
+   timed for one team and for all teams, median of 40 calls per size, the sizes
+   in alternation; the plans of the four scans are printed. Target: ≤ 20 ms, flat.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from bot.config import parse_settings  # noqa: E402
 from bot.engine.escalation import EscalationEngine  # noqa: E402
 from bot.escalation.policy import freeze_plan  # noqa: E402
 from bot.people.directory import apply_directory, parse_directory  # noqa: E402
+from bot.review import needs  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.models import EscalationAction, Incident, IncidentRecipient, Person  # noqa: E402
 
@@ -297,12 +308,155 @@ async def sweep_cost(backend: str, admin: str | None, sizes: list[int],
             await target.drop()
 
 
+# ----------------------------------------------------------------------------- needs action
+
+
+async def add_needs_mix(services, n: int) -> None:
+    """``n`` incidents not closed, as a busy service would have them: 60 % unacknowledged
+    (a third of those past their first step), 40 % acknowledged (a quarter past their
+    outcome deadline); every 10th notifiable and not notified (half of them past the
+    deadline); every 25th with an undelivered message."""
+    now = services.clock.now()
+    plan = freeze_plan(services.settings, services.calendar, "urgent", now)
+    async with services.db.write() as s:
+        last = (await s.execute(select(Incident.id).order_by(Incident.id.desc()).limit(1))).scalar()
+    base = (last or 0) + 1
+    rows, recips = [], []
+    for i in range(n):
+        unacked = i % 10 < 6
+        late = (i % 3 == 0) if unacked else (i % 4 == 0)
+        deadline = now + timedelta(minutes=(-(i % 500) - 1) if late else (i % 500) + 1)
+        notifiable = i % 10 == 9
+        rows.append(dict(
+            id=base + i, reference=f"NEEDS-{i:07d}", child_ref="A1", team_id="north",
+            reporter_id="carer-smith", category="missing", urgency="urgent",
+            reported_at=now - timedelta(hours=1), description="bench", details={},
+            status="open" if unacked else "acknowledged", out_of_hours=False,
+            acknowledged_by_id=None if unacked else "sw-patel",
+            acknowledged_at=None if unacked else now - timedelta(minutes=30),
+            policy_version=plan["version"], plan=plan, escalation_level=0,
+            next_step="step1" if unacked else "outcome1", next_due_at=deadline,
+            ack_due_at=deadline if unacked else now - timedelta(minutes=45),
+            outcome_due_at=None if unacked else deadline,
+            notifiable=notifiable,
+            notification_due_at=(now + timedelta(hours=(-1 if i % 20 == 9 else 1)))
+            if notifiable else None,
+            undelivered_since=now - timedelta(minutes=i % 60) if i % 25 == 0 else None,
+            updated_at=now,
+        ))
+        recips.append(dict(incident_id=base + i, person_id="sw-patel", reason="allocated",
+                           can_acknowledge=True, added_at=now))
+    async with services.db.write() as s:
+        for chunk in range(0, n, 5000):
+            await s.execute(insert(Incident), rows[chunk:chunk + 5000])
+            await s.execute(insert(IncidentRecipient), recips[chunk:chunk + 5000])
+
+
+async def add_closed_history(services, n: int) -> None:
+    """``n`` closed incidents that keep every old deadline: each had its first step and
+    outcome deadline; every 10th was notifiable (notified), every 50th had a failure."""
+    if n <= 0:
+        return
+    await add_closed_incidents(services, n)
+    async with services.db.write() as s:
+        stamp = datetime(2025, 1, 6, 10, 0, tzinfo=timezone.utc)
+        await s.execute(update(Incident).where(Incident.status == "closed").values(
+            ack_due_at=stamp + timedelta(minutes=15), outcome_due_at=stamp + timedelta(days=2)))
+        await s.execute(update(Incident).where(Incident.status == "closed", Incident.id % 10 == 0)
+                        .values(notifiable=True, notification_due_at=stamp + timedelta(days=1),
+                                notified_at=stamp + timedelta(hours=3)))
+        await s.execute(update(Incident).where(Incident.status == "closed", Incident.id % 50 == 0)
+                        .values(undelivered_since=stamp))
+    async with services.db.write() as s:
+        await s.execute(text("ANALYZE" if services.db.is_sqlite else "ANALYZE incidents"))
+
+
+NEEDS_SQL = {
+    "acknowledgement": "SELECT id, ack_due_at FROM incidents WHERE team_id IN ('north') "
+                       "AND status = 'open' AND ack_due_at < :now ORDER BY ack_due_at, id LIMIT 50",
+    "outcome": "SELECT id, outcome_due_at FROM incidents WHERE team_id IN ('north') AND "
+               "status = 'acknowledged' AND outcome_due_at < :now "
+               "ORDER BY outcome_due_at, id LIMIT 50",
+    "notification": "SELECT id, notification_due_at FROM incidents WHERE team_id IN ('north') "
+                    "AND notified_at IS NULL AND notification_due_at < :now "
+                    "ORDER BY notification_due_at, id LIMIT 50",
+    "undelivered": "SELECT id, undelivered_since FROM incidents WHERE team_id IN ('north') AND "
+                   "status IN ('open', 'acknowledged') AND undelivered_since <= :now "
+                   "ORDER BY undelivered_since, id LIMIT 50",
+}
+
+
+async def explain_needs(services) -> dict[str, str]:
+    """The plans of the needs-action scans (the statements of ``needs.needs_action``)."""
+    now = datetime.now(timezone.utc)
+    out = {}
+    async with services.db.read() as s:
+        for clock, sql in NEEDS_SQL.items():
+            if services.db.is_sqlite:
+                rows = await s.execute(text("EXPLAIN QUERY PLAN " + sql),
+                                       {"now": now.strftime("%Y-%m-%d %H:%M:%S.%f")})
+                out[clock] = "; ".join(str(r[-1]) for r in rows)
+            else:
+                rows = await s.execute(text("EXPLAIN " + sql), {"now": now})
+                out[clock] = "; ".join(r[0].strip() for r in rows)
+    return out
+
+
+async def needs_cost(backend: str, admin: str | None, open_n: int, sizes: list[int],
+                     rounds: int = 40) -> list[dict]:
+    made = []
+    try:
+        for n in sizes:
+            target = Target(backend, admin)
+            url = await target.create()
+            services = make_services(settings_for(url, 30.0), clock=SystemClock())
+            made.append((n, target, services))
+            await load_directory(services)
+            t = time.perf_counter()
+            await add_closed_history(services, n)
+            await add_needs_mix(services, open_n)
+            async with services.db.write() as s:  # as autovacuum would, after a busy day
+                await s.execute(text("ANALYZE" if services.db.is_sqlite else "ANALYZE incidents"))
+            services.fill_s = time.perf_counter() - t
+            async with services.db.read() as s:  # warm up
+                await needs.needs_action(s, frozenset({"north"}), services.clock.now())
+        team: dict[int, list[float]] = {n: [] for n in sizes}
+        team_cpu: dict[int, list[float]] = {n: [] for n in sizes}
+        every: dict[int, list[float]] = {n: [] for n in sizes}
+        found: dict[int, tuple[int, int]] = {}
+        for _ in range(rounds):
+            for n, _target, services in made:
+                for scope, into in ((frozenset({"north"}), team), (None, every)):
+                    t, c = time.perf_counter(), time.process_time()
+                    async with services.db.read() as s:
+                        result = await needs.needs_action(s, scope, services.clock.now())
+                    into[n].append(time.perf_counter() - t)
+                    if scope is not None:  # this process's CPU: robust on a busy machine
+                        team_cpu[n].append(time.process_time() - c)
+                    found[n] = (result.total, len(result.items))
+        out = []
+        for n, _target, services in made:
+            out.append({"backend": backend, "open": open_n, "closed": n,
+                        "fill_s": services.fill_s, "total": found[n][0], "shown": found[n][1],
+                        "team_ms": statistics.median(team[n]) * 1000,
+                        "team_p90_ms": pct(team[n], 90) * 1000,
+                        "team_cpu_ms": statistics.median(team_cpu[n]) * 1000,
+                        "all_ms": statistics.median(every[n]) * 1000,
+                        "plans": await explain_needs(services)})
+        return out
+    finally:
+        for _n, target, services in made:
+            await services.db.dispose()
+            await target.drop()
+
+
 # ----------------------------------------------------------------------------- main
 
 
 def machine() -> str:
+    load = "load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     return (f"{platform.machine()} {platform.processor() or '?'}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}; {load}")
 
 
 async def main() -> None:
@@ -320,6 +474,12 @@ async def main() -> None:
                     help="also run on PostgreSQL (an admin URL: a scratch database is created)")
     ap.add_argument("--skip-lateness", action="store_true")
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--only-needs", action="store_true",
+                    help="run only the needs-action benchmark")
+    ap.add_argument("--skip-needs", action="store_true")
+    ap.add_argument("--needs-full", action="store_true",
+                    help="needs action at full size: 10 000 open, 1 000 and 1 000 000 closed "
+                         "(default: 1 000 open, 1 000 and 100 000 closed)")
     args = ap.parse_args()
     import logging
 
@@ -328,6 +488,23 @@ async def main() -> None:
         ([("postgresql", args.postgres)] if args.postgres else [])
     print(f"machine: {machine()}")
     for backend, admin in backends:
+        if not args.skip_needs:
+            open_n, sizes = (10_000, [1_000, 1_000_000]) if args.needs_full else (1_000, [1_000, 100_000])
+            results = await needs_cost(backend, admin, open_n, sizes)
+            for r in results:
+                print(f"[{backend}] needs action, {r['open']:,} open + {r['closed']:>9,} closed: "
+                      f"one team median {r['team_ms']:.2f} ms (p90 {r['team_p90_ms']:.2f}; "
+                      f"CPU here {r['team_cpu_ms']:.2f} ms), "
+                      f"all teams {r['all_ms']:.2f} ms; {r['total']:,} late, {r['shown']} shown "
+                      f"(filled in {r['fill_s']:.1f}s)")
+                for clock, plan in r["plans"].items():
+                    print(f"[{backend}]   {clock} plan: {plan}")
+            if len(results) >= 2:
+                print(f"[{backend}] needs-action ratio {results[-1]['closed']:,} / "
+                      f"{results[0]['closed']:,} closed: "
+                      f"{results[-1]['team_ms'] / results[0]['team_ms']:.2f}x (target <= 20 ms, flat)")
+        if args.only_needs:
+            continue
         if not args.skip_lateness:
             r = await lateness(backend, admin, args.size, min(args.due, args.size), args.window,
                                args.lead)

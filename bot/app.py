@@ -28,6 +28,7 @@ from bot.delivery.pacing import Pacing, SharedRateLimiter
 from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
+from bot.people.directory import active_person_ids
 from bot.runtime import failures, redaction, webhook
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
@@ -75,6 +76,15 @@ UNAVAILABLE_TEXT = (
     "not need to send it again. If a child is in danger, phone 999 or the duty line now.")
 UNAVAILABLE_ANSWER = ("Sorry — our database is not answering, so this has not been done yet. "
                       "It will be done by itself when the database is back.")
+
+
+async def check_policy_targets(services: Services) -> None:
+    """Refuse to start when an escalation step names someone the directory does not have
+    (a misspelt ``team_manger`` would otherwise reach nobody at run time)."""
+    async with services.db.read() as s:
+        problems = services.settings.target_problems(await active_person_ids(s))
+    if problems:
+        raise ConfigError("the escalation policy is invalid:\n  " + "\n  ".join(problems))
 
 
 async def error_handler(update: object, context: BotContext) -> None:
@@ -174,6 +184,7 @@ class BotRunner:
         if problems and polling:
             raise webhook.WebhookConfigError("; ".join(problems))
         pacing = Pacing.from_settings(settings.delivery)
+        await check_policy_targets(self.services)
         self.app = build_application(self.services, pacing)
         await self.app.initialize()
         me = self.app.bot.bot
@@ -207,15 +218,26 @@ class BotRunner:
                                            drop_pending_updates=False)
         else:
             if settings.health.port:
-                self.http = HttpServer(self.services, listen=settings.health.listen,
-                                       port=settings.health.port)
-                await self.http.start()
+                await self._start_health_server()
             if polling:
                 self.poller = Poller(self.app)
                 await self.poller.start()
                 self.services.poller = self.poller
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
+
+    async def _start_health_server(self) -> None:
+        """The polling-mode health server. A port that cannot be had is logged as an error
+        but does not stop the bot: alerts matter more than the health check."""
+        health = self.services.settings.health
+        server = HttpServer(self.services, listen=health.listen, port=health.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("health check not served on %s:%s: %s", health.listen, health.port, exc)
+            await server.stop()
+            return
+        self.http = server
 
     async def stop(self) -> None:
         if self.app is None:

@@ -33,11 +33,12 @@ from bot.demo import DemoOptions, run_demo
 from bot.people import invites
 from bot.people.directory import (
     DirectoryError,
+    active_people,
     apply_directory,
     export_directory,
     parse_directory,
 )
-from bot.review import render, stats, timeline
+from bot.review import lists, needs, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
@@ -115,6 +116,13 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
               file=sys.stderr)
         for e in exc.errors:
             print(f"  {e}", file=sys.stderr)
+        return 1
+    problems = settings.target_problems(active_people(directory))
+    if problems:
+        print(f"{path} was not imported; nothing was changed. The escalation policy in the "
+              "configuration names people this directory does not have:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
 
     async def run(db):
@@ -272,6 +280,26 @@ def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
+    """Every report late on any clock, most overdue first (the list /overdue shows)."""
+    services = make_services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                scope = _scope(args)
+                result = await needs.needs_action(s, scope, services.clock.now(),
+                                                  limit=args.limit)
+                return result, await lists.team_label(s, scope)
+        finally:
+            await services.db.dispose()
+
+    result, label = asyncio.run(run())
+    print(render.needs_plain(services, result, label))
+    return 0
+
+
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
@@ -399,6 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("reference", help="INC-YYYY-NNNNNN")
     lg.set_defaults(fn=cmd_log)
 
+    od = sub.add_parser("overdue", help="every report late on any clock, most overdue first")
+    od.add_argument("--team", action="append", metavar="TEAM_ID",
+                    help="only this team (repeatable; default: all teams)")
+    od.add_argument("--limit", type=int, default=200, metavar="N",
+                    help="show at most N reports (default 200)")
+    od.set_defaults(fn=cmd_overdue)
+
     def period_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--from", dest="from_", metavar="DATE",
                             help="first day, e.g. 2026-11-01 (default: 30 days before --to)")
@@ -450,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(settings, args) or 0
     except UsageError as exc:
         print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

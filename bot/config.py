@@ -14,7 +14,7 @@ import json
 import os
 import re
 import tomllib
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -148,6 +148,17 @@ class HoursSettings(_Strict):
 
 
 Target = str  # "recipients" | "team_manager" | "duty" | "edt" | "service_manager" | person id
+TARGET_WORDS = ("recipients", "team_manager", "duty", "edt", "service_manager")
+MIN_REPEAT = timedelta(minutes=1)
+
+
+def shortest(duration: Duration) -> timedelta:
+    """The least clock time a duration can take: working days at 24 hours each (a
+    working day ends at the same time of day on the next working day, or later),
+    working hours and minutes at their length, clock time as it is."""
+    if duration.working and duration.unit == "day":
+        return timedelta(days=duration.count)
+    return duration.amount
 
 
 class EscalationStep(_Strict):
@@ -174,6 +185,13 @@ class EscalationPolicy(_Strict):
     _d = field_validator("repeat", "outcome_within", mode="before")(
         classmethod(lambda cls, v: None if v in (None, "") else _duration(v))
     )
+
+    @field_validator("repeat")
+    @classmethod
+    def _repeat(cls, v: Duration | None) -> Duration | None:
+        if v is not None and v.amount < MIN_REPEAT:
+            raise ValueError(f"{v} is too short: repeat at least every minute (\"1m\")")
+        return v
 
     @field_validator("steps")
     @classmethod
@@ -265,11 +283,36 @@ class StorageSettings(_Strict):
     files_dir: str = "files"
 
 
+DEFAULT_HEALTH_PORT = 8089
+
+
 class HealthSettings(_Strict):
     """``GET /healthz`` while polling (webhook mode serves it next to the webhook)."""
 
     listen: str = "127.0.0.1"
-    port: int = Field(0, ge=0, le=65535)  # 0: no health server while polling
+    port: int = Field(DEFAULT_HEALTH_PORT, ge=0, le=65535)  # 0: no health server while polling
+
+
+class DigestSettings(_Strict):
+    """The morning digest: each team manager's needs-action list, once a working day."""
+
+    enabled: bool = True
+    time: str = ""  # "HH:MM" local; "" = when that day's working hours start
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        if v.strip():
+            m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", v)
+            if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+                raise ValueError(f"expected a time of day such as \"08:30\", or \"\", got {v!r}")
+        return v.strip()
+
+    def at(self) -> time | None:
+        if not self.time:
+            return None
+        hh, mm = self.time.split(":")
+        return time(int(hh), int(mm))
 
 
 class DeliverySettings(_Strict):
@@ -359,6 +402,7 @@ class Settings(_Strict):
     storage: StorageSettings = StorageSettings()
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
+    digest: DigestSettings = DigestSettings()
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()
@@ -399,6 +443,9 @@ class Settings(_Strict):
         unknown = set(self.escalation) - set(URGENCIES)
         if unknown:
             raise ValueError(f"escalation: unknown urgency {sorted(unknown)}; use {list(URGENCIES)}")
+        problems = self.step_order_problems()
+        if problems:
+            raise ValueError("\n  ".join(problems))
         keys = [c.key for c in self.categories]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
@@ -406,6 +453,32 @@ class Settings(_Strict):
         if not self.categories:
             raise ValueError("categories: at least one category is needed")
         return self
+
+    def step_order_problems(self) -> list[str]:
+        """Each policy's steps must come later and later (a working-time step compared at
+        its shortest, see :func:`shortest`): one message per step out of order, by key."""
+        out = []
+        for urgency, pol in self.escalation.items():
+            for i in range(1, len(pol.steps)):
+                before, step = pol.steps[i - 1], pol.steps[i]
+                if shortest(step.after) <= shortest(before.after):
+                    out.append(
+                        f"escalation.{urgency}.steps[{i}].after: {step.after} is not later than "
+                        f"steps[{i - 1}].after ({before.after}); steps run in increasing order "
+                        "of after (a working day counts as 24 hours at its shortest)")
+        return out
+
+    def target_problems(self, person_ids: set[str]) -> list[str]:
+        """Escalation targets that are neither a known word nor a person in the directory
+        (checked when the bot starts and when a directory is imported)."""
+        out = []
+        for urgency, pol in self.escalation.items():
+            for i, step in enumerate(pol.steps):
+                if step.notify not in TARGET_WORDS and step.notify not in person_ids:
+                    out.append(
+                        f"escalation.{urgency}.steps[{i}].notify: {step.notify!r} is neither "
+                        f"{', '.join(TARGET_WORDS)} nor a person or rota id in the directory")
+        return out
 
     def category(self, key: str) -> Category | None:
         for c in self.categories:
@@ -433,7 +506,7 @@ def _format_errors(exc: ValidationError) -> str:
         loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
         loc = loc.replace(".[", "[")
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc or '(top level)'}: {msg}")
+        lines.append(f"  {loc}: {msg}" if loc else f"  {msg}")
     return "\n".join(lines)
 
 

@@ -313,6 +313,7 @@ class Demo:
             "service": {"name": "Demo Fostering Service", "duty_phone": "0116 000 0999",
                         "out_of_hours_phone": "0116 000 9999"},
             "delivery": {"poll_interval_seconds": 0.2},
+            "health": {"port": 0},  # no network: the demo serves nothing
             "log_level": "WARNING",
         }, source="the demo's settings").model_copy(update={"token": DEMO_TOKEN})
 

@@ -17,7 +17,7 @@ from telegram import Update
 
 from bot import callbacks
 from bot.review import export as review_export
-from bot.review import lists, render, stats, timeline
+from bot.review import lists, needs, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.periods import PeriodError, parse_period
 from bot.texts import STALE_BUTTON, h
@@ -44,7 +44,8 @@ async def _scope(context: BotContext, person: Person):
 
 @linked
 async def overdue_command(update: Update, context: BotContext, person: Person) -> None:
-    """Reports past a due step (or with an undelivered alert), oldest first, with buttons."""
+    """Reports late on any clock (acknowledgement, outcome, notification, undelivered),
+    most overdue first, with buttons."""
     services = context.services
     scope, label = await _scope(context, person)
     if not scope:
@@ -52,7 +53,7 @@ async def overdue_command(update: Update, context: BotContext, person: Person) -
                      text=NOT_A_MANAGER)
         return
     async with services.db.read() as s:
-        result = await lists.overdue(s, scope, services.clock.now())
+        result = await needs.needs_action(s, scope, services.clock.now())
     for text, buttons in render.overdue_messages(services, result, label):
         await reply(update, text, buttons)
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -238,6 +239,16 @@ class Incident(Base):
         Index("ix_incidents_next_due", "next_due_at"),
         Index("ix_incidents_status_reported", "status", "reported_at"),
         Index("ix_incidents_notification_next", "notification_next_at"),
+        # The needs-action list (bot/review/needs.py): one range scan per clock, the team
+        # last so that a manager's scope is checked in the index (no table lookups).
+        Index("ix_incidents_status_ack_due", "status", "ack_due_at", "team_id"),
+        Index("ix_incidents_status_outcome_due", "status", "outcome_due_at", "team_id"),
+        # Only the notifications still to record (a partial index: the planners cannot tell
+        # from column statistics that recorded ones are the ones with a deadline).
+        Index("ix_incidents_notified_due", "notification_due_at", "team_id",
+              sqlite_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL"),
+              postgresql_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL")),
+        Index("ix_incidents_status_undelivered", "status", "undelivered_since", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -267,6 +278,12 @@ class Incident(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     next_step: Mapped[str | None] = mapped_column(String(64))
     next_due_at: Mapped[datetime | None]
+    # Deadlines that do not move when the engine acts (the needs-action list counts
+    # lateness from them): the plan's first step, the outcome deadline set on
+    # acknowledgement, and the first time a message about it reached nobody.
+    ack_due_at: Mapped[datetime | None]
+    outcome_due_at: Mapped[datetime | None]
+    undelivered_since: Mapped[datetime | None]
     # Notifiable events (Fostering Services Regulations 2011, reg. 36).
     notifiable: Mapped[bool] = mapped_column(Boolean, default=False)
     notification_due_at: Mapped[datetime | None]
@@ -412,6 +429,16 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DigestDay(Base):
+    """The local days on which the managers' morning digest was sent (once a day, even
+    across restarts and several processes: the insert of the day is the claim)."""
+
+    __tablename__ = "digest_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, local
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --------------------------------------------------------------------------

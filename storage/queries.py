@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -136,3 +136,13 @@ async def open_incidents_for(session: AsyncSession, person_id: str) -> list[Inci
         .order_by(Incident.reported_at)
     )
     return list((await session.execute(q)).scalars())
+
+
+async def mark_undelivered(session: AsyncSession, incident_id: int, now: datetime) -> None:
+    """Record the first moment a message about an incident reached nobody (kept thereafter)."""
+    await session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.undelivered_since.is_(None))
+        .values(undelivered_since=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -40,6 +40,8 @@ def write_config(path: Path, db_url: str, fake: FakeBotAPI, *, delivery: dict | 
         "[service]",
         'duty_phone = "0116 000 0999"',
         'out_of_hours_phone = "0116 000 9999"',
+        "[health]",
+        "port = 0",
         "[delivery]",
         *(f"{k} = {json.dumps(v)}" for k, v in delivery.items()),
     ]

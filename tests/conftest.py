@@ -142,6 +142,7 @@ def make_settings(db_url: str, fake=None, **overrides) -> Settings:
         "service": {"name": "Test Fostering", "duty_phone": "0116 000 0999",
                     "out_of_hours_phone": "0116 000 9999"},
         "delivery": {"poll_interval_seconds": 0.2},
+        "health": {"port": 0},  # tests that want the health server give it a free port
     }
     if fake is not None:
         data["telegram"] = {"api_base_url": fake.base_url, "base_file_url": fake.base_file_url}

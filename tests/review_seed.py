@@ -140,6 +140,9 @@ async def seed(services, clock) -> Seeded:
                                               Delivery.kind == "alert"))).first()
         await s.execute(update(Delivery).where(Delivery.id == d.id).values(
             status="failed", last_error="Forbidden: bot was blocked by the user"))
+        # (as the dispatcher records it: the first message about r6 that reached nobody)
+        await s.execute(update(Incident).where(Incident.id == out.ids["r6"]).values(
+            undelivered_since=d.created_at))
     for key, ref in out.refs.items():
         assert ref.startswith("INC-2026-")
     clock.set(NOW)

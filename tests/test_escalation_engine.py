@@ -202,20 +202,20 @@ async def test_nobody_to_remind_goes_to_the_manager(services):
 async def test_watchdog_and_health(desk, caplog):
     inc = await desk.report("missing")
     health = await desk.engine.health()
-    assert health["engine"]["overdue_steps"] == 0 and health["engine"]["last_sweep_at"] is None
+    assert health["overdue_steps"] == 0 and health["last_sweep_at"] is None
     desk.clock.advance(minutes=25)  # step1 due 10 min ago: more than the 5 min late margin
     with caplog.at_level(logging.ERROR, logger="bot.engine.escalation"):
         health = await desk.engine.health()
-    assert health["engine"]["overdue_steps"] == 1
-    assert health["engine"]["oldest_late_seconds"] == 600
-    assert health["engine"]["ok"] is False
+    assert health["overdue_steps"] == 1
+    assert health["oldest_late_seconds"] == 600
+    assert health["ok"] is False
     assert any("overdue" in r.message for r in caplog.records if r.levelno == logging.ERROR)
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="bot.engine.escalation"):
         assert await desk.run() == 1
     assert any("ran late" in r.message for r in caplog.records)
     health = await desk.engine.health()
-    assert health["engine"] == {"overdue_steps": 0, "oldest_late_seconds": 0.0,
-                                "last_sweep_at": desk.clock.now().isoformat(), "ok": True}
+    assert health == {"overdue_steps": 0, "oldest_late_seconds": 0.0,
+                      "last_sweep_at": desk.clock.now().isoformat(), "stale": False, "ok": True}
     [reminder] = await desk.sent(inc, kind="reminder")
     assert "(this reminder is 10 min late: the service was unavailable)" in reminder.payload["text"]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot import audit
 from bot.record import incidents
-from bot.review import export, lists, periods, render, stats, timeline
+from bot.review import export, lists, needs, periods, render, stats, timeline
 from bot.review.paging import tg_len
 from bot.texts import waited, when
 from storage import queries
@@ -94,32 +94,53 @@ async def test_a_manager_of_another_team_cannot_acknowledge(services, seeded):
 # ------------------------------------------------------------------ overdue and open
 
 
-async def test_overdue_lists_late_and_undelivered_reports_oldest_first(services, seeded):
+async def test_overdue_lists_every_clock_most_overdue_first(services, seeded):
     async with services.db.read() as s:
-        north = await lists.overdue(s, NORTH, NOW)
-        south = await lists.overdue(s, SOUTH, NOW)
-    # r6 (acknowledged, but its alert to Priya Patel failed) and r8 (never acknowledged,
-    # its first step due 15 minutes after the report); r9 is routine and not due until
-    # the next working day; s1 belongs to the other team.
-    assert [i.incident.reference for i in north.items] == [seeded.refs["r6"], seeded.refs["r8"]]
-    r6, r8 = north.items
-    assert r6.late_by is None
+        north = await needs.needs_action(s, NORTH, NOW)
+        south = await needs.needs_action(s, SOUTH, NOW)
+        everyone = await needs.needs_action(s, None, NOW, limit=3)
+    # Deadlines worked out by hand from the seed (working days Mon-Fri, 09:00-17:00/16:30):
+    # outcome due on acknowledgement + outcome_within (urgent 2, high 3, routine 10 working
+    # days); r5 was acknowledged at 19:00, out of hours, so its days count from 09:00 next day.
+    r = seeded.refs
+    expected = [
+        ("r2", [("outcome", utc(2026, 11, 5, 12, 30))]),
+        ("r4", [("outcome", utc(2026, 11, 11, 10, 40))]),
+        ("r5", [("outcome", utc(2026, 11, 16, 9, 0))]),
+        ("r1", [("outcome", utc(2026, 11, 16, 10, 20))]),
+        ("r3", [("outcome", utc(2026, 11, 17, 9, 35))]),
+        ("r6", [("undelivered", utc(2026, 11, 18, 10, 0)), ("outcome", utc(2026, 11, 23, 10, 10))]),
+        # r8: unacknowledged since its first step (steps have run since: it still counts from
+        # 10:15), and its notification deadline (24 h) passed.
+        ("r8", [("acknowledgement", utc(2026, 11, 23, 10, 15)),
+                ("notification", utc(2026, 11, 24, 10, 0))]),
+    ]  # r7 (routine, outcome due 3 Dec) and r9 (first step due 16:00 today) are not late
+    assert [(i.incident.reference, [(late.clock, late.since) for late in i.late])
+            for i in north.items] == [(r[k], lates) for k, lates in expected]
+    assert north.total == 7
+    by_ref = {i.incident.reference: i for i in north.items}
+    r6, r8 = by_ref[r["r6"]], by_ref[r["r8"]]
     assert [(f.to_name, f.kind) for f in r6.failed] == [("Priya Patel", "alert")]
     assert r8.holder.name == "Priya Patel"
-    first_due = utc(2026, 11, 23, 10, 15)
-    assert r8.overdue_since == first_due and r8.late_by == NOW - first_due
-    assert [i.incident.reference for i in south.items] == [seeded.refs["s1"]]
+    assert [late.who.name for late in r8.late] == ["Priya Patel", "Alex Jones"]
+    assert by_ref[r["r5"]].holder.name == "Omar Khan"  # acknowledged on his behalf
+    assert [(i.incident.reference, [late.clock for late in i.late]) for i in south.items] == [
+        (r["s1"], ["acknowledgement"])]
     assert south.items[0].holder.name == "Kim Lee"
+    assert everyone.total == 8 and [i.incident.reference for i in everyone.items] == [
+        r["r2"], r["r4"], r["r5"]]
 
     msgs = render.overdue_messages(services, north, "North Children's Team")
-    text, buttons = msgs[0]
-    assert text.index(seeded.refs["r6"]) < text.index(seeded.refs["r8"])
-    assert f"Late by <b>{waited(NOW - first_due)}</b>" in text
+    text = "\n\n".join(t for t, _ in msgs)
+    buttons = [b for _, bs in msgs for row in bs for b in row]
+    assert text.index(r["r6"]) < text.index(r["r8"])
+    assert (f"⏳ Not acknowledged: late by <b>{waited(NOW - utc(2026, 11, 23, 10, 15))}</b> "
+            "(since 10:15 Mon 23 Nov 2026); <b>Priya Patel</b>") in text
+    assert "📋 Ofsted notification not recorded: late by <b>26 h 00 min</b>" in text
     assert "could not be delivered: Forbidden: bot was blocked by the user" in text
-    flat = [b for row in buttons for b in row]
-    assert (f"📜 Timeline {seeded.refs['r8']}", f"log:{seeded.ids['r8']}") in flat
-    assert (f"✅ Acknowledge on behalf {seeded.refs['r8']}", f"ack:{seeded.ids['r8']}") in flat
-    assert not any(d == f"ack:{seeded.ids['r6']}" for _, d in flat)  # already acknowledged
+    assert (f"📜 Timeline {r['r8']}", f"log:{seeded.ids['r8']}") in buttons
+    assert (f"✅ Acknowledge on behalf {r['r8']}", f"ack:{seeded.ids['r8']}") in buttons
+    assert not any(d == f"ack:{seeded.ids['r6']}" for _, d in buttons)  # already acknowledged
 
 
 async def test_open_reports_grouped_by_the_worker_who_has_them(services, seeded):

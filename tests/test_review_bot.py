@@ -45,7 +45,8 @@ async def test_overdue_then_acknowledge_on_behalf_and_read_the_timeline(teams, c
     await jones.send("/overdue")
     listing = await jones.wait_for("Overdue: 1 report")
     assert ref in listing.text and "has it: Priya Patel" in listing.text
-    assert "Late by 3 h 00 min (due 10:00 Thu 26 Nov 2026)" in listing.text
+    assert ("Not acknowledged: late by 3 h 00 min (since 10:00 Thu 26 Nov 2026); Priya Patel"
+            in listing.text)
 
     await jones.click(f"✅ Acknowledge on behalf {ref}")
     answer = await jones.wait_for_answer("Acknowledged")

@@ -79,6 +79,7 @@ from bot.delivery import leases
 from bot.delivery.pacing import Monotonic, Pacing, Sleep, outbox_send
 from bot.delivery.stopping import unless_stopped
 from bot.texts import MAX_MESSAGE
+from storage import queries
 from storage.db import Database
 from storage.models import Delivery, Person
 
@@ -668,6 +669,8 @@ class Dispatcher:
                       now: datetime) -> None:
         """A delivery that will not be sent: record it, mark the person, let the hook reroute."""
         d.status = "failed"
+        if d.incident_id is not None and d.method == "send":
+            await queries.mark_undelivered(s, d.incident_id, now)
         log.warning("delivery %s (%s to %s) failed: %s", d.id, d.kind, d.person_id, outcome.error)
         await audit.record(
             s, "delivery_failed", at=now, incident_id=d.incident_id, delivery=d.id,

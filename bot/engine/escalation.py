@@ -281,9 +281,9 @@ class EscalationEngine:
                       count, self.services.settings.engine.late_margin, oldest.isoformat())
 
     async def health(self) -> dict[str, Any]:
-        """For the health check: ``{"engine": {"overdue_steps", "oldest_late_seconds",
-        "last_sweep_at", "ok"}}``. ``ok`` is false when a step is overdue by more than
-        the late margin or no pass has completed within three sweep intervals."""
+        """For the health check: ``{"overdue_steps", "oldest_late_seconds", "last_sweep_at",
+        "stale", "ok"}``. ``ok`` is false when a step is overdue by more than the late
+        margin or no pass has completed within three sweep intervals (``stale``)."""
         now = self.services.clock.now()
         count, oldest = await self.overdue()
         if count:
@@ -291,12 +291,11 @@ class EscalationEngine:
         stale_after = timedelta(seconds=3 * self.services.settings.engine.sweep_interval_seconds)
         fresh = self.last_sweep_at is not None and now - self.last_sweep_at <= stale_after
         return {
-            "engine": {
-                "overdue_steps": count,
-                "oldest_late_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0.0,
-                "last_sweep_at": self.last_sweep_at.isoformat() if self.last_sweep_at else None,
-                "ok": count == 0 and fresh,
-            }
+            "overdue_steps": count,
+            "oldest_late_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0.0,
+            "last_sweep_at": self.last_sweep_at.isoformat() if self.last_sweep_at else None,
+            "stale": not fresh,
+            "ok": count == 0 and fresh,
         }
 
     # -- one step -----------------------------------------------------------------
@@ -404,6 +403,7 @@ class _Step:
             log.error("incident %s step %s: nobody could be reached, not even the last resort "
                       "(escalation.last_resort = %r)", self.inc.reference, self.key,
                       self.services.settings.last_resort)
+            await queries.mark_undelivered(self.s, self.inc.id, self.now)
             await audit.record(self.s, "escalation_unreachable", at=self.now,
                                incident_id=self.inc.id, step=self.key, target=target)
 

@@ -36,6 +36,7 @@ async def after_ack(session: AsyncSession, calendar: WorkingCalendar, incident: 
     due = policy.outcome_due(incident.plan or {}, calendar, now)
     incident.next_step = "outcome1" if due else None
     incident.next_due_at = due
+    incident.outcome_due_at = due  # stays put while the engine moves next_due_at on
     cancelled = await session.execute(
         update(Delivery)
         .where(Delivery.incident_id == incident.id, Delivery.kind.in_(CANCEL_ON_ACK),
@@ -57,6 +58,7 @@ async def after_reopen(session: AsyncSession, calendar: WorkingCalendar, inciden
     this incident (so its steps are not taken for ones already run). Returns the new
     step and its due time, for the caller's ``reopened`` event; nothing else is written."""
     due = policy.outcome_due(incident.plan or {}, calendar, now)
+    incident.outcome_due_at = due  # the new outcome deadline (needs action counts from it)
     if due is None:
         incident.next_step, incident.next_due_at = None, None
         return None, None

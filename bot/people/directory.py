@@ -403,6 +403,19 @@ def _set(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
+def active_people(directory: Directory) -> set[str]:
+    """The ids a directory file makes valid escalation targets: its active people and its
+    rotas (for the policy check)."""
+    return {p.id for p in directory.people if p.active} | {r.id for r in directory.rotas}
+
+
+async def active_person_ids(session: AsyncSession) -> set[str]:
+    """The ids valid as escalation targets in the stored directory: active people and rotas
+    (for the policy check)."""
+    people = set((await session.execute(select(Person.id).where(Person.active.is_(True)))).scalars())
+    return people | set((await session.execute(select(Rota.id))).scalars())
+
+
 async def apply_directory(
     session: AsyncSession, directory: Directory, *, now: datetime, actor: str | None = None,
     source: str = "",

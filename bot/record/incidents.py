@@ -193,7 +193,7 @@ async def submit_report(
         urgency=category.urgency, occurred_at=occurred_at, reported_at=now,
         description=description, details=details or {}, status="open",
         out_of_hours=out_of_hours, policy_version=plan["version"], plan=plan,
-        escalation_level=0, next_step=step, next_due_at=due,
+        escalation_level=0, next_step=step, next_due_at=due, ack_due_at=due,
         notifiable=category.notifiable,
         **escalation.notification_fields(category.notifiable, settings.notification.deadline,
                                          services.calendar, now),

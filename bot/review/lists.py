@@ -1,12 +1,5 @@
-"""What needs a manager's attention now: overdue reports, and open items by worker.
+"""Open items by worker (what is late on a clock is ``bot.review.needs``).
 
-Decisions:
-
-* Overdue: a report still waiting for acknowledgement whose next due step
-  (``incident.next_due_at``) has passed, or any report not yet closed with a
-  message the bot could not deliver (a failed delivery). Oldest report first.
-  "How late" is counted from the first step of its escalation plan (the moment
-  it first became overdue), falling back to ``next_due_at``.
 * The worker who "has" a report: for one awaiting acknowledgement, its holder
   (``bot.record.incidents.holder_ids``); once acknowledged, whoever acknowledged it,
   or the person a manager acknowledged it on behalf of.
@@ -14,41 +7,16 @@ Decisions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.record.incidents import holder_ids
 from bot.review import Scope
 from storage import queries
-from storage.models import Delivery, Incident, Person, Team
-
-MAX_OVERDUE = 50
-
-
-@dataclass
-class FailedDelivery:
-    to_name: str
-    kind: str
-    at: datetime
-    error: str
-
-
-@dataclass
-class OverdueItem:
-    incident: Incident
-    holder: Person | None
-    overdue_since: datetime | None
-    late_by: timedelta | None
-    failed: list[FailedDelivery] = field(default_factory=list)
-
-
-@dataclass
-class OverdueList:
-    items: list[OverdueItem]
-    total: int  # may exceed len(items): the list shows the oldest MAX_OVERDUE
+from storage.models import Incident, Person, Team
 
 
 def first_step_due(incident: Incident) -> datetime | None:
@@ -60,52 +28,6 @@ def first_step_due(incident: Incident) -> datetime | None:
 
 def _in_scope(q, scope: Scope):
     return q if scope is None else q.where(Incident.team_id.in_(sorted(scope)))
-
-
-async def overdue(session: AsyncSession, scope: Scope, now: datetime,
-                  limit: int = MAX_OVERDUE) -> OverdueList:
-    failed_ids = select(Delivery.incident_id).where(
-        Delivery.status == "failed", Delivery.method == "send", Delivery.incident_id.is_not(None)
-    )
-    q = _in_scope(select(Incident), scope).where(
-        or_(
-            (Incident.status == "open") & (Incident.next_due_at < now),
-            (Incident.status != "closed") & Incident.id.in_(failed_ids),
-        )
-    ).order_by(Incident.reported_at, Incident.id)
-    incidents = list((await session.execute(q)).scalars())
-    total = len(incidents)
-    incidents = incidents[:limit]
-    ids = [i.id for i in incidents]
-    holders = await holder_ids(session, ids)
-    failures: dict[int, list[Delivery]] = {}
-    if ids:
-        rows = await session.execute(
-            select(Delivery).where(Delivery.incident_id.in_(ids), Delivery.status == "failed",
-                                   Delivery.method == "send").order_by(Delivery.id)
-        )
-        for d in rows.scalars():
-            failures.setdefault(d.incident_id, []).append(d)
-    people = await queries.people_by_id(
-        session, set(holders.values()) | {d.person_id for ds in failures.values() for d in ds
-                                          if d.person_id}
-    )
-    items = []
-    for inc in incidents:
-        since = None
-        if inc.status == "open" and inc.next_due_at is not None and inc.next_due_at < now:
-            first = first_step_due(inc)
-            since = first if first is not None and first < now else inc.next_due_at
-        failed = [
-            FailedDelivery(
-                people[d.person_id].name if d.person_id in people else (d.person_id or "unknown"),
-                d.kind, d.sent_at or d.next_attempt_at or d.created_at, d.last_error or "",
-            )
-            for d in failures.get(inc.id, [])
-        ]
-        holder = people.get(holders.get(inc.id, ""))
-        items.append(OverdueItem(inc, holder, since, now - since if since else None, failed))
-    return OverdueList(items, total)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot import callbacks
-from bot.review.lists import OpenGroup, OverdueList
+from bot.review import needs
+from bot.review.lists import OpenGroup
 from bot.review.paging import messages
 from bot.review.stats import Stats, deadline_label
 from bot.review.stats import lines as stats_lines
@@ -29,16 +30,39 @@ def _status(services: Any, incident: Incident, now) -> str:
     return incident.status
 
 
-def overdue_messages(services: Any, result: OverdueList, team_label: str) -> list[tuple[str, Buttons]]:
-    """The overdue list: a heading, then the reports (oldest first) in small groups, each with
+CLOCK_LABEL = {
+    needs.ACK: "⏳ Not acknowledged",
+    needs.OUTCOME: "📝 No outcome recorded",
+    needs.NOTIFICATION: "📋 Ofsted notification not recorded",
+    needs.UNDELIVERED: "⚠️ A message could not be delivered",
+}
+
+
+def _late_line(late: needs.Late, now, tz, *, html: bool = True) -> str:
+    """"⏳ Not acknowledged: late by 20 min (since 10:15 Wed 25 Nov 2026); Priya Patel"."""
+    b = (lambda t: f"<b>{t}</b>") if html else (lambda t: t)
+    esc = h if html else (lambda t: t)
+    who = f"; {b(esc(late.who.name))}" if late.who else "; nobody"
+    if late.clock == needs.UNDELIVERED:
+        return (f"{CLOCK_LABEL[late.clock]} (since {when(late.since, tz)}, "
+                f"{b(waited(now - late.since))} ago){who}")
+    return (f"{CLOCK_LABEL[late.clock]}: late by {b(waited(now - late.since))} "
+            f"(since {when(late.since, tz)}){who}")
+
+
+def overdue_messages(services: Any, result: needs.NeedsAction,
+                     team_label: str) -> list[tuple[str, Buttons]]:
+    """The needs-action list: a heading, then the reports (most overdue first) in small
+    groups; each names every clock it is late on, since when and who must act, with
     "Timeline" and (while unacknowledged) "Acknowledge on behalf" buttons."""
-    tz = services.tz
+    tz, now = services.tz, result.now
     if not result.items:
         return [(f"✅ Nothing is overdue in {h(team_label)}.", [])]
     head = f"⏰ <b>Overdue: {result.total} report{'s' if result.total != 1 else ''}</b> " \
-           f"in {h(team_label)}, oldest first."
+           f"in {h(team_label)}, most overdue first."
     if result.total > len(result.items):
-        head += f"\nShowing the oldest {len(result.items)} of {result.total}; /export has them all."
+        head += f"\nShowing the {len(result.items)} most overdue of {result.total}; " \
+                "/open has every open report."
     out: list[tuple[str, Buttons]] = []
     for start in range(0, len(result.items), OVERDUE_PER_MESSAGE):
         chunk = result.items[start:start + OVERDUE_PER_MESSAGE]
@@ -50,13 +74,10 @@ def overdue_messages(services: Any, result: OverdueList, team_label: str) -> lis
                 f"<b>{n}. {h(inc.reference)}</b> — {URGENCY_MARK.get(inc.urgency, h(inc.urgency))}",
                 f"{h(inc.child_ref)}, {h(_label(services, inc))}",
                 f"Reported {when(inc.reported_at, tz)}; has it: "
-                f"<b>{h(item.holder.name) if item.holder else 'nobody'}</b>",
+                f"<b>{h(item.holder.name) if item.holder else 'nobody'}</b>"
+                + ("" if inc.status != "closed" else " (closed)"),
             ]
-            if item.late_by is not None:
-                lines.append(f"Late by <b>{waited(item.late_by)}</b> "
-                             f"(due {when(item.overdue_since, tz)})")
-            elif inc.status != "open":
-                lines.append(f"Status: {h(inc.status)}")
+            lines.extend(_late_line(late, now, tz) for late in item.late)
             for f in item.failed:
                 lines.append(f"⚠️ {h(f.kind)} to {h(f.to_name)} could not be delivered: "
                              f"{h(f.error)}")
@@ -68,6 +89,47 @@ def overdue_messages(services: Any, result: OverdueList, team_label: str) -> lis
             buttons.extend([[b] for b in row])
         out.append(("\n\n".join(parts), buttons))
     return out
+
+
+DIGEST_ITEMS = 15
+
+
+def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> str:
+    """The morning digest: the most overdue reports, one short entry each (fits one message)."""
+    tz, now = services.tz, result.now
+    n = result.total
+    lines = [(f"☀️ <b>Needs action in {h(team_label)}: {n} report{'s' if n != 1 else ''}</b>, "
+              "most overdue first.")]
+    for item in result.items[:DIGEST_ITEMS]:
+        inc = item.incident
+        lines.append("")
+        lines.append(f"<b>{h(inc.reference)}</b> — {URGENCY_MARK.get(inc.urgency, h(inc.urgency))}, "
+                     f"{h(inc.child_ref)}, {h(_label(services, inc))}")
+        lines.extend(_late_line(late, now, tz) for late in item.late)
+    if n > DIGEST_ITEMS:
+        lines.append(f"\n…and {n - DIGEST_ITEMS} more.")
+    lines.append("\n/overdue shows them with buttons; /log INC-… a report's timeline.")
+    return "\n".join(lines)
+
+
+def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> str:
+    """The same list as plain text (the command line)."""
+    tz, now = services.tz, result.now
+    if not result.items:
+        return f"Nothing is overdue in {team_label}."
+    out = [(f"Overdue: {result.total} report{'s' if result.total != 1 else ''} in {team_label}, "
+            "most overdue first.")]
+    if result.total > len(result.items):
+        out.append(f"Showing the {len(result.items)} most overdue of {result.total}.")
+    for n, item in enumerate(result.items, 1):
+        inc = item.incident
+        out.append("")
+        out.append(f"{n}. {inc.reference} ({inc.urgency}) {inc.child_ref}, "
+                   f"{_label(services, inc)}; team {inc.team_id}; status {inc.status}; "
+                   f"has it: {item.holder.name if item.holder else 'nobody'}")
+        out.extend("   " + _late_line(late, now, tz, html=False) for late in item.late)
+        out.extend(f"   delivery failed: {f.kind} to {f.to_name}: {f.error}" for f in item.failed)
+    return "\n".join(out)
 
 
 def open_groups_messages(services: Any, groups: list[OpenGroup], team_label: str, now) -> list[str]:

@@ -1,14 +1,19 @@
 """What ``GET /healthz`` reports: database, outbox backlog, oldest pending delivery, engine.
 
-JSON, HTTP 200 when the database answers and 503 when it does not, or when
-the bot polls for updates and its polling loop has stopped (Telegram refused
-the token: the bot would otherwise look healthy while it hears nothing)::
+Flat JSON; HTTP 200 when ``ok``, else 503. ``ok`` is false when the database
+does not answer, when the escalation engine's watchdog finds steps late by more
+than ``engine.late_margin`` or the engine has not swept within three sweep
+intervals (``engine.ok``), when the dispatcher is stuck — a delivery due for
+longer than ``engine.late_margin`` and not sent (``delivery.ok``) — or when the
+bot polls for updates and its polling loop has stopped (Telegram refused the
+token: the bot would otherwise look healthy while it hears nothing)::
 
     {"ok": true, "database": "ok", "mode": "polling", "polling": "running",
-     "delivery": {"due": 0, "pending": 3, "oldest_pending_seconds": 1.2,
-                  "failed_last_24h": 0, "claimed_here": 0, "sent_since_start": 120,
-                  "rate_limited_since_start": 0},
-     "engine": {...}}          # the escalation engine's own health(), when there is one
+     "delivery": {"ok": true, "due": 0, "oldest_due_seconds": null, "pending": 3,
+                  "oldest_pending_seconds": 1.2, "failed_last_24h": 0, "claimed_here": 0,
+                  "sent_since_start": 120, "rate_limited_since_start": 0},
+     "engine": {"ok": true, "overdue_steps": 0, "oldest_late_seconds": 0.0,
+                "last_sweep_at": "…", "stale": false}}
 
 ``due`` is the dispatcher's backlog (pending and due now); ``pending`` also
 counts deliveries waiting for a retry. A backlog that grows, or an oldest
@@ -47,21 +52,22 @@ async def status(services: "Services") -> dict[str, Any]:
             select(func.count(), func.min(Delivery.created_at))
             .where(Delivery.status == "pending")
         )).one()
-        due = (await s.execute(
-            select(func.count()).where(Delivery.status == "pending",
-                                       Delivery.next_attempt_at <= now)
-        )).scalar_one()
+        due, oldest_due = (await s.execute(
+            select(func.count(), func.min(Delivery.next_attempt_at))
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        )).one()
         failed = (await s.execute(
             select(func.count()).where(Delivery.status == "failed",
                                        Delivery.created_at >= now - timedelta(hours=24))
         )).scalar_one()
-    if isinstance(oldest, str):  # defensive: an aggregate without type processing
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=timezone.utc)
+    oldest, oldest_due = _aware(oldest), _aware(oldest_due)
+    margin = services.settings.engine.late_margin.amount
+    stuck = oldest_due is not None and now - oldest_due > margin
     dispatcher = services.dispatcher
     report["delivery"] = {
+        "ok": not stuck,
         "due": due,
+        "oldest_due_seconds": round((now - oldest_due).total_seconds(), 1) if oldest_due else None,
         "pending": pending,
         "oldest_pending_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
         "failed_last_24h": failed,
@@ -79,5 +85,18 @@ async def status(services: "Services") -> dict[str, Any]:
             report["engine"] = value
         except Exception as exc:  # noqa: BLE001 - the health check reports, never raises
             log.exception("engine health failed")
-            report["engine"] = {"error": str(exc)}
+            report["engine"] = {"ok": False, "error": str(exc)}
+    if stuck:
+        log.error("health: a delivery has been due for %s s and is not sent (dispatcher stuck?)",
+                  report["delivery"]["oldest_due_seconds"])
+    report["ok"] = bool(report["ok"] and not stuck
+                        and report.get("engine", {}).get("ok", True) is not False)
     return report
+
+
+def _aware(at: Any) -> datetime | None:
+    if isinstance(at, str):  # defensive: an aggregate without type processing
+        at = datetime.fromisoformat(at)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at

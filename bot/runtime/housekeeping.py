@@ -1,9 +1,11 @@
-"""A periodic job for the chores: abandoned drafts, retention, old update ids.
+"""A periodic job for the chores: abandoned drafts, retention, old update ids, the managers'
+digest.
 
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned
 drafts (``bot/record/drafts.py``), apply the retention periods
-(``bot/record/retention.py``) and prune ``processed_updates`` (``bot/runtime/updates.py``).
+(``bot/record/retention.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
+and send the morning digest when it falls due (``bot/review/digest.py``).
 Kept separate from the escalation engine so either can change without the
 other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
 """
@@ -15,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.record import drafts, retention
+from bot.review import digest
 from bot.runtime import updates
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ class Housekeeper:
             log.info("retention: %d drafts deleted, %d closed records purged",
                      kept.drafts, kept.records)
         await updates.prune(services.db, now, services.settings.retention.processed_updates.amount)
+        await digest.run(services, now)
         if result.reminded or result.discarded:
             log.info("drafts: %d reminded, %d discarded", result.reminded, result.discarded)
             services.wake_dispatcher()

@@ -1,7 +1,7 @@
 """rotas and deputies: on-call rotas for duty and out of hours, a team's deputy manager (issue 13)
 
 Revision ID: 0007_rotas_deputies
-Revises: 0005_drop_unused_tables
+Revises: 0006_needs_action_indexes
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import storage.models
 
 revision = "0007_rotas_deputies"
-down_revision = "0005_drop_unused_tables"
+down_revision = "0006_needs_action_indexes"
 branch_labels = None
 depends_on = None
 

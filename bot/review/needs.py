@@ -1,0 +1,195 @@
+"""Needs action: every report late on any of its clocks, most overdue first.
+
+One query for ``/overdue``, ``fosterbot overdue``, the managers' daily digest
+and the web console. A report needs action when it is late on any clock:
+
+* **acknowledgement** — still unacknowledged after the first step of its frozen
+  plan fell due (``incidents.ack_due_at``), whether or not steps have run since;
+* **outcome** — acknowledged, no outcome recorded, past the outcome deadline
+  set on acknowledgement (``incidents.outcome_due_at``, restarted on reopen);
+* **notification** — a notifiable event whose notification to Ofsted and the
+  responsible authority is not recorded, past ``notification_due_at`` (even
+  when the report itself is closed: the duty to notify remains);
+* **undelivered** — not closed, and a message about it reached nobody (a step
+  the engine could deliver to nobody, or a delivery that finally failed), since
+  ``incidents.undelivered_since``.
+
+"Since" is the first moment the report became late on that clock, from
+deadlines that do not move when the engine acts (never ``next_due_at``). Each
+clock is one range scan of its own index (``0006_needs_action_indexes``), so
+the cost follows the number of late reports, not the size of the record
+(``bench/escalation.py --needs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, union, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from bot.record.incidents import holder_ids
+from bot.review import Scope
+from storage import queries
+from storage.models import Delivery, Incident, Person, Team
+
+MAX_ITEMS = 50
+ACK, OUTCOME, NOTIFICATION, UNDELIVERED = "acknowledgement", "outcome", "notification", "undelivered"
+CLOCKS = (ACK, OUTCOME, NOTIFICATION, UNDELIVERED)
+NOT_CLOSED = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    to_name: str
+    kind: str
+    at: datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class Late:
+    clock: str  # one of CLOCKS
+    since: datetime  # the first moment it was late on this clock
+    who: Person | None  # whoever must act on it
+
+
+@dataclass
+class NeedsItem:
+    incident: Incident
+    holder: Person | None  # who has the report (the holder, or whoever acknowledged it)
+    late: list[Late]  # earliest first
+    failed: list[FailedDelivery] = field(default_factory=list)
+
+    @property
+    def since(self) -> datetime:
+        return self.late[0].since
+
+
+@dataclass
+class NeedsAction:
+    items: list[NeedsItem]
+    total: int  # reports that need action; may exceed len(items) (the most overdue are shown)
+    now: datetime
+
+
+_NOW = bindparam("now")
+_TEAMS = bindparam("teams", expanding=True)
+_LIMIT = bindparam("limit")
+_IDS = bindparam("ids", expanding=True)
+
+# Per clock: the column that says since when, and the condition (each matches one index).
+_CLOCK_SQL = {
+    ACK: (Incident.ack_due_at, (Incident.status == "open") & (Incident.ack_due_at < _NOW)),
+    OUTCOME: (Incident.outcome_due_at,
+              (Incident.status == "acknowledged") & (Incident.outcome_due_at < _NOW)),
+    NOTIFICATION: (Incident.notification_due_at,
+                   Incident.notified_at.is_(None) & (Incident.notification_due_at < _NOW)),
+    UNDELIVERED: (Incident.undelivered_since,
+                  Incident.status.in_(NOT_CLOSED) & (Incident.undelivered_since <= _NOW)),
+}
+
+
+def _statements(scoped: bool):
+    """Built once (statement building costs more than running these small queries): the
+    most overdue ``limit`` of each clock in one UNION ALL, and the count of reports."""
+    def where(q, cond):
+        q = q.where(cond)
+        return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
+
+    firsts = [
+        select(where(select(Incident.id.label("id"), col.label("since")), cond)
+               .order_by(col, Incident.id).limit(_LIMIT).subquery())
+        for col, cond in _CLOCK_SQL.values()
+    ]
+    ids = [where(select(Incident.id), cond) for _col, cond in _CLOCK_SQL.values()]
+    return union_all(*firsts), select(func.count()).select_from(union(*ids).subquery())
+
+
+_FIRST, _COUNT = {}, {}
+for _scoped_variant in (False, True):
+    _FIRST[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
+# The list needs neither the plan nor the texts: not decoding them halves its cost.
+_INCIDENTS = select(Incident).where(Incident.id.in_(_IDS)).options(
+    *(defer(c, raiseload=True) for c in (Incident.plan, Incident.details, Incident.description,
+                                         Incident.outcome_text)))
+_FAILED = (select(Delivery).where(Delivery.incident_id.in_(_IDS), Delivery.status == "failed",
+                                  Delivery.method == "send").order_by(Delivery.id))
+_MANAGERS = select(Team.id, Team.manager_id).where(Team.id.in_(bindparam("team_ids",
+                                                                          expanding=True)))
+
+
+def late_clocks(incident: Incident, now: datetime) -> list[tuple[str, datetime]]:
+    """The clocks one incident is late on, with since when (the same rules as the query)."""
+    out = []
+    if incident.status == "open" and incident.ack_due_at and incident.ack_due_at < now:
+        out.append((ACK, incident.ack_due_at))
+    if (incident.status == "acknowledged" and incident.outcome_due_at
+            and incident.outcome_due_at < now):
+        out.append((OUTCOME, incident.outcome_due_at))
+    if (incident.notified_at is None and incident.notification_due_at
+            and incident.notification_due_at < now):
+        out.append((NOTIFICATION, incident.notification_due_at))
+    if (incident.status in NOT_CLOSED and incident.undelivered_since
+            and incident.undelivered_since <= now):
+        out.append((UNDELIVERED, incident.undelivered_since))
+    return sorted(out, key=lambda c: c[1])
+
+
+async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
+                       limit: int = MAX_ITEMS) -> NeedsAction:
+    """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first."""
+    scoped = scope is not None
+    params: dict = {"now": now, "limit": limit}
+    if scoped:
+        params["teams"] = sorted(scope)
+    candidates: dict[int, datetime] = {}
+    for iid, since in await session.execute(_FIRST[scoped], params):
+        if iid not in candidates or since < candidates[iid]:
+            candidates[iid] = since
+    if not candidates:
+        return NeedsAction([], 0, now)
+    ids = [iid for iid, _ in sorted(candidates.items(), key=lambda c: (c[1], c[0]))][:limit]
+    total = (await session.execute(_COUNT[scoped], params)).scalar_one()
+    incidents = {i.id: i for i in (await session.execute(_INCIDENTS, {"ids": ids})).scalars()}
+    holders = await holder_ids(session, ids)
+    failures: dict[int, list[Delivery]] = {}
+    for d in (await session.execute(_FAILED, {"ids": ids})).scalars():
+        failures.setdefault(d.incident_id, []).append(d)
+    team_ids = {i.team_id for i in incidents.values()}
+    managers = dict((await session.execute(_MANAGERS, {"team_ids": sorted(team_ids)})).all())
+    wanted = set(holders.values()) | {m for m in managers.values() if m}
+    wanted |= {d.person_id for ds in failures.values() for d in ds if d.person_id}
+    wanted |= {worker for i in incidents.values() if (worker := _worker(i, holders))}
+    people = await queries.people_by_id(session, wanted)
+
+    items = []
+    for iid in ids:
+        inc = incidents[iid]
+        holder = people.get(_worker(inc, holders) or "")
+        manager = people.get(managers.get(inc.team_id) or "")
+        late = [Late(clock, since, manager if clock == NOTIFICATION else holder)
+                for clock, since in late_clocks(inc, now)]
+        if not late:  # changed between the statements of this read: leave it out
+            continue
+        failed = [
+            FailedDelivery(
+                people[d.person_id].name if d.person_id in people else (d.person_id or "unknown"),
+                d.kind, d.sent_at or d.next_attempt_at or d.created_at, d.last_error or "",
+            )
+            for d in failures.get(iid, [])
+        ]
+        items.append(NeedsItem(inc, holder, late, failed))
+    items.sort(key=lambda i: (i.since, i.incident.id))
+    return NeedsAction(items, max(total, len(items)), now)
+
+
+def _worker(incident: Incident, holders: dict[int, str]) -> str | None:
+    """Who has the report: its holder while waiting; once acknowledged, the worker it
+    was acknowledged on behalf of, or whoever acknowledged it."""
+    if incident.status != "open" and incident.acknowledged_by_id:
+        return incident.acknowledged_on_behalf_of_id or incident.acknowledged_by_id
+    return holders.get(incident.id)
+

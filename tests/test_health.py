@@ -1,0 +1,105 @@
+"""/healthz that means it: 503 with ``ok: false`` when escalation steps are late, the engine
+has stopped sweeping, or the dispatcher is stuck; flat JSON; served while polling by default."""
+
+from __future__ import annotations
+
+import socket
+
+import aiohttp
+import pytest
+
+from bot.config import DEFAULT_HEALTH_PORT, Settings
+from tests.conftest import make_settings
+from tests.world import ROOT, World
+
+MISSING = "Child missing or absent without permission"  # urgent: first step after 15 min
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def polled(db_url, clock, fake):
+    """The bot polling, its health server on a free port (``w.port``)."""
+    port = free_port()
+    w = World(db_url=db_url, clock=clock, fake=fake,
+              settings=make_settings(db_url, fake, health={"port": port}))
+    await w.start()
+    w.port = port
+    try:
+        yield w
+    finally:
+        await w.stop()
+
+
+async def healthz(world) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{world.port}/healthz") as resp:
+            return resp.status, await resp.json()
+
+
+async def test_health_is_503_when_the_engine_has_stalled(polled):
+    w = polled
+    _patel, smith = await w.link_all("sw-patel", "carer-smith")
+    await w.report(smith, child="A1", category=MISSING, text="Not back from school.")
+    await w.settle()
+    status, body = await healthz(w)
+    assert status == 200 and body["ok"] is True
+    assert body["engine"]["ok"] is True and "engine" not in body["engine"]  # flat
+
+    # The engine stalls (its scheduler gone) for two hours: the first step, due at 10:15,
+    # never ran.
+    await w.runner.engine.stop()
+    w.clock.advance(hours=2)
+    status, body = await healthz(w)
+    assert status == 503 and body["ok"] is False and body["database"] == "ok"
+    assert body["engine"]["ok"] is False and body["engine"]["stale"] is True
+    assert body["engine"]["overdue_steps"] == 1
+    assert body["engine"]["oldest_late_seconds"] == 105 * 60
+    assert body["delivery"]["ok"] is True
+
+
+async def test_health_is_503_when_the_dispatcher_is_stuck(polled):
+    w = polled
+    _patel, smith = await w.link_all("sw-patel", "carer-smith")
+    await w.report(smith, child="A1", category=MISSING, text="Not back from school.")
+    await w.settle()
+    await w.runner.dispatcher.stop()  # nothing more goes out
+    w.clock.advance(minutes=15)
+    await w.runner.engine.run_due()  # the reminder is written to the outbox, not sent
+    status, body = await healthz(w)
+    assert status == 200 and body["delivery"]["due"] == 1
+    w.clock.advance(minutes=6)  # due for longer than the 5-minute late margin
+    await w.runner.engine.run_due()
+    status, body = await healthz(w)
+    assert status == 503 and body["ok"] is False
+    assert body["delivery"]["ok"] is False and body["delivery"]["oldest_due_seconds"] == 360.0
+    assert body["engine"]["ok"] is True
+
+
+def test_health_is_served_by_default_on_localhost():
+    health = Settings().health
+    assert (health.listen, health.port) == ("127.0.0.1", DEFAULT_HEALTH_PORT)
+    example = (ROOT / "config.example.toml").read_text()
+    assert f"port = {DEFAULT_HEALTH_PORT}" in example
+
+
+async def test_a_health_port_in_use_does_not_stop_the_bot(db_url, clock, fake, caplog):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        w = World(db_url=db_url, clock=clock, fake=fake,
+                  settings=make_settings(db_url, fake, health={"port": port}))
+        await w.start()
+        try:
+            assert w.runner.http is None
+            assert any("health check not served" in r.getMessage() for r in caplog.records)
+            carer = await w.linked("carer-brown")  # the bot still answers
+            await carer.send("/help")
+            await carer.wait_for("/report")
+        finally:
+            await w.stop()

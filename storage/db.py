@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import sqlite_inloop
+from storage import files, sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         engine_url: Any = url
         if url.startswith("sqlite"):
+            files.prepare_sqlite(url)
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
             kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
         else:

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage import files
 from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -34,6 +35,7 @@ def head_revision() -> str | None:
 async def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the database at ``url``."""
     cfg = alembic_config(url)
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:

@@ -49,6 +49,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def current_revision(url: str) -> str | None:
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
@@ -63,6 +64,7 @@ async def check(url: str) -> list:
     """Differences between the models and the migrated schema (empty when in step)."""
 
 
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:

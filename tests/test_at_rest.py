@@ -170,7 +170,7 @@ async def _raw_values(world) -> dict[str, list]:
                                ("incident_messages", ("text",)), ("drafts", ("data",)),
                                ("deliveries", ("payload",))):
             for c in columns:
-                rows = (await s.execute(text(f"SELECT {c} FROM {table}"))).all()
+                rows = (await s.execute(text(f"SELECT {c} FROM {table} ORDER BY id"))).all()
                 values = [r[0] for r in rows if r[0] is not None]
                 if c in ("details", "data", "payload"):  # JSON: the document as stored
                     # (SQLite hands back the JSON text, asyncpg the decoded document)

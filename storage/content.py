@@ -31,6 +31,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -122,6 +123,10 @@ def snapshot(session: Session, incident_id: int) -> dict[str, Any] | None:
         fields = incident_fields(inc)
         whole = combined(fields)
         if whole != inc.content_hash:
+            _reload_unchanged(session, inc)
+            fields = incident_fields(inc)
+            whole = combined(fields)
+        if whole != inc.content_hash:
             out["incident"] = {"id": inc.id, "ref": inc.reference, "fields": fields}
             inc.content_hash = whole
     messages = {}
@@ -132,6 +137,18 @@ def snapshot(session: Session, incident_id: int) -> dict[str, Any] | None:
     if messages:
         out["messages"] = messages
     return out or None
+
+
+def _reload_unchanged(session: Session, inc: Incident) -> None:
+    """Before vouching for a record, read again the fields this session did not change:
+    another transaction (or a Core UPDATE here) may have changed them since it was loaded,
+    and the chain must hold what will be committed, not a stale copy."""
+    state = inspect(inc)
+    if inc in session.new or state.expired:
+        return
+    names = [f for f in (*INCIDENT_FIELDS, "content_hash") if f not in state.committed_state]
+    if names:
+        session.refresh(inc, attribute_names=names)
 
 
 def unsealed(session: Session) -> list[tuple[int, datetime | None]]:

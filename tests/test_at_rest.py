@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from bot import audit, cli
 from bot.record.attachments import read_kept
@@ -431,3 +431,34 @@ async def test_a_change_after_the_event_in_the_same_transaction_is_still_vouched
     assert after.event == "record_updated" and after.incident_id == inc.id
     assert after.details["record"]["incident"]["fields"]["details"] != (
         event.details.get("record", {}).get("incident", {}).get("fields", {}).get("details"))
+
+
+async def test_an_incident_inserted_behind_the_bots_back_fails_verify(closed_report, backend):
+    world, inc = closed_report
+    copy = {c.key: getattr(inc, c.key) for c in Incident.__table__.columns if c.key != "id"}
+    async with world.services.db.write() as s:
+        await s.execute(insert(Incident).values(**{**copy, "reference": "INC-2026-999999"}))
+    result = await _verify(world.services)
+    assert not result.ok
+    assert "incident INC-2026-999999" in result.message
+    assert "has no audit event: it was inserted outside the application" in result.message
+
+
+async def test_the_chain_vouches_for_what_is_committed_not_a_stale_copy(world, backend):
+    """A field changed behind the loaded object (a Core UPDATE here, or another process on
+    PostgreSQL) is read again before the snapshot, so a true record never fails verify."""
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Other / general update",
+                             text="Grazed knee.")
+    await patel.wait_for(ref)
+    await world.settle()
+    async with world.services.db.write() as s:
+        inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
+        await s.execute(update(Incident).where(Incident.id == inc.id)
+                        .values(status="acknowledged", acknowledged_by_id="sw-patel",
+                                acknowledged_at=world.clock.now())
+                        .execution_options(synchronize_session=False))
+        inc.details = {**inc.details, "where": "Park"}
+        await audit.record(s, "test_event", at=world.clock.now(), incident_id=inc.id)
+    result = await _verify(world.services)
+    assert result.ok, result.message

@@ -7,6 +7,12 @@ the caller's transaction, so events form one linear chain even with several
 writers (on SQLite the writer already holds the database lock). ``verify``
 walks the chain and names the first event that was altered, inserted or
 deleted. The application never updates or deletes audit rows.
+
+The chain also vouches for the record itself (``storage/content.py``): events
+about an incident carry digests of its fields when they changed and of the
+thread messages added, a session listener registered here seals at commit any
+change made after the last event (``record_updated``), and ``verify`` checks
+every incident and message against the chain after walking it.
 """
 
 from __future__ import annotations
@@ -139,7 +145,7 @@ async def record(
     """Append one event in the caller's transaction (it commits or rolls back with it).
 
     An event about an incident also carries the incident's record as it now is
-    (``record.snapshot``) when it changed since the chain last vouched for it,
+    (``storage.content.snapshot``) when it changed since the chain last vouched for it,
     and the thread messages added in this transaction.
     """
     return await session.run_sync(_append, event, at, actor_id, telegram_user_id,

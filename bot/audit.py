@@ -353,6 +353,19 @@ class _Snapshots:
                                               str(inc.get("ref")))
         for mid, dg in (snap.get("messages") or {}).items():
             self.messages[int(mid)] = (row.id, str(dg), row.incident_id)
+        purged = snap.get("purged")
+        if isinstance(purged, dict):  # deleted by the application (retention): expected gone
+            self.incidents.pop(int(purged.get("incident") or 0), None)
+            for mid in purged.get("messages") or []:
+                self.messages.pop(int(mid), None)
+
+
+def purged(incident_id: int, message_ids: list[int]) -> dict[str, Any]:
+    """Details for the event recording that the application itself deleted an incident and
+    its messages (retention): ``audit.record(s, "record_purged", incident_id=…,
+    **audit.purged(…))`` in the same transaction, and ``verify`` expects them gone."""
+    return {record_content.KEY: {"purged": {"incident": incident_id,
+                                            "messages": sorted(message_ids)}}}
 
 
 async def _check_records(session: AsyncSession, seen: _Snapshots,

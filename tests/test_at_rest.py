@@ -462,3 +462,20 @@ async def test_the_chain_vouches_for_what_is_committed_not_a_stale_copy(world, b
         await audit.record(s, "test_event", at=world.clock.now(), incident_id=inc.id)
     result = await _verify(world.services)
     assert result.ok, result.message
+
+
+async def test_a_deletion_the_application_records_still_verifies(closed_report, backend):
+    """Retention may delete a record: with its ``record_purged`` event the chain still
+    verifies; the same deletion without it does not (above)."""
+    world, inc = closed_report
+    async with world.services.db.write() as s:
+        ids = list((await s.execute(select(IncidentMessage.id).where(
+            IncidentMessage.incident_id == inc.id))).scalars())
+        for model in (Attachment, IncidentMessage, Delivery, IncidentRecipient,
+                      EscalationAction):
+            await s.execute(delete(model).where(model.incident_id == inc.id))
+        await s.execute(delete(Incident).where(Incident.id == inc.id))
+        await audit.record(s, "record_purged", at=world.clock.now(), incident_id=inc.id,
+                           **audit.purged(inc.id, ids))
+    result = await _verify(world.services)
+    assert result.ok, result.message

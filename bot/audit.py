@@ -7,6 +7,12 @@ the caller's transaction, so events form one linear chain even with several
 writers (on SQLite the writer already holds the database lock). ``verify``
 walks the chain and names the first event that was altered, inserted or
 deleted. The application never updates or deletes audit rows.
+
+The chain also vouches for the record itself (``storage/content.py``): events
+about an incident carry digests of its fields when they changed and of the
+thread messages added, a session listener registered here seals at commit any
+change made after the last event (``record_updated``), and ``verify`` checks
+every incident and message against the chain after walking it.
 """
 
 from __future__ import annotations
@@ -17,15 +23,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from storage.models import AuditEvent, AuditHead
+from storage import content as record_content
+from storage.models import AuditEvent, AuditHead, Incident, IncidentMessage
 
 GENESIS = "0" * 64
 # session.info key: (the transaction, the audit head it locked).
 _HELD = "fosterbot_audit_head"
+# session.info key: the time of the last event appended (for the safety-net event).
+_LAST_AT = "fosterbot_audit_last_at"
 # One encoder for every hash: sorted keys, no spaces, UTF-8 as is.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -74,7 +85,7 @@ def event_hash(row: AuditEvent) -> str:
     ).hexdigest()
 
 
-async def _lock_head(session: AsyncSession) -> AuditHead:
+def _lock_head(session: Session) -> AuditHead:
     """The chain head, locked for the rest of the caller's transaction.
 
     The row is made by a migration (``_select_head`` creates it if missing).
@@ -87,20 +98,20 @@ async def _lock_head(session: AsyncSession) -> AuditHead:
     commit, and every event flushes the head it advanced). If a savepoint
     rolled back since, the ORM expired the head, and it is locked (read) again.
     """
-    tx = session.sync_session.get_transaction()
+    tx = session.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and tx is not None and held[0] is tx:
         head = held[1]
         state = inspect(head)
         if not state.expired_attributes and not state.detached and not state.deleted:
             return head
-    head = await _select_head(session)
+    head = _select_head(session)
     if tx is not None:
         session.info[_HELD] = (tx, head)
     return head
 
 
-async def _select_head(session: AsyncSession) -> AuditHead:
+def _select_head(session: Session) -> AuditHead:
     """Lock and read the head row; create it first if this database lacks it.
 
     Migration ``4_audit_head_row`` creates the row, so normally this is one
@@ -109,16 +120,16 @@ async def _select_head(session: AsyncSession) -> AuditHead:
     """
     q = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
          .execution_options(populate_existing=True))
-    head = (await session.execute(q)).scalar_one_or_none()
+    head = session.execute(q).scalar_one_or_none()
     if head is not None:
         return head
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
-    await session.execute(
+    session.execute(
         ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
         .on_conflict_do_nothing(index_elements=["id"])
     )
-    return (await session.execute(q)).scalar_one()
+    return session.execute(q).scalar_one()
 
 
 async def record(
@@ -131,11 +142,28 @@ async def record(
     incident_id: int | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction (it commits or rolls back with it)."""
-    head = await _lock_head(session)
+    """Append one event in the caller's transaction (it commits or rolls back with it).
+
+    An event about an incident also carries the incident's record as it now is
+    (``storage.content.snapshot``) when it changed since the chain last vouched for it,
+    and the thread messages added in this transaction.
+    """
+    return await session.run_sync(_append, event, at, actor_id, telegram_user_id,
+                                  incident_id, details)
+
+
+def _append(session: Session, event: str, at: datetime, actor_id: str | None,
+            telegram_user_id: int | None, incident_id: int | None,
+            details: dict[str, Any]) -> AuditEvent:
+    head = _lock_head(session)
     # Round to microseconds the database keeps, so the hash verifies after a reload.
     at = at.astimezone(timezone.utc)
     clean = json.loads(json.dumps(details, default=str))
+    if incident_id is not None:
+        snap = record_content.snapshot(session, incident_id)
+        if snap:
+            # A snapshot and the caller's own (a retention purge) are kept side by side.
+            clean[record_content.KEY] = {**clean.get(record_content.KEY, {}), **snap}
     row = AuditEvent(
         id=head.last_event_id + 1,
         at=at,
@@ -152,8 +180,26 @@ async def record(
     head.last_event_id = row.id
     head.last_hash = row.hash
     head.count += 1
-    await session.flush()
+    session.info[_LAST_AT] = (session.get_transaction(), at)
+    session.flush()
     return row
+
+
+def _seal_before_commit(session: Session) -> None:
+    """Safety net: a record changed after the last event about it in this transaction (or
+    a message added without one) gets a ``record_updated`` event, so the chain always
+    vouches for what is committed."""
+    session.flush()  # pending changes are tracked when flushed (record_content.track_new)
+    for incident_id, updated_at in record_content.unsealed(session):
+        # The time of this transaction's last event, else of the record's last update.
+        last = session.info.get(_LAST_AT)
+        at = (last[1] if last is not None and last[0] is session.get_transaction()
+              else updated_at or datetime.now(timezone.utc))
+        _append(session, "record_updated", at, None, None, incident_id, {})
+
+
+sa_event.listen(Session, "before_commit", _seal_before_commit)
+sa_event.listen(Session, "before_flush", record_content.track_new)
 
 
 @dataclass
@@ -224,10 +270,17 @@ async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> 
     or after the last (not in the chain head). The walk reads plain rows in
     batches (bounded memory) and starts below id 1 on purpose, so that a row
     inserted with id 0 or a negative id is seen.
+
+    Then, once the chain is intact, the record it vouches for
+    (``storage/content.py``): every incident and thread message is read once and
+    compared with the last snapshot the chain holds of it; each incident or
+    message changed, deleted or inserted behind the application's back is named,
+    with the fields that differ.
     """
     prev = None
     count = 0
     last_id: int | None = None
+    seen = _Snapshots()
     while True:
         q = select(*_COLUMNS).order_by(AuditEvent.id).limit(batch)
         if last_id is not None:
@@ -248,6 +301,7 @@ async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> 
             problem = check_link(row, prev)
             if problem is not None:
                 return _broken(count, *problem)
+            seen.take(row)
             prev = row
             count += 1
             last_id = row.id
@@ -267,7 +321,126 @@ async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> 
     if head_hash != last_hash:
         return _broken(count, count, f"event {count} does not match the chain head "
                                      f"(the last event or the head was altered)")
+    problems = await _check_records(session, seen, batch)
+    if problems:
+        first = min(event_id for event_id, _ in problems)
+        text = "\n".join(f"  {why}" for _, why in problems[:_MAX_REPORTED])
+        more = len(problems) - _MAX_REPORTED
+        return VerifyResult(False, count, f"the audit chain is intact ({count} events) but the "
+                            f"record it vouches for was changed:\n{text}"
+                            + (f"\n  … and {more} more" if more > 0 else ""), first)
     return VerifyResult(True, count, f"intact, {count} events", None, count, last_hash)
+
+
+_MAX_REPORTED = 20
+
+
+class _Snapshots:
+    """The last snapshot of each incident and each message's digest, as the walk meets them."""
+
+    def __init__(self) -> None:
+        # incident id -> (event id, combined digest, reference)
+        self.incidents: dict[int, tuple[int, str, str]] = {}
+        # message id -> (event id, digest, incident id)
+        self.messages: dict[int, tuple[int, str, int | None]] = {}
+
+    def take(self, row: Any) -> None:
+        snap = (row.details or {}).get(record_content.KEY)
+        if not isinstance(snap, dict):
+            return
+        inc = snap.get("incident")
+        if isinstance(inc, dict) and isinstance(inc.get("fields"), dict):
+            self.incidents[int(inc["id"])] = (row.id, record_content.combined(inc["fields"]),
+                                              str(inc.get("ref")))
+        for mid, dg in (snap.get("messages") or {}).items():
+            self.messages[int(mid)] = (row.id, str(dg), row.incident_id)
+        purged = snap.get("purged")
+        if isinstance(purged, dict):  # deleted by the application (retention): expected gone
+            self.incidents.pop(int(purged.get("incident") or 0), None)
+            for mid in purged.get("messages") or []:
+                self.messages.pop(int(mid), None)
+
+
+def purged(incident_id: int | None, message_ids: list[int]) -> dict[str, Any]:
+    """Details for the event recording that the application itself deleted an incident
+    (``None`` when it keeps the incident as a tombstone) and its messages (retention):
+    ``audit.record(s, "record_purged", incident_id=…, **audit.purged(…))`` in the same
+    transaction, and ``verify`` expects them gone."""
+    return {record_content.KEY: {"purged": {"incident": incident_id,
+                                            "messages": sorted(message_ids)}}}
+
+
+async def _check_records(session: AsyncSession, seen: _Snapshots,
+                         batch: int) -> list[tuple[int, str]]:
+    """Every incident and message against the chain's last snapshot of it: (event id, why)."""
+    problems: list[tuple[int, str]] = []
+    conn = await session.connection()
+    cols = [Incident.id, *(getattr(Incident, f) for f in record_content.INCIDENT_FIELDS)]
+    first_vouched = min(seen.incidents, default=None)
+    last_id = None
+    while True:
+        q = select(*cols).order_by(Incident.id).limit(batch)
+        if last_id is not None:
+            q = q.where(Incident.id > last_id)
+        rows = (await conn.execute(q)).all()
+        if not rows:
+            break
+        for row in rows:
+            last_id = row.id
+            known = seen.incidents.pop(row.id, None)
+            if known is None:
+                if first_vouched is not None and row.id > first_vouched:
+                    problems.append((0, f"incident {row.reference} (id {row.id}) has no audit "
+                                        "event: it was inserted outside the application"))
+                continue  # recorded before the chain covered the record
+            event_id, whole, _ = known
+            fields = record_content.incident_fields(row)
+            if record_content.combined(fields) != whole:
+                changed = await _changed_fields(session, event_id, row.id, fields)
+                problems.append((event_id, f"incident {row.reference} (id {row.id}) was changed "
+                                           f"after event {event_id} recorded it: "
+                                           f"{', '.join(changed) or 'its content'}"))
+    for inc_id, (event_id, _, ref) in sorted(seen.incidents.items()):
+        problems.append((event_id, f"incident {ref} (id {inc_id}) was deleted "
+                                   f"(last recorded in event {event_id})"))
+
+    first_msg = min(seen.messages, default=None)
+    mcols = [getattr(IncidentMessage, f) for f in record_content.MESSAGE_FIELDS]
+    last_id = None
+    while True:
+        q = select(*mcols).order_by(IncidentMessage.id).limit(batch)
+        if last_id is not None:
+            q = q.where(IncidentMessage.id > last_id)
+        rows = (await conn.execute(q)).all()
+        if not rows:
+            break
+        for row in rows:
+            last_id = row.id
+            known = seen.messages.pop(row.id, None)
+            if known is None:
+                if first_msg is not None and row.id > first_msg:
+                    problems.append((0, f"thread message {row.id} (incident id "
+                                        f"{row.incident_id}) has no audit event: it was "
+                                        "inserted outside the application"))
+                continue
+            event_id, dg, _ = known
+            if record_content.message_digest(row) != dg:
+                problems.append((event_id, f"thread message {row.id} (incident id "
+                                           f"{row.incident_id}) was changed after event "
+                                           f"{event_id} recorded it"))
+    for mid, (event_id, _, inc_id) in sorted(seen.messages.items()):
+        problems.append((event_id, f"thread message {mid} (incident id {inc_id}) was deleted "
+                                   f"(recorded in event {event_id})"))
+    problems.sort(key=lambda p: p[0])
+    return problems
+
+
+async def _changed_fields(session: AsyncSession, event_id: int, incident_id: int,
+                          now: dict[str, str]) -> list[str]:
+    details = (await session.execute(select(AuditEvent.details).where(AuditEvent.id == event_id))
+               ).scalar_one()
+    then = details[record_content.KEY]["incident"]["fields"]
+    return [f for f in record_content.INCIDENT_FIELDS if then.get(f) != now.get(f)]
 
 
 async def hash_of(session: AsyncSession, event_id: int) -> str | None:

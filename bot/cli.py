@@ -44,7 +44,7 @@ from bot.review.export import export
 from bot.review.periods import PeriodError, between
 from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
-from storage import migrate, queries
+from storage import crypto, files, keys, migrate, queries
 from storage.db import Database
 from storage.models import Person
 
@@ -156,7 +156,7 @@ def cmd_directory_export(settings: Settings, args: argparse.Namespace) -> int:
 
     text = asyncio.run(_with_db(settings, run))
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        files.write_private(args.output, text)
         print(f"directory written to {args.output}")
     else:
         sys.stdout.write(text)
@@ -364,8 +364,60 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    ring = crypto.keyring()
+    if not ring.enabled:
+        if settings.storage.require_encryption:
+            print(f"configuration error: storage.require_encryption is set but {crypto.ENV} "
+                  "is empty: set it to ID:BASE64KEY (make one with: fosterbot keys new ID)",
+                  file=sys.stderr)
+            return 2
+        log.warning("%s is not set: descriptions, messages, outcomes, drafts and kept files "
+                    "are stored UNENCRYPTED. Set it (fosterbot keys new ID) for any real use.",
+                    crypto.ENV)
+    else:
+        log.info("data encrypted at rest with key %r", ring.current)
     quiet_ptb_warnings()
     asyncio.run(run_forever(make_services(settings)))
+    return 0
+
+
+def cmd_keys_new(settings: Settings | None, args: argparse.Namespace) -> int:
+    """Print a fresh ``ID:BASE64KEY`` entry for FOSTERBOT_DATA_KEYS."""
+    try:
+        entry = crypto.new_key_entry(args.key_id)
+    except crypto.DataKeyError as exc:
+        raise UsageError(str(exc)) from None
+    print(entry)
+    print(f"# put it FIRST in {crypto.ENV} (keep older keys after it until "
+          "`fosterbot keys rotate` has finished), and keep a copy somewhere safe: "
+          "without it the data cannot be read", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-encrypt every value and kept file under the first key; resumable."""
+    ring = crypto.keyring()
+    if not ring.enabled:
+        print(f"error: {crypto.ENV} is not set: nothing to encrypt with", file=sys.stderr)
+        return 1
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+
+    def progress(what: str, done: int, total: int, rewritten: int) -> None:
+        print(f"  {what}: {done}/{total} rows checked, {rewritten} value(s) re-encrypted",
+              flush=True)
+
+    async def run(db):
+        await _require_schema(settings)
+        return await keys.rotate(db, batch=args.batch, progress=progress, ring=ring)
+
+    print(f"re-encrypting with key {ring.current!r} (safe to interrupt: run again to resume)",
+          flush=True)
+    result = asyncio.run(_with_db(settings, run))
+    print(f"done: {result.rewritten} value(s) re-encrypted of {result.checked} checked; "
+          f"{result.files_rewritten} of {result.files_checked} kept file(s) re-encrypted")
+    for p in result.files_missing:
+        print(f"  missing kept file (not re-encrypted): {p}")
     return 0
 
 
@@ -421,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--progress", action="store_true", help="print progress on long logs")
     ver.set_defaults(fn=cmd_audit_verify)
 
+    ky = sub.add_parser("keys", help="data keys for encryption at rest ($FOSTERBOT_DATA_KEYS)")
+    ksub = ky.add_subparsers(dest="keys_cmd", required=True)
+    kn = ksub.add_parser("new", help="print a fresh ID:BASE64KEY entry")
+    kn.add_argument("key_id", help="a short name for the key, e.g. 2026a")
+    kn.set_defaults(fn=cmd_keys_new, needs_config=False)
+    kr = ksub.add_parser("rotate", help="re-encrypt every stored value and kept file with the "
+                                        "first key (resumable)")
+    kr.add_argument("--batch", type=int, default=keys.BATCH, metavar="N",
+                    help=f"rows per transaction (default {keys.BATCH})")
+    kr.set_defaults(fn=cmd_keys_rotate)
+
     # The managers' review, for administrators on the server: no Telegram access
     # rules apply here (whoever can run this can read the database anyway).
     lg = sub.add_parser("log", help="the full timeline of one incident")
@@ -468,6 +531,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def entry(argv: list[str] | None = None) -> int:
+    """The ``fosterbot`` program: umask 077 for the whole process, then :func:`main`.
+
+    Whatever a library creates (temporary files, a database's side files) is then
+    private too; the files fosterbot itself writes have explicit modes anyway
+    (``storage.files``).
+    """
+    files.set_process_umask()
+    return main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -481,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings, args.verbose)
     if settings is not None:
         redaction.install([settings.token, settings.webhook_secret])
+    try:
+        crypto.keyring()  # a malformed FOSTERBOT_DATA_KEYS is a configuration error
+    except crypto.DataKeyError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         return args.fn(settings, args) or 0
     except UsageError as exc:
@@ -496,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ConfigError):
             print(f"configuration error: {exc}", file=sys.stderr)
             return 2
-        if isinstance(exc, SchemaOutOfDate):
+        if isinstance(exc, (SchemaOutOfDate, crypto.DataKeyError)):
             print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
             return 1
         log.exception("command failed")
@@ -505,4 +584,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -281,6 +281,8 @@ class PrivacySettings(_Strict):
 class StorageSettings(_Strict):
     keep_files: bool = False
     files_dir: str = "files"
+    # Refuse to run without FOSTERBOT_DATA_KEYS (encryption at rest; storage/crypto.py).
+    require_encryption: bool = False
 
 
 DEFAULT_HEALTH_PORT = 8089

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import sqlite_inloop
+from storage import files, sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         engine_url: Any = url
         if url.startswith("sqlite"):
+            files.prepare_sqlite(url)
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
             kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
         else:

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage import files
 from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -34,6 +35,7 @@ def head_revision() -> str | None:
 async def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the database at ``url``."""
     cfg = alembic_config(url)
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
@@ -47,6 +49,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def current_revision(url: str) -> str | None:
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
@@ -61,6 +64,7 @@ async def check(url: str) -> list:
     """Differences between the models and the migrated schema (empty when in step)."""
 
 
+    files.prepare_sqlite(url)
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.crypto import EncryptedJSON, EncryptedText
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -260,9 +262,10 @@ class Incident(Base):
     urgency: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime | None]
     reported_at: Mapped[datetime]
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(EncryptedText("incidents.description"))
     # The record fields practice expects (bot/record/render.py lists them); null when not given.
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("incidents.details"),
+                                                    default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open|acknowledged|closed
     acknowledged_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     acknowledged_at: Mapped[datetime | None]
@@ -270,7 +273,7 @@ class Incident(Base):
     closed_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     closed_at: Mapped[datetime | None]
     outcome_code: Mapped[str | None] = mapped_column(String(32))
-    outcome_text: Mapped[str | None] = mapped_column(Text)
+    outcome_text: Mapped[str | None] = mapped_column(EncryptedText("incidents.outcome_text"))
     out_of_hours: Mapped[bool] = mapped_column(Boolean, default=False)
     # Escalation: the plan frozen at report time, the step reached, the next due action.
     policy_version: Mapped[str | None] = mapped_column(String(64))
@@ -296,6 +299,8 @@ class Incident(Base):
     updated_at: Mapped[datetime]
     # Set when retention removed the record's free text (a tombstone: bot/record/retention.py).
     purged_at: Mapped[datetime | None]
+    # Digest of the record as the audit chain last vouched for it (storage/content.py).
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class IncidentRecipient(Base):
@@ -322,8 +327,10 @@ class IncidentMessage(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
     kind: Mapped[str] = mapped_column(String(32))  # followup|reply|correction|reopen
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(EncryptedText("incident_messages.text"), default="")
     created_at: Mapped[datetime]
+    # Digest the audit chain vouches for (storage/content.py); set by the event that adds it.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Attachment(Base):
@@ -352,7 +359,7 @@ class Draft(Base):
     carer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     step: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("drafts.data"), default=dict)
     created_at: Mapped[datetime]
     last_activity_at: Mapped[datetime]
     reminded_at: Mapped[datetime | None]
@@ -393,7 +400,8 @@ class Delivery(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))  # alert|copy|receipt|notice|edit|reminder|escalation|...
     method: Mapped[str] = mapped_column(String(32), default="send")  # send|edit|document
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("deliveries.payload"),
+                                                    default=dict)
     # For edits: the delivery whose message is edited.
     target_delivery_id: Mapped[int | None] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer, default=5)  # 0 most urgent

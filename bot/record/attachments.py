@@ -8,7 +8,9 @@ follow-up message it came with (``incident_id`` + ``message_id``).
 With ``storage.keep_files = true`` the service keeps its own copy: after the
 commit, :func:`keep_files` downloads every attachment of the incident that has
 no local copy yet to ``storage.files_dir/<incident reference>/`` and records
-its path and SHA-256. Downloading happens outside any transaction; a failure is
+its path and SHA-256 (of the file as received). Folders are 0700 and files
+0600 (``storage.files``); with a data key configured the file is stored
+encrypted (``storage.crypto``): read it back with :func:`read_kept`. Downloading happens outside any transaction; a failure is
 logged and retried the next time the incident gains an attachment (the
 Telegram file id stays on the record either way).
 """
@@ -27,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from storage import crypto, files
 from storage.models import Attachment, Incident
 
 if TYPE_CHECKING:
@@ -147,8 +150,9 @@ async def keep_files(services: "Services", bot: Any, incident_id: int) -> int:
         pending = [a for a in await for_incident(s, incident_id) if a.local_path is None]
     if incident is None or not pending:
         return 0
-    folder = Path(services.settings.storage.files_dir) / _safe(incident.reference)
-    folder.mkdir(parents=True, exist_ok=True)
+    root = files.private_dir(services.settings.storage.files_dir, tighten=True)
+    folder = files.private_dir(root / _safe(incident.reference), tighten=True)
+    ring = crypto.keyring()
     kept = 0
     for att in pending:
         ext = _EXT.get(att.kind, "")
@@ -158,8 +162,9 @@ async def keep_files(services: "Services", bot: Any, incident_id: int) -> int:
         partial = target.with_name(target.name + ".part")
         try:
             tg_file = await bot.get_file(att.file_id)
-            await tg_file.download_to_drive(custom_path=partial)
-            digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+            data = bytes(await tg_file.download_as_bytearray())
+            digest = hashlib.sha256(data).hexdigest()  # of the file itself, not its ciphertext
+            files.write_private(partial, ring.seal_bytes(data))
             os.replace(partial, target)
         except Exception:  # noqa: BLE001 - the file id stays on the record; retried later
             log.warning("could not keep attachment %s of incident %s", att.id, incident_id,
@@ -175,3 +180,8 @@ async def keep_files(services: "Services", bot: Any, incident_id: int) -> int:
                                    incident_id=incident_id, attachment=att.id, sha256=digest)
                 kept += 1
     return kept
+
+
+def read_kept(path: str | Path) -> bytes:
+    """A kept file's bytes as received (decrypted with the configured data keys)."""
+    return crypto.keyring().open_bytes(Path(path).read_bytes(), f"kept file {path}")

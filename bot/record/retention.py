@@ -97,6 +97,8 @@ async def purge_closed_records(session: AsyncSession, services: "Services", now:
             _remove_file(a.local_path)
             await session.delete(a)
         await session.flush()
+        message_ids = list((await session.execute(
+            select(IncidentMessage.id).where(IncidentMessage.incident_id == inc.id))).scalars())
         messages = (await session.execute(
             delete(IncidentMessage).where(IncidentMessage.incident_id == inc.id))).rowcount or 0
         sent = (await session.execute(
@@ -114,7 +116,8 @@ async def purge_closed_records(session: AsyncSession, services: "Services", now:
         await audit.record(session, "record_purged", at=now, incident_id=inc.id,
                            reference=inc.reference, closed_at=inc.closed_at.isoformat(),
                            messages=messages, attachments=len(files), deliveries=sent,
-                           older_than_days=keep.amount.days)
+                           older_than_days=keep.amount.days,
+                           **audit.purged(None, message_ids))
     return len(incidents)
 
 

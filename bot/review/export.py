@@ -48,6 +48,7 @@ from bot import audit
 from bot.config import Settings
 from bot.review import Scope
 from bot.review.periods import Period
+from storage import files
 from storage.db import Database
 from storage.models import AuditEvent, AuditHead, Incident, Person
 
@@ -126,7 +127,7 @@ async def _write_incidents(db: Database, settings: Settings, period: Period, sco
         cond.append(Incident.team_id.in_(sorted(scope)))
     count = 0
     q = select(Incident).where(*cond).order_by(Incident.id).execution_options(yield_per=batch)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with files.open_private(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(INCIDENT_COLUMNS)
         async with db.read() as s:
@@ -177,7 +178,7 @@ async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int,
          .outerjoin(Incident, Incident.id == AuditEvent.incident_id))
     count = 0
     q = q.where(*cond).order_by(AuditEvent.id).execution_options(yield_per=batch)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with files.open_private(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         async with db.read() as s:
@@ -203,7 +204,7 @@ async def export(db: Database, settings: Settings, *, period: Period, scope: Sco
                  progress: Progress | None = None) -> ExportResult:
     """Write the three files to ``out_dir``; record the export as an audit event."""
     tz = ZoneInfo(settings.service.timezone)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files.private_dir(out_dir)  # created 0700; the files below are created 0600
     slug = period.slug(tz)
     head = await _head(db)
     inc_path = out_dir / f"incidents_{slug}.csv"
@@ -222,7 +223,7 @@ async def export(db: Database, settings: Settings, *, period: Period, scope: Sco
             aud_path.name: {"rows": n_aud, "sha256": _sha256(aud_path)},
         },
     }
-    head_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    files.write_private(head_path, json.dumps(manifest, indent=2) + "\n")
     async with db.write() as s:
         await audit.record(
             s, "export_made", at=now, actor_id=actor_id, telegram_user_id=telegram_user_id,

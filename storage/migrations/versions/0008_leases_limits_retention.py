@@ -11,7 +11,7 @@
 * ``incidents.purged_at``: a closed record past its retention period keeps a
   tombstone row (reference, dates, category) with its free text removed.
 
-Revision ID: 0011_leases_limits_retention
+Revision ID: 0008_leases_limits_retention
 Revises: 0007_rotas_deputies
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 import storage.models
 
-revision = "0011_leases_limits_retention"
+revision = "0008_leases_limits_retention"
 down_revision = "0007_rotas_deputies"
 branch_labels = None
 depends_on = None

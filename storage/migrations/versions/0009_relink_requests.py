@@ -1,7 +1,7 @@
 """relinking: replacement invites and relink requests awaiting the current account (issue 14)
 
-Revision ID: 0008_relink_requests
-Revises: 0011_leases_limits_retention
+Revision ID: 0009_relink_requests
+Revises: 0008_leases_limits_retention
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import storage.models
 
-revision = "0008_relink_requests"
-down_revision = "0011_leases_limits_retention"
+revision = "0009_relink_requests"
+down_revision = "0008_leases_limits_retention"
 branch_labels = None
 depends_on = None
 

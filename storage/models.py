@@ -137,6 +137,24 @@ class Placement(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
 
 
+class ChildEvent(Base):
+    """A dated event in one child's chronology that belongs to no incident: an allocation
+    change, a placement removed from the directory, an oversight entry on the child. Each is
+    written with the audit event that records it (``audit_event_id``), in one transaction;
+    this table is the chronology's index by child (``bot/review/chronology.py``)."""
+
+    __tablename__ = "child_events"
+    __table_args__ = (Index("ix_child_events_child_at", "child_ref", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"))
+
+
 class Invite(Base):
     """A single-use invite code; only its SHA-256 is stored."""
 
@@ -183,6 +201,7 @@ class Incident(Base):
         Index("ix_incidents_next_due", "next_due_at"),
         Index("ix_incidents_status_reported", "status", "reported_at"),
         Index("ix_incidents_notification_next", "notification_next_at"),
+        Index("ix_incidents_child_reported", "child_ref", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

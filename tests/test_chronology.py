@@ -10,6 +10,7 @@ from bot.people import chronicle
 from bot.review import chronology
 from storage.models import AuditEvent
 from tests.escalation_helpers import incident
+from tests.test_cli_and_schema import fosterbot
 from tests.review_seed import SOUTH, SOUTH_TG
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
@@ -213,3 +214,29 @@ async def test_incident_record_still_reachable_after_restart(world):
     await jones.send("/child A1")
     assert _lines((await jones.wait_for("chronology")).text) == before
     assert (await incident(world, second)).notified_by_id == "tm-jones"
+
+
+def test_fosterbot_chronology_command(tmp_path):
+    assert fosterbot(tmp_path, "db", "upgrade").returncode == 0
+    directory = tmp_path / "dir.toml"
+    directory.write_text(EXAMPLE_DIRECTORY.read_text() + EARLIER_PLACEMENT)
+    assert fosterbot(tmp_path, "directory", "import", str(directory)).returncode == 0
+
+    r = fosterbot(tmp_path, "chronology", "A1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Chronology of A1, newest first"
+    assert lines[1].endswith("Allocated to Priya Patel")
+    assert lines[-3:] == ["Thu 1 Jan 2026  Placement started with Sam Smith",
+                          "Wed 31 Dec 2025  Placement with Jo Brown ended",
+                          "Mon 1 Sep 2025  Placement started with Jo Brown"]
+    r = fosterbot(tmp_path, "chronology", "A1", "--kind", "placements", "--to", "2025-12-31",
+                  "--out", str(tmp_path / "a1.csv"))
+    assert r.returncode == 0 and "2 entries written" in r.stdout
+    rows = list(csv.DictReader((tmp_path / "a1.csv").open(encoding="utf-8")))
+    assert [(r["date"], r["event"]) for r in rows] == [("2025-12-31", "placement_ended"),
+                                                      ("2025-09-01", "placement_started")]
+    r = fosterbot(tmp_path, "chronology", "Z9")
+    assert r.returncode == 1 and "no child Z9" in r.stderr
+    r = fosterbot(tmp_path, "chronology", "A1", "--kind", "gossip")
+    assert r.returncode == 2 and "--kind" in r.stderr

@@ -30,6 +30,7 @@ from pydantic import (
 
 from bot.rules.categories import CATEGORY_QUESTIONS, COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
 from bot.rules.durations import Duration, parse_duration
+from bot.rules.oversight import needs_oversight
 
 TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
@@ -224,6 +225,13 @@ class Category(_Strict):
     guidance: str = ""
     first: str = ""  # shown before anything else (the infant protocol: medical attention first)
     questions: list[str] = Field(default_factory=list)  # record questions of its own
+    # Closing needs a manager's oversight entry first (None: urgent or notifiable ones do).
+    oversight: bool | None = None
+
+    @property
+    def needs_oversight(self) -> bool:
+        return needs_oversight(urgency=self.urgency, notifiable=self.notifiable,
+                               setting=self.oversight)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

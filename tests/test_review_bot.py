@@ -86,7 +86,7 @@ async def test_log_pages_stats_chart_and_export(teams, clock, fake):
     first = await jones.wait_for("page 1 of")
     total = int(first.text.split("page 1 of ")[1].split()[0])
     assert total >= 2 and all(len(m.text) <= 4096 for m in jones.messages)
-    assert first.button_labels == ["Next page ▶"]
+    assert first.button_labels == ["Next page ▶", "📝 Record oversight"]
     await jones.click("Next page ▶")
     second = await jones.wait_for(f"page 2 of {total}")
     assert second.message_id == first.message_id  # turned in place

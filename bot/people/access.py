@@ -143,6 +143,11 @@ class Access:
             return frozenset()
         return frozenset(t.id for t in await queries.teams_managed_by(session, person.id))
 
+    async def may_oversee(self, session: AsyncSession, person: Person, team_id: str) -> bool:
+        """Record management oversight on an incident or a child of this team: its managers
+        (the directory has no deputies yet; when it does, they belong here)."""
+        return person.active and await self.manages_team(session, person, team_id)
+
     async def may_see_child(self, session: AsyncSession, person: Person,
                             child_ref: str) -> ChildView | None:
         """May ``person`` see the chronology of ``child_ref``, and which part (None: refused,

@@ -232,3 +232,9 @@ def attachment_caption(reference: str, number: int, total: int, kind_label: str,
                        uploader: str, at: datetime, tz: ZoneInfo) -> str:
     return (f"{h(reference)} · {number} of {total} · {kind_label} from {h(uploader)}, "
             f"{when(at, tz)}")
+
+
+def note_not_recorded(note: str) -> str:
+    """After a close held for oversight: the outcome note typed, so it is not lost."""
+    return ("\n\nYour outcome note, not recorded yet (send it again once you can close):\n"
+            f"<i>{h(clip(note, 1500))}</i>")

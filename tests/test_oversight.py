@@ -99,6 +99,12 @@ async def test_closing_waits_for_oversight_then_goes_ahead(world):
     assert (f"{ref}: management oversight by Alex Jones: Return home interview by Friday; "
             "<no> strategy meeting. (1 action)") in chron.text
 
+    # /stats: the share of reports with oversight and the time to it.
+    await jones.send("/stats")
+    st = await jones.wait_for("Management oversight")
+    assert "Recorded on 1 of 1 reports (100 %)" in st.text
+    assert "Time from report to oversight: 40 min / 40 min (n=1)" in st.text
+
 
 async def test_oversight_on_a_child_and_routine_reports_close_without_it(world):
     patel, jones, smith = await world.link_all("sw-patel", "tm-jones", "carer-smith")

@@ -213,9 +213,11 @@ async def test_long_timelines_are_paged_and_nothing_is_cut(services, seeded, clo
     for text in [long_description, *notes]:
         assert re.sub(r"\s+", "", text) in joined
     assert "Next step:" in _visible(pages[-1])
-    assert render.timeline_buttons(inc.id, 1, len(pages)) == [[("Next page ▶", f"logp:{inc.id}:2")]]
+    oversee = [("📝 Record oversight", f"ov:{inc.id}")]
+    assert render.timeline_buttons(inc.id, 1, len(pages)) == [
+        [("Next page ▶", f"logp:{inc.id}:2")], oversee]
     assert render.timeline_buttons(inc.id, len(pages), len(pages)) == [
-        [("◀ Previous page", f"logp:{inc.id}:{len(pages) - 1}")]]
+        [("◀ Previous page", f"logp:{inc.id}:{len(pages) - 1}")], oversee]
 
 
 # ------------------------------------------------------------------ statistics

@@ -206,7 +206,8 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
-    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"), index=True)
+    # Indexed by ix_incidents_child_reported (child_ref, reported_at), which serves both.
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"))
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
     reporter_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     category: Mapped[str] = mapped_column(String(64))

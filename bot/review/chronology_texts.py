@@ -117,6 +117,10 @@ def pages(child_ref: str, entries: list, tz: ZoneInfo, kind: str | None,
     for e in entries:
         prefix, text = _line(e.at, e.dated, e.text, tz)
         room = budget - tg_len(prefix)
+        escaped = h(text)
+        if tg_len(escaped) <= room:  # nearly always: one line, no cutting needed
+            blocks.append(prefix + escaped)
+            continue
         for i, piece in enumerate(split_escaped(text, room)):
             blocks.append((prefix if i == 0 else "  … ") + h(piece))
     if not blocks:

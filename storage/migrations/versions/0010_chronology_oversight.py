@@ -3,7 +3,8 @@
 ``child_events`` indexes a child's chronology events that belong to no
 incident (allocation changes, placements removed, oversight on the child);
 each row points at the audit event recording it. ``ix_incidents_child_reported``
-serves a child's incidents newest first within a period.
+serves a child's incidents newest first within a period, and replaces
+``ix_incidents_child_ref``.
 
 Revision ID: 0010_chronology_oversight
 Revises: 0005_drop_unused_tables
@@ -38,9 +39,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_child_events_child_at", "child_events", ["child_ref", "at"])
     op.create_index("ix_incidents_child_reported", "incidents", ["child_ref", "reported_at"])
+    # The composite index serves lookups by child alone too; the old one only cost writes
+    # (and PostgreSQL preferred it, then sorted).
+    op.drop_index("ix_incidents_child_ref", table_name="incidents")
 
 
 def downgrade() -> None:
+    op.create_index("ix_incidents_child_ref", "incidents", ["child_ref"])
     op.drop_index("ix_incidents_child_reported", table_name="incidents")
     op.drop_index("ix_child_events_child_at", table_name="child_events")
     op.drop_table("child_events")

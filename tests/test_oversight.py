@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from bot.review.export import export
+from bot.review.periods import between
 from bot.rules.oversight import OversightError, needs_oversight, parse
 from storage.models import AuditEvent
 from tests.escalation_helpers import incident
@@ -106,7 +109,7 @@ async def test_closing_waits_for_oversight_then_goes_ahead(world):
     assert "Time from report to oversight: 40 min / 40 min (n=1)" in st.text
 
 
-async def test_oversight_on_a_child_and_routine_reports_close_without_it(world):
+async def test_oversight_on_a_child_and_routine_reports_close_without_it(world, tmp_path):
     patel, jones, smith = await world.link_all("sw-patel", "tm-jones", "carer-smith")
     await jones.send("/oversee A1\nDecision: Review the placement plan monthly.\n"
                      "Rationale: Two reports in a month.")
@@ -115,6 +118,16 @@ async def test_oversight_on_a_child_and_routine_reports_close_without_it(world):
     chron = await jones.wait_for("chronology")
     assert ("management oversight by Alex Jones: Review the placement plan monthly."
             in chron.text)
+    # The team's audit export carries it (it is about the team's child, not a report).
+    services = world.services
+    period = between(services.today(), services.today(), services.clock.now(), services.tz)
+    result = await export(services.db, services.settings, period=period,
+                          scope=frozenset({"north"}), out_dir=tmp_path, now=services.clock.now())
+    rows = list(csv.DictReader(result.files[1].open(encoding="utf-8")))
+    oversight_rows = [r for r in rows if r["event"] == "oversight_recorded"]
+    assert len(oversight_rows) == 1 and '"child":"A1"' in oversight_rows[0]["details"]
+    assert "Review the placement plan monthly." in oversight_rows[0]["details"]
+
     # Another team's child, or no such subject: refused and logged.
     await jones.send("/oversee Z9\nDecision: x\nRationale: y")
     await jones.wait_for("no report or child")

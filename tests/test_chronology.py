@@ -154,10 +154,15 @@ async def test_who_may_not_see_a_child(world):
     assert [(r.actor_id, r.details["child"]) for r in refusals] == [
         ("carer-smith", "B2"), ("carer-brown", "B2"), ("sw-south", "A1"), ("sw-patel", "Z9")]
 
-    # The supervising social worker of A1's carer, the allocated worker and an admin may.
-    for user in (okoro, patel, admin):
+    # The supervising social worker of A1's carer, the allocated worker, her named cover
+    # (Omar Khan) and an admin may.
+    khan = await world.linked("sw-khan")
+    for user in (okoro, patel, khan, admin):
         await user.send("/child A1")
         await user.wait_for("A1 — chronology")
+    # B2 is Khan's own child; Patel is not his cover: refused.
+    await patel.send("/child B2")
+    await patel.wait_for("cannot show you")
 
 
 async def test_supervising_worker_sees_only_their_carers_placements(world):

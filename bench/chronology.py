@@ -52,7 +52,8 @@ async def top_up(db: Database, pop, target: int, seed: int = 11) -> tuple[int, i
     rng = random.Random(seed)
     async with db.read() as s:
         head = (await s.execute(select(AuditHead))).scalar_one()
-        rows = (await s.execute(select(Incident.id, Incident.child_ref, Incident.reported_at))).all()
+        rows = (await s.execute(
+            select(Incident.id, Incident.child_ref, Incident.reported_at))).all()
     by_child: dict[str, list] = {}
     for iid, ref, at in rows:
         by_child.setdefault(ref, []).append((iid, at))

@@ -240,7 +240,8 @@ class Category(_Strict):
     def _questions(cls, v: list[str]) -> list[str]:
         bad = [q for q in v if q not in CATEGORY_QUESTIONS]
         if bad or len(set(v)) != len(v):
-            raise ValueError(f"unknown or repeated question(s) {bad or v}; use {list(CATEGORY_QUESTIONS)}")
+            raise ValueError(f"unknown or repeated question(s) {bad or v}; "
+                             f"use {list(CATEGORY_QUESTIONS)}")
         return v
 
     @field_validator("key")

@@ -10,8 +10,8 @@ from bot.people import chronicle
 from bot.review import chronology
 from storage.models import AuditEvent
 from tests.escalation_helpers import incident
-from tests.test_cli_and_schema import fosterbot
 from tests.review_seed import SOUTH, SOUTH_TG
+from tests.test_cli_and_schema import fosterbot
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
 ALLEGATION = "Allegation or serious complaint about a carer or househol…"

@@ -52,6 +52,7 @@ COMMANDS = [
     BotCommand("oncall", "Who is on duty and out of hours, now and next"),
     BotCommand("overdue", "Overdue reports in your teams (managers)"),
     BotCommand("log", "Timeline of a report: /log INC-… (managers)"),
+    BotCommand("child", "A child's chronology: /child A1 (workers, managers)"),
     BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
     BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
 ]

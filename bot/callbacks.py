@@ -122,6 +122,13 @@ RELINK = _action("rl", ID, YES_NO,
 LOG = _action("log", ID, doc="Timeline of incident")
 LOG_PAGE = _action("logp", ID, ID, doc="Timeline of incident, page n")
 
+# A child's chronology: page turns (child ref, page, optionally the kind shown).
+CHILD_PAGE = _action("chp", WORD, ID, optional=(WORD,),
+                     doc="Chronology of child, page n (child ref, page[, kind])")
+
+# Management oversight: "Record oversight" on an incident's log and on the manager's request.
+OVERSEE = _action("ov", ID, doc="Record oversight on incident (shows the entry's form)")
+
 # The carer's report conversation; the first argument is always the draft id.
 REPORT_CHILD = _action("rc", ID, WORD, doc="Child chosen (draft, child ref)")
 REPORT_CATEGORY = _action("rk", ID, WORD, doc="Category chosen (draft, category key)")
@@ -153,6 +160,8 @@ PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
 
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
+CHRONOLOGY = (CHILD_PAGE,)
+OVERSIGHT = (OVERSEE,)
 REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,
           REPORT_DISCARD, REPORT_OFFER_YES, REPORT_OFFER_NO, REPORT_OFFER_DROP,
           REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)

@@ -38,8 +38,9 @@ from bot.people.directory import (
     export_directory,
     parse_directory,
 )
-from bot.review import lists, needs, render, stats, timeline
+from bot.review import chronology, lists, needs, render, stats, timeline
 from bot.review.chart import render_png
+from bot.review.chronology_texts import kind_from_word, plain
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
 from bot.runtime import redaction
@@ -300,6 +301,40 @@ def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chronology(settings: Settings, args: argparse.Namespace) -> int:
+    """A child's chronology: printed, or complete as CSV with --out."""
+    try:
+        first = date.fromisoformat(args.from_) if args.from_ else None
+        last = date.fromisoformat(args.to) if args.to else None
+    except ValueError as exc:
+        raise UsageError(f"bad date: {exc} (dates are written 2026-11-01)") from None
+    kinds = [kind_from_word(k) for k in args.kind or []]
+    if None in kinds:
+        raise UsageError(f"--kind: use {', '.join(chronology.KINDS)}")
+    services = make_services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                return await chronology.entries_for(
+                    s, settings, args.ref, tz=services.tz, today=services.today(),
+                    start=first, end=last, kinds=kinds or None)
+        finally:
+            await services.db.dispose()
+
+    chron = asyncio.run(run())
+    if chron is None:
+        print(f"no child {args.ref}", file=sys.stderr)
+        return 1
+    if args.out:
+        rows = chronology.write_csv(chron, Path(args.out), services.tz)
+        print(f"{rows} entries written to {args.out}")
+        return 0
+    print(plain(chron.child_ref, chron.entries, services.tz))
+    return 0
+
+
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
@@ -503,6 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument("--to", metavar="DATE", help="last day, included (default: today)")
         parser.add_argument("--team", action="append", metavar="TEAM_ID",
                             help="only this team (repeatable; default: all teams)")
+
+    ch = sub.add_parser("chronology", help="a child's chronology, newest first")
+    ch.add_argument("ref", help="the child's reference")
+    ch.add_argument("--from", dest="from_", metavar="DATE", help="first day, e.g. 2026-11-01")
+    ch.add_argument("--to", metavar="DATE", help="last day, included")
+    ch.add_argument("--kind", action="append", metavar="KIND",
+                    help="only this kind (repeatable): " + ", ".join(chronology.KINDS))
+    ch.add_argument("--out", metavar="FILE.csv", help="write the whole chronology as CSV")
+    ch.set_defaults(fn=cmd_chronology)
 
     st = sub.add_parser("stats", help="statistics for a period")
     period_args(st)

@@ -28,8 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from bot.rules.categories import COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
+from bot.rules.categories import CATEGORY_QUESTIONS, COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
 from bot.rules.durations import Duration, parse_duration
+from bot.rules.oversight import needs_oversight
 
 TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
@@ -240,8 +241,26 @@ class Category(_Strict):
     copy_roles: list[str] = Field(default_factory=list, alias="copy")
     notifiable: bool = False
     guidance: str = ""
+    first: str = ""  # shown before anything else (the infant protocol: medical attention first)
+    questions: list[str] = Field(default_factory=list)  # record questions of its own
+    # Closing needs a manager's oversight entry first (None: urgent or notifiable ones do).
+    oversight: bool | None = None
+
+    @property
+    def needs_oversight(self) -> bool:
+        return needs_oversight(urgency=self.urgency, notifiable=self.notifiable,
+                               setting=self.oversight)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("questions")
+    @classmethod
+    def _questions(cls, v: list[str]) -> list[str]:
+        bad = [q for q in v if q not in CATEGORY_QUESTIONS]
+        if bad or len(set(v)) != len(v):
+            raise ValueError(f"unknown or repeated question(s) {bad or v}; "
+                             f"use {list(CATEGORY_QUESTIONS)}")
+        return v
 
     @field_validator("key")
     @classmethod

@@ -15,13 +15,25 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import ACK, NOTIFIED, RELINK, REPORT, THREAD, TIMELINE, pattern
+from bot.callbacks import (
+    ACK,
+    CHRONOLOGY,
+    NOTIFIED,
+    OVERSIGHT,
+    RELINK,
+    REPORT,
+    THREAD,
+    TIMELINE,
+    pattern,
+)
 from handlers import (
     alerts,
     away,
+    child,
     fallback,
     notification,
     oncall,
+    oversight,
     report,
     review,
     start,
@@ -59,6 +71,10 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("log", review.log_command, filters=private))
     app.add_handler(CommandHandler("stats", review.stats_command, filters=private))
     app.add_handler(CommandHandler("export", review.export_command, filters=private))
+    app.add_handler(CommandHandler("child", child.child_command, filters=private))
+    app.add_handler(CallbackQueryHandler(child.child_button, pattern=pattern(*CHRONOLOGY)))
+    app.add_handler(CommandHandler("oversee", oversight.oversee_command, filters=private))
+    app.add_handler(CallbackQueryHandler(oversight.oversee_button, pattern=pattern(*OVERSIGHT)))
     app.add_handler(CallbackQueryHandler(review.log_button, pattern=pattern(*TIMELINE)))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=pattern(*REPORT)))
     app.add_handler(CallbackQueryHandler(thread.thread_button, pattern=pattern(*THREAD)))

@@ -169,12 +169,12 @@ async def _command_allowed(update: Update, context: BotContext, person: Person) 
 
 
 async def refuse(update: Update, context: BotContext, person: Person, *, action: str, why: str,
-                 text: str, incident_id: int | None = None) -> None:
+                 text: str, incident_id: int | None = None, **details: Any) -> None:
     services = context.services
     async with services.db.write() as s:
         await audit.refused(s, at=services.clock.now(), actor_id=person.id,
                             telegram_user_id=update.effective_user.id if update.effective_user else None,
-                            incident_id=incident_id, action=action, why=why)
+                            incident_id=incident_id, action=action, why=why, **details)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     else:

@@ -35,6 +35,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "closes it (a closed report can be reopened, with a reason). “View attachments” "
             "and “Show details” / “Full record” show the whole report.\n"
             "/open — reports you hold that are not closed\n"
+            "/child REF [kind] — a child's chronology (children allocated to you or whose "
+            "carer you supervise)\n"
             "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it\n"
             "/oncall — who is on duty and out of hours for your team, now and next\n"
             "/swap PERSON DATE [THEIR_DATE] — swap an on-call shift with another rota member"
@@ -44,7 +46,7 @@ def help_text(roles: frozenset[str], services) -> str:
             "<b>As a team manager</b>\nYou receive escalations for your team's reports.\n"
             "/overdue — reports past a due step, oldest first\n"
             "/open — open reports in your teams, by worker\n"
-            "/log INC-… — the full timeline of one report\n"
+            "/log INC-… — the full timeline of one report\n"            "/child REF [kind] — the chronology of a child in your teams\n"
             "/stats [7d | 30d | 2026-11] — reports, time to acknowledge, breaches, notifications\n"
             "/export [from] [to] — CSV files of reports and audit events"
         )

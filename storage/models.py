@@ -174,6 +174,24 @@ class Placement(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
 
 
+class ChildEvent(Base):
+    """A dated event in one child's chronology that belongs to no incident: an allocation
+    change, a placement removed from the directory, an oversight entry on the child. Each is
+    written with the audit event that records it (``audit_event_id``), in one transaction;
+    this table is the chronology's index by child (``bot/review/chronology.py``)."""
+
+    __tablename__ = "child_events"
+    __table_args__ = (Index("ix_child_events_child_at", "child_ref", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"))
+
+
 class Invite(Base):
     """A single-use invite code; only its SHA-256 is stored."""
 
@@ -251,11 +269,13 @@ class Incident(Base):
               sqlite_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL"),
               postgresql_where=text("notified_at IS NULL AND notification_due_at IS NOT NULL")),
         Index("ix_incidents_status_undelivered", "status", "undelivered_since", "team_id"),
+        Index("ix_incidents_child_reported", "child_ref", "reported_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
-    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"), index=True)
+    # Indexed by ix_incidents_child_reported (child_ref, reported_at), which serves both.
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"))
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
     reporter_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     category: Mapped[str] = mapped_column(String(64))

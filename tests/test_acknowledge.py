@@ -102,7 +102,8 @@ async def test_every_step_is_in_the_audit_log_in_order(world):
     async with world.services.db.read() as s:
         rows = list((await s.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars())
     names = [r.event for r in rows]
-    assert names[:1] == ["directory_changed"]
+    # The directory import: each child's first allocation (for its chronology), then the import.
+    assert names[:4] == ["allocation_changed"] * 3 + ["directory_changed"]
     assert names.count("linked") == 4
     i = names.index("reported")
     assert names[i:i + 2] == ["reported", "routed"]

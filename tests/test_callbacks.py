@@ -11,7 +11,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 import handlers
 from bot import callbacks
 from bot.callbacks import ACTIONS, ID, MAX_BYTES, WORD
-from handlers import alerts, notification, report, review, start, thread
+from handlers import alerts, child, notification, oversight, report, review, start, thread
 from tests.conftest import TOKEN
 
 SAMPLE = {ID: 42, WORD: "A1", callbacks.YES_NO: "y"}
@@ -79,6 +79,8 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "tf:7": (callbacks.PENDING_DONE, (7,)),
         "rl:5:y": (callbacks.RELINK, (5, "y")),
         "rl:5:n": (callbacks.RELINK, (5, "n")),
+        "chp:A1:2:incident": (callbacks.CHILD_PAGE, ("A1", 2, "incident")),
+        "ov:42": (callbacks.OVERSEE, (42,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -136,6 +138,8 @@ def test_every_registered_pattern_matches_exactly_its_actions():
         notification.notified_button: {callbacks.NOTIFIED},
         start.relink_button: {callbacks.RELINK},
         review.log_button: set(callbacks.TIMELINE),
+        child.child_button: set(callbacks.CHRONOLOGY),
+        oversight.oversee_button: set(callbacks.OVERSIGHT),
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
     }
@@ -158,6 +162,6 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 
 def test_the_groups_cover_the_table_once():
-    grouped = [callbacks.ACK, callbacks.NOTIFIED, callbacks.RELINK, *callbacks.TIMELINE, *callbacks.REPORT,
-               *callbacks.THREAD]
+    grouped = [callbacks.ACK, callbacks.NOTIFIED, callbacks.RELINK, *callbacks.TIMELINE,
+               *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

@@ -158,7 +158,10 @@ async def test_reopen_starts_a_fresh_outcome_clock(world):
     patel.mark()
     await tick(world, days=2)  # Fri 10:00: two working days, no outcome yet
     assert ref in (await patel.wait_for("Outcome needed")).text
-    # Closed with an outcome, then reopened by the manager.
+    # The manager records oversight (a missing child needs it before closing), then the
+    # worker closes with an outcome, then the manager reopens it.
+    await jones.send(f"/oversee {ref}\nDecision: Return home interview\nRationale: Home now")
+    await jones.wait_for("Oversight of")
     await patel.click("Close with outcome", message_id=alert.message_id)
     await patel.wait_for("what was the outcome")
     await patel.click("Advice given")

@@ -19,7 +19,7 @@ def test_example_config_is_valid_and_matches_defaults(tmp_path):
     example = load_config(Path(__file__).parent.parent / "config.example.toml", env={})
     defaults = load_config(write(tmp_path, ""), env={})
     assert example.model_dump() == defaults.model_dump()
-    assert len(example.categories) == 16
+    assert len(example.categories) == 17
     assert [str(s.after) for s in example.escalation["urgent"].steps] == ["15m", "30m", "60m"]
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Incident
+from bot.record import oversight
+from bot.rules.oversight import Entry
+from storage import queries
+from storage.models import AuditEvent, Incident, Person
 
 DESCRIPTION = "Told me her uncle hurt her at the weekend."
 SECRET_BITS = [DESCRIPTION, "uncle", "Sam Smith", "Smith", "In her bedroom",
@@ -63,6 +66,10 @@ async def test_alerts_and_thread_notices_leak_nothing_until_show_details(world):
     await smith.wait_for("Send what you want to add")
     await smith.send("He said sorry later")
     await patel.wait_for("New follow-up on")
+    async with world.services.db.write() as s:  # a disclosure needs oversight before closing
+        inc = await queries.incident_by_reference(s, ref)
+        await oversight.record(s, world.services, person=await s.get(Person, "tm-jones"),
+                               entry=Entry("Strategy discussion", "A disclosure"), incident=inc)
     await patel.click("Close with outcome", message_id=alert.message_id)
     await patel.wait_for("what was the outcome")
     await patel.click("Strategy discussion")

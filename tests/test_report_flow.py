@@ -27,7 +27,7 @@ async def test_single_child_is_chosen_without_asking(world):
     assert "Report about B2" in msg.text
     labels = [label for row in msg.buttons for label, _ in row]
     assert labels[0] == "Death of a child" and "Other / general update" in labels
-    assert len(labels) == 17  # the 16 default categories and Cancel
+    assert len(labels) == 18  # the 17 default categories and Cancel
 
 
 async def test_urgent_category_shows_999_and_out_of_hours_number_first(world):

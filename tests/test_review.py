@@ -17,7 +17,7 @@ import statistics
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot import audit
 from bot.record import incidents
@@ -25,7 +25,15 @@ from bot.review import export, lists, needs, periods, render, stats, timeline
 from bot.review.paging import tg_len
 from bot.texts import waited, when
 from storage import queries
-from storage.models import AuditEvent, AuditHead, Incident, IncidentMessage, Person
+from storage.models import (
+    AuditEvent,
+    AuditHead,
+    Child,
+    ChildEvent,
+    Incident,
+    IncidentMessage,
+    Person,
+)
 from tests import review_seed
 from tests.review_seed import NOW, REPORTS, utc
 
@@ -234,9 +242,11 @@ async def test_long_timelines_are_paged_and_nothing_is_cut(services, seeded, clo
     for text in [long_description, *notes]:
         assert re.sub(r"\s+", "", text) in joined
     assert "Next step:" in _visible(pages[-1])
-    assert render.timeline_buttons(inc.id, 1, len(pages)) == [[("Next page ▶", f"logp:{inc.id}:2")]]
+    oversee = [("📝 Record oversight", f"ov:{inc.id}")]
+    assert render.timeline_buttons(inc.id, 1, len(pages)) == [
+        [("Next page ▶", f"logp:{inc.id}:2")], oversee]
     assert render.timeline_buttons(inc.id, len(pages), len(pages)) == [
-        [("◀ Previous page", f"logp:{inc.id}:{len(pages) - 1}")]]
+        [("◀ Previous page", f"logp:{inc.id}:{len(pages) - 1}")], oversee]
 
 
 # ------------------------------------------------------------------ statistics
@@ -394,8 +404,14 @@ async def test_export_csv_parses_back_to_the_record(services, seeded, tmp_path):
     events = _read_csv(aud_path)
     async with services.db.read() as s:
         north_ids = set((await s.execute(select(Incident.id).where(Incident.team_id == "north"))).scalars())
+        # ... and the events about north's children (allocations recorded by the import).
+        child_event_ids = set((await s.execute(
+            select(ChildEvent.audit_event_id).join(Child, Child.ref == ChildEvent.child_ref)
+            .where(Child.team_id == "north"))).scalars())
+        assert child_event_ids
         db_events = (await s.execute(select(AuditEvent).where(
-            AuditEvent.incident_id.in_(north_ids), AuditEvent.id <= head_before[0] + 1)
+            or_(AuditEvent.incident_id.in_(north_ids), AuditEvent.id.in_(child_event_ids)),
+            AuditEvent.id <= head_before[0] + 1)
             .order_by(AuditEvent.id))).scalars().all()
     assert [int(e["id"]) for e in events] == [e.id for e in db_events if e.event != "export_made"]
     by_id = {e.id: e for e in db_events}

@@ -87,7 +87,7 @@ async def test_log_pages_stats_chart_and_export(teams, clock, fake):
     first = await jones.wait_for("page 1 of")
     total = int(first.text.split("page 1 of ")[1].split()[0])
     assert total >= 2 and all(len(m.text) <= 4096 for m in jones.messages)
-    assert first.button_labels == ["Next page ▶"]
+    assert first.button_labels == ["Next page ▶", "📝 Record oversight"]
     await jones.click("Next page ▶")
     second = await jones.wait_for(f"page 2 of {total}")
     assert second.message_id == first.message_id  # turned in place
@@ -120,7 +120,10 @@ async def test_log_pages_stats_chart_and_export(teams, clock, fake):
     aud = docs["audit_2026-11-01_2026-11-30.csv"]
     events = list(csv.DictReader(io.StringIO(fake.files[aud.document["file_id"]]["data"].decode())))
     assert {e["event"] for e in events} >= {"reported", "routed", "delivered"}
-    assert all(e["incident_reference"] == ref for e in events)
+    about_report = [e for e in events if e["incident_reference"]]
+    assert about_report and all(e["incident_reference"] == ref for e in about_report)
+    # The rest are about the team's children: their allocations, recorded by the import.
+    assert {e["event"] for e in events if not e["incident_reference"]} == {"allocation_changed"}
     head_doc = docs["audit-chain-head_2026-11-01_2026-11-30.json"]
     head = json.loads(fake.files[head_doc.document["file_id"]]["data"])["chain_head"]
     assert f"event {head['last_event_id']}, hash {head['last_hash']}" in head_doc.caption

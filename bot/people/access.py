@@ -9,13 +9,22 @@ The managers' review (``/overdue``, ``/open`` for a team, ``/log``, ``/stats``,
 ``/export``) is limited to the teams a person manages: those whose
 ``manager_id`` or ``service_manager_id`` names them. The directory, not the
 ``team_manager`` role alone, decides (a role without a team sees nothing).
-The command line (``fosterbot log|stats|export``) is for administrators on the
-server and applies no Telegram access rules.
+A child's chronology (``/child``) is for those who may see the child
+(``may_see_child``): the allocated social worker and their named cover, the
+managers of the child's team, administrators, and the supervising social worker
+of a carer the child is or was placed with, who sees only the periods of those
+placements. Carers are not among them: the chronology holds other carers'
+placements and reports.
+
+The command line (``fosterbot log|stats|export|chronology``) is for
+administrators on the server and applies no Telegram access rules.
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,9 +32,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
-from storage.models import Incident, IncidentRecipient, Person, RelinkRequest, Team
+from storage.models import (
+    Child,
+    Incident,
+    IncidentRecipient,
+    Person,
+    Placement,
+    RelinkRequest,
+    Team,
+)
 
 # Recipients who hold an incident (rather than being copied for information).
+
+
+@dataclass(frozen=True)
+class ChildView:
+    """Why a person may see a child's chronology, and how much of it: ``windows`` None is the
+    whole of it; otherwise only entries dated within these (start, end or None) periods."""
+
+    reason: str  # admin | allocated | cover | manager | supervising
+    windows: tuple[tuple[date, date | None], ...] | None = None
 
 
 class Access:
@@ -133,6 +159,40 @@ class Access:
         if not person.active:
             return frozenset()
         return frozenset(t.id for t in await queries.teams_managed_by(session, person.id))
+
+    async def may_oversee(self, session: AsyncSession, person: Person, team_id: str) -> bool:
+        """Record management oversight on an incident or a child of this team: its managers
+        (the directory has no deputies yet; when it does, they belong here)."""
+        return person.active and await self.manages_team(session, person, team_id)
+
+    async def may_see_child(self, session: AsyncSession, person: Person,
+                            child_ref: str) -> ChildView | None:
+        """May ``person`` see the chronology of ``child_ref``, and which part (None: refused,
+        also when there is no such child)."""
+        if not person.active:
+            return None
+        child = await session.get(Child, child_ref)
+        if child is None:
+            return None
+        if ADMIN in await self.roles(session, person):
+            return ChildView("admin")
+        allocated = child.allocated_social_worker_id
+        if allocated == person.id:
+            return ChildView("allocated")
+        worker = await session.get(Person, allocated) if allocated else None
+        if worker is not None and worker.cover_id == person.id:
+            return ChildView("cover")
+        if await self.manages_team(session, person, child.team_id):
+            return ChildView("manager")
+        windows = tuple((start, end) for start, end in (await session.execute(
+            select(Placement.start_date, Placement.end_date)
+            .join(Person, Person.id == Placement.carer_id)
+            .where(Placement.child_ref == child_ref,
+                   Person.supervising_social_worker_id == person.id)
+            .order_by(Placement.start_date))).all())
+        if windows:
+            return ChildView("supervising", windows)
+        return None
 
     async def may_review_incident(self, session: AsyncSession, person: Person,
                                   incident: Incident) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.config import DEFAULT_CHILD_REF_PATTERN
+from bot.people import chronicle
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
 from bot.rules.rotas import Override, overlaps
 from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
@@ -470,11 +471,15 @@ async def apply_directory(
     await session.flush()
 
     existing_children = {c.ref: c for c in (await session.execute(select(Child))).scalars()}
+    allocations: list[tuple[str, str | None, str | None]] = []  # (child, from, to)
     file_children = {c.ref for c in directory.children}
     for c in directory.children:
         vals = {"team_id": c.team, "allocated_social_worker_id": c.allocated_social_worker,
                 "active": c.active}
         row = existing_children.get(c.ref)
+        before = row.allocated_social_worker_id if row is not None else None
+        if before != c.allocated_social_worker:
+            allocations.append((c.ref, before, c.allocated_social_worker))
         if row is None:
             session.add(Child(ref=c.ref, **vals))
             s.created += 1
@@ -487,6 +492,9 @@ async def apply_directory(
             row.active = False
             s.deactivated += 1
     await session.flush()
+    for ref, before, after in allocations:
+        await chronicle.record(session, "allocation_changed", child_ref=ref, at=now,
+                               actor_id=actor, source=source, **{"from": before, "to": after})
 
     existing_pl = {
         (p.child_ref, p.carer_id, p.start_date): p
@@ -510,6 +518,10 @@ async def apply_directory(
         if key not in wanted:
             await session.delete(row)
             s.changes.append(f"placement removed: {key[0]} with {key[1]} from {key[2]}")
+            await chronicle.record(session, "placement_removed", child_ref=key[0], at=now,
+                                   actor_id=actor, source=source, carer=key[1],
+                                   **{"from": key[2].isoformat(),
+                                      "to": row.end_date.isoformat() if row.end_date else None})
     await session.flush()
     await _apply_rotas(session, directory, s, now)
     if s.changed:

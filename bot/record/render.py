@@ -4,6 +4,8 @@
 description; each key is absent when the carer skipped it:
 
 ==================  ===========================================================
+``mark_where``      a category's own question (the infant protocol): where the mark is
+``first_seen``      a category's own question (the infant protocol): when it was first seen
 ``when_text``       what the carer typed for "when" ("now" for the Now button);
                     the parsed time is ``incident.occurred_at`` (UTC)
 ``where``           where it happened
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 # (details key, label), in the order a record reads.
 FIELDS: list[tuple[str, str]] = [
+    ("mark_where", "Where the mark is"),
+    ("first_seen", "When the mark was first seen"),
     ("where", "Where"),
     ("present", "Who was present"),
     ("child_words", "The child's own words"),

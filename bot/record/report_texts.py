@@ -26,6 +26,12 @@ BUTTON_LABEL_MAX = 60
 
 # record-field step -> (question, hint); the details key of each is in reporting.FIELD_KEYS
 QUESTIONS: dict[str, tuple[str, str]] = {
+    # A category's own questions (bot/rules/categories.py CATEGORY_QUESTIONS).
+    "mark_where": ("Where on the baby's body is the mark?",
+                   "For example: left cheek, behind the right ear, upper arm. Its size, colour "
+                   "and shape too, if you can."),
+    "first_seen": ("When was the mark first seen, and by whom?",
+                   "For example: at 7am today by me, when changing her nappy."),
     "where": ("Where did it happen?",
               "For example: at home, at school, in the car, at contact."),
     "present": ("Who was present?",
@@ -99,6 +105,9 @@ def ask_description(draft_id: int, cat: Category | None, service: ServiceSetting
     """The description: emergency numbers first for urgent categories, the category's guidance,
     and what the carer wrote before (when they came back to change it)."""
     parts = []
+    if cat and cat.first:
+        parts.append(f"🩺 <b>{h(cat.first)}</b>")
+        parts.append("")
     if cat and cat.urgency == "urgent":
         parts.append(emergency_lines(service.out_of_hours_phone, service.duty_phone))
         parts.append("")
@@ -246,9 +255,11 @@ def record_updated(reference: str) -> str:
             "was told. Use Add more on your receipt (or /myreports) if anything else comes up.")
 
 
-def questions_after_submit(first_question: str) -> str:
-    return ("Your report has gone. When you are able, a few more questions for the record "
-            "(each can be skipped):\n\n" + first_question)
+def questions_after_submit(first_question: str, first_of_all: str = "") -> str:
+    """After an urgent report went: the category's first instruction again, then the questions."""
+    again = f"🩺 <b>{h(first_of_all)}</b>\n\n" if first_of_all else ""
+    return (again + "Your report has gone. When you are able, a few more questions for the "
+            "record (each can be skipped):\n\n" + first_question)
 
 
 def submitting(reference: str) -> str:

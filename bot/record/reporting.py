@@ -46,6 +46,7 @@ from bot.record import report_texts as texts
 from bot.record.attachments import Media
 from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
 from bot.record.prompt import Prompt, Refused
+from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
 from storage import queries
@@ -56,12 +57,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Prompt", "StaleButton"]
 
-DETAIL_STEPS = ("when", "where", "present", "words", "action", "views", "opinion")
+# Every record-field step, in the order asked: a category's own questions first (only those
+# it lists, bot/rules/categories.py), then the general ones (``steps_for`` picks a draft's).
+DETAIL_STEPS = (*CATEGORY_QUESTIONS, "when", "where", "present", "words", "action", "views",
+                "opinion")
 STEPS = ("offer", "offer_add", "child", "category", "description", *DETAIL_STEPS, "review")
 MAX_FIELD = 4096  # one Telegram message: an answer is never cut
 
 # record-field step -> its key in draft.data and incident.details (questions: report_texts)
-FIELD_KEYS: dict[str, str] = {"where": "where", "present": "present", "words": "child_words",
+FIELD_KEYS: dict[str, str] = {**{q: q for q in CATEGORY_QUESTIONS}, "where": "where", "present": "present", "words": "child_words",
                               "action": "action_taken", "views": "child_views",
                               "opinion": "opinion"}
 
@@ -87,6 +91,13 @@ def _touch(draft: Draft, now: datetime, step: str | None = None, **data: object)
         draft.data = merged
     draft.last_activity_at = now
     draft.reminded_at = None
+
+
+def steps_for(services: "Services", draft: Draft) -> tuple[str, ...]:
+    """The record-field steps this draft asks: its category's own questions, then the rest."""
+    cat = services.settings.category((draft.data or {}).get("category", ""))
+    own = set(cat.questions) if cat else set()
+    return tuple(s for s in DETAIL_STEPS if s not in CATEGORY_QUESTIONS or s in own)
 
 
 def _after(draft: Draft) -> bool:
@@ -144,7 +155,7 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
             sent_at_once=bool(cat and cat.urgency == "urgent" and not data.get("back_to_review")),
             before=data.get("description")))
     if draft.step in DETAIL_STEPS:
-        return await _detail_prompt(session, draft)
+        return await _detail_prompt(session, services, draft)
     if draft.step == "review":
         return await _review(session, services, draft)
     if draft.step == "offer":
@@ -163,14 +174,15 @@ def _category_label(services: "Services", key: str) -> str:
     return cat.label if cat else key
 
 
-async def _detail_prompt(session: AsyncSession, draft: Draft) -> Prompt:
+async def _detail_prompt(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
     data = draft.data or {}
     step = draft.step
+    steps = steps_for(services, draft)
     reference = None
     if _after(draft):
         incident = await session.get(Incident, data["incident_id"])
         reference = incident.reference if incident else ""
-    head = texts.field_head(DETAIL_STEPS.index(step) + 1, len(DETAIL_STEPS), reference)
+    head = texts.field_head(steps.index(step) + 1 if step in steps else 1, len(steps), reference)
     if step == "when":
         return Prompt(*texts.ask_when(draft.id, head, today=data.get("when_mode") == "today",
                                       after=_after(draft)))
@@ -240,7 +252,7 @@ async def _after_description(session, services, carer: Person, draft: Draft) -> 
         return await prompt(session, services, draft)
     if _is_urgent(services, draft):
         return await _submit(session, services, carer, draft)
-    _touch(draft, now, step="when")
+    _touch(draft, now, step=steps_for(services, draft)[0])
     return await prompt(session, services, draft)
 
 
@@ -248,13 +260,14 @@ async def _next(session, services, carer: Person, draft: Draft) -> Prompt:
     """After a record field was answered or skipped."""
     now = services.clock.now()
     data = draft.data or {}
-    i = DETAIL_STEPS.index(draft.step)
-    if data.get("back_to_review") or i + 1 == len(DETAIL_STEPS):
+    steps = steps_for(services, draft)
+    i = steps.index(draft.step) if draft.step in steps else len(steps) - 1
+    if data.get("back_to_review") or i + 1 == len(steps):
         if _after(draft):
             return await _end_after(session, services, draft)
         _touch(draft, now, step="review", back_to_review=False, when_mode=None)
         return await prompt(session, services, draft)
-    _touch(draft, now, step=DETAIL_STEPS[i + 1], when_mode=None)
+    _touch(draft, now, step=steps[i + 1], when_mode=None)
     return await prompt(session, services, draft)
 
 
@@ -436,9 +449,10 @@ async def skip_rest(session, services, carer, draft_id) -> Prompt:
     draft = await _own_draft(session, carer, draft_id, *DETAIL_STEPS)
     if _after(draft):
         return await _end_after(session, services, draft)
-    i = DETAIL_STEPS.index(draft.step)
+    steps = steps_for(services, draft)
+    i = steps.index(draft.step) if draft.step in steps else 0
     skipped = list((draft.data or {}).get("skipped", []))
-    skipped += [s for s in DETAIL_STEPS[i:] if s not in skipped
+    skipped += [s for s in steps[i:] if s not in skipped
                 and not (draft.data or {}).get(FIELD_KEYS.get(s, "when_text"))]
     _touch(draft, services.clock.now(), step="review", skipped=skipped, back_to_review=False,
            when_mode=None)
@@ -450,10 +464,11 @@ async def edit(session, services, carer, draft_id, part: str | None = None) -> P
     draft = await _own_draft(session, carer, draft_id, "review")
     if part is None:
         return Prompt(*texts.edit_menu(draft.id, [
-            (s, texts.step_label(s, FIELD_KEYS.get(s))) for s in ("description", *DETAIL_STEPS)]))
+            (s, texts.step_label(s, FIELD_KEYS.get(s)))
+            for s in ("description", *steps_for(services, draft))]))
     if part == "review":
         return await prompt(session, services, draft)
-    if part not in ("description", *DETAIL_STEPS):
+    if part not in ("description", *steps_for(services, draft)):
         raise StaleButton()
     _touch(draft, services.clock.now(), step=part, back_to_review=True, when_mode=None)
     return await prompt(session, services, draft)
@@ -509,7 +524,7 @@ async def submit(session, services, carer, draft_id) -> Prompt:
     return await _submit(session, services, carer, draft)
 
 
-DETAIL_KEYS = ("when_text", "where", "present", "child_words", "action_taken", "child_views",
+DETAIL_KEYS = (*CATEGORY_QUESTIONS, "when_text", "where", "present", "child_words", "action_taken", "child_views",
                "opinion", "skipped", "notes")
 
 
@@ -534,15 +549,18 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
     draft.last_activity_at = now
     if incident.urgency == "urgent":
         after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
-                      data={"incident_id": incident.id, "desc_msg": data.get("desc_msg")},
+                      data={"incident_id": incident.id, "category": incident.category,
+                            "desc_msg": data.get("desc_msg")},
                       created_at=now, last_activity_at=now)
+        after.step = steps_for(services, after)[0]
         session.add(after)
         await session.flush()
         first = await prompt(session, services, after)
+        cat = services.settings.category(incident.category)
         await enqueue(
             session, key=f"after:{incident.id}", kind="notice", now=now, person=carer,
             incident_id=incident.id, priority=RECEIPT_PRIORITY,
-            text=texts.questions_after_submit(first.text),
+            text=texts.questions_after_submit(first.text, first_of_all=cat.first if cat else ""),
             buttons=first.buttons,
         )
     return Prompt(

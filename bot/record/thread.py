@@ -56,7 +56,7 @@ from bot.delivery.outbox import (
     enqueue_long,
 )
 from bot.escalation import clocks
-from bot.record import attachments
+from bot.record import attachments, oversight
 from bot.record import thread_texts as texts
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
@@ -181,6 +181,9 @@ async def begin_close(session, services, person: Person, incident_id: int | None
         raise Refused("not a recipient of this incident", texts.NOT_HOLDER_CLOSE, incident.id)
     if incident.status == "closed":
         return Prompt(await _closed_already(session, services, incident))
+    held = await oversight.hold_close(session, services, incident, person)
+    if held:
+        return Prompt(held, wake=True)
     return Prompt(*texts.ask_outcome(incident.id, incident.reference))
 
 
@@ -397,6 +400,10 @@ async def close(session: AsyncSession, services: "Services", *, incident: Incide
         raise Refused("unknown outcome code", STALE_BUTTON, incident.id)
     if not await services.access.may_close(session, person, incident):
         raise Refused("not a recipient of this incident", STALE_BUTTON, incident.id)
+    if incident.status != "closed":
+        held = await oversight.hold_close(session, services, incident, person)
+        if held:  # reached without "Close with outcome" (an older keyboard): keep their note
+            return Prompt(held + texts.note_not_recorded(text), wake=True)
     now = services.clock.now()
     stopped = (incident.next_step, incident.next_due_at)
     res = await session.execute(

@@ -238,3 +238,9 @@ def view_incomplete(what: str, delivered: int, total: int) -> str:
     """A button's answer when Telegram refused part of a record or of the files (plain text)."""
     return (f"Sorry, the {what} could not be shown in full ({delivered} of {total} sent): "
             "Telegram did not accept the rest. Please tap the button again.")
+
+
+def note_not_recorded(note: str) -> str:
+    """After a close held for oversight: the outcome note typed, so it is not lost."""
+    return ("\n\nYour outcome note, not recorded yet (send it again once you can close):\n"
+            f"<i>{h(clip(note, 1500))}</i>")

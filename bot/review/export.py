@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot import audit
 from bot.config import Settings
@@ -50,7 +50,7 @@ from bot.review import Scope
 from bot.review.periods import Period
 from storage import files
 from storage.db import Database
-from storage.models import AuditEvent, AuditHead, Incident, Person
+from storage.models import AuditEvent, AuditHead, Child, ChildEvent, Incident, Person
 
 BATCH = 5000
 
@@ -169,9 +169,13 @@ async def _let_others_run() -> None:
 async def _write_audit(db: Database, period: Period, scope: Scope, head_id: int, path: Path,
                        batch: int, progress: Progress | None) -> int:
     cond = [AuditEvent.at >= period.start, AuditEvent.at < period.end, AuditEvent.id <= head_id]
-    if scope is not None:
-        cond.append(AuditEvent.incident_id.in_(
-            select(Incident.id).where(Incident.team_id.in_(sorted(scope)))))
+    if scope is not None:  # events about the teams' reports, or about their children
+        cond.append(or_(
+            AuditEvent.incident_id.in_(
+                select(Incident.id).where(Incident.team_id.in_(sorted(scope)))),
+            AuditEvent.id.in_(
+                select(ChildEvent.audit_event_id).join(Child, Child.ref == ChildEvent.child_ref)
+                .where(Child.team_id.in_(sorted(scope))))))
     q = (select(AuditEvent.id, AuditEvent.at, AuditEvent.event, AuditEvent.actor_id,
                 AuditEvent.telegram_user_id, AuditEvent.incident_id, Incident.reference,
                 AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)

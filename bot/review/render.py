@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import callbacks
+from bot.record.oversight_texts import RECORD_BUTTON
 from bot.review import needs
 from bot.review.lists import OpenGroup
 from bot.review.paging import messages
@@ -183,7 +184,8 @@ def timeline_buttons(incident_id: int, page: int, total: int) -> Buttons:
         row.append(("◀ Previous page", callbacks.LOG_PAGE.data(incident_id, page - 1)))
     if page < total:
         row.append(("Next page ▶", callbacks.LOG_PAGE.data(incident_id, page + 1)))
-    return [row] if row else []
+    oversee = [(RECORD_BUTTON, callbacks.OVERSEE.data(incident_id))]
+    return [row, oversee] if row else [oversee]
 
 
 def export_preparing(team_label: str, period_label: str) -> str:

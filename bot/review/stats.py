@@ -22,6 +22,10 @@ Definitions (our decisions):
 * Notifiable events: each one, with whether the notification to Ofsted and the
   responsible authority was recorded by its deadline (``notification_due_at``,
   24 hours after the report by default, weekends included).
+* Management oversight: the share of the period's reports with an oversight
+  entry recorded on them (``oversight_recorded``, ``bot/record/oversight.py``),
+  and the time from the report to its first entry (median and 90th
+  percentile as above, clock time).
 * Weeks for the chart start on Monday (local time).
 """
 
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.escalation import policy as escalation
@@ -41,7 +45,7 @@ from bot.review import Scope
 from bot.review.periods import Period
 from bot.texts import waited, when
 from storage import queries
-from storage.models import EscalationAction, Incident, Team
+from storage.models import AuditEvent, EscalationAction, Incident, Team
 
 URGENCY_ORDER = ("urgent", "high", "routine")
 
@@ -99,6 +103,8 @@ class Stats:
     escalated_reports: int = 0
     breaches: list[str] = field(default_factory=list)
     notifiable: list[Notifiable] = field(default_factory=list)
+    oversight: int = 0  # reports with management oversight recorded
+    oversight_time: Summary = field(default_factory=Summary)
     weeks: list[Week] = field(default_factory=list)
 
 
@@ -142,7 +148,18 @@ async def compute(session: AsyncSession, services: Any, scope: Scope, period: Pe
         .join(Incident, Incident.id == EscalationAction.incident_id).where(*cond)
     )).all()
 
+    overseen = dict((await session.execute(
+        select(AuditEvent.incident_id, func.min(AuditEvent.at))
+        .join(Incident, Incident.id == AuditEvent.incident_id)
+        .where(AuditEvent.event == "oversight_recorded", *cond)
+        .group_by(AuditEvent.incident_id)
+    )).all())
+
     st = Stats(period, scope_label, total=len(rows))
+    reported = {r.id: r.reported_at for r in rows}
+    st.oversight = len(overseen)
+    st.oversight_time = Summary.of([(at - reported[i]).total_seconds()
+                                    for i, at in overseen.items() if i in reported])
     label = {c.key: c.label for c in settings.categories}
     cats: dict[str, int] = {}
     urg: dict[str, int] = {}
@@ -246,6 +263,11 @@ def lines(st: Stats, tz, deadline_label: str = "24 h") -> list[tuple[str, str]]:
                     f"{len(st.breaches)}"))
     for i in range(0, len(st.breaches), 6):
         out.append(("", "  " + ", ".join(st.breaches[i:i + 6])))
+    out.append(("head", "Management oversight"))
+    share = f" ({100 * st.oversight / st.total:.0f} %)" if st.total else ""
+    out.append(("", f"Recorded on {st.oversight} of {st.total} reports{share}"))
+    if st.oversight:
+        out.append(("", f"Time from report to oversight: {_summary(st.oversight_time)}"))
     out.append(("head", f"Notifiable events: {len(st.notifiable)}"))
     for n in st.notifiable:
         if n.notified_at is not None:

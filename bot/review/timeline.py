@@ -169,6 +169,15 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
                 ), ""
     if event == "notification_recorded":
         return f"Notification to Ofsted and the responsible authority recorded by {who}", ""
+    if event == "oversight_recorded":
+        actions = d.get("actions") or []
+        body = f"Decision: {d.get('decision', '')}\nRationale: {d.get('rationale', '')}"
+        for act in actions:
+            body += (f"\nAction for {_name(names, act.get('owner'))} by {act.get('due')}: "
+                     f"{act.get('what', '')}")
+        return f"Management oversight recorded by {who or 'someone'}", body
+    if event == "close_held_for_oversight":
+        return f"Closing by {who or 'someone'} held: management oversight needed first", ""
     if event == "closed":
 
         return f"Closed by {who or 'someone'} — outcome: {outcome_label(d.get('outcome'))}", ""
@@ -227,6 +236,9 @@ async def build(session: AsyncSession, services: Any, incident: Incident) -> Tim
         for r in (e.details or {}).get("recipients") or []:
             if isinstance(r, dict) and isinstance(r.get("person"), str):
                 ids.add(r["person"])
+        for act in (e.details or {}).get("actions") or []:  # oversight actions' owners
+            if isinstance(act, dict) and isinstance(act.get("owner"), str):
+                ids.add(act["owner"])
     ids |= {m.author_id for m in messages} | {a.uploaded_by_id for a in attachments}
     ids |= {d.person_id or "" for d in owed}
     ids |= {s.get("notify", "") for s in _steps(incident.plan)}

@@ -2,8 +2,11 @@
 
 Each category: a stable key (used in callback data and the record), a label,
 a default urgency, the roles also copied, whether it is a notifiable event
-(Fostering Services (England) Regulations 2011, reg. 36 / Schedule 7) and the
-guidance shown to the carer before they write.
+(Fostering Services (England) Regulations 2011, reg. 36 / Schedule 7), the
+guidance shown to the carer before they write, optionally ``first`` (what the
+carer must do before anything else, shown above everything, the emergency
+numbers included) and ``questions`` (record questions of its own, from
+``CATEGORY_QUESTIONS``, asked before the general ones).
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ URGENCIES = ("urgent", "high", "routine")
 
 # Roles that a category may copy: resolved by routing (bot/rules/routing.py).
 COPY_ROLES = ("team_manager", "duty", "lado", "child_protection", "edt")
+
+# Record questions a category may add (asked before the general ones; each is a key of
+# ``incident.details``; wording in bot/record/report_texts.py, labels in bot/record/render.py).
+CATEGORY_QUESTIONS = ("mark_where", "first_seen")
 
 _MISSING = (
     "Follow the local missing-from-care protocol: if you have not already, "
@@ -64,6 +71,26 @@ DEFAULT_CATEGORIES: list[dict] = [
             "Listen, do not ask leading questions, and record the child's exact words. "
             "Do not promise to keep it secret."
         ),
+    },
+    {
+        # The infant protocol: bruising or any mark on a baby who is not yet mobile
+        # (not crawling, pulling to stand or cruising) is a child protection matter until
+        # shown otherwise, and the baby must be seen by a doctor without delay.
+        "key": "infant_injury",
+        "label": "Bruise, mark or injury on a baby who is not yet mobile",
+        "urgency": "urgent",
+        "copy": ["child_protection"],
+        "notifiable": False,
+        "first": (
+            "Get medical attention for the baby now: call 999 if the baby is unwell or "
+            "the injury is serious, otherwise take the baby to A&E or the GP today. "
+            "Do not wait for a reply here."
+        ),
+        "guidance": (
+            "Do not try to explain the mark yourself. Say what you saw; photos help, "
+            "and we will ask where the mark is and when it was first seen."
+        ),
+        "questions": ["mark_where", "first_seen"],
     },
     {
         "key": "exploitation",

@@ -129,7 +129,14 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
             return await apply_directory(s, directory, now=SystemClock().now(), actor="cli",
                                          source=str(path))
 
-    summary = asyncio.run(_with_db(settings, run))
+    try:
+        summary = asyncio.run(_with_db(settings, run))
+    except DirectoryError as exc:  # refused on import (e.g. open reports left with nobody)
+        print(f"{path} was not imported; nothing was changed. {len(exc.errors)} problem(s):",
+              file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return 1
     if isinstance(summary, int):
         print(f"the directory already holds {summary} people: {path} not imported (--if-empty)")
         return 0

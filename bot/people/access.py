@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
+from bot.rules.reasons import HANDED_OVER
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
 from storage.models import Incident, IncidentRecipient, Person, Team
@@ -48,14 +49,17 @@ class Access:
         return await queries.roles_of(session, person.id)
 
     async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident,
-                           *reasons: str) -> bool:
-        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given)."""
+                           *reasons: str, exclude: tuple[str, ...] = ()) -> bool:
+        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given; not
+        counting ``exclude``: a worker who handed a report over no longer has it)."""
         q = select(IncidentRecipient.id).where(
             IncidentRecipient.incident_id == incident.id,
             IncidentRecipient.person_id == person.id,
         )
         if reasons:
             q = q.where(IncidentRecipient.reason.in_(reasons))
+        if exclude:
+            q = q.where(IncidentRecipient.reason.not_in(exclude))
         return (await session.execute(q)).first() is not None
 
     async def manages_team(self, session: AsyncSession, person: Person, team_id: str) -> bool:
@@ -65,7 +69,7 @@ class Access:
     async def may_acknowledge(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
             return False
-        if await self.is_recipient(session, person, incident):
+        if await self.is_recipient(session, person, incident, exclude=(HANDED_OVER,)):
             return True
         return await self.manages_team(session, person, incident.team_id)
 

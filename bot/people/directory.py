@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.config import DEFAULT_CHILD_REF_PATTERN
+from bot.people import handover
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
 from bot.rules.rotas import Override, overlaps
 from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
@@ -164,6 +165,8 @@ class Directory:
     placements: list[PlacementEntry] = field(default_factory=list)
     rotas: list[RotaEntry] = field(default_factory=list)
     rota_overrides: list[OverrideEntry] = field(default_factory=list)
+    # Where each child's allocation is written ("file:line"), for refusals made on import.
+    child_lines: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -261,6 +264,8 @@ def parse_directory(text: str, *, source: str = "directory",
                 errors.append(f"{where(table, i, attr)}: {table}: {attr} {val!r} is used twice")
             seen[val] = i
 
+    for i, c in enumerate(out.children):
+        out.child_lines[c.ref] = where("children", i, "allocated_social_worker")
     dupes("teams", "id")
     dupes("people", "id")
     dupes("children", "ref")
@@ -409,6 +414,7 @@ async def apply_directory(
 ) -> ImportSummary:
     """Apply a validated directory in the caller's transaction."""
     s = ImportSummary()
+    moves = await _plan_handovers(session, directory)
     existing_teams = {t.id: t for t in (await session.execute(select(Team))).scalars()}
     for t in directory.teams:
         vals = {"name": t.name, "manager_id": t.manager, "duty_id": t.duty, "edt_id": t.edt,
@@ -474,6 +480,11 @@ async def apply_directory(
             row.active = False
             s.deactivated += 1
     await session.flush()
+    for ref, team_id, old, new in moves:
+        done = await handover.hand_over(session, child_ref=ref, team_id=team_id, from_id=old,
+                                        to_id=new, now=now, actor=actor)
+        s.changes.append(f"handover: {ref} from {old or 'nobody'} to {new}, "
+                         f"{len(done.items)} open report(s) moved")
 
     existing_pl = {
         (p.child_ref, p.carer_id, p.start_date): p
@@ -506,6 +517,41 @@ async def apply_directory(
             removed_placements=len(s.changes),
         )
     return s
+
+
+async def _plan_handovers(session: AsyncSession,
+                          directory: Directory) -> list[tuple[str, str, str | None, str]]:
+    """The allocation changes this import makes to existing children, as (child, team, from,
+    to); refuses (writing nothing) one that would leave a child with open reports and no
+    active allocated worker, naming the line."""
+    active = {p.id for p in directory.people if p.active}
+    existing = {c.ref: c for c in (await session.execute(select(Child))).scalars()}
+    were_active = set((await session.execute(
+        select(Person.id).where(Person.active.is_(True)))).scalars())
+    moves: list[tuple[str, str, str | None, str]] = []
+    lose: list[ChildEntry] = []
+    for c in directory.children:
+        row = existing.get(c.ref)
+        if row is None:
+            continue
+        old = row.allocated_social_worker_id
+        new = c.allocated_social_worker if c.allocated_social_worker in active else None
+        if new is not None and new != old:
+            moves.append((c.ref, c.team, old, new))
+        elif new is None and old is not None and old in were_active:
+            lose.append(c)
+    open_items = await handover.children_with_open_items(session, {c.ref for c in lose})
+    errors = []
+    for c in lose:
+        if c.ref in open_items:
+            named = c.allocated_social_worker
+            why = (f"{named!r} is not active" if named else "no allocated_social_worker is named")
+            errors.append(f"{directory.child_lines.get(c.ref, 'directory')}: children ({c.ref}): "
+                          f"{why}, but the child has {open_items[c.ref]} open report(s); "
+                          "allocate an active social worker to hand them over to")
+    if errors:
+        raise DirectoryError(errors)
+    return moves
 
 
 async def _apply_rotas(session: AsyncSession, directory: Directory, s: ImportSummary,

@@ -37,7 +37,7 @@ from bot.people.directory import (
     export_directory,
     parse_directory,
 )
-from bot.review import render, stats, timeline
+from bot.review import compliance, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
@@ -127,7 +127,7 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
                 if count:
                     return count
             return await apply_directory(s, directory, now=SystemClock().now(), actor="cli",
-                                         source=str(path))
+                                         source=str(path), statutory_settings=settings.statutory)
 
     try:
         summary = asyncio.run(_with_db(settings, run))
@@ -297,6 +297,21 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compliance(settings: Settings, args: argparse.Namespace) -> int:
+
+    period = _period_from_args(settings, args)
+
+    async def run(db):
+        await _require_schema(settings)
+        async with db.read() as s:
+            return await compliance.compute(s, _scope(args), period.start, period.end,
+                                            SystemClock().now(), period.label)
+
+    result = asyncio.run(_with_db(settings, run))
+    print(compliance.render_plain(result, ZoneInfo(settings.service.timezone)))
+    return 0
+
+
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
@@ -409,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     period_args(st)
     st.add_argument("--chart", metavar="FILE.png", help="also write the weekly chart")
     st.set_defaults(fn=cmd_stats)
+
+    co = sub.add_parser("compliance", help="statutory tasks on time and missed, per team")
+    period_args(co)
+    co.set_defaults(fn=cmd_compliance)
 
     ex = sub.add_parser("export", help="CSV of incidents and audit events, with the chain head")
     period_args(ex)

@@ -25,6 +25,7 @@ from handlers import (
     report,
     review,
     start,
+    tasks,
     thread,
     updates,
 )
@@ -51,6 +52,9 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("back", away.back_command, filters=private))
     app.add_handler(CommandHandler("oncall", oncall.oncall_command, filters=private))
     app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
+    app.add_handler(CommandHandler("tasks", tasks.tasks_command, filters=private))
+    app.add_handler(CommandHandler("done", tasks.done_command, filters=private))
+    app.add_handler(CommandHandler("compliance", tasks.compliance_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))

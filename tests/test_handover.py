@@ -56,7 +56,7 @@ async def test_handover_moves_open_reports_and_their_clocks(world):
     assert len([m for m in khan.messages if "Handover" in m.text]) == 1
     # The old worker and the manager are told.
     told = await patel.wait_for("Child A1 is now allocated to Omar Khan")
-    assert "2 open reports handed over" in told.text
+    assert "2 open items handed over" in told.text
     mgr = await jones.wait_for("Handover: child A1 moved from Priya Patel to Omar Khan")
     assert waiting in mgr.text and taken in mgr.text
     # The record.
@@ -105,7 +105,7 @@ async def test_import_leaving_open_reports_with_nobody_is_refused_with_the_line(
     header = line_of(unallocated, 'ref = "A1"', "[[children]]") - 1  # no key: the entry's line
     assert unallocated.splitlines()[header - 1] == "[[children]]"
     assert err.startswith(f"directory:{header}: children (A1): no allocated_social_worker")
-    assert "A1" in err and "1 open report(s)" in err
+    assert "A1" in err and "1 open item(s)" in err
 
     # The worker named is made inactive: refused, naming the allocated_social_worker line.
     inactive = base.replace('id = "sw-patel"\n', 'id = "sw-patel"\nactive = false\n', 1)

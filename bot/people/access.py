@@ -24,7 +24,7 @@ from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.reasons import HANDED_OVER
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
-from storage.models import Incident, IncidentRecipient, Person, Team
+from storage.models import Incident, IncidentRecipient, Person, Task, Team
 
 # Recipients who hold an incident (rather than being copied for information).
 
@@ -72,6 +72,17 @@ class Access:
         if await self.is_recipient(session, person, incident, exclude=(HANDED_OVER,)):
             return True
         return await self.manages_team(session, person, incident.team_id)
+
+    async def may_record_task(self, session: AsyncSession, person: Person, task: Task) -> bool:
+        """Record a statutory task done: its owner, or a manager (or deputy) of the child's
+        team."""
+        if not person.active:
+            return False
+        if task.owner_id == person.id:
+            return True
+        team = await session.get(Team, task.team_id)
+        return team is not None and person.id in (team.manager_id, team.service_manager_id,
+                                                  team.deputy_id)
 
     async def may_record_notification(self, session: AsyncSession, person: Person,
                                       incident: Incident) -> bool:

@@ -13,7 +13,9 @@ What moves, for each report on the child that is not closed:
   longer acknowledge, reply, close or view it — see ``bot.people.access``);
 * reminders and escalations still unsent to the old worker about it are cancelled.
 
-The new worker gets one message listing each open report with what is pending; the
+Open statutory tasks on the child (``tasks``) change owner too.
+
+The new worker gets one message listing each open item with what is pending; the
 old worker and the team manager are told; an audit event ``handover`` records the
 child, from, to and the items (the child's chronology shows it).
 
@@ -32,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
+from bot.people import statutory
 from bot.rules.categories import DEFAULT_CATEGORIES
 from bot.rules.reasons import HANDED_OVER
 from bot.rules.routing import HOLDER_REASONS
 from bot.texts import h, when
-from storage.models import Delivery, Incident, IncidentRecipient, Person, Team
+from storage.models import Delivery, Incident, IncidentRecipient, Person, Task, Team
 
 # Messages about a report that only its holder was owed; they are not sent to a worker
 # who no longer has it.
@@ -69,13 +72,16 @@ async def open_incidents(session: AsyncSession, child_ref: str) -> list[Incident
 
 
 async def children_with_open_items(session: AsyncSession, refs: set[str]) -> dict[str, int]:
-    """How many open reports each of ``refs`` has (children with none are left out)."""
+    """How many open reports and statutory tasks each of ``refs`` has (children with none
+    are left out)."""
     if not refs:
         return {}
     out: dict[str, int] = {}
     rows = await session.execute(
         select(Incident.child_ref).where(Incident.child_ref.in_(refs), Incident.status != "closed"))
-    for (ref,) in rows:
+    tasks = await session.execute(
+        select(Task.child_ref).where(Task.child_ref.in_(refs), Task.done_at.is_(None)))
+    for (ref,) in [*rows, *tasks]:
         out[ref] = out.get(ref, 0) + 1
     return out
 
@@ -130,6 +136,14 @@ async def hand_over(session: AsyncSession, *, child_ref: str, team_id: str,
         result.items.append(Item(incident.reference,
                                  _LABELS.get(incident.category, incident.category),
                                  pending_text(incident)))
+    tasks = (await session.execute(
+        select(Task).where(Task.child_ref == child_ref, Task.done_at.is_(None))
+        .order_by(Task.due_at, Task.id))).scalars()
+    for task in tasks:
+        task.owner_id = to_id
+        overdue = "overdue since" if task.due_at <= now else "due by"
+        result.items.append(Item(f"task {task.id}", statutory.label(task.kind),
+                                 f"{overdue} {when(task.due_at)}"))
     await session.flush()
     await audit.record(
         session, "handover", at=now, actor_id=actor, child=child_ref, team=team_id,
@@ -148,17 +162,17 @@ async def _tell(session: AsyncSession, ho: Handover, now: datetime) -> None:
     new_name = h(new.name) if new else h(ho.to_id)
     old_name = h(old.name) if old else "nobody"
     n = len(ho.items)
-    reports = f"{n} open report{'s' if n != 1 else ''}"
+    reports = f"{n} open item{'s' if n != 1 else ''}"
     key = f"handover:{ho.child_ref}:{ho.to_id}:{now.isoformat()}"
 
     if ho.items:
         lines = [f"📋 <b>Handover: child {h(ho.child_ref)} is now allocated to you</b> "
                  f"(from {old_name}). {reports.capitalize()} now with you:"]
         lines += [f"• {h(i.reference)} · {h(i.category)}: {h(i.pending)}" for i in ho.items]
-        lines.append("Reminders about these now come to you; /open lists them.")
+        lines.append("Reminders about these now come to you; /open and /tasks list them.")
     else:
         lines = [f"📋 <b>Child {h(ho.child_ref)} is now allocated to you</b> (from {old_name}). "
-                 "There are no open reports."]
+                 "There are no open reports or tasks."]
     sent: set[str] = set()
     if new is not None and new.active and new.telegram_chat_id:
         await enqueue(session, key=f"{key}:new", kind="notice", now=now, person=new,
@@ -179,4 +193,4 @@ async def _tell(session: AsyncSession, ho: Handover, now: datetime) -> None:
                       priority=NOTICE_PRIORITY,
                       text=(f"📋 Handover: child {h(ho.child_ref)} moved from {old_name} to "
                             f"{new_name}" + (f" with {reports}: {refs}." if n else
-                                             " (no open reports).")))
+                                             " (no open reports or tasks).")))

@@ -54,6 +54,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
     app.add_handler(CommandHandler("tasks", tasks.tasks_command, filters=private))
     app.add_handler(CommandHandler("done", tasks.done_command, filters=private))
+    app.add_handler(CommandHandler("visit", tasks.visit_command, filters=private))
     app.add_handler(CommandHandler("compliance", tasks.compliance_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))

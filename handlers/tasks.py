@@ -34,6 +34,21 @@ async def done_command(update: Update, context: BotContext, person: Person) -> N
 
 
 @linked
+async def visit_command(update: Update, context: BotContext, person: Person) -> None:
+    """/visit CHILD DATE alone|not-alone note: a placement visit (reg. 28)."""
+    services = context.services
+    words = (update.effective_message.text or "").split(maxsplit=4)
+    if len(words) < 5:
+        await reply(update, tasks.VISIT_USAGE)
+        return
+    _cmd, child, day, alone, note = words
+    async with services.db.write() as s:
+        done = await tasks.record_visit(s, services, person, child, day, alone, note)
+    services.wake_engine()
+    await reply(update, done.text)
+
+
+@linked
 async def compliance_command(update: Update, context: BotContext, person: Person) -> None:
     """/compliance [period]: managers — statutory tasks on time and missed, per team."""
     services = context.services

@@ -201,6 +201,9 @@ class Task(Base):
     done_at: Mapped[datetime | None]
     done_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # What the kind records beside the note (a visit: its date and whether the child was
+    # seen alone).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
 

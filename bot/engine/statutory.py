@@ -84,17 +84,19 @@ async def _run_one(services: "Services", task_id: int) -> bool:
         team = await s.get(Team, task.team_id)
         sc = await targets.scene(s, services, team, now)
         what = statutory.label(task.kind)
+        visit = task.kind == statutory.VISIT
         owner = await s.get(Person, task.owner_id) if task.owner_id else None
         sends: list[tuple[targets.Reached, str]] = []
         missed: list[tuple[str, str]] = []
         if step <= 1:
             res = await targets.resolve_chain(s, sc, task.owner_id, "task:owner", name="owner")
             missed += res.missed
-            text = (task_texts.reminder(task.id, task.child_ref, what, task.due_at, services.tz)
+            text = (task_texts.reminder(task.id, task.child_ref, what, task.due_at, services.tz,
+                                       visit=visit)
                     if step == 0 else
                     task_texts.overdue(task.id, task.child_ref, what, task.due_at,
                                        owner.name if owner else None, services.tz,
-                                       to_owner=True))
+                                       to_owner=True, visit=visit))
             sends += [(r, text) for r in res.reached]
         if step >= 1:
             got = {r.person.id for r, _ in sends}
@@ -103,7 +105,7 @@ async def _run_one(services: "Services", task_id: int) -> bool:
             missed += res.missed
             text = task_texts.overdue(task.id, task.child_ref, what, task.due_at,
                                       owner.name if owner else None, services.tz,
-                                      to_owner=False)
+                                      to_owner=False, visit=visit)
             sends += [(r, text) for r in res.reached]
         for r, text in sends:
             await enqueue(s, key=f"task:{task.id}:{step}:{r.person.id}", kind="task_reminder",

@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import ACK, NOTIFIED, REPORT, THREAD, TIMELINE, pattern
+from bot.callbacks import ACK, NOTIFIED, REPORT, TASKS, THREAD, TIMELINE, pattern
 from handlers import (
     alerts,
     away,
@@ -66,6 +66,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(review.log_button, pattern=pattern(*TIMELINE)))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=pattern(*REPORT)))
     app.add_handler(CallbackQueryHandler(thread.thread_button, pattern=pattern(*THREAD)))
+    app.add_handler(CallbackQueryHandler(tasks.tasks_button, pattern=pattern(*TASKS)))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
     app.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO_NOTE
                                               | filters.VIDEO | filters.Document.ALL),

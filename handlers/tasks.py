@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot import callbacks
 from bot.record import tasks
 from bot.review import compliance
 from handlers import review
-from handlers.common import BotContext, linked, reply
+from bot.texts import STALE_BUTTON
+from handlers.common import BotContext, linked, refuse, reply
 from storage.models import Person
 
 
@@ -15,8 +17,25 @@ from storage.models import Person
 async def tasks_command(update: Update, context: BotContext, person: Person) -> None:
     services = context.services
     async with services.db.read() as s:
-        text = tasks.tasks_text(await tasks.open_tasks(s, services, person), person, services)
-    await reply(update, text)
+        mine = await tasks.open_tasks(s, services, person)
+    await reply(update, tasks.tasks_text(mine, person, services), tasks.tasks_buttons(mine))
+
+
+@linked
+async def tasks_button(update: Update, context: BotContext, person: Person) -> None:
+    """Done on a task in /tasks: the next message is its note."""
+    services = context.services
+    query = update.callback_query
+    pressed = callbacks.parse(query.data, *callbacks.TASKS)
+    if pressed is None:
+        await refuse(update, context, person, action="task_done", why="malformed callback",
+                     text=STALE_BUTTON)
+        return
+    async with services.db.write() as s:
+        p = await tasks.begin_done(s, services, person, update.effective_chat.id,
+                                   int(pressed.args[0]))
+    await query.answer()
+    await reply(update, p.text, p.buttons)
 
 
 @linked

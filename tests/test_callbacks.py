@@ -11,7 +11,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 import handlers
 from bot import callbacks
 from bot.callbacks import ACTIONS, ID, MAX_BYTES, WORD
-from handlers import alerts, notification, report, review, thread
+from handlers import alerts, notification, report, review, tasks, thread
 from tests.conftest import TOKEN
 
 SAMPLE = {ID: 42, WORD: "A1"}
@@ -77,6 +77,7 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "tx:7": (callbacks.PENDING_CANCEL, (7,)),
         "tx:0": (callbacks.PENDING_CANCEL, (0,)),
         "tf:7": (callbacks.PENDING_DONE, (7,)),
+        "sd:12": (callbacks.TASK_DONE, (12,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -135,6 +136,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
         review.log_button: set(callbacks.TIMELINE),
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
+        tasks.tasks_button: set(callbacks.TASKS),
     }
     registered = _registered()
     patterned = [h for h in registered if h.pattern is not None]
@@ -156,5 +158,5 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 def test_the_groups_cover_the_table_once():
     grouped = [callbacks.ACK, callbacks.NOTIFIED, *callbacks.TIMELINE, *callbacks.REPORT,
-               *callbacks.THREAD]
+               *callbacks.THREAD, *callbacks.TASKS]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

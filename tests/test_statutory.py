@@ -68,9 +68,14 @@ async def test_needs_assessment_met_within_72_hours(world):
     reminder = await patel.wait_for("Statutory task due")
     assert "child D4" in reminder.text and f"/done {task.id}" in reminder.text
 
-    # Recorded done with a note on Fri at 09:00: reminders stop, nobody is escalated to.
+    # Recorded done with a note on Fri at 09:00 (the Done button in /tasks, then the note):
+    # reminders stop, nobody is escalated to.
     await tick(world, hours=9)
-    await patel.send(f"/done {task.id} Assessment completed with the carer and school.")
+    await patel.send("/tasks")
+    listed = await patel.wait_for("Open statutory tasks")
+    await patel.click(f"✅ Done {task.id} · D4", message_id=listed.message_id)
+    await patel.wait_for("Send a short note of what was done")
+    await patel.send("Assessment completed with the carer and school.")
     assert "Reminders stop" in (await patel.wait_for("Recorded")).text
     done = await the_task(world)
     assert done.done_by_id == "sw-patel" and done.next_at is None
@@ -110,6 +115,8 @@ async def test_needs_assessment_missed_escalates_and_counts_as_missed(world):
 
     # Someone else may not record it; the owner may, late.
     await khan.send(f"/done {task.id} I did it")
+    await khan.wait_for("no open task with that number")
+    await khan.press_data(f"sd:{task.id}")  # a forged Done button
     await khan.wait_for("no open task with that number")
     await patel.send(f"/done {task.id} Assessment done on Monday.")
     assert "counts as missed" in (await patel.wait_for("Recorded")).text

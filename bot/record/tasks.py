@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot import audit, callbacks
 from bot.people import statutory
+from bot.record import thread
+from bot.record.prompt import Buttons, Prompt
 from bot.texts import h, when
-from storage.models import Child, Placement, Task, Team
+from storage.models import Child, Draft, Placement, Task, Team
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -28,6 +30,7 @@ DONE_USAGE = ("Record a statutory task done with a note:\n"
               "for example <code>/done 12 Assessment completed with the carer</code>. "
               "/tasks lists your open tasks and their numbers.")
 NOTE_MAX = 2000
+NOTE_STEP = "task_note"
 VISIT_USAGE = ("Record a visit to a child in placement:\n"
                "<code>/visit CHILD DATE alone|not-alone note</code>\n"
                "for example <code>/visit A1 2026-12-01 alone Saw A1 at home; settled.</code> "
@@ -53,6 +56,12 @@ async def open_tasks(session: AsyncSession, services: "Services", person: "Perso
     )).scalars())
 
 
+def tasks_buttons(tasks: list[Task]) -> Buttons:
+    """A Done button for each task recorded with a note (visits are recorded with /visit)."""
+    return [[(f"✅ Done {t.id} · {t.child_ref}", callbacks.TASK_DONE.data(t.id))]
+            for t in tasks if t.kind != statutory.VISIT][:20]
+
+
 def tasks_text(tasks: list[Task], person: "Person", services: "Services") -> str:
     if not tasks:
         return "You have no open statutory tasks."
@@ -63,7 +72,8 @@ def tasks_text(tasks: list[Task], person: "Person", services: "Services") -> str
         mine = "" if t.owner_id == person.id else f" (owner: {h(t.owner_id or 'nobody')})"
         lines.append(f"• <b>{t.id}</b> · child {h(t.child_ref)} · {h(statutory.label(t.kind))}"
                      f" — {state} {when(t.due_at, services.tz)}{mine}")
-    lines.append("Record one done: <code>/done NUMBER note</code>")
+    lines.append("Record one done: press its Done button, or <code>/done NUMBER note</code>; "
+                 "a visit: <code>/visit CHILD DATE alone|not-alone note</code>")
     return "\n".join(lines)
 
 
@@ -159,3 +169,38 @@ async def record_visit(session: AsyncSession, services: "Services", person: "Per
     return Done(True, f"✅ Visit to child {h(child.ref)} on {day.isoformat()} recorded "
                       f"(seen alone: {'yes' if seen_alone else 'no'}).{late}\n"
                       f"Next visit due by {when(nxt, tz)} (task {following.id}).")
+
+
+async def begin_done(session: AsyncSession, services: "Services", person: "Person", chat_id: int,
+                     task_id: int) -> Prompt:
+    """The Done button: the next message the person sends is the task's note."""
+    now = services.clock.now()
+    task = await session.get(Task, task_id)
+    if task is None or not await services.access.may_record_task(session, person, task):
+        await audit.refused(session, at=now, actor_id=person.id, action="task_done",
+                            why="no such task, or not theirs", task=task_id)
+        return Prompt("There is no open task with that number that you may record.")
+    if task.done_at is not None:
+        return Prompt(f"Task {task.id} was already recorded done on "
+                      f"{when(task.done_at, services.tz)}.")
+    if task.kind == statutory.VISIT:
+        return Prompt(VISIT_USAGE)
+    await thread.end_all(session, services, person.id)
+    session.add(Draft(carer_id=person.id, chat_id=chat_id, step=NOTE_STEP,
+                      data={"task_id": task.id}, created_at=now, last_activity_at=now))
+    await session.flush()
+    return Prompt(f"✍️ Send a short note of what was done — {h(statutory.label(task.kind))}, "
+                  f"child {h(task.child_ref)} (task {task.id}). /cancel to stop.")
+
+
+async def note_input(session: AsyncSession, services: "Services", person: "Person",
+                     draft: Draft, text: str) -> Prompt:
+    """The note after the Done button: record the task done with it."""
+    now = services.clock.now()
+    if not (text or "").strip():
+        draft.last_activity_at = now
+        return Prompt("Please type a short note of what was done (/cancel to stop).")
+    done = await record_done(session, services, person, int((draft.data or {})["task_id"]),
+                             text)
+    thread.end_state(draft, now, finished=done.ok)
+    return Prompt(done.text)

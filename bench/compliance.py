@@ -5,8 +5,10 @@
     python bench/compliance.py --full --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 Builds a fresh migrated database (a temporary SQLite file, or a new PostgreSQL database
-dropped afterwards), bulk-loads 20 teams and the children with one needs-assessment task
-each spread over a year (about 80 % done on time, 15 % late, 5 % not done), then times
+dropped afterwards), bulk-loads 20 teams and the children, each entering care on a day of
+2026 with a needs-assessment task (about 80 % done on time, 15 % late, 5 % not done) and
+its placement visits since (every six weeks, one in ten late), and for one child in fifty
+the three child protection steps of a baby removed at birth; then times
 ``bot.review.compliance.compute`` for the whole year and all teams (median and worst of
 the runs) and prints each statement's query plan. Target: ≤ 2 s for 10 000 children.
 Prints figures; asserts nothing about speed.
@@ -59,14 +61,34 @@ async def load(services, children: int) -> None:
             roll = rng.random()
             done = (due - timedelta(hours=rng.randrange(1, 60)) if roll < 0.80 else
                     due + timedelta(hours=rng.randrange(1, 96)) if roll < 0.95 else None)
-            tasks.append({"child_ref": f"K{n:05d}", "team_id": team, "kind": "needs_assessment",
-                          "key": "needs_assessment", "due_at": due, "owner_id": owner,
-                          "step": 2, "next_at": None if done else NOW, "done_at": done,
-                          "done_by_id": owner if done else None, "note": "done" if done else None,
-                          "created_at": due - timedelta(hours=72)})
+            def task(kind: str, key: str, due: datetime, done: datetime | None) -> dict:
+                return {"child_ref": f"K{n:05d}", "team_id": team, "kind": kind, "key": key,
+                        "due_at": due, "owner_id": owner, "step": 2,
+                        "next_at": None if done else NOW, "done_at": done,
+                        "done_by_id": owner if done else None,
+                        "note": "done" if done else None, "created_at": due - timedelta(hours=72)}
+
+            tasks.append(task("needs_assessment", "needs_assessment", due, done))
+            # Visits: the first a week in, then every six weeks, one in ten late.
+            visit_due = due + timedelta(days=5)
+            for k in range(1, 9):
+                if visit_due >= NOW:
+                    break
+                late = rng.random() < 0.1
+                tasks.append(task("placement_visit", f"visit:{entered}:{k}", visit_due,
+                                  visit_due + timedelta(days=2) if late
+                                  else visit_due - timedelta(days=3)))
+                visit_due += timedelta(days=43)
+            if n % 50 == 0:  # one in fifty: a baby removed at birth
+                for kind, days in (("cp_strategy_discussion", 1), ("cp_conference", 21),
+                                   ("cp_health_visitor", 2)):
+                    tasks.append(task(kind, kind, due + timedelta(days=days - 3),
+                                      due if rng.random() < 0.9 else None))
         for i in range(0, len(rows), 2000):
             await s.execute(insert(Child), rows[i:i + 2000])
+        for i in range(0, len(tasks), 2000):
             await s.execute(insert(Task), tasks[i:i + 2000])
+    print(f"{len(tasks)} tasks")
 
 
 async def run(url: str, children: int, repeats: int) -> None:
@@ -83,11 +105,11 @@ async def run(url: str, children: int, repeats: int) -> None:
                 c = await compliance.compute(s, None, YEAR, end, NOW, "2026")
                 text = compliance.render_plain(c, services.tz)
             times.append(time.perf_counter() - t0)
-        due = sum(t.due for t in c.teams)
-        on_time = sum(t.on_time for t in c.teams)
-        missed = sum(len(t.misses) for t in c.teams)
-        print(f"report: {len(c.teams)} teams, {due} assessments due, {on_time} on time, "
-              f"{missed} misses listed, {len(text.splitlines())} lines")
+        for key, label, _kinds in compliance.MEASURES:
+            fs = [t.measures[key] for t in c.teams if key in t.measures]
+            print(f"  {label}: {sum(f.due for f in fs)} due, {sum(f.on_time for f in fs)} on "
+                  f"time, {sum(len(f.misses) for f in fs)} misses listed")
+        print(f"report: {len(c.teams)} teams, {len(text.splitlines())} lines")
         print(f"compliance report over {children} children: median {statistics.median(times):.3f} s, "
               f"worst {max(times):.3f} s ({repeats} runs; target <= 2 s)")
         await plans(services, end)

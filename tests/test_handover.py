@@ -65,6 +65,17 @@ async def test_handover_moves_open_reports_and_their_clocks(world):
     assert (ev.details["from"], ev.details["to"]) == ("sw-patel", "sw-khan")
     assert [i["reference"] for i in ev.details["items"]] == [waiting, taken]
 
+    # /open: the reports are the new worker's, for them and for the manager.
+    await khan.send("/open")
+    mine = await khan.wait_for(waiting)
+    assert taken in mine.text
+    await patel.send("/open")
+    theirs = await patel.wait_for()
+    assert waiting not in theirs.text and taken not in theirs.text
+    await jones.send("/open")
+    grouped = await jones.wait_for("Omar Khan")
+    assert "Priya Patel" not in grouped.text and taken in grouped.text
+
     # The acknowledgement clock now reaches the new worker, not the old one.
     seen = len(patel.messages)
     await tick(world, minutes=15)

@@ -213,3 +213,35 @@ async def test_compliance_figures_on_a_seeded_data_set(services):
         only = await compliance.compute(s, frozenset({"south"}), datetime(2026, 11, 1, tzinfo=UTC),
                                         datetime(2026, 12, 1, tzinfo=UTC), now)
     assert [t.team_id for t in only.teams] == ["south"]
+
+
+def test_compliance_and_a_refused_import_from_the_command_line(tmp_path):
+    """The operator's view, on the real clock: a child who came into care five days ago
+    with no assessment recorded is a miss; taking away their worker is refused by line."""
+    from datetime import date, timedelta
+
+    from tests.test_cli_and_schema import fosterbot
+
+    entered = date.today() - timedelta(days=5)
+    text = EXAMPLE_DIRECTORY.read_text() + D4.replace("2026-11-25", entered.isoformat())
+    path = tmp_path / "directory.toml"
+    path.write_text(text)
+    assert fosterbot(tmp_path, "db", "upgrade").returncode == 0
+    r = fosterbot(tmp_path, "directory", "import", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "statutory tasks started: 1" in r.stdout
+    r = fosterbot(tmp_path, "compliance", "--from", (entered - timedelta(days=1)).isoformat(),
+                  "--to", date.today().isoformat())
+    assert r.returncode == 0, r.stderr
+    assert ("Needs assessment within 72 hours of entering care: 0 of 1 on time (0.0%); "
+            "1 missed; 0 not yet due") in r.stdout
+    assert "missed: child D4: due" in r.stdout and "not done (owner sw-patel)" in r.stdout
+
+    unallocated = text.replace('ref = "D4"\nteam = "north"\nallocated_social_worker = "sw-patel"\n',
+                               'ref = "D4"\nteam = "north"\n')
+    path.write_text(unallocated)
+    r = fosterbot(tmp_path, "directory", "import", str(path))
+    assert r.returncode == 1
+    line = unallocated.splitlines().index('ref = "D4"')  # the [[children]] line above it
+    assert f"{path}:{line}: children (D4): no allocated_social_worker is named" in r.stderr
+    assert "nothing was changed" in r.stderr

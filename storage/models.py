@@ -204,6 +204,9 @@ class Task(Base):
     # What the kind records beside the note (a visit: its date and whether the child was
     # seen alone).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the task stopped being owed (the child left care, the placement ended before
+    # it fell due): no more reminders, and it is neither met nor missed.
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 

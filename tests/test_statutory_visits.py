@@ -184,3 +184,32 @@ async def test_baby_removed_at_birth_checklist_until_complete(world):
     cl = c.teams[0].checklist
     assert (cl.due, cl.on_time, len(cl.misses)) == (3, 2, 1)
     assert "child protection conference" in compliance.render_plain(c, world.services.tz)
+
+
+async def test_tasks_no_longer_owed_stop_when_the_placement_ends_or_the_child_leaves(world):
+    patel, jones = await world.link_all("sw-patel", "tm-jones")
+    await world.import_directory(V5 + B6.removeprefix(EXAMPLE_DIRECTORY.read_text()))
+    [visit] = await open_visits(world)
+    # V5's placement ends on Thu 22 Oct, before its first visit fell due (end of 27 Oct);
+    # B6 leaves care (missing from the file: deactivated).
+    await tick(world, days=2)  # Thu 22 Oct 09:00
+    await world.import_directory(V5.replace("from = 2026-10-20\n",
+                                            "from = 2026-10-20\nto = 2026-10-21\n"))
+    async with world.services.db.read() as s:
+        closed = {(t.child_ref, t.kind): t.closed_reason for t in (await s.execute(
+            select(Task).where(Task.closed_reason.is_not(None)))).scalars()}
+    assert closed[("V5", VISIT)] == "placement_ended"
+    assert {closed[("B6", k)] for k in CHECKLIST} == {"child_left_care"}
+    assert ("V5", "needs_assessment") not in closed  # still owed: V5 came into care
+    assert {e.details["task"] for e in await events(world, None, "task_closed")} >= {visit.id}
+    n_p, n_j = len(patel.messages), len(jones.messages)
+    await tick(world, days=10)
+    assert not since(patel, n_p) and not since(jones, n_j)  # no visit reminders
+    assert not [m for m in patel.messages[n_p:] + jones.messages[n_j:] if "B6" in m.text]
+    await patel.send("/tasks")
+    listed = await patel.wait_for("statutory tasks")
+    assert "placement visit" not in listed.text and "B6" not in listed.text
+    async with world.services.db.read() as s:
+        c = await compliance.compute(s, None, datetime(2026, 10, 1, tzinfo=UTC),
+                                     datetime(2026, 11, 30, tzinfo=UTC), world.clock.now())
+    assert "visits" not in c.teams[0].measures and "checklist" not in c.teams[0].measures

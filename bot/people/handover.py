@@ -80,7 +80,7 @@ async def children_with_open_items(session: AsyncSession, refs: set[str]) -> dic
     rows = await session.execute(
         select(Incident.child_ref).where(Incident.child_ref.in_(refs), Incident.status != "closed"))
     tasks = await session.execute(
-        select(Task.child_ref).where(Task.child_ref.in_(refs), Task.done_at.is_(None)))
+        select(Task.child_ref).where(Task.child_ref.in_(refs), statutory.is_open()))
     for (ref,) in [*rows, *tasks]:
         out[ref] = out.get(ref, 0) + 1
     return out
@@ -137,7 +137,7 @@ async def hand_over(session: AsyncSession, *, child_ref: str, team_id: str,
                                  _LABELS.get(incident.category, incident.category),
                                  pending_text(incident)))
     tasks = (await session.execute(
-        select(Task).where(Task.child_ref == child_ref, Task.done_at.is_(None))
+        select(Task).where(Task.child_ref == child_ref, statutory.is_open())
         .order_by(Task.due_at, Task.id))).scalars()
     for task in tasks:
         task.owner_id = to_id

@@ -139,9 +139,57 @@ async def start_clocks(session: AsyncSession, settings: StatutorySettings, *, no
                                now=now, actor=actor)
                 made += 1
     made += await _start_visits(session, settings, now=now, actor=actor, tz=tz)
+    await _stop_unowed(session, now=now, actor=actor, tz=tz)
     if made:
         await session.flush()
     return made
+
+
+def is_open():
+    """The condition of a task still owed: not done and not closed."""
+    return Task.done_at.is_(None) & Task.closed_reason.is_(None)
+
+
+async def _stop_unowed(session: AsyncSession, *, now: datetime, actor: str | None,
+                       tz: ZoneInfo) -> None:
+    """Open tasks no longer owed: every task of a child who left care (no longer active),
+    and a visit falling due after its placement ended (or was removed). They are closed
+    with the reason (neither met nor missed). A visit that fell due while the placement
+    ran stays a miss, but its reminders stop once the placement has ended."""
+    today = now.astimezone(tz).date()
+    open_tasks = list((await session.execute(select(Task).where(is_open()))).scalars())
+    if not open_tasks:
+        return
+    active = set((await session.execute(
+        select(Child.ref).where(Child.active.is_(True)))).scalars())
+    ends: dict[tuple[str, str], date | None] = {}
+    for ref, start, end in (await session.execute(
+            select(Placement.child_ref, Placement.start_date, Placement.end_date))).all():
+        key = (ref, start.isoformat())  # one placement, a row per carer: the latest end
+        if key not in ends:
+            ends[key] = end
+        elif ends[key] is None or end is None:
+            ends[key] = None
+        else:
+            ends[key] = max(ends[key], end)
+    for task in open_tasks:
+        reason = None
+        if task.child_ref not in active:
+            reason = "child_left_care"
+        elif task.kind == VISIT:
+            start = task.key.split(":")[1]
+            key = (task.child_ref, start)
+            if key not in ends:
+                reason = "placement_ended"
+            elif ends[key] is not None and ends[key] < today:
+                if task.due_at > day_start(ends[key] + timedelta(days=1), tz):
+                    reason = "placement_ended"
+                else:
+                    task.next_at = None  # a miss while it ran: no more reminders
+        if reason:
+            task.closed_reason, task.next_at = reason, None
+            await audit.record(session, "task_closed", at=now, actor_id=actor, task=task.id,
+                               child=task.child_ref, kind=task.kind, reason=reason)
 
 
 async def add_task(session: AsyncSession, settings: StatutorySettings, child: Child, kind: str,

@@ -52,7 +52,7 @@ async def open_tasks(session: AsyncSession, services: "Services", person: "Perso
     if managed:
         cond = or_(cond, Task.team_id.in_(managed))
     return list((await session.execute(
-        select(Task).where(Task.done_at.is_(None), cond).order_by(Task.due_at, Task.id)
+        select(Task).where(statutory.is_open(), cond).order_by(Task.due_at, Task.id)
     )).scalars())
 
 
@@ -89,6 +89,8 @@ async def record_done(session: AsyncSession, services: "Services", person: "Pers
     if task.done_at is not None:
         return Done(False, f"Task {task.id} was already recorded done on "
                            f"{when(task.done_at, services.tz)}.")
+    if task.closed_reason is not None:
+        return Done(False, f"Task {task.id} is no longer owed ({h(task.closed_reason)}).")
     if task.kind == statutory.VISIT:
         return Done(False, VISIT_USAGE)
     if not note:
@@ -138,7 +140,7 @@ async def record_visit(session: AsyncSession, services: "Services", person: "Per
         select(Task).where(Task.child_ref == child.ref, Task.kind == statutory.VISIT,
                            Task.key.startswith(prefix))
         .order_by(Task.id))).scalars())
-    open_task = next((t for t in visits if t.done_at is None), None)
+    open_task = next((t for t in visits if t.done_at is None and t.closed_reason is None), None)
     number = max((int(t.key.rsplit(":", 1)[1]) for t in visits), default=0)
     seen_alone = alone_text.lower() == "alone"
     details = {"visit_date": day.isoformat(), "seen_alone": seen_alone,
@@ -180,9 +182,8 @@ async def begin_done(session: AsyncSession, services: "Services", person: "Perso
         await audit.refused(session, at=now, actor_id=person.id, action="task_done",
                             why="no such task, or not theirs", task=task_id)
         return Prompt("There is no open task with that number that you may record.")
-    if task.done_at is not None:
-        return Prompt(f"Task {task.id} was already recorded done on "
-                      f"{when(task.done_at, services.tz)}.")
+    if task.done_at is not None or task.closed_reason is not None:
+        return Prompt(f"Task {task.id} is not open any more.")
     if task.kind == statutory.VISIT:
         return Prompt(VISIT_USAGE)
     await thread.end_all(session, services, person.id)

@@ -80,7 +80,8 @@ class Compliance:
 async def compute(session: AsyncSession, scope: Scope, start: datetime, end: datetime,
                   now: datetime, label: str = "") -> Compliance:
     """The figures for tasks due in ``[start, end)``, per team and measure."""
-    where = [Task.kind.in_(list(_MEASURE_OF)), Task.due_at >= start, Task.due_at < end]
+    where = [Task.kind.in_(list(_MEASURE_OF)), Task.due_at >= start, Task.due_at < end,
+             Task.closed_reason.is_(None)]
     if scope is not None:
         where.append(Task.team_id.in_(scope))
     on_time = and_(Task.done_at.is_not(None), Task.done_at < Task.due_at)

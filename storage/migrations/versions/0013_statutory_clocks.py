@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("done_by_id", sa.String(length=64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("details", sa.JSON(), nullable=True),
+        sa.Column("closed_reason", sa.String(length=32), nullable=True),
         sa.Column("created_at", utc, nullable=False),
         sa.ForeignKeyConstraint(["child_ref"], ["children.ref"],
                                 name=op.f("fk_tasks_child_ref_children")),

@@ -158,6 +158,9 @@ PENDING_CANCEL = _action("tx", ID,
                          doc="Cancel the pending reply or follow-up (draft; 0: none pending)")
 PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
 
+# Statutory tasks in /tasks (issue 15).
+TASK_DONE = _action("sd", ID, doc="Done, on a statutory task: asks for the note (task)")
+
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
 CHRONOLOGY = (CHILD_PAGE,)
@@ -167,6 +170,7 @@ REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT,
           REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)
 THREAD = (ADD, FIX, REPLY, CLOSE, OUTCOME, REOPEN, ATTACHMENTS, DETAILS, PENDING_CANCEL,
           PENDING_DONE)
+TASKS = (TASK_DONE,)
 
 
 def pattern(*actions: Action) -> str:

@@ -38,7 +38,7 @@ from bot.people.directory import (
     export_directory,
     parse_directory,
 )
-from bot.review import chronology, lists, needs, render, stats, timeline
+from bot.review import chronology, compliance, lists, needs, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.chronology_texts import kind_from_word, plain
 from bot.review.export import export
@@ -136,9 +136,16 @@ def cmd_directory_import(settings: Settings, args: argparse.Namespace) -> int:
                 if count:
                     return count
             return await apply_directory(s, directory, now=SystemClock().now(), actor="cli",
-                                         source=str(path))
+                                         source=str(path), statutory_settings=settings.statutory)
 
-    summary = asyncio.run(_with_db(settings, run))
+    try:
+        summary = asyncio.run(_with_db(settings, run))
+    except DirectoryError as exc:  # refused on import (e.g. open reports left with nobody)
+        print(f"{path} was not imported; nothing was changed. {len(exc.errors)} problem(s):",
+              file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e}", file=sys.stderr)
+        return 1
     if isinstance(summary, int):
         print(f"the directory already holds {summary} people: {path} not imported (--if-empty)")
         return 0
@@ -357,6 +364,21 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compliance(settings: Settings, args: argparse.Namespace) -> int:
+
+    period = _period_from_args(settings, args)
+
+    async def run(db):
+        await _require_schema(settings)
+        async with db.read() as s:
+            return await compliance.compute(s, _scope(args), period.start, period.end,
+                                            SystemClock().now(), period.label)
+
+    result = asyncio.run(_with_db(settings, run))
+    print(compliance.render_plain(result, ZoneInfo(settings.service.timezone)))
+    return 0
+
+
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
     period = _period_from_args(settings, args)
@@ -552,6 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
     period_args(st)
     st.add_argument("--chart", metavar="FILE.png", help="also write the weekly chart")
     st.set_defaults(fn=cmd_stats)
+
+    co = sub.add_parser("compliance", help="statutory tasks on time and missed, per team")
+    period_args(co)
+    co.set_defaults(fn=cmd_compliance)
 
     ex = sub.add_parser("export", help="CSV of incidents and audit events, with the chain head")
     period_args(ex)

@@ -407,6 +407,51 @@ class EngineSettings(_Strict):
     )
 
 
+class StatutorySettings(_Strict):
+    """Statutory clocks for children in care (issue 15; bot/people/statutory.py)."""
+
+    # A needs assessment within this of the child entering care (from the start of the day).
+    needs_assessment_within: Duration = parse_duration("72h")
+    # The owner is reminded this long before a task falls due; at the due time the owner and
+    # the team manager are told it is overdue; then the team manager again every ``repeat``.
+    remind_before: Duration = parse_duration("24h")
+    repeat: Duration = parse_duration("24h")
+    # A child whose clock would have fallen due longer ago than this when the bot first
+    # learns of them gets no task (history before the bot is not chased).
+    lookback: Duration = parse_duration("14d")
+    # Placement visits (CPPCR (England) Regulations 2010, reg. 28): the first within this of
+    # the placement starting; then at most ``visit_every`` apart in the placement's first
+    # year; after it, at most ``visit_every_long_term_months`` calendar months apart where
+    # the placement is long-term, else ``visit_every``.
+    visit_first_within: Duration = parse_duration("7d")
+    visit_every: Duration = parse_duration("42d")
+    visit_every_long_term_months: int = Field(3, ge=1, le=12)
+    visit_remind_before: Duration = parse_duration("7d")  # a visit needs planning
+    # A baby removed at birth: each child protection step is due this long after the day
+    # the baby entered care.
+    strategy_discussion_within: Duration = parse_duration("1d")
+    cp_conference_within: Duration = parse_duration("21d")  # about 15 working days
+    health_visitor_within: Duration = parse_duration("2d")
+
+    _d = field_validator("needs_assessment_within", "remind_before", "repeat", "lookback",
+                         "visit_first_within", "visit_every", "visit_remind_before",
+                         "strategy_discussion_within",
+                         "cp_conference_within", "health_visitor_within",
+                         mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("needs_assessment_within", "remind_before", "repeat", "lookback",
+                     "visit_first_within", "visit_every", "visit_remind_before",
+                     "strategy_discussion_within",
+                     "cp_conference_within", "health_visitor_within")
+    @classmethod
+    def _clock_time(cls, v: Duration) -> Duration:
+        if v.working:
+            raise ValueError("use clock time here (such as \"72h\"), not working time")
+        if v.amount.total_seconds() <= 0:
+            raise ValueError("must be longer than zero")
+        return v
+
+
 class Settings(_Strict):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -427,6 +472,7 @@ class Settings(_Strict):
     engine: EngineSettings = EngineSettings()
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()
+    statutory: StatutorySettings = StatutorySettings()
     log_level: str = "INFO"
     # [escalation] last_resort: the person or rota id a step goes to when nobody else in
     # the chain can be reached (checked against the directory by ``fosterbot run``).

@@ -22,6 +22,7 @@ from bot.callbacks import (
     OVERSIGHT,
     RELINK,
     REPORT,
+    TASKS,
     THREAD,
     TIMELINE,
     pattern,
@@ -37,6 +38,7 @@ from handlers import (
     report,
     review,
     start,
+    tasks,
     thread,
     updates,
 )
@@ -64,6 +66,10 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("oncall", oncall.oncall_command, filters=private))
     app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
     app.add_handler(CallbackQueryHandler(start.relink_button, pattern=pattern(RELINK)))
+    app.add_handler(CommandHandler("tasks", tasks.tasks_command, filters=private))
+    app.add_handler(CommandHandler("done", tasks.done_command, filters=private))
+    app.add_handler(CommandHandler("visit", tasks.visit_command, filters=private))
+    app.add_handler(CommandHandler("compliance", tasks.compliance_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
@@ -78,6 +84,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(review.log_button, pattern=pattern(*TIMELINE)))
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=pattern(*REPORT)))
     app.add_handler(CallbackQueryHandler(thread.thread_button, pattern=pattern(*THREAD)))
+    app.add_handler(CallbackQueryHandler(tasks.tasks_button, pattern=pattern(*TASKS)))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
     app.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO_NOTE
                                               | filters.VIDEO | filters.Document.ALL),

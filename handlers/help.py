@@ -39,7 +39,9 @@ def help_text(roles: frozenset[str], services) -> str:
             "carer you supervise)\n"
             "/away UNTIL [COVER] — your alerts go to your cover while you are away; /back ends it\n"
             "/oncall — who is on duty and out of hours for your team, now and next\n"
-            "/swap PERSON DATE [THEIR_DATE] — swap an on-call shift with another rota member"
+            "/swap PERSON DATE [THEIR_DATE] — swap an on-call shift with another rota member\n"
+            "/tasks — your statutory tasks (needs assessments, visits, checklists), with Done\n"
+            "/visit CHILD DATE alone|not-alone note — record a placement visit"
         )
     if TEAM_MANAGER in roles:
         parts.append(
@@ -48,7 +50,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "/open — open reports in your teams, by worker\n"
             "/log INC-… — the full timeline of one report\n"            "/child REF [kind] — the chronology of a child in your teams\n"
             "/stats [7d | 30d | 2026-11] — reports, time to acknowledge, breaches, notifications\n"
-            "/export [from] [to] — CSV files of reports and audit events"
+            "/export [from] [to] — CSV files of reports and audit events\n"
+            "/compliance [7d | 30d | 2026-11] — statutory tasks on time and missed, by team"
         )
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "

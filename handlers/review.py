@@ -140,7 +140,7 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
         await show(update, *shown)
 
 
-async def _scope_and_period(update: Update, context: BotContext, person: Person, action: str):
+async def scope_and_period(update: Update, context: BotContext, person: Person, action: str):
     """The teams this manager may review and the period asked for, or None (answered)."""
     services = context.services
     scope, label = await _scope(context, person)
@@ -160,7 +160,7 @@ async def _scope_and_period(update: Update, context: BotContext, person: Person,
 async def stats_command(update: Update, context: BotContext, person: Person) -> None:
     """/stats [period]: counts, time to acknowledge, breaches, notifications, and a chart."""
     services = context.services
-    asked = await _scope_and_period(update, context, person, "stats")
+    asked = await scope_and_period(update, context, person, "stats")
     if asked is None:
         return
     scope, _label, period = asked
@@ -178,7 +178,7 @@ async def stats_command(update: Update, context: BotContext, person: Person) -> 
 async def export_command(update: Update, context: BotContext, person: Person) -> None:
     """/export [from] [to]: CSV files of reports and audit events, and the audit chain head."""
     services = context.services
-    asked = await _scope_and_period(update, context, person, "export")
+    asked = await scope_and_period(update, context, person, "export")
     if asked is None:
         return
     scope, label, period = asked

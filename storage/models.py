@@ -159,6 +159,9 @@ class Child(Base):
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
     allocated_social_worker_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Statutory clocks (bot/people/statutory.py): the day the child entered care.
+    entered_care: Mapped[date | None] = mapped_column(Date)
+    removed_at_birth: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Placement(Base):
@@ -172,6 +175,42 @@ class Placement(Base):
     carer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Task(Base):
+    """A statutory task on a child with its own clock (bot/people/statutory.py creates them,
+    bot/engine/statutory.py reminds and escalates, bot/record/tasks.py records them done).
+
+    ``step`` counts the reminders sent; ``next_at`` is when the next falls due (null once
+    done). ``key`` makes creation idempotent (e.g. ``needs_assessment``)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("child_ref", "key"),
+        Index("ix_tasks_next_at", "next_at"),
+        Index("ix_tasks_team_due", "team_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_ref: Mapped[str] = mapped_column(ForeignKey("children.ref"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    # What the kind records beside the note (a visit: its date and whether the child was
+    # seen alone).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the task stopped being owed (the child left care, the placement ended before
+    # it fell due): no more reminders, and it is neither met nor missed.
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
 
 
 class ChildEvent(Base):

@@ -127,11 +127,13 @@ async def recent_incidents_of_carer(
     return list((await session.execute(q)).scalars())
 
 
-async def open_incidents_for(session: AsyncSession, person_id: str) -> list[Incident]:
+async def open_incidents_for(session: AsyncSession, person_id: str,
+                             exclude_reasons: tuple[str, ...] = ()) -> list[Incident]:
     q = (
         select(Incident)
         .join(IncidentRecipient, and_(IncidentRecipient.incident_id == Incident.id,
-                                      IncidentRecipient.person_id == person_id))
+                                      IncidentRecipient.person_id == person_id,
+                                      IncidentRecipient.reason.not_in(exclude_reasons)))
         .where(Incident.status != "closed")
         .order_by(Incident.reported_at)
     )

@@ -11,7 +11,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 import handlers
 from bot import callbacks
 from bot.callbacks import ACTIONS, ID, MAX_BYTES, WORD
-from handlers import alerts, child, notification, oversight, report, review, start, thread
+from handlers import alerts, child, notification, oversight, report, review, start, tasks, thread
 from tests.conftest import TOKEN
 
 SAMPLE = {ID: 42, WORD: "A1", callbacks.YES_NO: "y"}
@@ -81,6 +81,7 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "rl:5:n": (callbacks.RELINK, (5, "n")),
         "chp:A1:2:incident": (callbacks.CHILD_PAGE, ("A1", 2, "incident")),
         "ov:42": (callbacks.OVERSEE, (42,)),
+        "sd:12": (callbacks.TASK_DONE, (12,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -142,6 +143,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
         oversight.oversee_button: set(callbacks.OVERSIGHT),
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
+        tasks.tasks_button: set(callbacks.TASKS),
     }
     registered = _registered()
     patterned = [h for h in registered if h.pattern is not None]
@@ -163,5 +165,6 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 def test_the_groups_cover_the_table_once():
     grouped = [callbacks.ACK, callbacks.NOTIFIED, callbacks.RELINK, *callbacks.TIMELINE,
-               *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT]
+               *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT,
+               *callbacks.TASKS]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

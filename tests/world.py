@@ -72,7 +72,8 @@ class World:
     async def import_directory(self, text: str):
         directory = parse_directory(text)
         async with self.services.db.write() as s:
-            return await apply_directory(s, directory, now=self.clock.now(), actor="test")
+            return await apply_directory(s, directory, now=self.clock.now(), actor="test",
+                                         statutory_settings=self.settings.statutory)
 
     async def invite(self, person_id: str) -> str:
         async with self.services.db.write() as s:

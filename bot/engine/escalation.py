@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
-from bot.engine import targets, texts
+from bot.engine import statutory, targets, texts
 from bot.escalation import policy as escalation
 from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
 from bot.record import alerts, incidents
@@ -221,6 +221,8 @@ class EscalationEngine:
                 fired += progressed
                 if not progressed:
                     break  # what is left is held by another engine (or failing: logged)
+            # The statutory-task clocks (bot/engine/statutory.py) ride on the same loop.
+            fired += await statutory.run_due(self.services, batch=self.batch)
             self.last_sweep_at = self.services.clock.now()
             self.fired_total += fired
             if late:
@@ -255,6 +257,8 @@ class EscalationEngine:
     async def _next_due_in(s: AsyncSession) -> datetime | None:
         times = [t for _step, due_col in _COLUMNS.values()
                  if (t := (await s.execute(select(func.min(due_col)))).scalar()) is not None]
+        if (t := await statutory.next_due(s)) is not None:
+            times.append(t)
         return min(times) if times else None
 
     async def overdue(self, session: AsyncSession | None = None) -> tuple[int, datetime | None]:

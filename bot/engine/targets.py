@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import oncall
 from bot.people.info import person_info
+from bot.rules.reasons import HANDED_OVER
 from bot.rules.routing import (
     HOLDER_REASONS,
     LAST_RESORT,
@@ -213,11 +214,22 @@ async def outcome_holder(session: AsyncSession, incident: Incident) -> str | Non
     routing (allocated worker, or the cover / duty worker / EDT who took it),
     whoever acknowledged it; else the acknowledger.
     """
-    if incident.acknowledged_on_behalf_of_id:
-        return incident.acknowledged_on_behalf_of_id
     rows = await holders(session, incident.id)
+    # Unless the report was handed over since (then the holder now is the new worker).
+    if incident.acknowledged_on_behalf_of_id and not await _handed_over(
+            session, incident.id, incident.acknowledged_on_behalf_of_id):
+        return incident.acknowledged_on_behalf_of_id
     for reason in HOLDER_REASONS:
         for r in rows:
             if r.reason == reason:
                 return r.person_id
+    if await _handed_over(session, incident.id, incident.acknowledged_by_id or ""):
+        return None
     return incident.acknowledged_by_id
+
+
+async def _handed_over(session: AsyncSession, incident_id: int, person_id: str) -> bool:
+    row = await session.execute(select(IncidentRecipient.id).where(
+        IncidentRecipient.incident_id == incident_id, IncidentRecipient.person_id == person_id,
+        IncidentRecipient.reason == HANDED_OVER))
+    return row.first() is not None

@@ -29,6 +29,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.rules.reasons import HANDED_OVER
 from bot.rules.roles import ADMIN, CARER, WORKER_ROLES
 from bot.rules.routing import HOLDER_REASONS
 from storage import queries
@@ -39,6 +40,7 @@ from storage.models import (
     Person,
     Placement,
     RelinkRequest,
+    Task,
     Team,
 )
 
@@ -83,14 +85,17 @@ class Access:
         return await queries.roles_of(session, person.id)
 
     async def is_recipient(self, session: AsyncSession, person: Person, incident: Incident,
-                           *reasons: str) -> bool:
-        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given)."""
+                           *reasons: str, exclude: tuple[str, ...] = ()) -> bool:
+        """Whether the incident was sent to ``person`` (for one of ``reasons``, if given; not
+        counting ``exclude``: a worker who handed a report over no longer has it)."""
         q = select(IncidentRecipient.id).where(
             IncidentRecipient.incident_id == incident.id,
             IncidentRecipient.person_id == person.id,
         )
         if reasons:
             q = q.where(IncidentRecipient.reason.in_(reasons))
+        if exclude:
+            q = q.where(IncidentRecipient.reason.not_in(exclude))
         return (await session.execute(q)).first() is not None
 
     async def manages_team(self, session: AsyncSession, person: Person, team_id: str) -> bool:
@@ -100,9 +105,20 @@ class Access:
     async def may_acknowledge(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
             return False
-        if await self.is_recipient(session, person, incident):
+        if await self.is_recipient(session, person, incident, exclude=(HANDED_OVER,)):
             return True
         return await self.manages_team(session, person, incident.team_id)
+
+    async def may_record_task(self, session: AsyncSession, person: Person, task: Task) -> bool:
+        """Record a statutory task done: its owner, or a manager (or deputy) of the child's
+        team."""
+        if not person.active:
+            return False
+        if task.owner_id == person.id:
+            return True
+        team = await session.get(Team, task.team_id)
+        return team is not None and person.id in (team.manager_id, team.service_manager_id,
+                                                  team.deputy_id)
 
     async def may_record_notification(self, session: AsyncSession, person: Person,
                                       incident: Incident) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from storage.models import ChildEvent
 
-KINDS = ("allocation_changed", "placement_removed", "oversight_recorded")
+KINDS = ("allocation_changed", "placement_removed", "oversight_recorded", "handover")
 
 
 async def record(session: AsyncSession, kind: str, *, child_ref: str, at: datetime,

@@ -22,8 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.config import DEFAULT_CHILD_REF_PATTERN
-from bot.people import chronicle
+from bot.config import DEFAULT_CHILD_REF_PATTERN, StatutorySettings
+from bot.people import chronicle, handover, statutory
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
 from bot.rules.rotas import Override, overlaps
 from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
@@ -128,6 +128,8 @@ class ChildEntry(_Entry):
     team: str
     allocated_social_worker: str | None = None
     active: bool = True
+    entered_care: date | None = None  # the needs-assessment clock starts here
+    removed_at_birth: bool = False
 
     @field_validator("ref")
     @classmethod
@@ -145,6 +147,7 @@ class PlacementEntry(_Entry):
     carers: list[str]
     from_: date = Field(alias="from")
     to: date | None = None
+    long_term: bool = False
 
 
 class DirectoryFile(BaseModel):
@@ -165,6 +168,8 @@ class Directory:
     placements: list[PlacementEntry] = field(default_factory=list)
     rotas: list[RotaEntry] = field(default_factory=list)
     rota_overrides: list[OverrideEntry] = field(default_factory=list)
+    # Where each child's allocation is written ("file:line"), for refusals made on import.
+    child_lines: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -262,6 +267,8 @@ def parse_directory(text: str, *, source: str = "directory",
                 errors.append(f"{where(table, i, attr)}: {table}: {attr} {val!r} is used twice")
             seen[val] = i
 
+    for i, c in enumerate(out.children):
+        out.child_lines[c.ref] = where("children", i, "allocated_social_worker")
     dupes("teams", "id")
     dupes("people", "id")
     dupes("children", "ref")
@@ -419,10 +426,12 @@ async def active_person_ids(session: AsyncSession) -> set[str]:
 
 async def apply_directory(
     session: AsyncSession, directory: Directory, *, now: datetime, actor: str | None = None,
-    source: str = "",
+    source: str = "", statutory_settings: StatutorySettings | None = None,
 ) -> ImportSummary:
-    """Apply a validated directory in the caller's transaction."""
+    """Apply a validated directory in the caller's transaction: hand over the open work of
+    children whose allocated worker changes, and start the statutory clocks now owed."""
     s = ImportSummary()
+    moves = await _plan_handovers(session, directory)
     existing_teams = {t.id: t for t in (await session.execute(select(Team))).scalars()}
     for t in directory.teams:
         vals = {"name": t.name, "manager_id": t.manager, "duty_id": t.duty, "edt_id": t.edt,
@@ -475,7 +484,8 @@ async def apply_directory(
     file_children = {c.ref for c in directory.children}
     for c in directory.children:
         vals = {"team_id": c.team, "allocated_social_worker_id": c.allocated_social_worker,
-                "active": c.active}
+                "active": c.active, "entered_care": c.entered_care,
+                "removed_at_birth": c.removed_at_birth}
         row = existing_children.get(c.ref)
         before = row.allocated_social_worker_id if row is not None else None
         if before != c.allocated_social_worker:
@@ -495,6 +505,11 @@ async def apply_directory(
     for ref, before, after in allocations:
         await chronicle.record(session, "allocation_changed", child_ref=ref, at=now,
                                actor_id=actor, source=source, **{"from": before, "to": after})
+    for ref, team_id, old, new in moves:
+        done = await handover.hand_over(session, child_ref=ref, team_id=team_id, from_id=old,
+                                        to_id=new, now=now, actor=actor)
+        s.changes.append(f"handover: {ref} from {old or 'nobody'} to {new}, "
+                         f"{len(done.items)} open item(s) moved")
 
     existing_pl = {
         (p.child_ref, p.carer_id, p.start_date): p
@@ -508,9 +523,9 @@ async def apply_directory(
             row = existing_pl.get(key)
             if row is None:
                 session.add(Placement(child_ref=pl.child, carer_id=carer, start_date=pl.from_,
-                                      end_date=pl.to))
+                                      end_date=pl.to, long_term=pl.long_term))
                 s.created += 1
-            elif _set(row, {"end_date": pl.to}):
+            elif _set(row, {"end_date": pl.to, "long_term": pl.long_term}):
                 s.updated += 1
             else:
                 s.unchanged += 1
@@ -524,6 +539,10 @@ async def apply_directory(
                                       "to": row.end_date.isoformat() if row.end_date else None})
     await session.flush()
     await _apply_rotas(session, directory, s, now)
+    made = await statutory.start_clocks(session, statutory_settings or StatutorySettings(),
+                                        now=now, actor=actor)
+    if made:
+        s.changes.append(f"statutory tasks started: {made}")
     if s.changed:
         await audit.record(
             session, "directory_changed", at=now, actor_id=actor, source=source,
@@ -531,6 +550,42 @@ async def apply_directory(
             removed_placements=len(s.changes),
         )
     return s
+
+
+async def _plan_handovers(session: AsyncSession,
+                          directory: Directory) -> list[tuple[str, str, str | None, str]]:
+    """The allocation changes this import makes to existing children, as (child, team, from,
+    to); refuses (writing nothing) one that would leave a child with open reports and no
+    active allocated worker, naming the line."""
+    active = {p.id for p in directory.people if p.active}
+    existing = {c.ref: c for c in (await session.execute(select(Child))).scalars()}
+    were_active = set((await session.execute(
+        select(Person.id).where(Person.active.is_(True)))).scalars())
+    moves: list[tuple[str, str, str | None, str]] = []
+    lose: list[ChildEntry] = []
+    for c in directory.children:
+        row = existing.get(c.ref)
+        if row is None:
+            continue
+        old = row.allocated_social_worker_id
+        new = c.allocated_social_worker if c.allocated_social_worker in active else None
+        if new is not None and new != old:
+            moves.append((c.ref, c.team, old, new))
+        elif new is None and old is not None and old in were_active:
+            lose.append(c)
+    open_items = await handover.children_with_open_items(session, {c.ref for c in lose})
+    errors = []
+    for c in lose:
+        if c.ref in open_items:
+            named = c.allocated_social_worker
+            why = (f"{named!r} is not active" if named else "no allocated_social_worker is named")
+            errors.append(f"{directory.child_lines.get(c.ref, 'directory')}: children ({c.ref}): "
+                          f"{why}, but the child has {open_items[c.ref]} open item(s) (reports, "
+                          "statutory tasks); "
+                          "allocate an active social worker to hand them over to")
+    if errors:
+        raise DirectoryError(errors)
+    return moves
 
 
 async def _apply_rotas(session: AsyncSession, directory: Directory, s: ImportSummary,
@@ -600,13 +655,18 @@ async def export_directory(session: AsyncSession) -> str:
                    for p in people if roles.get(p.id)],
         "children": [clean({"ref": c.ref, "team": c.team_id,
                             "allocated_social_worker": c.allocated_social_worker_id,
-                            "active": None if c.active else False}) for c in children],
+                            "active": None if c.active else False,
+                            "entered_care": c.entered_care,
+                            "removed_at_birth": True if c.removed_at_birth else None})
+                     for c in children],
     }
-    grouped: dict[tuple[str, date, date | None], list[str]] = {}
+    grouped: dict[tuple[str, date, date | None, bool], list[str]] = {}
     for p in placements:
-        grouped.setdefault((p.child_ref, p.start_date, p.end_date), []).append(p.carer_id)
+        grouped.setdefault((p.child_ref, p.start_date, p.end_date, bool(p.long_term)),
+                           []).append(p.carer_id)
     doc["placements"] = [
-        clean({"child": k[0], "carers": v, "from": k[1], "to": k[2]}) for k, v in grouped.items()
+        clean({"child": k[0], "carers": v, "from": k[1], "to": k[2],
+               "long_term": True if k[3] else None}) for k, v in grouped.items()
     ]
     rotas = (await session.execute(select(Rota).order_by(Rota.id))).scalars().all()
     doc["rotas"] = [clean({"id": r.id, "name": r.name, "members": list(r.members or []),

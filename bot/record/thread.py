@@ -70,7 +70,8 @@ from storage.models import Draft, Incident, IncidentMessage, Person
 if TYPE_CHECKING:
     from bot.services import Services
 
-THREAD_STEPS = ("add", "reply", "outcome", "reopen")
+# "task_note": the next message is the note of a statutory task done (bot/record/tasks.py).
+THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note")
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send

@@ -150,6 +150,10 @@ async def entries_for(
         if e.kind == "allocation_changed" and "allocation" in wanted:
             entries.append(Entry(e.at, False, "allocation", e.kind,
                                  texts.allocation_changed(name(d.get("from")), name(d.get("to")))))
+        elif e.kind == "handover" and "allocation" in wanted:
+            entries.append(Entry(e.at, False, "allocation", e.kind, texts.handover(
+                name(d.get("from")), name(d.get("to")),
+                [i.get("reference", "") for i in d.get("items") or []])))
         elif e.kind == "placement_removed" and "placement" in wanted:
             entries.append(Entry(e.at, False, "placement", e.kind, texts.placement_removed(
                 name(d.get("carer")), d.get("from") or "?", d.get("to"))))

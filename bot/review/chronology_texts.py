@@ -68,6 +68,11 @@ def placement_removed(carer: str, start: str, end: str | None) -> str:
     return f"Placement with {carer} ({period}) removed from the directory"
 
 
+def handover(before: str | None, after: str | None, references: list[str]) -> str:
+    items = ", ".join(references) if references else "no open items"
+    return f"Handover from {before or 'nobody'} to {after}: {items}"
+
+
 def allocation_changed(before: str | None, after: str | None) -> str:
     if after is None:
         return f"No allocated social worker (was {before})"

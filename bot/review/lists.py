@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.record.incidents import holder_ids
 from bot.review import Scope
+from bot.rules.reasons import HANDED_OVER
 from storage import queries
-from storage.models import Incident, Person, Team
+from storage.models import Incident, IncidentRecipient, Person, Team
 
 
 def first_step_due(incident: Incident) -> datetime | None:
@@ -36,9 +37,14 @@ class OpenGroup:
     incidents: list[Incident]
 
 
-def worker_of(incident: Incident, holders: dict[int, str]) -> str | None:
+def worker_of(incident: Incident, holders: dict[int, str],
+              handed_over: set[tuple[int, str]] = frozenset()) -> str | None:
+    """Who has it: the holder while waiting; once acknowledged, whoever acknowledged it (or
+    it was acknowledged on behalf of) — unless they have handed it over since."""
     if incident.status == "acknowledged":
-        return incident.acknowledged_on_behalf_of_id or incident.acknowledged_by_id
+        who = incident.acknowledged_on_behalf_of_id or incident.acknowledged_by_id
+        if who is not None and (incident.id, who) not in handed_over:
+            return who
     return holders.get(incident.id)
 
 
@@ -48,9 +54,13 @@ async def open_by_worker(session: AsyncSession, scope: Scope) -> list[OpenGroup]
         Incident.reported_at, Incident.id)
     incidents = list((await session.execute(q)).scalars())
     holders = await holder_ids(session, [i.id for i in incidents])
+    handed = set((await session.execute(
+        select(IncidentRecipient.incident_id, IncidentRecipient.person_id).where(
+            IncidentRecipient.incident_id.in_([i.id for i in incidents]),
+            IncidentRecipient.reason == HANDED_OVER))).all())
     by_worker: dict[str | None, list[Incident]] = {}
     for inc in incidents:
-        by_worker.setdefault(worker_of(inc, holders), []).append(inc)
+        by_worker.setdefault(worker_of(inc, holders, handed), []).append(inc)
     people = await queries.people_by_id(session, {w for w in by_worker if w})
     groups = [OpenGroup(people.get(w) if w else None, incs) for w, incs in by_worker.items()]
     groups.sort(key=lambda g: (g.worker is None, g.worker.name if g.worker else ""))
@@ -58,8 +68,9 @@ async def open_by_worker(session: AsyncSession, scope: Scope) -> list[OpenGroup]
 
 
 async def open_for_person(session: AsyncSession, person: Person) -> list[Incident]:
-    """A worker's own open items: reports they were sent that are not closed."""
-    return await queries.open_incidents_for(session, person.id)
+    """A worker's own open items: reports they were sent that are not closed (not those
+    they handed over)."""
+    return await queries.open_incidents_for(session, person.id, (HANDED_OVER,))
 
 
 async def team_label(session: AsyncSession, scope: Scope) -> str:

@@ -6,6 +6,10 @@ timelines and receipts show the labels. Pure values: nothing here reads the data
 
 from __future__ import annotations
 
+# The worker a report was handed over from when the child's allocation changed
+# (bot/people/handover.py): no longer a holder, and no longer acts on it.
+HANDED_OVER = "handed_over"
+
 REASON_LABELS = {
     "allocated": "allocated social worker",
     "cover": "covering for the allocated social worker",
@@ -26,6 +30,7 @@ REASON_LABELS = {
     "escalation:cover": "covering (escalated: the person it went to is away)",
     "escalation:deputy": "deputy team manager (escalated: nobody above could be reached)",
     "escalation:last_resort": "last resort (escalated: nobody else in the chain could be reached)",
+    HANDED_OVER: "handed over (the child was allocated to another worker)",
     "outcome:holder": "holds the report (outcome due)",
     "notification": "team manager (notifiable event)",
     "reroute:cover": "covering (the person it went to could not be reached)",

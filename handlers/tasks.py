@@ -1,0 +1,81 @@
+"""/tasks (my open statutory tasks), /done (record one done with a note), /compliance."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import callbacks
+from bot.record import tasks
+from bot.review import compliance
+from bot.texts import STALE_BUTTON
+from handlers import review
+from handlers.common import BotContext, linked, refuse, reply
+from storage.models import Person
+
+
+@linked
+async def tasks_command(update: Update, context: BotContext, person: Person) -> None:
+    services = context.services
+    async with services.db.read() as s:
+        mine = await tasks.open_tasks(s, services, person)
+    await reply(update, tasks.tasks_text(mine, person, services), tasks.tasks_buttons(mine))
+
+
+@linked
+async def tasks_button(update: Update, context: BotContext, person: Person) -> None:
+    """Done on a task in /tasks: the next message is its note."""
+    services = context.services
+    query = update.callback_query
+    pressed = callbacks.parse(query.data, *callbacks.TASKS)
+    if pressed is None:
+        await refuse(update, context, person, action="task_done", why="malformed callback",
+                     text=STALE_BUTTON)
+        return
+    async with services.db.write() as s:
+        p = await tasks.begin_done(s, services, person, update.effective_chat.id,
+                                   int(pressed.args[0]))
+    await query.answer()
+    await reply(update, p.text, p.buttons)
+
+
+@linked
+async def done_command(update: Update, context: BotContext, person: Person) -> None:
+    services = context.services
+    args = context.args or []
+    if len(args) < 2 or not args[0].isdigit() or len(args[0]) > 12:
+        await reply(update, tasks.DONE_USAGE)
+        return
+    text = (update.effective_message.text or "").split(maxsplit=2)
+    note = text[2] if len(text) > 2 else ""
+    async with services.db.write() as s:
+        done = await tasks.record_done(s, services, person, int(args[0]), note)
+    await reply(update, done.text)
+
+
+@linked
+async def visit_command(update: Update, context: BotContext, person: Person) -> None:
+    """/visit CHILD DATE alone|not-alone note: a placement visit (reg. 28)."""
+    services = context.services
+    words = (update.effective_message.text or "").split(maxsplit=4)
+    if len(words) < 5:
+        await reply(update, tasks.VISIT_USAGE)
+        return
+    _cmd, child, day, alone, note = words
+    async with services.db.write() as s:
+        done = await tasks.record_visit(s, services, person, child, day, alone, note)
+    services.wake_engine()
+    await reply(update, done.text)
+
+
+@linked
+async def compliance_command(update: Update, context: BotContext, person: Person) -> None:
+    """/compliance [period]: managers — statutory tasks on time and missed, per team."""
+    services = context.services
+    asked = await review.scope_and_period(update, context, person, "compliance")
+    if asked is None:
+        return
+    scope, _label, period = asked
+    async with services.db.read() as s:
+        c = await compliance.compute(s, scope, period.start, period.end, services.clock.now(),
+                                     period.label)
+    await reply(update, compliance.render_chat(c, services.tz))

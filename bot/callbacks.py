@@ -110,7 +110,11 @@ def _action(code: str, *args: Arg, optional: tuple[Arg, ...] = (), doc: str = ""
 
 # Alerts, reminders and the managers' /overdue list.
 ACK = _action("ack", ID, doc="Acknowledge incident (also 'on behalf' from /overdue)")
-NOTIFIED = _action("notified", ID, doc="Ofsted and responsible authority notified, on incident")
+NOTIFIED = _action("notified", ID, doc="Old single 'Ofsted and responsible authority notified' "
+                   "button (before the register): answered, records nothing")
+# Schedule 7 notification register: one recipient of one event.
+NOTE_MADE = _action("nmade", ID, WORD, doc="Recipient notified (notification record, method)")
+NOTE_CONFIRM = _action("nconf", ID, doc="Phone notification confirmed in writing (record)")
 
 # The managers' review: a timeline in a new message, and its page turns.
 LOG = _action("log", ID, doc="Timeline of incident")
@@ -147,6 +151,7 @@ PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
 
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
+NOTIFICATION = (NOTIFIED, NOTE_MADE, NOTE_CONFIRM)
 REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,
           REPORT_DISCARD, REPORT_OFFER_YES, REPORT_OFFER_NO, REPORT_OFFER_DROP,
           REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)

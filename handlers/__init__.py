@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import ACK, NOTIFIED, REPORT, THREAD, TIMELINE, pattern
+from bot.callbacks import ACK, NOTIFICATION, REPORT, THREAD, TIMELINE, pattern
 from handlers import (
     alerts,
     away,
@@ -52,7 +52,14 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("oncall", oncall.oncall_command, filters=private))
     app.add_handler(CommandHandler("swap", oncall.swap_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
-    app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
+    app.add_handler(CallbackQueryHandler(notification.notification_button,
+                                         pattern=pattern(*NOTIFICATION)))
+    app.add_handler(CommandHandler("notifications", notification.notifications_command,
+                                   filters=private))
+    app.add_handler(CommandHandler("s47", notification.s47_command, filters=private))
+    app.add_handler(CommandHandler("dbsreferral", notification.dbs_command, filters=private))
+    app.add_handler(CommandHandler("notnotifiable", notification.not_notifiable_command,
+                                   filters=private))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
     app.add_handler(CommandHandler("open", review.open_command, filters=private))
     app.add_handler(CommandHandler("log", review.log_command, filters=private))

@@ -77,6 +77,8 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "tx:7": (callbacks.PENDING_CANCEL, (7,)),
         "tx:0": (callbacks.PENDING_CANCEL, (0,)),
         "tf:7": (callbacks.PENDING_DONE, (7,)),
+        "nmade:9:phone": (callbacks.NOTE_MADE, (9, "phone")),
+        "nconf:9": (callbacks.NOTE_CONFIRM, (9,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -131,7 +133,7 @@ def _registered() -> list[CallbackQueryHandler]:
 def test_every_registered_pattern_matches_exactly_its_actions():
     expected = {
         alerts.acknowledge_button: {callbacks.ACK},
-        notification.notified_button: {callbacks.NOTIFIED},
+        notification.notification_button: set(callbacks.NOTIFICATION),
         review.log_button: set(callbacks.TIMELINE),
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
@@ -155,6 +157,6 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 
 def test_the_groups_cover_the_table_once():
-    grouped = [callbacks.ACK, callbacks.NOTIFIED, *callbacks.TIMELINE, *callbacks.REPORT,
+    grouped = [callbacks.ACK, *callbacks.NOTIFICATION, *callbacks.TIMELINE, *callbacks.REPORT,
                *callbacks.THREAD]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

@@ -160,7 +160,3 @@ def receipt_text(services: "Services", incident: Incident, result: "Submitted") 
     lines.append("You will be told here when someone acknowledges it. /myreports shows your reports. "
                  "To add to this report or correct it, use the buttons below.")
     return "\n".join(lines)
-
-def notification_done(services: "Services", incident: Incident, by: Person) -> str:
-    return (f"📋 Notification to Ofsted and the responsible authority recorded by "
-            f"<b>{h(by.name)}</b> at {when(incident.notified_at, services.tz)}.")

@@ -284,7 +284,10 @@ async def _after_change(session: AsyncSession, services: "Services", ev: Notifia
             .execution_options(synchronize_session=False)
         )
         await session.refresh(inc)
-        await _settle_reminders(session, services, inc, person, now)
+        done = (notification_texts.not_notifiable_done(person.name, ev.not_notifiable_reason)
+                if ev.not_notifiable_reason else
+                notification_texts.all_done(services, inc, person.name))
+        await _settle_reminders(session, services, inc, now, ev.id, done)
     return [o.record.recipient for o in left]
 
 
@@ -310,7 +313,7 @@ async def record_notified(
 
 
 async def _settle_reminders(session: AsyncSession, services: "Services", incident: Incident,
-                            by: Person, now: datetime) -> None:
+                            now: datetime, event_id: int, done: str) -> None:
     """Unsent reminders are cancelled; sent ones are edited to show it is all recorded."""
     await session.execute(
         update(Delivery)
@@ -326,10 +329,16 @@ async def _settle_reminders(session: AsyncSession, services: "Services", inciden
                                Delivery.status.in_(("pending", "sent")))
         .order_by(Delivery.id)
     )).scalars().all()
-    done = notification_texts.all_done(services, incident, by.name)
+    settled = set((await session.execute(
+        select(Delivery.target_delivery_id).where(
+            Delivery.incident_id == incident.id, Delivery.method == "edit",
+            Delivery.idempotency_key.like("edit:%:notified:%"))
+    )).scalars())
     for d in rows:
+        if d.id in settled:  # a reminder of an earlier event, already shown as done
+            continue
         await enqueue(
-            session, key=f"edit:{d.id}:notified:{now.isoformat()}", kind="edit", method="edit",
+            session, key=f"edit:{d.id}:notified:{event_id}", kind="edit", method="edit",
             now=now, chat_id=d.chat_id, incident_id=incident.id, priority=d.priority + 1,
             text=alerts.with_status(d.payload.get("text", ""), done), buttons=[],
             target_delivery_id=d.id,

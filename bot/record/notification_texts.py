@@ -79,6 +79,11 @@ def all_done(services: "Services", incident: "Incident", by_name: str) -> str:
             f"<b>{h(by_name)}</b> at {when(incident.notified_at, services.tz)}).")
 
 
+def not_notifiable_done(by_name: str, reason: str) -> str:
+    return (f"📋 Recorded as not notifiable, after review, by <b>{h(by_name)}</b>: "
+            f"{h(reason)}")
+
+
 def made_answer(recipient_key: str, method: str, left: list[str]) -> str:
     head = f"Recorded: {notifiable.SHORT.get(recipient_key, recipient_key)} notified by " \
            f"{METHOD_BUTTON.get(method, method)}."

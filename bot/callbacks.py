@@ -115,6 +115,8 @@ NOTIFIED = _action("notified", ID, doc="Old single 'Ofsted and responsible autho
 # Schedule 7 notification register: one recipient of one event.
 NOTE_MADE = _action("nmade", ID, WORD, doc="Recipient notified (notification record, method)")
 NOTE_CONFIRM = _action("nconf", ID, doc="Phone notification confirmed in writing (record)")
+NOTE_NOT_REQUIRED = _action("nna", ID, doc="Area authority not required: it is the placing "
+                            "authority (record)")
 
 # The managers' review: a timeline in a new message, and its page turns.
 LOG = _action("log", ID, doc="Timeline of incident")
@@ -151,7 +153,7 @@ PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
 
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
-NOTIFICATION = (NOTIFIED, NOTE_MADE, NOTE_CONFIRM)
+NOTIFICATION = (NOTIFIED, NOTE_MADE, NOTE_CONFIRM, NOTE_NOT_REQUIRED)
 REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,
           REPORT_DISCARD, REPORT_OFFER_YES, REPORT_OFFER_NO, REPORT_OFFER_DROP,
           REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)

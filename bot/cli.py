@@ -375,11 +375,14 @@ def cmd_notification(settings: Settings, args: argparse.Namespace) -> int:
                 person = await s.get(Person, args.by)
                 if person is None:
                     raise UsageError(f"no person {args.by!r} in the directory")
-                if args.note_cmd in ("record", "confirm"):
+                if args.note_cmd in ("record", "confirm", "not-required"):
                     rec = await notification.record_by_ref(s, args.reference, args.recipient,
                                                            args.event)
                     if rec is None:
                         return notification.Result("not_found")
+                    if args.note_cmd == "not-required":
+                        return await notification.record_not_required(
+                            s, services, record_id=rec.id, person=person, reason=args.reason)
                     if args.note_cmd == "record":
                         return await notification.record_made(
                             s, services, record_id=rec.id, method=args.method, person=person,
@@ -523,6 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     conf.add_argument("--ref", help="the reference of the written confirmation")
     for one in (rec, conf):
         one.add_argument("--at", help="when (local time, e.g. 2026-11-01T14:30; default now)")
+    nreq = nsub.add_parser("not-required", help="one recipient does not apply, with a reason")
+    nreq.add_argument("reference")
+    nreq.add_argument("recipient", choices=list(notifiable.RECIPIENTS))
+    nreq.add_argument("--reason", required=True)
     nn = nsub.add_parser("not-notifiable", help="not notifiable, after review, with a reason")
     nn.add_argument("reference")
     nn.add_argument("--reason", required=True)
@@ -532,10 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     dbs = nsub.add_parser("dbs-referral", help="a referral to the DBS was made")
     dbs.add_argument("subject", help="a reference for the person referred (not their name)")
     dbs.add_argument("--incident", help="the report it concerns, if any")
-    for one in (rec, conf, nn):
+    for one in (rec, conf, nreq, nn):
         one.add_argument("--event", help="which event on the report (default: the open one), "
                        "e.g. s47_outcome")
-    for one in (rec, conf, nn, s47, dbs):
+    for one in (rec, conf, nreq, nn, s47, dbs):
         one.add_argument("--by", required=True, metavar="PERSON_ID", help="who made it")
     no.set_defaults(fn=cmd_notification)
 

@@ -49,14 +49,21 @@ async def notification_button(update: Update, context: BotContext, person: Perso
             result = await notification.record_made(
                 s, services, record_id=pressed.args[0], method=str(pressed.args[1]),
                 person=person, telegram_user_id=tg)
+        elif pressed.action is callbacks.NOTE_NOT_REQUIRED:
+            result = await notification.record_not_required(
+                s, services, record_id=pressed.args[0], person=person,
+                reason=nt.AREA_SAME_REASON, telegram_user_id=tg)
         else:
             result = await notification.record_confirmed(
                 s, services, record_id=pressed.args[0], person=person, telegram_user_id=tg)
     if result.status in ("recorded", "confirmed"):
         services.wake_dispatcher()
-        text = (nt.made_answer(result.record.recipient, result.record.method, result.missing)
-                if result.status == "recorded"
-                else nt.confirmed_answer(result.record.recipient, result.missing))
+        if pressed.action is callbacks.NOTE_NOT_REQUIRED:
+            text = nt.not_required_answer(result.record.recipient, result.missing)
+        elif result.status == "recorded":
+            text = nt.made_answer(result.record.recipient, result.record.method, result.missing)
+        else:
+            text = nt.confirmed_answer(result.record.recipient, result.missing)
         await query.answer(text, show_alert=bool(result.missing))
     elif result.status == "already":
         at = hhmm(result.at, services.tz) if result.at else "?"

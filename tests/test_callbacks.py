@@ -79,6 +79,7 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "tf:7": (callbacks.PENDING_DONE, (7,)),
         "nmade:9:phone": (callbacks.NOTE_MADE, (9, "phone")),
         "nconf:9": (callbacks.NOTE_CONFIRM, (9,)),
+        "nna:9": (callbacks.NOTE_NOT_REQUIRED, (9,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():

@@ -6,11 +6,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import tomllib
 
 import pytest
+from sqlalchemy import select, update
 
 from bot import cli
-from tests.escalation_helpers import events, incident, tick
+from bot.rules.notifiable import DEFAULT_EVENTS
+from storage import migrate
+from storage.models import Incident, NotifiableEvent, NotificationRecord
+from tests.escalation_helpers import Desk, events, incident, tick
+from tests.test_cli_and_schema import _downgrade
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
 DEATH = "Death of a child"
@@ -96,10 +102,12 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
                             "Integrated care board"]
     assert "OVERDUE" in late.text
     assert late.button_labels == ["Area authority: online form", "Area authority: email",
-                                  "Area authority: phone", "ICB: online form", "ICB: email",
-                                  "ICB: phone"]
-    await reg.click("Area authority: email", message_id=late.message_id)
-    await reg.wait_for_answer()
+                                  "Area authority: phone",
+                                  "Area authority: same as placing, not required",
+                                  "ICB: online form", "ICB: email", "ICB: phone"]
+    await reg.click("Area authority: same as placing, not required", message_id=late.message_id)
+    assert "Area authority not required. Still to record: ICB" in \
+        (await reg.wait_for_answer()).text
     await reg.click("ICB: email", message_id=late.message_id)
     assert "All recorded; reminders stop" in (await reg.wait_for_answer()).text
     inc = await incident(world, ref)
@@ -107,8 +115,9 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
     made = await events(world, ref, "notification_made")
     assert [(e.actor_id, e.details["recipient"], e.details["within_deadline"]) for e in made] == [
         ("rm-reg", "ofsted", True), ("rm-reg", "secretary_of_state", True),
-        ("tm-jones", "responsible_authority", True), ("rm-reg", "area_authority", False),
-        ("rm-reg", "icb", False)]
+        ("tm-jones", "responsible_authority", True), ("rm-reg", "icb", False)]
+    [na] = await events(world, ref, "notification_not_required")
+    assert na.details["recipient"] == "area_authority" and "placing" in na.details["reason"]
     reg.mark()
     await tick(world, hours=4)
     assert not [m for m in reg.messages if "must be notified" in m.text
@@ -288,3 +297,49 @@ async def test_register_csv_row_by_row(world, db_url, tmp_path):
     ]
     assert list(csv.reader(io.StringIO(totals))) == [["month", "notifications", "late"],
                                                      ["2026-11", "2", "1"]]
+
+
+async def test_migration_turns_existing_rows_into_the_register(services, db_url):
+    """Before the register one button stood for 'Ofsted and the responsible authority';
+    upgrading keeps what it recorded and opens what is still owed."""
+    desk = Desk(services)
+    await desk.load()
+    done = await desk.report("allegation")
+    open_death = await desk.report("death")
+    desk.clock.advance(hours=3)
+    async with services.db.write() as s:  # as the old button left it
+        await s.execute(update(Incident).where(Incident.id == done.id).values(
+            notified_at=desk.clock.now(), notified_by_id="tm-jones"))
+    await _downgrade(db_url, "0011_leases_limits_retention")
+    await migrate.upgrade(db_url)
+    assert await migrate.check(db_url) == []
+    async with services.db.read() as s:
+        evs = (await s.execute(select(NotifiableEvent).order_by(NotifiableEvent.id))).scalars().all()
+        recs = (await s.execute(select(NotificationRecord).order_by(
+            NotificationRecord.event_id, NotificationRecord.recipient))).scalars().all()
+    assert [(e.incident_id, e.event, e.due_at, e.closed_at) for e in evs] == [
+        (done.id, "allegation", done.notification_due_at, desk.clock.now()),
+        (open_death.id, "death", open_death.notification_due_at, None)]
+    assert [(r.event_id, r.recipient, r.made_at, r.made_by_id, r.method) for r in recs] == [
+        (evs[0].id, "ofsted", desk.clock.now(), "tm-jones", None),
+        (evs[0].id, "responsible_authority", desk.clock.now(), "tm-jones", None),
+        (evs[1].id, "area_authority", None, None, None),
+        (evs[1].id, "icb", None, None, None),
+        (evs[1].id, "ofsted", None, None, None),
+        (evs[1].id, "responsible_authority", None, None, None),
+        (evs[1].id, "secretary_of_state", None, None, None)]
+
+
+def test_config_example_documents_the_defaults():
+    """Every default's recipients are written, with its source, in config.example.toml."""
+    text = (EXAMPLE_DIRECTORY.parent.parent / "config.example.toml").read_text()
+    block = text.split("[notification]", 1)[1].split("\n[privacy]", 1)[0]
+    uncommented = "\n".join(line[2:] for line in block.splitlines()
+                            if line.startswith("# [notification.events.")
+                            or line.startswith("# recipients =") or line.startswith("# deadline ="))
+    documented = tomllib.loads(uncommented)["notification"]["events"]
+    assert {k: (tuple(v["recipients"]), v.get("deadline", "24h")) for k, v in documented.items()} \
+        == {k: (r, d) for k, (r, d, _src) in DEFAULT_EVENTS.items()}
+    for key, (_r, _d, source) in DEFAULT_EVENTS.items():
+        para = source.split(":")[0]  # "Sch. 7 para N"
+        assert para in block, key

@@ -230,6 +230,38 @@ async def record_confirmed(
     return Result("confirmed", inc, rec, person.name, confirmed_at, left)
 
 
+async def record_not_required(
+    session: AsyncSession, services: "Services", *, record_id: int, person: Person, reason: str,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """One recipient does not apply to this event (e.g. the area authority is the placing
+    authority), with the reason; it stops being owed."""
+    now = services.clock.now()
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "recipient not required", telegram_user_id)
+    if early is not None:
+        return early
+    reason = reason.strip()
+    if not reason:
+        return Result("no_reason", inc)
+    res = await session.execute(
+        update(NotificationRecord)
+        .where(NotificationRecord.id == rec.id, NotificationRecord.made_at.is_(None),
+               NotificationRecord.not_required_reason.is_(None))
+        .values(not_required_reason=reason, made_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        by = await session.get(Person, rec.made_by_id) if rec.made_by_id else None
+        return Result("already", inc, rec, by.name if by else "someone", rec.made_at)
+    await audit.record(session, "notification_not_required", at=now, actor_id=person.id,
+                       telegram_user_id=telegram_user_id, incident_id=inc.id if inc else None,
+                       notifiable_event=ev.event, recipient=rec.recipient, reason=reason)
+    left = await _after_change(session, services, ev, inc, person, now)
+    return Result("recorded", inc, rec, person.name, now, left)
+
+
 async def not_notifiable(
     session: AsyncSession, services: "Services", *, event_id: int, person: Person, reason: str,
     telegram_user_id: int | None = None,

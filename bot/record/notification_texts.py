@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 Buttons = list[list[tuple[str, str]]]
 
+AREA_SAME_LABEL = "Area authority: same as placing, not required"
+AREA_SAME_REASON = "the area authority is the placing authority"
 METHOD_BUTTON = {"form": "online form", "email": "email", "phone": "phone"}
 
 
@@ -71,6 +73,8 @@ def buttons(owed: list["Owed"]) -> Buttons:
         else:
             rows.append([(f"{short}: {label}", callbacks.NOTE_MADE.data(o.record.id, m))
                          for m, label in METHOD_BUTTON.items()])
+            if o.record.recipient == "area_authority":
+                rows.append([(AREA_SAME_LABEL, callbacks.NOTE_NOT_REQUIRED.data(o.record.id))])
     return rows
 
 
@@ -89,6 +93,11 @@ def made_answer(recipient_key: str, method: str, left: list[str]) -> str:
            f"{METHOD_BUTTON.get(method, method)}."
     if method in notifiable.NEEDS_WRITTEN_CONFIRMATION:
         head += " Confirm it in writing and record that too."
+    return head + (f" Still to record: {_names(left)}." if left else " All recorded; reminders stop.")
+
+
+def not_required_answer(recipient_key: str, left: list[str]) -> str:
+    head = f"Recorded: {notifiable.SHORT.get(recipient_key, recipient_key)} not required."
     return head + (f" Still to record: {_names(left)}." if left else " All recorded; reminders stop.")
 
 

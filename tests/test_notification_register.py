@@ -113,6 +113,12 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
     inc = await incident(world, ref)
     assert inc.notified_at is not None and inc.notification_next_at is None
     made = await events(world, ref, "notification_made")
+    jones.mark()
+    await jones.send(f"/log {ref}")
+    log = await jones.wait_for("timeline")
+    assert "Ofsted notified by form by Rhona Registered (Death of a child)" in log.text
+    assert "Area authority (where the foster home is, if different): not required (the area " \
+           "authority is the placing authority) by Rhona Registered" in log.text
     assert [(e.actor_id, e.details["recipient"], e.details["within_deadline"]) for e in made] == [
         ("rm-reg", "ofsted", True), ("rm-reg", "secretary_of_state", True),
         ("tm-jones", "responsible_authority", True), ("rm-reg", "icb", False)]
@@ -243,6 +249,11 @@ async def test_not_notifiable_after_review_with_a_reason(world):
     count = len(reg.messages)
     await tick(world, hours=6)
     assert not [m for m in reg.messages[count:] if "must be notified" in m.text]
+    jones.mark()
+    await jones.send(f"/log {ref}")
+    log = await jones.wait_for("timeline")
+    assert "Not notifiable, after review (Police called to the foster home) by Alex Jones: " \
+           "police attended for a neighbour" in log.text
     await reg.send("/notifications")
     shown = await reg.wait_for("Schedule 7 register")
     assert "not notifiable — police attended for a neighbour, not the household (decided by " \

@@ -52,6 +52,7 @@ COMMANDS = [
     BotCommand("log", "Timeline of a report: /log INC-… (managers)"),
     BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
     BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
+    BotCommand("notifications", "Schedule 7 notification register (managers)"),
 ]
 
 

@@ -46,7 +46,9 @@ def help_text(roles: frozenset[str], services) -> str:
             "/open — open reports in your teams, by worker\n"
             "/log INC-… — the full timeline of one report\n"
             "/stats [7d | 30d | 2026-11] — reports, time to acknowledge, breaches, notifications\n"
-            "/export [from] [to] — CSV files of reports and audit events"
+            "/export [from] [to] — CSV files of reports and audit events\n"
+            "/notifications — the Schedule 7 notification register; /s47 INC-… started | "
+            "concluded, /dbsreferral REF [INC-…], /notnotifiable INC-… reason"
         )
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "

@@ -9,7 +9,7 @@ from datetime import timedelta
 from telegram import Update
 
 from bot import callbacks
-from bot.record import notification
+from bot.record import notification, thread
 from bot.record import notification_texts as nt
 from bot.review import register
 from bot.rules import notifiable
@@ -41,6 +41,7 @@ async def notification_button(update: Update, context: BotContext, person: Perso
                      why="malformed callback", text=STALE_BUTTON)
         return
     tg = update.effective_user.id
+    ask = None
     async with services.db.write() as s:
         if pressed.action is callbacks.NOTIFIED:
             result = await notification.record_notified(
@@ -56,6 +57,16 @@ async def notification_button(update: Update, context: BotContext, person: Perso
         else:
             result = await notification.record_confirmed(
                 s, services, record_id=pressed.args[0], person=person, telegram_user_id=tg)
+        if result.status in ("recorded", "confirmed") and result.incident is not None and \
+                pressed.action is not callbacks.NOTE_NOT_REQUIRED:
+            # A short guided exchange: the next thing typed is the reference given.
+            confirmation = result.status == "confirmed"
+            state = await thread.ask_notification_reference(
+                s, services, person, update.effective_chat.id, incident_id=result.incident.id,
+                record_id=result.record.id,
+                field="confirm_reference" if confirmation else "reference")
+            ask = (nt.ask_reference(result.record.recipient, confirmation),
+                   [[(nt.SKIP_LABEL, callbacks.PENDING_CANCEL.data(state.id))]])
     if result.status in ("recorded", "confirmed"):
         services.wake_dispatcher()
         if pressed.action is callbacks.NOTE_NOT_REQUIRED:
@@ -65,6 +76,8 @@ async def notification_button(update: Update, context: BotContext, person: Perso
         else:
             text = nt.confirmed_answer(result.record.recipient, result.missing)
         await query.answer(text, show_alert=bool(result.missing))
+        if ask is not None:
+            await reply(update, *ask)
     elif result.status == "already":
         at = hhmm(result.at, services.tz) if result.at else "?"
         await query.answer(f"Already recorded by {result.by_name} at {at}.", show_alert=True)

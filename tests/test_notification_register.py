@@ -90,8 +90,14 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
     await reg.click("Ofsted: online form", message_id=note.message_id)
     assert "Still to record: Placing authority, Secretary of State, Area authority, ICB" in \
         (await reg.wait_for_answer()).text
+    # A short guided exchange: the reference Ofsted gave.
+    await reg.wait_for("Reply with the reference Ofsted gave")
+    await reg.send("NOT-2026-118")
+    assert "Reference NOT-2026-118 recorded for Ofsted" in (await reg.wait_for("Reference")).text
     await reg.click("Secretary of State: email", message_id=note.message_id)
     await reg.wait_for_answer()
+    await reg.click("Skip", message_id=(await reg.wait_for("Reply with the reference")).message_id)
+    await reg.wait_for("Cancelled")
     await jones.click("Placing authority: email")  # the team manager may record too
     await jones.wait_for_answer()
     # The next reminder, after the deadline, names only the two still missing.
@@ -117,6 +123,7 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
     await jones.send(f"/log {ref}")
     log = await jones.wait_for("timeline")
     assert "Ofsted notified by form by Rhona Registered (Death of a child)" in log.text
+    assert "Ofsted: notification reference NOT-2026-118 recorded by Rhona Registered" in log.text
     assert "Area authority (where the foster home is, if different): not required (the area " \
            "authority is the placing authority) by Rhona Registered" in log.text
     assert [(e.actor_id, e.details["recipient"], e.details["within_deadline"]) for e in made] == [

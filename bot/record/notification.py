@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot.delivery.outbox import enqueue
 from bot.record import alerts, notification_texts
+from bot.record.prompt import Prompt, Refused
 from bot.rules import notifiable
 from storage.models import Delivery, EscalationAction, Incident, NotifiableEvent, NotificationRecord, Person
 
@@ -447,3 +448,31 @@ async def record_by_ref(session: AsyncSession, incident_ref: str, recipient: str
         q = q.where(NotifiableEvent.event == event)
     rows = (await session.execute(q.order_by(NotifiableEvent.id.desc()))).scalars().all()
     return rows[0] if rows else None
+
+
+async def reference_received(session: AsyncSession, services: "Services", *, record_id: int,
+                             person: Person, field: str, text: str) -> Prompt:
+    """The reference typed after a tap: kept on the record unless one is there already."""
+    now = services.clock.now()
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "record notification reference", None)
+    if early is not None:
+        raise Refused("may not record this notification", notification_texts.REFUSED,
+                      early.incident.id if early.incident else None)
+    column = {"reference": NotificationRecord.reference,
+              "confirm_reference": NotificationRecord.confirm_reference}.get(field)
+    if column is None:
+        raise Refused("unknown reference field", notification_texts.REFUSED)
+    value = text.strip()[:MAX_REFERENCE]
+    res = await session.execute(
+        update(NotificationRecord).where(NotificationRecord.id == rec.id, column.is_(None))
+        .values({column.key: value}).execution_options(synchronize_session=False))
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        return Prompt(notification_texts.reference_already(rec.recipient,
+                                                           getattr(rec, field) or ""))
+    await audit.record(session, "notification_reference", at=now, actor_id=person.id,
+                       incident_id=inc.id if inc else None, notifiable_event=ev.event,
+                       recipient=rec.recipient, field=field, reference=value)
+    return Prompt(notification_texts.reference_kept(rec.recipient, value,
+                                                    inc.reference if inc else ""))

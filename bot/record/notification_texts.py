@@ -115,3 +115,23 @@ OLD_BUTTON = ("This button is from before each recipient was recorded separately
 REFUSED = "Only the notification owner or a manager of the child's team can record this. " \
           "Nothing was changed."
 NO_CONFIRMATION_NEEDED = "That notification was not made by phone; nothing to confirm."
+
+
+def ask_reference(recipient_key: str, confirmation: bool) -> str:
+    what = "written confirmation" if confirmation else "notification"
+    return (f"📋 Reply with the reference {h(notifiable.SHORT.get(recipient_key, recipient_key))} "
+            f"gave for the {what} (for example the Ofsted case number), or tap Skip.")
+
+
+def reference_kept(recipient_key: str, value: str, incident_ref: str) -> str:
+    return (f"📋 Reference <b>{h(value)}</b> recorded for "
+            f"{h(notifiable.SHORT.get(recipient_key, recipient_key))} on {h(incident_ref)}.")
+
+
+def reference_already(recipient_key: str, value: str) -> str:
+    return (f"A reference was already recorded for "
+            f"{h(notifiable.SHORT.get(recipient_key, recipient_key))}: <b>{h(value)}</b>. "
+            "Nothing was changed.")
+
+
+SKIP_LABEL = "Skip"

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.escalation import clocks
-from bot.record import attachments
+from bot.record import attachments, notification
 from bot.record import thread_texts as texts
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
@@ -64,7 +64,8 @@ from storage.models import Draft, Incident, IncidentMessage, Person
 if TYPE_CHECKING:
     from bot.services import Services
 
-THREAD_STEPS = ("add", "reply", "outcome", "reopen")
+NOTE_REFERENCE = "noteref"  # the reference a notified body gave, asked after the tap
+THREAD_STEPS = ("add", "reply", "outcome", "reopen", NOTE_REFERENCE)
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 3000
@@ -132,6 +133,15 @@ async def _new_state(session: AsyncSession, services: "Services", person: Person
     session.add(draft)
     await session.flush()
     return draft
+
+
+async def ask_notification_reference(session: AsyncSession, services: "Services",
+                                     person: Person, chat_id: int, *, incident_id: int,
+                                     record_id: int, field: str) -> Draft:
+    """After a notification (or its written confirmation) is recorded by a tap: the next
+    thing the person types is the reference it was given."""
+    return await _new_state(session, services, person, chat_id, NOTE_REFERENCE,
+                            incident_id=incident_id, record_id=record_id, field=field)
 
 
 async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
@@ -280,6 +290,13 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
                              code=data.get("code", ""), text=text)
         end_state(draft, now, finished=True)
         return result
+
+    if draft.step == NOTE_REFERENCE:
+        prompt = await notification.reference_received(
+            session, services, record_id=int(data.get("record_id") or 0), person=person,
+            field=str(data.get("field") or ""), text=text)
+        end_state(draft, now, finished=True)
+        return prompt
 
     if draft.step == "reopen":
         result = await reopen(session, services, incident=incident, person=person, reason=text)

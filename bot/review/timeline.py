@@ -204,7 +204,7 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
 
 NOTIFICATION_EVENTS = ("notification_opened", "notification_made", "notification_confirmed",
                        "notification_not_required", "notification_not_notifiable",
-                       "notification_complete")
+                       "notification_complete", "notification_reference")
 
 
 def _notification_line(event: str, d: dict[str, Any], who: str | None,
@@ -225,6 +225,10 @@ def _notification_line(event: str, d: dict[str, Any], who: str | None,
     if event == "notification_confirmed":
         ref = f", reference {d['reference']}" if d.get("reference") else ""
         return f"{to}: phone notification confirmed in writing{ref}{by}"
+    if event == "notification_reference":
+        what_ref = "written confirmation" if d.get("field") == "confirm_reference" else \
+            "notification"
+        return f"{to}: {what_ref} reference {d.get('reference')} recorded{by}"
     if event == "notification_not_required":
         return f"{to}: not required ({d.get('reason')}){by}"
     if event == "notification_not_notifiable":

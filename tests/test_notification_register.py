@@ -51,7 +51,8 @@ def directory(**away: str) -> str:
 
 @pytest.fixture
 def settings_overrides():
-    return {"notification": {"registered_manager": "rm-reg", "deputy": "rm-dep"}}
+    return {"notification": {"registered_manager": "rm-reg", "deputy": "rm-dep",
+                             "out_of_hours": "ssw-okoro"}}
 
 
 async def _start(world, *people, **away):
@@ -146,6 +147,9 @@ async def test_police_call_by_phone_then_confirmed_in_writing(world, db_url, tmp
     await reg.click("Placing authority: online form", message_id=note.message_id)
     assert "Still to record: Ofsted" in (await reg.wait_for_answer()).text
     assert (await incident(world, ref)).notified_at is None  # a call is not enough
+    # A restart in between: the clock and what is owed live in the database.
+    await world.stop_bot()
+    await world.start_bot()
     reg.mark()
     await tick(world, hours=2)
     again = await reg.wait_for("must be notified without delay")
@@ -280,6 +284,24 @@ async def test_registered_manager_away_goes_to_the_deputy(world):
     assert "away" in missed.details["why"] and missed.details["step"] == "notify1"
     await dep.click("Ofsted: email", message_id=note.message_id)
     assert "Still to record: Placing authority" in (await dep.wait_for_answer()).text
+
+
+async def test_out_of_hours_the_out_of_hours_owner_is_reminded(world):
+    reg, ooh, smith = await _start(world, "rm-reg", "ssw-okoro", "carer-smith")
+    world.clock.advance(hours=12)  # 22:00 on a weekday
+    ref = await world.report(smith, child="A1", category=POLICE, text="Police came at 10pm.")
+    note = await _reminded(world, ooh, ref)
+    assert not [m for m in reg.messages if ref in m.text and "must be notified" in m.text]
+    [r] = await events(world, ref, "notification_reminded")
+    assert r.details["to"][0] == "ssw-okoro"
+    await ooh.click("Ofsted: phone", message_id=note.message_id)
+    assert "Confirm it in writing" in (await ooh.wait_for_answer()).text
+    # In working hours the registered manager owns what is still owed.
+    reg.mark()
+    await tick(world, hours=12)  # 10:00 the next day
+    morning = await reg.wait_for("must be notified without delay")
+    assert "written confirmation not yet recorded" in morning.text
+    assert _still(morning)[1:] == ["Responsible (placing) authority"]
 
 
 async def test_register_csv_row_by_row(world, db_url, tmp_path):

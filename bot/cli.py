@@ -361,6 +361,7 @@ NOTIFICATION_ANSWERS = {
     "no_confirmation_needed": "not made by phone: nothing to confirm", "bad_method":
     f"method must be one of {', '.join(notifiable.METHODS)}", "no_reason": "a reason is needed",
     "no_start": "record the enquiry's start first",
+    "bad_subject": "name the person by a reference with a digit (e.g. STAFF-0042), not a name",
 }
 
 

@@ -130,6 +130,9 @@ async def _opened(update: Update, context: BotContext, person: Person, result, w
         await reply(update, nt.REFUSED)
     elif result.status == "already":
         await reply(update, f"That is already recorded ({hhmm(result.at, services.tz)}).")
+    elif result.status == "bad_subject":
+        await reply(update, "Name the person by a reference with a digit in it (for example "
+                            "STAFF-0042), never by their name. Nothing was recorded.")
     elif result.status == "no_start":
         await reply(update, "Record the start first: the enquiry's outcome follows its start.")
     else:

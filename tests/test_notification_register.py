@@ -226,7 +226,10 @@ async def test_dbs_referral_recorded_by_a_manager(world):
     reg.mark()
     note = await _reminded(world, reg, ref)
     assert "Referral to the Disclosure and Barring Service" in note.text
-    # A referral about a staff member with no report: recorded and in the register.
+    # A referral about a staff member with no report: recorded and in the register; the
+    # person is named by a reference, never by name.
+    await reg.send("/dbsreferral Jane-Smith")
+    await reg.wait_for("never by their name. Nothing was recorded")
     await reg.send("/dbsreferral STAFF-0042")
     await reg.wait_for("Recorded: Referral to the Disclosure")
     reg.mark()

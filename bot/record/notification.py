@@ -396,6 +396,8 @@ async def open_by_manager(
             return Result("not_found")
     if event in (notifiable.S47_START, notifiable.S47_OUTCOME) and inc is None:
         return Result("not_found")
+    if event == notifiable.DBS_REFERRAL and not notifiable.valid_subject(subject or ""):
+        return Result("bad_subject")
     if not await services.access.may_record_notification(session, person, inc, owners(services)):
         await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
                             incident_id=inc.id if inc else None, action=f"open {event}",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.review.export import cell
 from bot.rules import notifiable
 from bot.texts import h
 from storage import queries
@@ -134,11 +135,12 @@ def to_csv(rs: list[Row], tz: "ZoneInfo") -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rs:
-        w.writerow([r.event_id, r.incident, r.team, r.event, r.recipient, _t(r.opened_at, tz),
-                    _t(r.due_at, tz), _t(r.made_at, tz),
+        # Typed text (references, reasons, a DBS subject) never runs as a formula.
+        w.writerow([r.event_id, cell(r.incident), r.team, r.event, r.recipient,
+                    _t(r.opened_at, tz), _t(r.due_at, tz), _t(r.made_at, tz),
                     "" if r.late_by_hours is None else f"{r.late_by_hours:.2f}",
-                    r.method or "", r.reference or "", _t(r.confirmed_at, tz),
-                    r.confirm_reference or "", r.made_by, r.status, r.reason])
+                    r.method or "", cell(r.reference), _t(r.confirmed_at, tz),
+                    cell(r.confirm_reference), cell(r.made_by), r.status, cell(r.reason)])
     buf.write("\n")
     w.writerow(["month", "notifications", "late"])
     for month, n, late in monthly_late(rs, tz):

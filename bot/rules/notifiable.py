@@ -12,6 +12,7 @@ source of each default is written in ``config.example.toml``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 # Who may be told. The keys go into button data and the register.
@@ -76,6 +77,15 @@ DEFAULT_EVENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     S47_OUTCOME: (_BOTH, "24h", "Sch. 7 para 9: outcome of any child protection enquiry "
                                 "involving a child placed"),
 }
+
+
+# A DBS referral names the person by a reference, never by name: letters, digits and
+# hyphens with at least one digit (a name such as "Jane-Smith" is refused).
+_SUBJECT = re.compile(r"^(?=.*[0-9])[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+
+
+def valid_subject(text: str) -> bool:
+    return _SUBJECT.fullmatch(text.strip()) is not None
 
 
 def missing(rows: list["RowLike"]) -> list[str]:

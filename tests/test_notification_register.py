@@ -357,12 +357,14 @@ async def test_migration_turns_existing_rows_into_the_register(services, db_url)
     await migrate.upgrade(db_url)
     assert await migrate.check(db_url) == []
     async with services.db.read() as s:
-        evs = (await s.execute(select(NotifiableEvent).order_by(NotifiableEvent.id))).scalars().all()
+        evs = (await s.execute(select(NotifiableEvent).order_by(
+            NotifiableEvent.incident_id))).scalars().all()
         recs = (await s.execute(select(NotificationRecord).order_by(
             NotificationRecord.event_id, NotificationRecord.recipient))).scalars().all()
     assert [(e.incident_id, e.event, e.due_at, e.closed_at) for e in evs] == [
         (done.id, "allegation", done.notification_due_at, desk.clock.now()),
         (open_death.id, "death", open_death.notification_due_at, None)]
+    recs = sorted(recs, key=lambda r: ([e.id for e in evs].index(r.event_id), r.recipient))
     assert [(r.event_id, r.recipient, r.made_at, r.made_by_id, r.method) for r in recs] == [
         (evs[0].id, "ofsted", desk.clock.now(), "tm-jones", None),
         (evs[0].id, "responsible_authority", desk.clock.now(), "tm-jones", None),

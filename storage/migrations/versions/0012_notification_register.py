@@ -99,7 +99,7 @@ def _backfill() -> None:
     op.execute(sa.text(
         "INSERT INTO notifiable_events (incident_id, event, opened_at, due_at, closed_at) "
         "SELECT id, category, reported_at, COALESCE(notification_due_at, reported_at), "
-        "notified_at FROM incidents WHERE notifiable"
+        "notified_at FROM incidents WHERE notifiable ORDER BY id"
     ))
     insert = ("INSERT INTO notification_records (event_id, recipient, made_at, made_by_id) "
               "SELECT e.id, :r, i.notified_at, i.notified_by_id FROM notifiable_events e "

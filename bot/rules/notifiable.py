@@ -22,6 +22,7 @@ RECIPIENTS: dict[str, str] = {
     "area_authority": "Area authority (where the foster home is, if different)",
     "icb": "Integrated care board",
     "secretary_of_state": "Secretary of State (DfE)",
+    "police": "Police",
 }
 SHORT: dict[str, str] = {
     "ofsted": "Ofsted",
@@ -29,6 +30,7 @@ SHORT: dict[str, str] = {
     "area_authority": "Area authority",
     "icb": "ICB",
     "secretary_of_state": "Secretary of State",
+    "police": "Police",
 }
 
 # How a notification was made. A phone call must be confirmed in writing (reg. 36(2)).
@@ -55,13 +57,13 @@ DEFAULT_EVENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
                    "Vulnerable Groups Act 2006 about anyone working for the service"),
     "serious_illness": (_BOTH, "24h",
                         "Sch. 7 para 3: serious illness or serious accident of a child placed"),
-    "infectious_disease": (("ofsted", "responsible_authority", "area_authority", "icb"), "24h",
+    "infectious_disease": (("ofsted", "responsible_authority", "icb"), "24h",
                            "Sch. 7 para 4: outbreak at the foster home of an infectious "
                            "disease a registered medical practitioner thinks serious enough"),
     "serious_offence": (_BOTH, "24h",
                         "Sch. 7 para 5: allegation that a child placed committed a serious "
                         "offence"),
-    "exploitation": (("ofsted", "responsible_authority", "area_authority"), "24h",
+    "exploitation": (("ofsted", "responsible_authority", "area_authority", "police"), "24h",
                      "Sch. 7 para 6: involvement or suspected involvement of a child placed "
                      "in sexual exploitation"),
     "police_called": (_BOTH, "24h",

@@ -31,8 +31,8 @@ depends_on = None
 _BOTH = ("ofsted", "responsible_authority")
 _OPEN_RECIPIENTS = {
     "death": ("ofsted", "responsible_authority", "secretary_of_state", "area_authority", "icb"),
-    "infectious_disease": ("ofsted", "responsible_authority", "area_authority", "icb"),
-    "exploitation": ("ofsted", "responsible_authority", "area_authority"),
+    "infectious_disease": ("ofsted", "responsible_authority", "icb"),
+    "exploitation": ("ofsted", "responsible_authority", "area_authority", "police"),
 }
 
 

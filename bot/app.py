@@ -55,6 +55,7 @@ COMMANDS = [
     BotCommand("child", "A child's chronology: /child A1 (workers, managers)"),
     BotCommand("stats", "Statistics: /stats 30d or /stats 2026-11 (managers)"),
     BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
+    BotCommand("notifications", "Schedule 7 notification register (managers)"),
 ]
 
 
@@ -293,11 +294,24 @@ async def check_last_resort(services: Services) -> None:
                               "the directory")
 
 
+async def check_notification_owners(services: Services) -> None:
+    """``[notification]`` registered_manager, deputy and out_of_hours, when set, must name
+    an active person or rota: a typo would silently hand the duty to the team manager."""
+    n = services.settings.notification
+    async with services.db.read() as s:
+        for key in ("registered_manager", "deputy", "out_of_hours"):
+            name = getattr(n, key)
+            if name and not await oncall.exists(s, name):
+                raise ConfigError(f"notification.{key}: no active person or rota {name!r} in "
+                                  "the directory")
+
+
 async def run_forever(services: Services) -> None:
     """``fosterbot run``: polling or webhook until SIGINT/SIGTERM, then a graceful stop."""
 
     await check_schema(services.settings.database.url)
     await check_last_resort(services)
+    await check_notification_owners(services)
     # Catch SIGINT/SIGTERM before starting: one that arrives while the bot starts
     # (a supervisor stopping it early) must still mean a graceful stop once started.
     stop = asyncio.Event()

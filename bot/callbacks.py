@@ -112,7 +112,13 @@ def _action(code: str, *args: Arg, optional: tuple[Arg, ...] = (), doc: str = ""
 
 # Alerts, reminders and the managers' /overdue list.
 ACK = _action("ack", ID, doc="Acknowledge incident (also 'on behalf' from /overdue)")
-NOTIFIED = _action("notified", ID, doc="Ofsted and responsible authority notified, on incident")
+NOTIFIED = _action("notified", ID, doc="Old single 'Ofsted and responsible authority notified' "
+                   "button (before the register): answered, records nothing")
+# Schedule 7 notification register: one recipient of one event.
+NOTE_MADE = _action("nmade", ID, WORD, doc="Recipient notified (notification record, method)")
+NOTE_CONFIRM = _action("nconf", ID, doc="Phone notification confirmed in writing (record)")
+NOTE_NOT_REQUIRED = _action("nna", ID, doc="Area authority not required: it is the placing "
+                            "authority (record)")
 
 # Linking: the current account's Yes / No to moving a person to another account.
 RELINK = _action("rl", ID, YES_NO,
@@ -165,6 +171,7 @@ TASK_DONE = _action("sd", ID, doc="Done, on a statutory task: asks for the note 
 TIMELINE = (LOG, LOG_PAGE)
 CHRONOLOGY = (CHILD_PAGE,)
 OVERSIGHT = (OVERSEE,)
+NOTIFICATION = (NOTIFIED, NOTE_MADE, NOTE_CONFIRM, NOTE_NOT_REQUIRED)
 REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,
           REPORT_DISCARD, REPORT_OFFER_YES, REPORT_OFFER_NO, REPORT_OFFER_DROP,
           REPORT_OFFER_ADD_TO, REPORT_WHEN, REPORT_SKIP, REPORT_SKIP_REST)

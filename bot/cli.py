@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,11 +38,13 @@ from bot.people.directory import (
     export_directory,
     parse_directory,
 )
-from bot.review import chronology, compliance, lists, needs, render, stats, timeline
+from bot.record import notification
+from bot.review import chronology, compliance, lists, needs, register, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.chronology_texts import kind_from_word, plain
 from bot.review.export import export
 from bot.review.periods import PeriodError, between
+from bot.rules import notifiable
 from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
 from storage import crypto, files, keys, migrate, queries
@@ -404,6 +406,103 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notifications(settings: Settings, args: argparse.Namespace) -> int:
+    """The Schedule 7 register for a period: printed, or written as CSV with --out."""
+    period = _period_from_args(settings, args)
+    services = make_services(settings)
+    tz = ZoneInfo(settings.service.timezone)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.read() as s:
+                return await register.rows(s, services, start=period.start, end=period.end,
+                                           teams=_scope(args))
+        finally:
+            await services.db.dispose()
+
+    rows = asyncio.run(run())
+    if args.out:
+        Path(args.out).write_text(register.to_csv(rows, tz), encoding="utf-8")
+        print(f"{len(rows)} row(s) for {period.label} written to {args.out}")
+    else:
+        print(f"Schedule 7 notification register, {period.label}")
+        print(register.plain(rows, tz))
+    return 0
+
+
+def _when_arg(settings: Settings, text: str | None):
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad time {text!r} (write 2026-11-01T14:30)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(settings.service.timezone))
+    return value.astimezone(timezone.utc)
+
+
+NOTIFICATION_ANSWERS = {
+    "recorded": "recorded", "confirmed": "recorded", "closed": "recorded: not notifiable",
+    "opened": "opened", "already": "already recorded", "refused": "refused: that person may "
+    "not record notifications", "not_found": "no such report or recipient",
+    "no_confirmation_needed": "not made by phone: nothing to confirm", "bad_method":
+    f"method must be one of {', '.join(notifiable.METHODS)}", "no_reason": "a reason is needed",
+    "no_start": "record the enquiry's start first",
+    "bad_subject": "name the person by a reference with a digit (e.g. STAFF-0042), not a name",
+}
+
+
+def cmd_notification(settings: Settings, args: argparse.Namespace) -> int:
+    """Record one notification (or its confirmation, a decision, a new event) as a person."""
+    services = make_services(settings)
+
+    async def run():
+        await _require_schema(settings)
+        try:
+            async with services.db.write() as s:
+                person = await s.get(Person, args.by)
+                if person is None:
+                    raise UsageError(f"no person {args.by!r} in the directory")
+                if args.note_cmd in ("record", "confirm", "not-required"):
+                    rec = await notification.record_by_ref(s, args.reference, args.recipient,
+                                                           args.event)
+                    if rec is None:
+                        return notification.Result("not_found")
+                    if args.note_cmd == "not-required":
+                        return await notification.record_not_required(
+                            s, services, record_id=rec.id, person=person, reason=args.reason)
+                    if args.note_cmd == "record":
+                        return await notification.record_made(
+                            s, services, record_id=rec.id, method=args.method, person=person,
+                            reference=args.ref, made_at=_when_arg(settings, args.at))
+                    return await notification.record_confirmed(
+                        s, services, record_id=rec.id, person=person, reference=args.ref,
+                        confirmed_at=_when_arg(settings, args.at))
+                if args.note_cmd == "not-notifiable":
+                    ev = await notification.event_by_ref(s, args.reference, args.event)
+                    if ev is None:
+                        return notification.Result("not_found")
+                    return await notification.not_notifiable(
+                        s, services, event_id=ev.id, person=person, reason=args.reason)
+                if args.note_cmd == "s47":
+                    event = notifiable.S47_START if args.stage == "started" \
+                        else notifiable.S47_OUTCOME
+                    return await notification.open_by_manager(
+                        s, services, person=person, event=event, incident_ref=args.reference)
+                return await notification.open_by_manager(
+                    s, services, person=person, event=notifiable.DBS_REFERRAL,
+                    subject=args.subject, incident_ref=args.incident)
+        finally:
+            await services.db.dispose()
+
+    result = asyncio.run(run())
+    print(NOTIFICATION_ANSWERS.get(result.status, result.status)
+          + (f"; still to record: {', '.join(result.missing)}" if result.missing else ""))
+    return 0 if result.status in ("recorded", "confirmed", "closed", "opened") else 1
+
+
 async def _require_schema(settings: Settings) -> None:
 
     await check_schema(settings.database.url)
@@ -585,6 +684,44 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--progress-every", type=int, default=10_000, metavar="N",
                     help="print progress every N rows (default 10000)")
     ex.set_defaults(fn=cmd_export)
+
+    nr = sub.add_parser("notifications", help="the Schedule 7 notification register")
+    period_args(nr)
+    nr.add_argument("--out", metavar="FILE.csv", help="write the register as CSV")
+    nr.set_defaults(fn=cmd_notifications)
+
+    no = sub.add_parser("notification", help="record a Schedule 7 notification as a person")
+    nsub = no.add_subparsers(dest="note_cmd", required=True)
+    rec = nsub.add_parser("record", help="a recipient was notified")
+    rec.add_argument("reference", help="the report, e.g. INC-2026-000123")
+    rec.add_argument("recipient", choices=list(notifiable.RECIPIENTS))
+    rec.add_argument("--method", required=True, choices=list(notifiable.METHODS))
+    rec.add_argument("--ref", help="the reference number the recipient gave")
+    conf = nsub.add_parser("confirm", help="a phone notification was confirmed in writing")
+    conf.add_argument("reference")
+    conf.add_argument("recipient", choices=list(notifiable.RECIPIENTS))
+    conf.add_argument("--ref", help="the reference of the written confirmation")
+    for one in (rec, conf):
+        one.add_argument("--at", help="when (local time, e.g. 2026-11-01T14:30; default now)")
+    nreq = nsub.add_parser("not-required", help="one recipient does not apply, with a reason")
+    nreq.add_argument("reference")
+    nreq.add_argument("recipient", choices=list(notifiable.RECIPIENTS))
+    nreq.add_argument("--reason", required=True)
+    nn = nsub.add_parser("not-notifiable", help="not notifiable, after review, with a reason")
+    nn.add_argument("reference")
+    nn.add_argument("--reason", required=True)
+    s47 = nsub.add_parser("s47", help="a section 47 enquiry started or concluded")
+    s47.add_argument("reference")
+    s47.add_argument("stage", choices=["started", "concluded"])
+    dbs = nsub.add_parser("dbs-referral", help="a referral to the DBS was made")
+    dbs.add_argument("subject", help="a reference for the person referred (not their name)")
+    dbs.add_argument("--incident", help="the report it concerns, if any")
+    for one in (rec, conf, nreq, nn):
+        one.add_argument("--event", help="which event on the report (default: the open one), "
+                       "e.g. s47_outcome")
+    for one in (rec, conf, nreq, nn, s47, dbs):
+        one.add_argument("--by", required=True, metavar="PERSON_ID", help="who made it")
+    no.set_defaults(fn=cmd_notification)
 
     demo = sub.add_parser("demo", help="the whole bot on a scripted day against a built-in "
                                        "Telegram emulator (no token, no network)")

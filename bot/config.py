@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.rules import notifiable
 from bot.rules.categories import CATEGORY_QUESTIONS, COPY_ROLES, DEFAULT_CATEGORIES, URGENCIES
 from bot.rules.durations import Duration, parse_duration
 from bot.rules.oversight import needs_oversight
@@ -228,10 +229,48 @@ class NotificationSettings(_Strict):
 
     deadline: Duration = parse_duration("24h")
     remind_every: Duration = parse_duration("2h")
+    # Who owns notifications (issue 16): the fostering service's registered manager,
+    # their deputy, and the owner out of hours. Person ids (or rotas); the child's team
+    # manager is told as well and may record.
+    registered_manager: str | None = None
+    deputy: str | None = None
+    out_of_hours: str | None = None
+    # Per event (a notifiable category key, s47_start, s47_outcome, dbs_referral): who
+    # must be told and by when. Unset events take the Schedule 7 defaults.
+    events: dict[str, "NotifiableEvent"] = Field(default_factory=dict)
 
     _d = field_validator("deadline", "remind_every", mode="before")(
         classmethod(lambda cls, v: _duration(v))
     )
+
+    def event(self, key: str) -> "NotifiableEvent":
+        """The recipients and deadline of an event: configured, else the default."""
+        if key in self.events:
+            return self.events[key]
+        recipients, deadline, _source = notifiable.DEFAULT_EVENTS.get(
+            key, (("ofsted", "responsible_authority"), "", ""))
+        return NotifiableEvent(recipients=list(recipients),
+                               deadline=deadline or self.deadline)
+
+
+class NotifiableEvent(_Strict):
+    """One Schedule 7 event: whom to notify and the deadline from the event."""
+
+    recipients: list[str]
+    deadline: Duration = parse_duration("24h")
+
+    _d = field_validator("deadline", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, v: list[str]) -> list[str]:
+        bad = [r for r in v if r not in notifiable.RECIPIENTS]
+        if bad or not v:
+            raise ValueError(f"recipients must be some of {list(notifiable.RECIPIENTS)}")
+        return list(dict.fromkeys(v))
+
+
+NotificationSettings.model_rebuild()
 
 
 class Category(_Strict):

@@ -18,7 +18,7 @@ from telegram.ext import (
 from bot.callbacks import (
     ACK,
     CHRONOLOGY,
-    NOTIFIED,
+    NOTIFICATION,
     OVERSIGHT,
     RELINK,
     REPORT,
@@ -71,7 +71,14 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("visit", tasks.visit_command, filters=private))
     app.add_handler(CommandHandler("compliance", tasks.compliance_command, filters=private))
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
-    app.add_handler(CallbackQueryHandler(notification.notified_button, pattern=pattern(NOTIFIED)))
+    app.add_handler(CallbackQueryHandler(notification.notification_button,
+                                         pattern=pattern(*NOTIFICATION)))
+    app.add_handler(CommandHandler("notifications", notification.notifications_command,
+                                   filters=private))
+    app.add_handler(CommandHandler("s47", notification.s47_command, filters=private))
+    app.add_handler(CommandHandler("dbsreferral", notification.dbs_command, filters=private))
+    app.add_handler(CommandHandler("notnotifiable", notification.not_notifiable_command,
+                                   filters=private))
     app.add_handler(CommandHandler("overdue", review.overdue_command, filters=private))
     app.add_handler(CommandHandler("open", review.open_command, filters=private))
     app.add_handler(CommandHandler("log", review.log_command, filters=private))

@@ -48,10 +48,13 @@ def help_text(roles: frozenset[str], services) -> str:
             "<b>As a team manager</b>\nYou receive escalations for your team's reports.\n"
             "/overdue — reports past a due step, oldest first\n"
             "/open — open reports in your teams, by worker\n"
-            "/log INC-… — the full timeline of one report\n"            "/child REF [kind] — the chronology of a child in your teams\n"
+            "/log INC-… — the full timeline of one report\n"
+            "/child REF [kind] — the chronology of a child in your teams\n"
             "/stats [7d | 30d | 2026-11] — reports, time to acknowledge, breaches, notifications\n"
             "/export [from] [to] — CSV files of reports and audit events\n"
-            "/compliance [7d | 30d | 2026-11] — statutory tasks on time and missed, by team"
+            "/compliance [7d | 30d | 2026-11] — statutory tasks on time and missed, by team\n"
+            "/notifications — the Schedule 7 notification register; /s47 INC-… started | "
+            "concluded, /dbsreferral REF [INC-…], /notnotifiable INC-… reason"
         )
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "

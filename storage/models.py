@@ -538,3 +538,45 @@ class AuditHead(Base):
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotifiableEvent(Base):
+    """One Schedule 7 event to notify (issue 16): an incident's category, a section 47
+    enquiry's start or outcome, or a referral to the DBS. Its recipients are frozen when it
+    opens; ``closed_at`` is set when every one is recorded (or it is found not notifiable)."""
+
+    __tablename__ = "notifiable_events"
+    __table_args__ = (UniqueConstraint("incident_id", "event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    # For an event without an incident (a DBS referral): a pseudonymous reference.
+    subject: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    opened_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    due_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    not_notifiable_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+
+
+class NotificationRecord(Base):
+    """One recipient of one notifiable event: when, how, the reference, who; and for a
+    phone call its written confirmation (reg. 36(2))."""
+
+    __tablename__ = "notification_records"
+    __table_args__ = (UniqueConstraint("event_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("notifiable_events.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(32))
+    made_at: Mapped[datetime | None]
+    method: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    made_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    confirmed_at: Mapped[datetime | None]
+    confirm_reference: Mapped[str | None] = mapped_column(String(100))
+    confirmed_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    # "not applicable" for this recipient (e.g. the area authority is the placing one).
+    not_required_reason: Mapped[str | None] = mapped_column(Text)

@@ -82,6 +82,9 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "chp:A1:2:incident": (callbacks.CHILD_PAGE, ("A1", 2, "incident")),
         "ov:42": (callbacks.OVERSEE, (42,)),
         "sd:12": (callbacks.TASK_DONE, (12,)),
+        "nmade:9:phone": (callbacks.NOTE_MADE, (9, "phone")),
+        "nconf:9": (callbacks.NOTE_CONFIRM, (9,)),
+        "nna:9": (callbacks.NOTE_NOT_REQUIRED, (9,)),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -136,7 +139,7 @@ def _registered() -> list[CallbackQueryHandler]:
 def test_every_registered_pattern_matches_exactly_its_actions():
     expected = {
         alerts.acknowledge_button: {callbacks.ACK},
-        notification.notified_button: {callbacks.NOTIFIED},
+        notification.notification_button: set(callbacks.NOTIFICATION),
         start.relink_button: {callbacks.RELINK},
         review.log_button: set(callbacks.TIMELINE),
         child.child_button: set(callbacks.CHRONOLOGY),
@@ -164,7 +167,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 
 
 def test_the_groups_cover_the_table_once():
-    grouped = [callbacks.ACK, callbacks.NOTIFIED, callbacks.RELINK, *callbacks.TIMELINE,
+    grouped = [callbacks.ACK, *callbacks.NOTIFICATION, callbacks.RELINK, *callbacks.TIMELINE,
                *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT,
                *callbacks.TASKS]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

@@ -75,8 +75,10 @@ async def test_manager_away_with_cover_gets_escalation_and_notification(world):
     assert reminded.details["to"] == ["sw-khan"]
     assert not await events(world, ref, "escalation_unreachable")
     # Standing in for the manager, the cover may record the notification.
-    await khan.click("Ofsted and responsible authority notified", message_id=note.message_id)
-    assert "Reminders stop" in (await khan.wait_for_answer()).text
+    await khan.click("Ofsted: online form", message_id=note.message_id)
+    assert "Still to record: Placing authority" in (await khan.wait_for_answer()).text
+    await khan.click("Placing authority: email", message_id=note.message_id)
+    assert "reminders stop" in (await khan.wait_for_answer()).text
     assert (await incident(world, ref)).notified_by_id == "sw-khan"
 
 

@@ -134,6 +134,18 @@ def test_run_refuses_a_last_resort_that_names_nobody(tmp_path):
     assert "escalation.last_resort: no active person or rota 'head-of-nowhere'" in r.stderr
 
 
+def test_run_refuses_a_notification_owner_that_names_nobody(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "cli.db"}"\n'
+        '[escalation]\nlast_resort = "tm-jones"\n'
+        '[notification]\nregistered_manager = "tm-jones"\ndeputy = "rm-typo"\n')
+    assert fosterbot(tmp_path, "db", "upgrade").returncode == 0
+    assert fosterbot(tmp_path, "directory", "import", str(EXAMPLE_DIRECTORY)).returncode == 0
+    r = fosterbot(tmp_path, "run", env_extra={"FOSTERBOT_TELEGRAM_TOKEN": "1:x"})
+    assert r.returncode == 2
+    assert "notification.deputy: no active person or rota 'rm-typo'" in r.stderr
+
+
 def test_directory_import_refuses_child_names_with_their_line(tmp_path):
     """Finding 11: a name given as a child's reference is refused, with its line."""
     assert fosterbot(tmp_path, "db", "upgrade").returncode == 0

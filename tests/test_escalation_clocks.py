@@ -74,8 +74,10 @@ async def test_notification_clock(desk):
     assert await desk.run() == 1  # at once, to the team manager
     [first] = await desk.sent(inc, kind="notification")
     assert first.person_id == "tm-jones"
-    assert first.payload["buttons"] == [[["📋 Ofsted and responsible authority notified",
-                                          f"notified:{inc.id}"]]]
+    labels = [[b[0] for b in row] for row in first.payload["buttons"]]
+    assert labels == [["Ofsted: online form", "Ofsted: email", "Ofsted: phone"],
+                      ["Placing authority: online form", "Placing authority: email",
+                       "Placing authority: phone"]]
     assert "Deadline: <b>10:00 Thu 26 Nov 2026</b>" in first.payload["text"]
     assert "OVERDUE" not in first.payload["text"]
     [p] = [p for p in pending(await desk.fresh(inc)) if p.clock == "notification"]
@@ -88,23 +90,35 @@ async def test_notification_clock(desk):
     texts = [d.payload["text"] for d in await desk.sent(inc, kind="notification")]
     assert len(texts) == 13
     assert "OVERDUE" not in texts[11] and "OVERDUE" in texts[12]
-    # Recording it stops the clock, and is recorded once.
+    # Recording each recipient stops the clock, and each is recorded once.
     desk.clock.advance(minutes=30)
+    owed = await _owed(desk, inc)
+    assert [o.record.recipient for o in owed] == ["ofsted", "responsible_authority"]
     async with desk.services.db.write() as s:
         jones = await s.get(Person, "tm-jones")
-        result = await notification.record_notified(s, desk.services, incident_id=inc.id,
-                                                    person=jones)
-    assert result.status == "recorded"
+        result = await notification.record_made(s, desk.services, record_id=owed[0].record.id,
+                                                method="form", person=jones)
+    assert result.status == "recorded" and result.missing == ["responsible_authority"]
+    assert (await desk.fresh(inc)).notified_at is None
     async with desk.services.db.write() as s:
-        again = await notification.record_notified(s, desk.services, incident_id=inc.id,
-                                                   person=await s.get(Person, "tm-jones"))
-    assert again.status == "already" and again.by_name == "Alex Jones"
+        again = await notification.record_made(s, desk.services, record_id=owed[0].record.id,
+                                               method="email", person=await s.get(Person, "tm-jones"))
+        assert again.status == "already" and again.by_name == "Alex Jones"
+        done = await notification.record_made(s, desk.services, record_id=owed[1].record.id,
+                                              method="email", person=await s.get(Person, "tm-jones"))
+    assert done.status == "recorded" and done.missing == []
     fresh = await desk.fresh(inc)
     assert fresh.notified_by_id == "tm-jones" and fresh.notified_at == desk.clock.now()
     assert [p.clock for p in pending(fresh)] == ["outcome"]
     assert await desk.run(hours=12) == 0
-    [rec] = await desk.events(inc, "notification_recorded")
-    assert rec.details["within_deadline"] is False
+    made = await desk.events(inc, "notification_made")
+    assert [(e.details["recipient"], e.details["within_deadline"]) for e in made] == \
+        [("ofsted", False), ("responsible_authority", False)]
+
+
+async def _owed(desk, inc):
+    async with desk.services.db.read() as s:
+        return await notification.owed(s, inc.id)
 
 
 async def test_notification_missed_after_downtime_is_one_late_reminder(desk):
@@ -121,8 +135,10 @@ async def test_notification_missed_after_downtime_is_one_late_reminder(desk):
 async def test_only_managers_may_record_the_notification(desk):
     inc = await desk.report("allegation")
     async with desk.services.db.write() as s:
-        result = await notification.record_notified(s, desk.services, incident_id=inc.id,
-                                                    person=await s.get(Person, "sw-patel"))
+        owed = await notification.owed(s, inc.id)
+    async with desk.services.db.write() as s:
+        result = await notification.record_made(s, desk.services, record_id=owed[0].record.id,
+                                                method="form", person=await s.get(Person, "sw-patel"))
     assert result.status == "refused"
     assert (await desk.fresh(inc)).notified_at is None
     [refusal] = await desk.events(inc, "access_refused")

@@ -82,31 +82,41 @@ async def test_notification_reminder_button(world):
     await world.settle()
     reminder = await jones.wait_for("must be notified without delay")
     assert ref in reminder.text and "Deadline" in reminder.text
-    assert reminder.button_labels == ["📋 Ofsted and responsible authority notified"]
+    assert reminder.button_labels == [
+        "Ofsted: online form", "Ofsted: email", "Ofsted: phone", "Placing authority: online form",
+        "Placing authority: email", "Placing authority: phone"]
 
     # A worker who is not a manager cannot record it, even with forged button data.
     inc = await incident(world, ref)
     await patel.press_data(f"notified:{inc.id}")
-    assert "Only a manager" in (await patel.wait_for_answer()).text
+    assert "Only the notification owner" in (await patel.wait_for_answer()).text
+    await patel.press_data(reminder.buttons[0][0][1])
+    assert "Only the notification owner" in (await patel.wait_for_answer()).text
     assert (await incident(world, ref)).notified_at is None
+    # The old single button, still in chats from before the register, records nothing.
+    await jones.press_data(f"notified:{inc.id}")
+    assert "records nothing" in (await jones.wait_for_answer()).text
 
     jones.mark()
     await tick(world, hours=2)
     second = await jones.wait_for("must be notified without delay")
     world.clock.advance(minutes=10)
-    await jones.click("Ofsted and responsible authority notified", message_id=second.message_id)
-    assert "Reminders stop" in (await jones.wait_for_answer()).text
+    await jones.click("Ofsted: online form", message_id=second.message_id)
+    await jones.wait_for_answer()
+    await jones.click("Placing authority: email", message_id=second.message_id)
+    assert "reminders stop" in (await jones.wait_for_answer()).text
     await world.settle()
     inc = await incident(world, ref)
     assert inc.notified_by_id == "tm-jones"
     for m in (reminder, second):
         shown = [x for x in jones.messages if x.message_id == m.message_id][0]
-        assert "recorded by <b>Alex Jones</b>" in shown.text or "recorded by Alex Jones" in shown.text
+        assert "last by <b>Alex Jones</b>" in shown.text or "last by Alex Jones" in shown.text
         assert not shown.buttons
     count = len(jones.messages)
     await tick(world, hours=6)
     assert not [m for m in jones.messages[count:] if "must be notified" in m.text]
-    assert [e.actor_id for e in await events(world, ref, "notification_recorded")] == ["tm-jones"]
+    assert [e.actor_id for e in await events(world, ref, "notification_made")] == \
+        ["tm-jones", "tm-jones"]
 
 
 async def test_away_and_back_commands(world):

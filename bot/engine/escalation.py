@@ -54,7 +54,7 @@ from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.engine import statutory, targets, texts
 from bot.escalation import policy as escalation
 from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
-from bot.record import alerts, incidents
+from bot.record import alerts, incidents, notification, notification_texts
 from bot.rules.reasons import reason_label
 from bot.rules.routing import OUT_OF_HOURS_URGENCIES
 from storage import queries
@@ -533,7 +533,8 @@ class _Step:
     # -- the notification clock ---------------------------------------------------
     async def notification(self, key: StepKey) -> bool:
         services, inc = self.services, self.inc
-        if inc.notified_at is not None:
+        owed = await notification.owed(self.s, inc.id)
+        if inc.notified_at is not None or not owed:
             await self.advance(Next(None, None))
             return False
         nxt = escalation.after_notification_step(
@@ -543,21 +544,34 @@ class _Step:
             return False
         team = await self.team()
         sc = await targets.scene(self.s, services, team, self.now)
-        resolution = await targets.resolve_chain(self.s, sc, sc.team.manager_id, "notification",
-                                                 name="team_manager")
+        n = services.settings.notification
+        # The registered manager (or deputy, out-of-hours owner, down the chain) owns it;
+        # the child's team manager is told as well and may record it.
+        owner = await targets.resolve_owner(self.s, services, sc, n.registered_manager,
+                                            n.deputy, n.out_of_hours)
+        manager = await targets.resolve_chain(self.s, sc, sc.team.manager_id, "notification",
+                                              name="team_manager")
+        resolution = targets.Resolution(
+            reached=owner.reached + [r for r in manager.reached if r.person.id not in
+                                     {o.person.id for o in owner.reached}],
+            missed=owner.missed + [m for m in manager.missed if m not in owner.missed],
+            fell_back=owner.fell_back, last_resort=owner.last_resort and manager.last_resort,
+        )
         overdue = inc.notification_due_at is not None and self.now >= inc.notification_due_at
+        text = notification_texts.reminder(services, inc, owed, now=self.now, late=self.late,
+                                           category_label=texts.category_label(services, inc))
         for r in resolution.reached:
-            # Whoever the chain reached stands in for the manager: they may record it.
+            # Whoever the chain reached stands in for the owner: they may record it.
             await targets.add_recipient(self.s, inc.id, r.person.id, "notification", self.now)
             await enqueue(
                 self.s, key=f"esc:{inc.id}:{self.key}:{r.person.id}", kind="notification",
                 now=self.now, person=r.person, incident_id=inc.id,
-                priority=PRIORITY.get(inc.urgency, 3),
-                text=texts.notification(services, inc, now=self.now, late=self.late),
-                buttons=texts.notification_buttons(inc),
+                priority=PRIORITY.get(inc.urgency, 3), text=text,
+                buttons=notification_texts.buttons(owed),
             )
-        await self.missed(resolution, "team_manager")
+        await self.missed(resolution, "registered_manager")
         await audit.record(self.s, "notification_reminded", at=self.now, incident_id=inc.id,
                            to=[r.person.id for r in resolution.reached], overdue=overdue,
+                           missing=[o.record.recipient for o in owed],
                            deadline=_iso(inc.notification_due_at), **self.common(nxt))
         return True

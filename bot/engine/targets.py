@@ -233,3 +233,45 @@ async def _handed_over(session: AsyncSession, incident_id: int, person_id: str) 
         IncidentRecipient.incident_id == incident_id, IncidentRecipient.person_id == person_id,
         IncidentRecipient.reason == HANDED_OVER))
     return row.first() is not None
+
+
+async def resolve_owner(session: AsyncSession, services: "Services", sc: Scene,
+                        registered_manager: str | None, deputy: str | None,
+                        out_of_hours_owner: str | None) -> Resolution:
+    """Who owns a Schedule 7 notification now (issue 16): out of hours the out-of-hours
+    owner first; then the registered manager, their cover, the deputy and the deputy's
+    cover; then the child's team's stand-in chain from its manager down to the last resort.
+    Rotas are resolved to whoever is on call."""
+    ids = [await oncall.resolve_id(session, i, sc.now, services.tz) if i else None
+           for i in (registered_manager, deputy, out_of_hours_owner)]
+    rm, dep, ooh = ids
+    people, infos = await _people(session, _team_ids(sc) | {i for i in ids if i})
+
+    def cover_of(pid: str | None) -> str | None:
+        p = infos.get(pid) if pid else None
+        return p.cover_id if p is not None else None
+
+    chain: list[tuple[str | None, str]] = []
+    if sc.out_of_hours:
+        chain.append((ooh, "notification:out_of_hours"))
+    chain += [(rm, "notification:registered_manager"), (cover_of(rm), "escalation:cover"),
+              (dep, "notification:deputy"), (cover_of(dep), "escalation:cover")]
+    if not sc.out_of_hours:
+        chain.append((ooh, "notification:out_of_hours"))
+    chain += stand_in_chain(sc.team.manager_id, "escalation:team_manager", team=sc.team,
+                            people=infos, out_of_hours=sc.out_of_hours,
+                            last_resort_id=sc.last_resort_id)
+    seen: set[str] = set()
+    chain = [(p, r) for p, r in chain if p and not (p in seen or seen.add(p))]
+    index, missed = first_available(chain, infos, sc.now)
+    out = Resolution(missed=missed)
+    if not rm:
+        out.missed.insert(0, ("registered_manager", "nobody is named"))
+    if index is None:
+        out.fell_back = True
+        return out
+    pid, why = chain[index]
+    out.reached.append(Reached(people[pid], why, holder=False))
+    out.fell_back = index > 0
+    out.last_resort = why == LAST_RESORT
+    return out

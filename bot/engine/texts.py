@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot import callbacks
 from bot.record import alerts
 from bot.texts import h, waited, when
 from storage.models import Incident, Person
@@ -19,13 +18,14 @@ from storage.models import Incident, Person
 if TYPE_CHECKING:
     from bot.services import Services
 
-NOTIFIED_LABEL = "📋 Ofsted and responsible authority notified"
-
-
 def late_note(lateness: timedelta, margin: timedelta, what: str = "reminder") -> str:
     if lateness <= margin:
         return ""
     return f"\n<i>(this {what} is {waited(lateness)} late: the service was unavailable)</i>"
+
+
+def category_label(services: "Services", incident: Incident) -> str:
+    return _label(services, incident)
 
 
 def _label(services: "Services", incident: Incident) -> str:
@@ -82,25 +82,3 @@ def outcome(services: "Services", incident: Incident, acknowledger: Person | Non
     return "\n".join(lines)
 
 
-def notification(services: "Services", incident: Incident, *, now: datetime, late: str) -> str:
-    due = incident.notification_due_at
-    lines = [
-        f"📋 <b>Notifiable event</b>: {h(incident.reference)} — {h(_label(services, incident))}, "
-        f"child {h(incident.child_ref)}, reported {when(incident.reported_at, services.tz)}.{late}",
-        "Ofsted and the responsible authority must be notified without delay "
-        "(Fostering Services Regulations 2011, reg. 36).",
-    ]
-    if due is not None and now >= due:
-        lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(due, services.tz)} "
-                     f"({waited(now - due)} ago).")
-    elif due is not None:
-        lines.append(f"Deadline: <b>{when(due, services.tz)}</b>.")
-    lines.append("Nobody has recorded the notification yet. Tap the button once it has been made; "
-                 "you will be reminded until then.")
-    return "\n".join(lines)
-
-
-def notification_buttons(incident: Incident) -> list[list[tuple[str, str]]]:
-    if incident.notified_at is not None:
-        return []
-    return [[(NOTIFIED_LABEL, callbacks.NOTIFIED.data(incident.id))]]

@@ -121,11 +121,20 @@ class Access:
                                                   team.deputy_id)
 
     async def may_record_notification(self, session: AsyncSession, person: Person,
-                                      incident: Incident) -> bool:
-        """Recording that Ofsted and the responsible authority were notified: the managers
-        of the child's team, or whoever was sent the notification reminder."""
+                                      incident: Incident | None,
+                                      owners: frozenset[str] = frozenset()) -> bool:
+        """Recording a Schedule 7 notification (or that an event is not notifiable): the
+        owners named in ``[notification]`` (registered manager, deputy, out-of-hours
+        owner), the managers of the child's team, or whoever was sent the reminder. An
+        event with no incident (a DBS referral): the owners and any team's manager."""
         if not person.active:
             return False
+        if person.id in owners:
+            return True
+        if incident is None:
+            return bool((await session.execute(select(Team.id).where(
+                (Team.manager_id == person.id) | (Team.service_manager_id == person.id))
+            )).first())
         if await self.manages_team(session, person, incident.team_id):
             return True
         return await self.is_recipient(session, person, incident, "notification")

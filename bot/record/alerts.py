@@ -44,7 +44,8 @@ def alert_text(services: "Services", incident: Incident, carer: Person, reason: 
     else:
         lines.append(f"Reported by: {h(carer.name)} at {when(incident.reported_at, services.tz)}")
         if incident.notifiable:
-            lines.append("📋 Notifiable event: Ofsted and the responsible authority must be told.")
+            lines.append("📋 Notifiable event (Schedule 7): the notification owner is reminded "
+                         "until Ofsted and each other body are notified.")
         lines.append(f"You have this as: {h(reason)}")
         lines.append("")
         lines.extend(record.field_lines(services, incident, ALERT_BODY_BUDGET))
@@ -160,7 +161,3 @@ def receipt_text(services: "Services", incident: Incident, result: "Submitted") 
     lines.append("You will be told here when someone acknowledges it. /myreports shows your reports. "
                  "To add to this report or correct it, use the buttons below.")
     return "\n".join(lines)
-
-def notification_done(services: "Services", incident: Incident, by: Person) -> str:
-    return (f"📋 Notification to Ofsted and the responsible authority recorded by "
-            f"<b>{h(by.name)}</b> at {when(incident.notified_at, services.tz)}.")

@@ -23,7 +23,7 @@ from bot.escalation import policy as escalation
 from bot.people import oncall
 from bot.people.access import on_behalf_of as escalation_on_behalf_of
 from bot.people.info import person_info
-from bot.record import alerts, attachments
+from bot.record import alerts, attachments, notification
 from bot.rules.reasons import reason_label
 from bot.rules.roles import CHILD_PROTECTION, LADO
 from bot.rules.routing import (
@@ -195,7 +195,8 @@ async def submit_report(
         out_of_hours=out_of_hours, policy_version=plan["version"], plan=plan,
         escalation_level=0, next_step=step, next_due_at=due, ack_due_at=due,
         notifiable=category.notifiable,
-        **escalation.notification_fields(category.notifiable, settings.notification.deadline,
+        **escalation.notification_fields(category.notifiable,
+                                         settings.notification.event(category.key).deadline,
                                          services.calendar, now),
         updated_at=now,
     )
@@ -206,6 +207,9 @@ async def submit_report(
         reference=incident.reference, child=child.ref, category=category.key,
         urgency=category.urgency, out_of_hours=out_of_hours, draft=draft_id,
     )
+    if category.notifiable:
+        await notification.open_event(session, services, event=category.key, now=now,
+                                      incident=incident)
 
     result = Submitted(incident, phone_advice=route.phone_advice,
                        nobody_reachable=route.nobody_reachable)

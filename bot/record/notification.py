@@ -1,85 +1,360 @@
-"""Recording that Ofsted and the responsible authority were notified of a notifiable event.
+"""The Schedule 7 notification register (regulation 36; issue 16).
 
-Sending the notification stays a person's job (regulation 36; NMS 29: within
-24 hours, weekends included); the bot reminds the team manager until someone
-records it with the button on the reminder, and keeps when and by whom. The
-first tap wins; a later tap is told who recorded it and when. Recording stops
-the notification clock at once and turns every reminder already sent into a
-record of who notified and when.
+A notifiable event (a report in a notifiable category, a section 47 enquiry's
+start or outcome, a referral to the DBS) opens a ``notifiable_events`` row with
+its deadline and one ``notification_records`` row per recipient the
+configuration names for it (``[notification.events]``, Schedule 7 defaults).
+Sending the notification stays a person's job; each recipient is recorded on its
+own (when, how, the reference given, who), and a phone call stays owed until it
+is confirmed in writing (reg. 36(2)). The incident's notification clock runs
+until every recipient of every open event on it is recorded, or a manager
+records, with a reason, that the event is not notifiable after review. Each tap
+is a conditional update: the first wins, a later one is told who recorded it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import enqueue
-from bot.record import alerts
-from storage.models import Delivery, Incident, Person
+from bot.record import alerts, notification_texts
+from bot.record.prompt import Prompt, Refused
+from bot.rules import notifiable
+from storage.models import (
+    Delivery,
+    EscalationAction,
+    Incident,
+    NotifiableEvent,
+    NotificationRecord,
+    Person,
+)
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 KIND = "notification"
+MAX_REFERENCE = 100
 
 
 @dataclass
-class NotifiedResult:
-    status: str  # recorded | already | refused | not_found | not_notifiable
+class Result:
+    # recorded | confirmed | closed | already | refused | not_found | not_notifiable |
+    # no_confirmation_needed | old_button | bad_method
+    status: str
     incident: Incident | None = None
+    record: NotificationRecord | None = None
     by_name: str | None = None
     at: datetime | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def owners(services: "Services") -> frozenset[str]:
+    n = services.settings.notification
+    return frozenset(p for p in (n.registered_manager, n.deputy, n.out_of_hours) if p)
+
+
+# ------------------------------------------------------------------ opening events
+
+async def open_event(session: AsyncSession, services: "Services", *, event: str, now: datetime,
+                     incident: Incident | None = None, subject: str | None = None,
+                     by: Person | None = None) -> NotifiableEvent:
+    """Open a notifiable event with its recipients and deadline; for an incident, (re)start
+    its notification clock with a reminder at once."""
+    spec = services.settings.notification.event(event)
+    due = services.calendar.add(now, spec.deadline)
+    ev = NotifiableEvent(incident_id=incident.id if incident else None, event=event,
+                         subject=subject, opened_at=now, opened_by_id=by.id if by else None,
+                         due_at=due)
+    session.add(ev)
+    await session.flush()
+    for r in spec.recipients:
+        session.add(NotificationRecord(event_id=ev.id, recipient=r))
+    await session.flush()
+    if incident is not None:
+        incident.notifiable = True
+        incident.notified_at = None
+        incident.notified_by_id = None
+        earliest = min(due, incident.notification_due_at) if (
+            incident.notification_due_at and incident.notification_next_at) else due
+        incident.notification_due_at = earliest
+        number = await _reminders_so_far(session, incident.id)
+        incident.notification_step = f"notify{number + 1}"
+        incident.notification_next_at = now
+        incident.updated_at = now
+    await audit.record(session, "notification_opened", at=now, actor_id=by.id if by else None,
+                       incident_id=incident.id if incident else None, notifiable_event=event,
+                       recipients=list(spec.recipients), deadline=due.isoformat(),
+                       subject=subject)
+    return ev
+
+
+async def _reminders_so_far(session: AsyncSession, incident_id: int) -> int:
+    """How many notify steps ran, so a reopened clock continues the numbering."""
+    return int((await session.execute(
+        select(func.count()).select_from(EscalationAction).where(
+            EscalationAction.incident_id == incident_id,
+            EscalationAction.step_key.like("notify%"))
+    )).scalar_one())
+
+
+# ------------------------------------------------------------------ reading
+
+async def events_of(session: AsyncSession, incident_id: int) -> list[NotifiableEvent]:
+    return list((await session.execute(
+        select(NotifiableEvent).where(NotifiableEvent.incident_id == incident_id)
+        .order_by(NotifiableEvent.id)
+    )).scalars())
+
+
+async def records_of(session: AsyncSession, event_ids: list[int]) -> list[NotificationRecord]:
+    if not event_ids:
+        return []
+    return list((await session.execute(
+        select(NotificationRecord).where(NotificationRecord.event_id.in_(event_ids))
+        .order_by(NotificationRecord.event_id, NotificationRecord.id)
+    )).scalars())
+
+
+@dataclass
+class Owed:
+    """One recipient still owed on an open event: not made, or a phone call unconfirmed."""
+
+    event: NotifiableEvent
+    record: NotificationRecord
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.record.made_at is not None
+
+
+async def owed(session: AsyncSession, incident_id: int) -> list[Owed]:
+    evs = [e for e in await events_of(session, incident_id) if e.closed_at is None]
+    by_id = {e.id: e for e in evs}
+    out = []
+    for r in await records_of(session, list(by_id)):
+        if r.recipient in notifiable.missing([r]):
+            out.append(Owed(by_id[r.event_id], r))
+    return out
+
+
+# ------------------------------------------------------------------ recording
+
+async def _check(session: AsyncSession, services: "Services", person: Person, record_id: int,
+                 action: str, telegram_user_id: int | None
+                 ) -> tuple[Result | None, NotificationRecord | None, NotifiableEvent | None,
+                            Incident | None]:
+    now = services.clock.now()
+    rec = await session.get(NotificationRecord, record_id)
+    ev = await session.get(NotifiableEvent, rec.event_id) if rec else None
+    inc = await session.get(Incident, ev.incident_id) if ev and ev.incident_id else None
+    if rec is None or ev is None:
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            action=action, why="no such notification", incident_ref=record_id)
+        return Result("not_found"), None, None, None
+    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            incident_id=inc.id if inc else None, action=action,
+                            why="not a notification owner, a manager of the team or a "
+                                "recipient of the reminder")
+        return Result("refused", inc), None, None, None
+    return None, rec, ev, inc
+
+
+async def record_made(
+    session: AsyncSession, services: "Services", *, record_id: int, method: str, person: Person,
+    reference: str | None = None, made_at: datetime | None = None,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """Record that one recipient was notified (how, when, the reference given)."""
+    now = services.clock.now()
+    made_at = made_at or now
+    if method not in notifiable.METHODS:
+        return Result("bad_method")
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "record notification", telegram_user_id)
+    if early is not None:
+        return early
+    reference = (reference or "").strip()[:MAX_REFERENCE] or None
+    res = await session.execute(
+        update(NotificationRecord)
+        .where(NotificationRecord.id == rec.id, NotificationRecord.made_at.is_(None),
+               NotificationRecord.not_required_reason.is_(None))
+        .values(made_at=made_at, method=method, reference=reference, made_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        by = await session.get(Person, rec.made_by_id) if rec.made_by_id else None
+        return Result("already", inc, rec, by.name if by else "someone", rec.made_at)
+    await audit.record(
+        session, "notification_made", at=now, actor_id=person.id,
+        telegram_user_id=telegram_user_id, incident_id=inc.id if inc else None,
+        notifiable_event=ev.event, recipient=rec.recipient, method=method, reference=reference,
+        made_at=made_at.isoformat(), deadline=ev.due_at.isoformat(),
+        within_deadline=made_at <= ev.due_at,
+    )
+    left = await _after_change(session, services, ev, inc, person, now)
+    return Result("recorded", inc, rec, person.name, made_at, left)
+
+
+async def record_confirmed(
+    session: AsyncSession, services: "Services", *, record_id: int, person: Person,
+    reference: str | None = None, confirmed_at: datetime | None = None,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """Record the written confirmation of a notification made by phone (reg. 36(2))."""
+    now = services.clock.now()
+    confirmed_at = confirmed_at or now
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "record written confirmation", telegram_user_id)
+    if early is not None:
+        return early
+    if rec.made_at is None or rec.method not in notifiable.NEEDS_WRITTEN_CONFIRMATION:
+        return Result("no_confirmation_needed", inc, rec)
+    reference = (reference or "").strip()[:MAX_REFERENCE] or None
+    res = await session.execute(
+        update(NotificationRecord)
+        .where(NotificationRecord.id == rec.id, NotificationRecord.confirmed_at.is_(None))
+        .values(confirmed_at=confirmed_at, confirm_reference=reference, confirmed_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        by = await session.get(Person, rec.confirmed_by_id) if rec.confirmed_by_id else None
+        return Result("already", inc, rec, by.name if by else "someone", rec.confirmed_at)
+    await audit.record(
+        session, "notification_confirmed", at=now, actor_id=person.id,
+        telegram_user_id=telegram_user_id, incident_id=inc.id if inc else None,
+        notifiable_event=ev.event, recipient=rec.recipient, reference=reference,
+        confirmed_at=confirmed_at.isoformat(),
+    )
+    left = await _after_change(session, services, ev, inc, person, now)
+    return Result("confirmed", inc, rec, person.name, confirmed_at, left)
+
+
+async def record_not_required(
+    session: AsyncSession, services: "Services", *, record_id: int, person: Person, reason: str,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """One recipient does not apply to this event (e.g. the area authority is the placing
+    authority), with the reason; it stops being owed."""
+    now = services.clock.now()
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "recipient not required", telegram_user_id)
+    if early is not None:
+        return early
+    reason = reason.strip()
+    if not reason:
+        return Result("no_reason", inc)
+    res = await session.execute(
+        update(NotificationRecord)
+        .where(NotificationRecord.id == rec.id, NotificationRecord.made_at.is_(None),
+               NotificationRecord.not_required_reason.is_(None))
+        .values(not_required_reason=reason, made_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        by = await session.get(Person, rec.made_by_id) if rec.made_by_id else None
+        return Result("already", inc, rec, by.name if by else "someone", rec.made_at)
+    await audit.record(session, "notification_not_required", at=now, actor_id=person.id,
+                       telegram_user_id=telegram_user_id, incident_id=inc.id if inc else None,
+                       notifiable_event=ev.event, recipient=rec.recipient, reason=reason)
+    left = await _after_change(session, services, ev, inc, person, now)
+    return Result("recorded", inc, rec, person.name, now, left)
+
+
+async def not_notifiable(
+    session: AsyncSession, services: "Services", *, event_id: int, person: Person, reason: str,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """A manager's decision, after review, that an event is not notifiable; the clock stops."""
+    now = services.clock.now()
+    ev = await session.get(NotifiableEvent, event_id)
+    inc = await session.get(Incident, ev.incident_id) if ev and ev.incident_id else None
+    if ev is None:
+        return Result("not_found")
+    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            incident_id=inc.id if inc else None, action="not notifiable",
+                            why="not a notification owner or a manager of the team")
+        return Result("refused", inc)
+    reason = reason.strip()
+    if not reason:
+        return Result("no_reason", inc)
+    res = await session.execute(
+        update(NotifiableEvent)
+        .where(NotifiableEvent.id == ev.id, NotifiableEvent.closed_at.is_(None))
+        .values(closed_at=now, not_notifiable_reason=reason, decided_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(ev)
+    if res.rowcount != 1:
+        return Result("already", inc, at=ev.closed_at)
+    await audit.record(session, "notification_not_notifiable", at=now, actor_id=person.id,
+                       telegram_user_id=telegram_user_id, incident_id=inc.id if inc else None,
+                       notifiable_event=ev.event, reason=reason)
+    left = await _after_change(session, services, ev, inc, person, now)
+    return Result("closed", inc, by_name=person.name, at=now, missing=left)
+
+
+async def _after_change(session: AsyncSession, services: "Services", ev: NotifiableEvent,
+                        inc: Incident | None, person: Person, now: datetime) -> list[str]:
+    """Close the event when nothing is owed; stop the incident's clock when no event is
+    open. Returns the recipients still owed on the incident."""
+    if ev.closed_at is None and not notifiable.missing(await records_of(session, [ev.id])):
+        ev.closed_at = now
+        await audit.record(session, "notification_complete", at=now, actor_id=person.id,
+                           incident_id=inc.id if inc else None, notifiable_event=ev.event,
+                           within_deadline=now <= ev.due_at)
+    if inc is None:
+        return []
+    left = await owed(session, inc.id)
+    if not left:
+        await session.execute(
+            update(Incident).where(Incident.id == inc.id, Incident.notified_at.is_(None))
+            .values(notified_at=now, notified_by_id=person.id, notification_step=None,
+                    notification_next_at=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.refresh(inc)
+        done = (notification_texts.not_notifiable_done(person.name, ev.not_notifiable_reason)
+                if ev.not_notifiable_reason else
+                notification_texts.all_done(services, inc, person.name))
+        await _settle_reminders(session, services, inc, now, ev.id, done)
+    return [o.record.recipient for o in left]
 
 
 async def record_notified(
     session: AsyncSession, services: "Services", *, incident_id: int, person: Person,
     telegram_user_id: int | None = None,
-) -> NotifiedResult:
-    now = services.clock.now()
-    incident = await session.get(Incident, incident_id)
-    if incident is None:
-        await audit.refused(session, at=now, actor_id=person.id,
-                            telegram_user_id=telegram_user_id, action="record notification",
-                            why="no such incident", incident_ref=incident_id)
-        return NotifiedResult("not_found")
-    if not await services.access.may_record_notification(session, person, incident):
-        await audit.refused(session, at=now, actor_id=person.id,
-                            telegram_user_id=telegram_user_id, incident_id=incident.id,
+) -> Result:
+    """The old single button ("Ofsted and responsible authority notified"): it cannot say
+    which recipient, how or the reference, so it records nothing and points to the
+    per-recipient buttons (a fresh reminder carries them)."""
+    inc = await session.get(Incident, incident_id)
+    if inc is None:
+        return Result("not_found")
+    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+        await audit.refused(session, at=services.clock.now(), actor_id=person.id,
+                            telegram_user_id=telegram_user_id, incident_id=inc.id,
                             action="record notification",
-                            why="not a manager of the team or a recipient of the reminder")
-        return NotifiedResult("refused", incident)
-    if not incident.notifiable:
-        return NotifiedResult("not_notifiable", incident)
-    res = await session.execute(
-        update(Incident)
-        .where(Incident.id == incident.id, Incident.notified_at.is_(None))
-        .values(notified_at=now, notified_by_id=person.id, notification_step=None,
-                notification_next_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.refresh(incident)
-    if res.rowcount != 1:
-        by = await session.get(Person, incident.notified_by_id) if incident.notified_by_id else None
-        return NotifiedResult("already", incident, by.name if by else "someone", incident.notified_at)
-    due = incident.notification_due_at
-    await audit.record(
-        session, "notification_recorded", at=now, actor_id=person.id,
-        telegram_user_id=telegram_user_id, incident_id=incident.id, deadline=due.isoformat() if due else None,
-        within_deadline=due is None or now <= due,
-        after_seconds=int((now - incident.reported_at).total_seconds()),
-    )
-    await _settle_reminders(session, services, incident, person, now)
-    return NotifiedResult("recorded", incident, person.name, now)
+                            why="not a notification owner, a manager of the team or a "
+                                "recipient of the reminder")
+        return Result("refused", inc)
+    return Result("old_button", inc, missing=[o.record.recipient
+                                              for o in await owed(session, inc.id)])
 
 
 async def _settle_reminders(session: AsyncSession, services: "Services", incident: Incident,
-                            by: Person, now: datetime) -> None:
-    """Unsent reminders are cancelled; sent ones are edited to show who recorded it."""
+                            now: datetime, event_id: int, done: str) -> None:
+    """Unsent reminders are cancelled; sent ones are edited to show it is all recorded."""
     await session.execute(
         update(Delivery)
         .where(Delivery.incident_id == incident.id, Delivery.kind == KIND,
@@ -94,11 +369,119 @@ async def _settle_reminders(session: AsyncSession, services: "Services", inciden
                                Delivery.status.in_(("pending", "sent")))
         .order_by(Delivery.id)
     )).scalars().all()
-    done = alerts.notification_done(services, incident, by)
+    settled = set((await session.execute(
+        select(Delivery.target_delivery_id).where(
+            Delivery.incident_id == incident.id, Delivery.method == "edit",
+            Delivery.idempotency_key.like("edit:%:notified:%"))
+    )).scalars())
     for d in rows:
+        if d.id in settled:  # a reminder of an earlier event, already shown as done
+            continue
         await enqueue(
-            session, key=f"edit:{d.id}:notified", kind="edit", method="edit", now=now,
-            chat_id=d.chat_id, incident_id=incident.id, priority=d.priority + 1,
+            session, key=f"edit:{d.id}:notified:{event_id}", kind="edit", method="edit",
+            now=now, chat_id=d.chat_id, incident_id=incident.id, priority=d.priority + 1,
             text=alerts.with_status(d.payload.get("text", ""), done), buttons=[],
             target_delivery_id=d.id,
         )
+
+
+# ------------------------------------------------------------------ events a manager opens
+
+async def open_by_manager(
+    session: AsyncSession, services: "Services", *, person: Person, event: str,
+    incident_ref: str | None = None, subject: str | None = None, note: str | None = None,
+    telegram_user_id: int | None = None,
+) -> Result:
+    """A section 47 enquiry's start or outcome on an incident, or a referral to the DBS
+    (about anyone working for the service, an incident optional): opens its own event."""
+    now = services.clock.now()
+    inc = None
+    if incident_ref:
+        inc = (await session.execute(select(Incident).where(
+            Incident.reference == incident_ref.strip().upper()))).scalar_one_or_none()
+        if inc is None:
+            return Result("not_found")
+    if event in (notifiable.S47_START, notifiable.S47_OUTCOME) and inc is None:
+        return Result("not_found")
+    if event == notifiable.DBS_REFERRAL and not notifiable.valid_subject(subject or ""):
+        return Result("bad_subject")
+    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            incident_id=inc.id if inc else None, action=f"open {event}",
+                            why="not a notification owner or a manager of the team")
+        return Result("refused", inc)
+    if inc is not None:
+        existing = (await session.execute(select(NotifiableEvent).where(
+            NotifiableEvent.incident_id == inc.id, NotifiableEvent.event == event)
+        )).scalar_one_or_none()
+        if existing is not None:
+            return Result("already", inc, at=existing.opened_at)
+    if event == notifiable.S47_OUTCOME and inc is not None:
+        started = (await session.execute(select(NotifiableEvent.id).where(
+            NotifiableEvent.incident_id == inc.id,
+            NotifiableEvent.event == notifiable.S47_START))).first()
+        if started is None:
+            return Result("no_start", inc)
+    ev = await open_event(session, services, event=event, now=now, incident=inc,
+                          subject=(subject or "").strip()[:100] or None, by=person)
+    if note:
+        await audit.record(session, "notification_note", at=now, actor_id=person.id,
+                           incident_id=inc.id if inc else None, notifiable_event=event,
+                           note=note.strip())
+    return Result("opened", inc, by_name=person.name, at=now,
+                  missing=[r.recipient for r in await records_of(session, [ev.id])])
+
+
+async def event_by_ref(session: AsyncSession, incident_ref: str,
+                       event: str | None = None) -> NotifiableEvent | None:
+    """The newest open event on an incident (or the named one)."""
+    q = select(NotifiableEvent).join(Incident, Incident.id == NotifiableEvent.incident_id).where(
+        Incident.reference == incident_ref.strip().upper())
+    if event:
+        q = q.where(NotifiableEvent.event == event)
+    else:
+        q = q.where(NotifiableEvent.closed_at.is_(None))
+    return (await session.execute(q.order_by(NotifiableEvent.id.desc()))).scalars().first()
+
+
+async def record_by_ref(session: AsyncSession, incident_ref: str, recipient: str,
+                        event: str | None = None) -> NotificationRecord | None:
+    """The recipient's record on an incident's event (the newest open one by default, else the
+    newest that names the recipient)."""
+    q = (select(NotificationRecord).join(NotifiableEvent,
+                                         NotifiableEvent.id == NotificationRecord.event_id)
+         .join(Incident, Incident.id == NotifiableEvent.incident_id)
+         .where(Incident.reference == incident_ref.strip().upper(),
+                NotificationRecord.recipient == recipient))
+    if event:
+        q = q.where(NotifiableEvent.event == event)
+    rows = (await session.execute(q.order_by(NotifiableEvent.id.desc()))).scalars().all()
+    return rows[0] if rows else None
+
+
+async def reference_received(session: AsyncSession, services: "Services", *, record_id: int,
+                             person: Person, field: str, text: str) -> Prompt:
+    """The reference typed after a tap: kept on the record unless one is there already."""
+    now = services.clock.now()
+    early, rec, ev, inc = await _check(session, services, person, record_id,
+                                       "record notification reference", None)
+    if early is not None:
+        raise Refused("may not record this notification", notification_texts.REFUSED,
+                      early.incident.id if early.incident else None)
+    column = {"reference": NotificationRecord.reference,
+              "confirm_reference": NotificationRecord.confirm_reference}.get(field)
+    if column is None:
+        raise Refused("unknown reference field", notification_texts.REFUSED)
+    value = text.strip()[:MAX_REFERENCE]
+    res = await session.execute(
+        update(NotificationRecord).where(NotificationRecord.id == rec.id, column.is_(None))
+        .values({column.key: value}).execution_options(synchronize_session=False))
+    await session.refresh(rec)
+    if res.rowcount != 1:
+        return Prompt(notification_texts.reference_already(rec.recipient,
+                                                           getattr(rec, field) or ""))
+    await audit.record(session, "notification_reference", at=now, actor_id=person.id,
+                       incident_id=inc.id if inc else None, notifiable_event=ev.event,
+                       recipient=rec.recipient, field=field, reference=value)
+    return Prompt(notification_texts.reference_kept(rec.recipient, value,
+                                                    inc.reference if inc else ""))

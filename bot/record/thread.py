@@ -56,7 +56,7 @@ from bot.delivery.outbox import (
     enqueue_long,
 )
 from bot.escalation import clocks
-from bot.record import attachments, oversight
+from bot.record import attachments, notification, oversight
 from bot.record import thread_texts as texts
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
@@ -70,8 +70,9 @@ from storage.models import Draft, Incident, IncidentMessage, Person
 if TYPE_CHECKING:
     from bot.services import Services
 
+NOTE_REFERENCE = "noteref"  # the reference a notified body gave, asked after the tap
 # "task_note": the next message is the note of a statutory task done (bot/record/tasks.py).
-THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note")
+THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note", NOTE_REFERENCE)
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send
@@ -139,6 +140,15 @@ async def _new_state(session: AsyncSession, services: "Services", person: Person
     session.add(draft)
     await session.flush()
     return draft
+
+
+async def ask_notification_reference(session: AsyncSession, services: "Services",
+                                     person: Person, chat_id: int, *, incident_id: int,
+                                     record_id: int, field: str) -> Draft:
+    """After a notification (or its written confirmation) is recorded by a tap: the next
+    thing the person types is the reference it was given."""
+    return await _new_state(session, services, person, chat_id, NOTE_REFERENCE,
+                            incident_id=incident_id, record_id=record_id, field=field)
 
 
 async def _incident(session: AsyncSession, incident_id: int | None) -> Incident:
@@ -290,6 +300,13 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
                              code=data.get("code", ""), text=text)
         end_state(draft, now, finished=True)
         return result
+
+    if draft.step == NOTE_REFERENCE:
+        prompt = await notification.reference_received(
+            session, services, record_id=int(data.get("record_id") or 0), person=person,
+            field=str(data.get("field") or ""), text=text)
+        end_state(draft, now, finished=True)
+        return prompt
 
     if draft.step == "reopen":
         result = await reopen(session, services, incident=incident, person=person, reason=text)

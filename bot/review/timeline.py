@@ -28,6 +28,7 @@ from bot.escalation import policy as escalation
 from bot.record.incidents import holder_ids
 from bot.review.lists import first_step_due
 from bot.review.paging import pack, split_escaped, tg_len
+from bot.rules import notifiable
 from bot.rules.outcomes import outcome_label
 from bot.rules.reasons import reason_label
 from bot.texts import MAX_MESSAGE, h, waited, when
@@ -147,10 +148,13 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         names_to = ", ".join(_name(names, t) for t in to) if isinstance(to, list) else _name(names, to)
         what = {"reminded": "Reminder", "escalated": "Escalation",
                 "outcome_reminded": "Outcome reminder",
-                "notification_reminded": "Ofsted notification reminder"}[event]
+                "notification_reminded": "Schedule 7 notification reminder"}[event]
         text = f"{what} ({d.get('step', '?')}) to {names_to or 'nobody'}"
+        if event == "notification_reminded" and d.get("missing"):
+            text += " — still to record: " + ", ".join(
+                notifiable.SHORT.get(m, m) for m in d["missing"])
         if event == "notification_reminded" and d.get("overdue"):
-            text += " — the 24-hour deadline has passed"
+            text += " — the deadline has passed"
         late = d.get("late_seconds") or 0
         if late and late > 60:
 
@@ -167,7 +171,7 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         return (f"Nobody in the chain could be reached for {d.get('step', '?')}: sent to the "
                 f"last resort, {', '.join(_name(names, t) for t in d.get('to') or []) or 'nobody'}"
                 ), ""
-    if event == "notification_recorded":
+    if event == "notification_recorded":  # before the register (one button for all)
         return f"Notification to Ofsted and the responsible authority recorded by {who}", ""
     if event == "oversight_recorded":
         actions = d.get("actions") or []
@@ -178,6 +182,8 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         return f"Management oversight recorded by {who or 'someone'}", body
     if event == "close_held_for_oversight":
         return f"Closing by {who or 'someone'} held: management oversight needed first", ""
+    if event in NOTIFICATION_EVENTS:
+        return _notification_line(event, d, who, settings), ""
     if event == "closed":
 
         return f"Closed by {who or 'someone'} — outcome: {outcome_label(d.get('outcome'))}", ""
@@ -203,6 +209,41 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         text += " — " + ", ".join(parts)
     body = d.get("text") if isinstance(d.get("text"), str) else ""
     return text, body
+
+
+NOTIFICATION_EVENTS = ("notification_opened", "notification_made", "notification_confirmed",
+                       "notification_not_required", "notification_not_notifiable",
+                       "notification_complete", "notification_reference")
+
+
+def _notification_line(event: str, d: dict[str, Any], who: str | None,
+                       settings: Settings) -> str:
+    """The Schedule 7 register's events, as the chronology shows them."""
+    key = d.get("notifiable_event") or ""
+    cat = settings.category(key)
+    what = notifiable.EVENT_LABELS.get(key) or (cat.label if cat else key or "notifiable event")
+    to = notifiable.RECIPIENTS.get(d.get("recipient", ""), d.get("recipient") or "")
+    by = f" by {who}" if who else ""
+    if event == "notification_opened":
+        names = ", ".join(notifiable.SHORT.get(r, r) for r in d.get("recipients") or [])
+        return f"Notifiable ({what}){by}: to notify {names}, deadline {d.get('deadline')}"
+    if event == "notification_made":
+        ref = f", reference {d['reference']}" if d.get("reference") else ""
+        late = "" if d.get("within_deadline", True) else " — after the deadline"
+        return f"{to} notified by {d.get('method')}{ref}{by} ({what}){late}"
+    if event == "notification_confirmed":
+        ref = f", reference {d['reference']}" if d.get("reference") else ""
+        return f"{to}: phone notification confirmed in writing{ref}{by}"
+    if event == "notification_reference":
+        what_ref = "written confirmation" if d.get("field") == "confirm_reference" else \
+            "notification"
+        return f"{to}: {what_ref} reference {d.get('reference')} recorded{by}"
+    if event == "notification_not_required":
+        return f"{to}: not required ({d.get('reason')}){by}"
+    if event == "notification_not_notifiable":
+        return f"Not notifiable, after review ({what}){by}: {d.get('reason')}"
+    return f"Every notification recorded ({what})" + (
+        "" if d.get("within_deadline", True) else " — after the deadline")
 
 
 async def build(session: AsyncSession, services: Any, incident: Incident) -> Timeline:

@@ -56,8 +56,9 @@ async def _history(world):
     await world.settle()
     reminder = await jones.wait_for("must be notified without delay")
     world.clock.advance(minutes=20)  # 10:50
-    await jones.click("Ofsted and responsible authority notified",
-                      message_id=reminder.message_id)
+    for label in ("Ofsted: online form", "Placing authority: email"):
+        await jones.click(label, message_id=reminder.message_id)
+        await jones.wait_for_answer()
     await world.settle()
 
     world.clock.advance(hours=3, minutes=10)  # 14:00: A1's worker changes

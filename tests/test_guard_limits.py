@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEvent
+
+
+@pytest.fixture
+def settings_overrides():
+    """A low command limit: every reply in a chat is paced at Telegram's one a second, so
+    twenty-five /help answers would take half a minute of real time."""
+    return {"limits": {"commands_per_minute": 4}}
 
 ACCOUNTS = 50
 EACH = 20

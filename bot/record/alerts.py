@@ -20,7 +20,7 @@ from bot.texts import URGENCY_MARK, h, hhmm, when
 from storage.models import Incident, IncidentMessage, Person
 
 if TYPE_CHECKING:
-    from bot.record.incidents import Submitted
+    from bot.record.prompt import Submitted
     from bot.services import Services
 
 ALERT_KINDS = ("alert", "copy", "reminder", "escalation")

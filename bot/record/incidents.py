@@ -7,7 +7,7 @@ at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from bot.people import oncall
 from bot.people.access import on_behalf_of as escalation_on_behalf_of
 from bot.people.info import person_info
 from bot.record import alerts, attachments, notification
+from bot.record.prompt import Submitted
 from bot.rules.reasons import reason_label
 from bot.rules.roles import CHILD_PROTECTION, LADO
 from bot.rules.routing import (
@@ -136,14 +137,6 @@ async def routing_input(
         ),
         people,
     )
-
-
-@dataclass
-class Submitted:
-    incident: Incident
-    told: list[tuple[Person, str]] = field(default_factory=list)  # (person, reason)
-    phone_advice: list[tuple[str, str]] = field(default_factory=list)
-    nobody_reachable: bool = False
 
 
 async def submit_report(

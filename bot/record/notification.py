@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import audit
 from bot.delivery.outbox import enqueue
 from bot.record import alerts, notification_texts
+from bot.record.owed import Owed
 from bot.record.prompt import Prompt, Refused
 from bot.rules import notifiable
 from storage.models import (
@@ -119,18 +120,6 @@ async def records_of(session: AsyncSession, event_ids: list[int]) -> list[Notifi
         select(NotificationRecord).where(NotificationRecord.event_id.in_(event_ids))
         .order_by(NotificationRecord.event_id, NotificationRecord.id)
     )).scalars())
-
-
-@dataclass
-class Owed:
-    """One recipient still owed on an open event: not made, or a phone call unconfirmed."""
-
-    event: NotifiableEvent
-    record: NotificationRecord
-
-    @property
-    def needs_confirmation(self) -> bool:
-        return self.record.made_at is not None
 
 
 async def owed(session: AsyncSession, incident_id: int) -> list[Owed]:

@@ -10,7 +10,7 @@ from bot.rules import notifiable
 from bot.texts import h, waited, when
 
 if TYPE_CHECKING:
-    from bot.record.notification import Owed
+    from bot.record.owed import Owed
     from bot.services import Services
     from storage.models import Incident
 

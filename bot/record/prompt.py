@@ -7,19 +7,27 @@ thread (``bot/record/thread.py``) so neither imports the other for these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.record.incidents import Submitted
+from storage.models import Incident, Person
 
 Buttons = list[list[tuple[str, str]]]
+
+
+@dataclass
+class Submitted:
+    """A report as submitted: the incident, who was told (and why), whom to phone."""
+
+    incident: Incident
+    told: list[tuple[Person, str]] = field(default_factory=list)  # (person, reason)
+    phone_advice: list[tuple[str, str]] = field(default_factory=list)
+    nobody_reachable: bool = False
 
 
 @dataclass
 class Prompt:
     text: str
     buttons: Buttons = field(default_factory=list)
-    submitted: "Submitted | None" = None
+    submitted: Submitted | None = None
     done: bool = False  # the draft is finished (submitted or discarded)
     wake: bool = False  # deliveries were owed: wake the dispatcher after the commit
     files_for: int | None = None  # an incident whose attachments may need keeping on disk

@@ -5,17 +5,23 @@ what on *Needs action* and *Open reports*, for every role (the seeded record of
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import timedelta
+import os
+import re
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.people import relinking
+from bot.people import relinking, web_sessions
+from bot.rules.durations import parse_duration
 from bot.web import initdata
 from storage.models import AuditEvent, Person, WebSession
 from tests import review_seed
-from tests.conftest import TOKEN
+from tests.conftest import ROOT, TOKEN
 from tests.web_helpers import csrf_of, start_console
 
 
@@ -33,6 +39,13 @@ async def console(services, clock):
         yield c
     finally:
         await c.close()
+
+
+def _configure(services, **web) -> None:
+    """Change [web] settings of the running console (as a restart with them would)."""
+    settings = services.settings
+    services.settings = settings.model_copy(
+        update={"web": settings.web.model_copy(update=web)})
 
 
 async def _get(client, url) -> tuple[int, str]:
@@ -121,7 +134,7 @@ async def test_open_reports_filters_and_pages(console, services):
     status, page = await _get(admin, console.url("/web/open?worker=sw-khan"))
     assert refs["r2"] in page and refs["r9"] in page and refs["r8"] not in page
     # Paging: 10 reports not closed, 5 a page (the smallest page size).
-    services.settings.web.__dict__["page_size"] = 5
+    _configure(services, page_size=5)
     status, first = await _get(admin, console.url("/web/open"))
     assert "Page 1 of 2" in first and "Next page" in first and "Previous page" not in first
     status, second = await _get(admin, console.url("/web/open?page=2"))
@@ -251,3 +264,38 @@ async def test_sessions_end_when_the_person_is_deactivated_or_relinked(console, 
     ended = await _events(services, "web_sessions_ended")
     assert [(e.details["person"], e.details["why"]) for e in ended] == [
         ("lado-1", "deactivated"), ("sw-khan", "relinked")]
+
+
+async def test_a_session_ends_at_its_absolute_limit_however_busy(console, clock):
+    _configure(console.services, session_max=parse_duration("1h"))
+    jones = await console.client("tm-jones")
+    for _ in range(2):
+        clock.advance(minutes=25)
+        assert (await _get(jones, console.url("/web/needs")))[0] == 200
+    clock.advance(minutes=11)  # 61 minutes after signing in, 11 since the last request
+    assert (await _get(jones, console.url("/web/needs")))[0] == 401
+
+
+async def test_fosterbot_web_serves_the_console_alone(console, tmp_path):
+    """``fosterbot web`` against the same database: a link the bot issued signs in there."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{console.services.settings.database.url}"\n'
+                   '[web]\nenabled = true\npublic_base_url = "http://127.0.0.1"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOSTERBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(cfg), "web", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        client = console.anonymous()
+        assert (await _get(client, base + "/web/needs"))[0] == 401
+        async with console.services.db.write() as s:  # that process keeps the real time
+            token = await web_sessions.issue_link(s, await s.get(Person, "tm-jones"),
+                                                  now=datetime.now(UTC), ttl=timedelta(minutes=10))
+        async with client.post(base + "/web/signin", data={"token": token}) as r:
+            assert r.status == 200 and console.seeded.refs["r8"] in await r.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, (await proc.stderr.read()).decode()

@@ -103,6 +103,12 @@ async def test_each_role_sees_what_the_bot_would_show_them(console):
     status, page = await _get(lee, open_ + "?team=north")  # no team filter for workers
     assert status == 200 and north_late not in page and south_late in page
 
+    # The console's front door leads reviewers to needs action, workers to their reports.
+    for client, page_name in ((jones, "needs"), (admin, "needs"), (patel, "open"),
+                              (lee, "open")):
+        async with client.get(console.url("/web/"), allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == f"/web/{page_name}"
+
     # Signed out: 401 everywhere, with how to sign in.
     anon = console.anonymous()
     for url in (needs, open_, console.url("/web/")):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.config import ConfigError, parse_settings
 from bot.people import relinking, web_sessions
 from bot.rules.durations import parse_duration
 from bot.web import initdata
@@ -312,3 +313,13 @@ async def test_fosterbot_web_serves_the_console_alone(console, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0, (await proc.stderr.read()).decode()
+
+
+def test_web_settings_are_checked_by_key():
+    with pytest.raises(ConfigError, match=r"web\.public_base_url: expected an address"):
+        parse_settings({"web": {"public_base_url": "console.example.org"}})
+    with pytest.raises(ConfigError, match=r"web\.session_idle: use a clock time"):
+        parse_settings({"web": {"session_idle": "1 working day"}})
+    web = parse_settings({"web": {"public_base_url": "https://c.example.org/"}}).web
+    assert web.public_base_url == "https://c.example.org" and web.secure
+    assert not web.enabled and web.link_ttl.amount == timedelta(minutes=10)

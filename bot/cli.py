@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot import audit
+from bot import audit, logs
 from bot.app import (
     SchemaOutOfDate,
     check_schema,
@@ -68,11 +68,11 @@ To try fosterbot without Telegram, run:  fosterbot demo
 
 
 def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
+    """Log to stderr at ``log_level``, as text or JSON lines (``[logging] format``)."""
     level = "DEBUG" if verbose else (settings.log_level if settings else "INFO")
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logs.formatter(settings.logging.format if settings else "text"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -36,6 +36,7 @@ from bot.rules.oversight import needs_oversight
 TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "FOSTERBOT_CONFIG"
+LOG_FORMAT_ENV = "FOSTERBOT_LOG_FORMAT"  # overrides [logging] format
 DEFAULT_CONFIG_PATH = "config.toml"
 
 
@@ -353,6 +354,13 @@ class HealthSettings(_Strict):
     port: int = Field(DEFAULT_HEALTH_PORT, ge=0, le=65535)  # 0: no health server while polling
 
 
+class LoggingSettings(_Strict):
+    """How log lines are written (``bot/logs.py``): ``text`` for people, ``json`` (one object
+    per line, with the update id and incident reference) for a log search tool."""
+
+    format: Literal["text", "json"] = "text"
+
+
 class DigestSettings(_Strict):
     """The morning digest: each team manager's needs-action list, once a working day."""
 
@@ -513,6 +521,7 @@ class Settings(_Strict):
     retention: RetentionSettings = RetentionSettings()
     statutory: StatutorySettings = StatutorySettings()
     log_level: str = "INFO"
+    logging: LoggingSettings = LoggingSettings()
     # [escalation] last_resort: the person or rota id a step goes to when nobody else in
     # the chain can be reached (checked against the directory by ``fosterbot run``).
     last_resort: str = Field(default="", exclude=True)
@@ -648,9 +657,17 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     elif path is not None:
         raise ConfigError(f"{p}: no such configuration file")
     settings = parse_settings(data, source=str(p))
+    extra: dict[str, Any] = {}
+    log_format = env.get(LOG_FORMAT_ENV, "").strip().lower()
+    if log_format:
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"{LOG_FORMAT_ENV}: {log_format!r} is not a log format; "
+                              "use text or json")
+        extra["logging"] = LoggingSettings(format=log_format)
     return settings.model_copy(
         update={
             "token": env.get(TOKEN_ENV, "").strip(),
             "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip(),
+            **extra,
         }
     )

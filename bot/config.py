@@ -37,6 +37,9 @@ TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "FOSTERBOT_CONFIG"
 LOG_FORMAT_ENV = "FOSTERBOT_LOG_FORMAT"  # overrides [logging] format
+# The same secrets as systemd credentials ($CREDENTIALS_DIRECTORY/NAME), when not in the env.
+TOKEN_CREDENTIAL = "telegram-token"
+WEBHOOK_SECRET_CREDENTIAL = "webhook-secret"
 DEFAULT_CONFIG_PATH = "config.toml"
 
 
@@ -644,6 +647,19 @@ def resolve_config_path(path: str | None) -> Path:
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
 
 
+def _credential(name: str, env: Any) -> str:
+    """A secret systemd passed with ``LoadCredential=NAME:…`` (``$CREDENTIALS_DIRECTORY/NAME``),
+    "" when none. (The data keys are read the same way by ``storage.crypto``, which may not
+    import this module, nor this module storage.)"""
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return ""
+    try:
+        return (Path(folder) / name).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
 def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
     """Read and validate the configuration; a missing file means all defaults."""
     env = os.environ if env is None else env
@@ -666,8 +682,10 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
         extra["logging"] = LoggingSettings(format=log_format)
     return settings.model_copy(
         update={
-            "token": env.get(TOKEN_ENV, "").strip(),
-            "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip(),
+            # The environment, else a systemd credential (LoadCredential=, see deploy/).
+            "token": env.get(TOKEN_ENV, "").strip() or _credential(TOKEN_CREDENTIAL, env),
+            "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip()
+            or _credential(WEBHOOK_SECRET_CREDENTIAL, env),
             **extra,
         }
     )

@@ -123,6 +123,8 @@ class Metrics:
                 self.updates.labels(kind, result)
         for result in DELIVERY_RESULTS:
             self.deliveries.labels(result)
+        for kind in ("unavailable", "other"):
+            self.database_errors.labels(kind)
         for role in LEADER_ROLES:
             self.leader.labels(role).set(0)
 

@@ -16,7 +16,7 @@ Decisions:
   leaves a half file under the name and never spoils the previous backup of
   that name.
 * **Restore refuses a database that holds data** — any row in any table but
-  Alembic's version — unless ``force`` (then, on PostgreSQL, ``pg_restore
+  those the migrations fill (``SCHEMA_ONLY_TABLES``) — unless ``force`` (then, on PostgreSQL, ``pg_restore
   --clean`` drops the objects the backup holds first). An empty database, or one
   only ``fosterbot db upgrade`` has touched, is restored into without asking.
   Stop the bot before a restore; start it after: the engine then runs every step
@@ -45,7 +45,8 @@ from storage import files
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_CUSTOM_MAGIC = b"PGDMP"
-VERSION_TABLE = "alembic_version"
+# Rows the migrations themselves write: a database holding only these is empty.
+SCHEMA_ONLY_TABLES = ("alembic_version", "audit_head")
 PG_CLIENT_HINT = ("install the PostgreSQL client programs of the server's major version or "
                   "newer (Debian: apt-get install postgresql-client)")
 
@@ -208,7 +209,7 @@ def _sqlite_tables_with_rows(conn: sqlite3.Connection) -> list[str]:
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "ORDER BY name")]
-    return [n for n in names if n != VERSION_TABLE
+    return [n for n in names if n not in SCHEMA_ONLY_TABLES
             and conn.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone() is not None]
 
 
@@ -248,7 +249,7 @@ async def _pg_tables_with_rows(url: str) -> list[str]:
                 "ORDER BY tablename"))).scalars().all()
             out = []
             for name in names:
-                if name == VERSION_TABLE:
+                if name in SCHEMA_ONLY_TABLES:
                     continue
                 row = (await conn.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1'))).first()
                 if row is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
 import stat
 
 import asyncpg
@@ -100,3 +102,22 @@ async def test_a_missing_pg_dump_and_a_wrong_kind_of_backup_are_clear_errors(
     with pytest.raises(backup.BackupError, match="not a SQLite backup"):
         await backup.restore(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", dump)
     assert not (tmp_path / "x.db").exists()
+
+
+async def test_a_freshly_migrated_database_counts_as_empty(sqlite_template, tmp_path):
+    """`fosterbot db upgrade` then `db restore` needs no --force; one row of data does."""
+    source, target = tmp_path / "old.db", tmp_path / "new.db"
+    shutil.copy(sqlite_template, source)
+    with sqlite3.connect(source) as conn:
+        conn.execute("INSERT INTO teams (id, name) VALUES ('north', 'North')")
+    conn.close()
+    saved = tmp_path / "saved.backup"
+    await backup.backup(f"sqlite+aiosqlite:///{source}", saved)
+    shutil.copy(sqlite_template, target)
+    url = f"sqlite+aiosqlite:///{target}"
+    await backup.restore(url, saved)
+    with pytest.raises(backup.BackupError, match=r"not empty \(rows in teams\)"):
+        await backup.restore(url, saved)
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT name FROM teams").fetchall() == [("North",)]
+    conn.close()

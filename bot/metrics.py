@@ -118,11 +118,14 @@ class Metrics:
             "How late the most overdue escalation step is (0 when none)", registry=r)
         self.database_up = Gauge(
             "fosterbot_database_up", "1 when the database answered the scrape", registry=r)
-        for kind in UPDATE_KINDS + ("other",):
-            for result in UPDATE_RESULTS:
-                self.updates.labels(kind, result)
-        for result in DELIVERY_RESULTS:
-            self.deliveries.labels(result)
+        # The children the hot path uses, looked up once (``labels()`` takes a lock each time).
+        self._updates = {(kind, result): self.updates.labels(kind, result)
+                         for kind in UPDATE_KINDS + ("other",) for result in UPDATE_RESULTS}
+        self._handler_seconds = {kind: self.handler_seconds.labels(kind)
+                                 for kind in UPDATE_KINDS + ("other",)}
+        self._deliveries = {result: self.deliveries.labels(result)
+                            for result in DELIVERY_RESULTS}
+        self._requests: dict[tuple[str, str], Any] = {}
         for kind in ("unavailable", "other"):
             self.database_errors.labels(kind)
         for role in LEADER_ROLES:
@@ -143,13 +146,15 @@ class Metrics:
             raise
         finally:
             _current.reset(token)
-            self.handler_seconds.labels(kind).observe(time.perf_counter() - started)
-            self.updates.labels(kind, outcome.result).inc()
+            self._handler_seconds[kind].observe(time.perf_counter() - started)
+            counter = self._updates.get((kind, outcome.result))
+            (counter or self.updates.labels(kind, outcome.result)).inc()
 
     def delivery(self, result: str | None) -> None:
         """One outbox delivery's recorded result (None: nothing to count)."""
-        if result in DELIVERY_RESULTS:
-            self.deliveries.labels(result).inc()
+        counter = self._deliveries.get(result)  # type: ignore[arg-type]
+        if counter is not None:
+            counter.inc()
 
     def step_fired(self, clock: str, lateness: timedelta | None) -> None:
         self.steps.labels(clock).inc()
@@ -162,7 +167,11 @@ class Metrics:
             self.steps.labels(clock).inc(count)
 
     def telegram_request(self, method: str, result: str) -> None:
-        self.telegram_requests.labels(method, result).inc()
+        key = (method, result)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.telegram_requests.labels(method, result)
+        counter.inc()
 
     def set_leader(self, role: str, leading: bool) -> None:
         """1 while this instance leads for ``role`` (``dispatcher``, ``engine``)."""
@@ -174,6 +183,8 @@ class Metrics:
         sync_engine = getattr(engine, "sync_engine", engine)
 
         def counted(context: Any) -> None:
+            if getattr(context, "is_pre_ping", False):
+                return  # a stale pooled connection, replaced without anyone noticing
             error = context.original_exception or context.sqlalchemy_exception
             kind = "unavailable" if error is not None and is_unavailable(error) else "other"
             self.database_errors.labels(kind).inc()

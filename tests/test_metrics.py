@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.metrics import Metrics
-from storage.models import Delivery, EscalationAction
+from storage.models import AuditEvent, Delivery, EscalationAction
 from tests.conftest import make_settings
 from tests.escalation_helpers import tick
 from tests.world import World
@@ -130,6 +130,37 @@ async def test_backlog_and_watchdog_are_read_at_scrape_time(polled):
     assert total(m, "fosterbot_watchdog_ok") == 0
     assert total(m, "fosterbot_escalation_overdue_steps") == 1  # step2, due at 10:30
     assert total(m, "fosterbot_escalation_oldest_overdue_seconds") == 46 * 60
+
+
+async def test_failed_rerouted_and_rate_limited_deliveries_are_counted(polled):
+    """Priya has blocked the bot: her alert fails and goes to her cover, Omar, whose first
+    send is answered 429. The counters agree with the record and the emulator's errors."""
+    w = polled
+    _patel, khan, smith = await w.link_all("sw-patel", "sw-khan", "carer-smith")
+    w.fake.block(5002)
+    w.fake.fail_next("sendMessage", retry_after=1, chat_id=5003)
+    ref = await w.report(smith, child="A1", category="Other / general update", text="Update")
+    await w.settle()
+    w.clock.advance(seconds=2)  # the 429's wait is over (on the injected clock)
+    w.runner.dispatcher.wake()
+    await khan.wait_for(ref, timeout=10)
+    await w.settle()
+
+    m = await scrape(w)
+    failed = await count(w, select(func.count()).select_from(Delivery)
+                         .where(Delivery.status == "failed"))
+    rerouted = await count(w, select(func.count()).select_from(AuditEvent)
+                           .where(AuditEvent.event == "rerouted"))
+    assert failed >= 1 and total(m, "fosterbot_deliveries_total", result="failed") == failed
+    assert rerouted >= 1 and total(m, "fosterbot_deliveries_total", result="rerouted") \
+        == rerouted
+    assert total(m, "fosterbot_deliveries_total", result="rate_limited") == 1
+    assert total(m, "fosterbot_telegram_requests_total", result="rate_limited") \
+        == w.fake.counters["injected_failures"] == 1
+    assert total(m, "fosterbot_telegram_requests_total", method="sendMessage", result="error") \
+        == w.fake.counters["errors"] >= 1  # Telegram's 403s for the blocked chat
+    assert total(m, "fosterbot_telegram_requests_total", method="sendMessage") \
+        == w.fake.counters["sendMessage"]
 
 
 async def test_database_errors_are_counted_and_registries_are_separate(services):

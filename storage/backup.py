@@ -93,6 +93,11 @@ def _sqlite_file(url: str, *, must_exist: bool) -> Path:
     return path
 
 
+def _read_only(path: Path) -> str:
+    """A URI opening ``path`` read-only (percent-encoded: a name may hold ``?`` or ``#``)."""
+    return path.absolute().as_uri() + "?mode=ro"
+
+
 def _private_new(path: Path) -> None:
     """Create ``path`` empty, 0600 (it must not exist: a stale partial file is replaced)."""
     path.unlink(missing_ok=True)
@@ -101,7 +106,7 @@ def _private_new(path: Path) -> None:
 
 def _sqlite_backup(source: Path, partial: Path) -> None:
     _private_new(partial)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(_read_only(source), uri=True)
     try:
         dst = sqlite3.connect(partial)
         try:
@@ -214,7 +219,7 @@ def _sqlite_tables_with_rows(conn: sqlite3.Connection) -> list[str]:
 
 
 def _sqlite_restore(source: Path, target: Path, url: str, force: bool) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(_read_only(source), uri=True)
     try:
         check = src.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":

@@ -106,7 +106,7 @@ async def test_a_missing_pg_dump_and_a_wrong_kind_of_backup_are_clear_errors(
 
 async def test_a_freshly_migrated_database_counts_as_empty(sqlite_template, tmp_path):
     """`fosterbot db upgrade` then `db restore` needs no --force; one row of data does."""
-    source, target = tmp_path / "old.db", tmp_path / "new.db"
+    source, target = tmp_path / "old #1.db", tmp_path / "new.db"  # a name a URI must quote
     shutil.copy(sqlite_template, source)
     with sqlite3.connect(source) as conn:
         conn.execute("INSERT INTO teams (id, name) VALUES ('north', 'North')")

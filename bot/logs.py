@@ -29,8 +29,6 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-FORMATS = ("text", "json")
-FORMAT_ENV = "FOSTERBOT_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _update_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(

@@ -14,8 +14,9 @@ Every metric is named ``fosterbot_…``; the README lists them with the alert
 rules an operator should set (``deploy/prometheus-rules.yml``).
 
 The result of an update is kept in a context variable while it is handled, so
-the handlers further down (the duplicate check, the error handler) can say
-what became of it with :func:`mark_update` without knowing about metrics.
+the code further down that learns it (the duplicate check in
+``handlers/updates.py``, the error handler in ``bot/app.py``) says what became
+of it with :func:`mark_update`, without a handle on the metrics.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
+from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.delivery.outbox import Dispatcher
@@ -101,6 +102,7 @@ async def error_handler(update: object, context: BotContext) -> None:
         log.warning("update %s: the database is unavailable (%s); it will be retried",
                     update.update_id, error)
         failures.mark(context.application.bot_data, update.update_id)
+        metrics.mark_update("database_unavailable")
         chat = update.effective_chat
         if chat is not None and failures.should_tell(context.application.bot_data, chat.id,
                                                       update.update_id):
@@ -113,6 +115,7 @@ async def error_handler(update: object, context: BotContext) -> None:
                 log.warning("could not tell chat %s about the outage", chat.id, exc_info=True)
         raise ApplicationHandlerStop()  # no later group (nor the "handled" record) runs
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
+    metrics.mark_update("error")
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             if update.callback_query is not None:
@@ -144,11 +147,11 @@ def build_application(services: Services, pacing: Pacing | None = None) -> Appli
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.base_file_url)
         .context_types(ContextTypes(context=BotContext))
-        .concurrent_updates(PerChatUpdateProcessor(64))
+        .concurrent_updates(PerChatUpdateProcessor(64, metrics=services.metrics))
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout))
         .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
-        .rate_limiter(SharedRateLimiter(pacing))
+        .rate_limiter(SharedRateLimiter(pacing, metrics=services.metrics))
     )
     app = builder.build()
     app.bot_data["services"] = services
@@ -197,7 +200,7 @@ class BotRunner:
             self.services.db, self.app.bot, self.services.clock, settings.delivery,
             on_failure=functools.partial(rerouting.handle_failed_delivery,
                                          services=self.services),
-            pacing=pacing,
+            pacing=pacing, metrics=self.services.metrics,
         )
         self.services.dispatcher = self.dispatcher
         if set_commands:
@@ -208,9 +211,11 @@ class BotRunner:
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         await self.dispatcher.start()
+        self.services.metrics.set_leader("dispatcher", True)  # one instance: it leads
         self.engine = EscalationEngine(self.services)
         self.services.engine = self.engine
         await self.engine.start(self.app.job_queue)
+        self.services.metrics.set_leader("engine", True)
         self.housekeeper = Housekeeper(self.services)
         await self.housekeeper.start()
         console = build_console(self.services) if settings.web.enabled else None
@@ -267,10 +272,12 @@ class BotRunner:
             await self.housekeeper.stop()
             self.housekeeper = None
         if self.engine is not None:
+            self.services.metrics.set_leader("engine", False)
             await self.engine.stop()
             self.services.engine = None
             self.engine = None
         if self.dispatcher is not None:
+            self.services.metrics.set_leader("dispatcher", False)
             await self.dispatcher.stop()
         if self.app.running:
             await self.app.stop()

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot import audit
+from bot import audit, logs
 from bot.app import (
     SchemaOutOfDate,
     check_schema,
@@ -49,7 +49,7 @@ from bot.rules import notifiable
 from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
 from bot.web.server import serve_alone
-from storage import crypto, files, keys, migrate, queries
+from storage import backup, crypto, files, keys, migrate, queries
 from storage.db import Database
 from storage.models import Person
 
@@ -70,11 +70,11 @@ To try fosterbot without Telegram, run:  fosterbot demo
 
 
 def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
+    """Log to stderr at ``log_level``, as text or JSON lines (``[logging] format``)."""
     level = "DEBUG" if verbose else (settings.log_level if settings else "INFO")
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logs.formatter(settings.logging.format if settings else "text"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -93,6 +93,36 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(migrate.upgrade(settings.database.url))
     print(f"database at {migrate.head_revision()}: {_safe_url(settings.database.url)}")
+    return 0
+
+
+def cmd_db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """A consistent copy of the whole database while the bot runs (storage/backup.py)."""
+    try:
+        done = asyncio.run(backup.backup(settings.database.url, args.file))
+    except backup.BackupError as exc:
+        print(f"error: no backup was made: {redaction.redact(str(exc))}", file=sys.stderr)
+        return 1
+    print(f"backup of {_safe_url(settings.database.url)} written to {done.path} "
+          f"({done.size} bytes, {done.method}, mode 0600)")
+    return 0
+
+
+def cmd_db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Put a backup back (the bot stopped); refused over data unless --force."""
+    url = settings.database.url
+    try:
+        done = asyncio.run(backup.restore(url, args.file, force=args.force))
+    except backup.BackupError as exc:
+        print(f"error: {redaction.redact(str(exc))}", file=sys.stderr)
+        return 1
+    print(f"restored {done.path} into {_safe_url(url)} ({done.method})")
+    current, head = asyncio.run(migrate.current_revision(url)), migrate.head_revision()
+    if current != head:
+        print(f"the restored schema is at {current}, this version needs {head}: "
+              "run `fosterbot db upgrade` before `fosterbot run`")
+    print("check it with `fosterbot audit verify`, then start the bot: it runs every "
+          "escalation step that fell due meanwhile")
     return 0
 
 
@@ -636,6 +666,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
     db.add_parser("upgrade", help="create or migrate the database").set_defaults(fn=cmd_db_upgrade)
+    bk = db.add_parser("backup", help="write a consistent backup of the whole database to "
+                                      "FILE while the bot runs (mode 0600)")
+    bk.add_argument("file", metavar="FILE")
+    bk.set_defaults(fn=cmd_db_backup)
+    rs = db.add_parser("restore", help="restore a backup into the database (stop the bot "
+                                       "first); refused if the database holds data")
+    rs.add_argument("file", metavar="FILE")
+    rs.add_argument("--force", action="store_true",
+                    help="replace whatever the database holds with the backup")
+    rs.set_defaults(fn=cmd_db_restore)
 
     d = sub.add_parser("directory", help="teams, people, children, placements")
     dsub = d.add_subparsers(dest="dir_cmd", required=True)

@@ -36,6 +36,10 @@ from bot.rules.oversight import needs_oversight
 TOKEN_ENV = "FOSTERBOT_TELEGRAM_TOKEN"
 WEBHOOK_SECRET_ENV = "FOSTERBOT_WEBHOOK_SECRET"
 CONFIG_ENV = "FOSTERBOT_CONFIG"
+LOG_FORMAT_ENV = "FOSTERBOT_LOG_FORMAT"  # overrides [logging] format
+# The same secrets as systemd credentials ($CREDENTIALS_DIRECTORY/NAME), when not in the env.
+TOKEN_CREDENTIAL = "telegram-token"
+WEBHOOK_SECRET_CREDENTIAL = "webhook-secret"
 DEFAULT_CONFIG_PATH = "config.toml"
 
 
@@ -394,6 +398,13 @@ class WebSettings(_Strict):
         return self.public_base_url.startswith("https://")
 
 
+class LoggingSettings(_Strict):
+    """How log lines are written (``bot/logs.py``): ``text`` for people, ``json`` (one object
+    per line, with the update id and incident reference) for a log search tool."""
+
+    format: Literal["text", "json"] = "text"
+
+
 class DigestSettings(_Strict):
     """The morning digest: each team manager's needs-action list, once a working day."""
 
@@ -555,6 +566,7 @@ class Settings(_Strict):
     statutory: StatutorySettings = StatutorySettings()
     web: WebSettings = WebSettings()
     log_level: str = "INFO"
+    logging: LoggingSettings = LoggingSettings()
     # [escalation] last_resort: the person or rota id a step goes to when nobody else in
     # the chain can be reached (checked against the directory by ``fosterbot run``).
     last_resort: str = Field(default="", exclude=True)
@@ -677,6 +689,19 @@ def resolve_config_path(path: str | None) -> Path:
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
 
 
+def _credential(name: str, env: Any) -> str:
+    """A secret systemd passed with ``LoadCredential=NAME:…`` (``$CREDENTIALS_DIRECTORY/NAME``),
+    "" when none. (The data keys are read the same way by ``storage.crypto``, which may not
+    import this module, nor this module storage.)"""
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return ""
+    try:
+        return (Path(folder) / name).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
 def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
     """Read and validate the configuration; a missing file means all defaults."""
     env = os.environ if env is None else env
@@ -690,9 +715,19 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     elif path is not None:
         raise ConfigError(f"{p}: no such configuration file")
     settings = parse_settings(data, source=str(p))
+    extra: dict[str, Any] = {}
+    log_format = env.get(LOG_FORMAT_ENV, "").strip().lower()
+    if log_format:
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"{LOG_FORMAT_ENV}: {log_format!r} is not a log format; "
+                              "use text or json")
+        extra["logging"] = LoggingSettings(format=log_format)
     return settings.model_copy(
         update={
-            "token": env.get(TOKEN_ENV, "").strip(),
-            "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip(),
+            # The environment, else a systemd credential (LoadCredential=, see deploy/).
+            "token": env.get(TOKEN_ENV, "").strip() or _credential(TOKEN_CREDENTIAL, env),
+            "webhook_secret": env.get(WEBHOOK_SECRET_ENV, "").strip()
+            or _credential(WEBHOOK_SECRET_CREDENTIAL, env),
+            **extra,
         }
     )

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.people.access import Access
 from bot.people.limits import Limits
 from bot.rules.workhours import WorkingCalendar
@@ -77,6 +78,7 @@ class Services:
     engine: EngineHandle | None = None
     poller: PollerHandle | None = None
     bot_username: str = ""
+    metrics: Metrics = field(default_factory=Metrics)  # this instance's own registry
     calendar: WorkingCalendar = field(init=False)  # working hours, from the settings
     tz: ZoneInfo = field(init=False)
     limits: Limits = field(init=False)  # abuse limits (strangers, commands)
@@ -86,6 +88,7 @@ class Services:
         self.tz = ZoneInfo(self.settings.service.timezone)
         self.limits = Limits(stranger_window=self.settings.limits.stranger_window.amount,
                              commands_per_minute=self.settings.limits.commands_per_minute)
+        self.metrics.watch_database(self.db.engine)
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.tz)

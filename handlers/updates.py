@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot import metrics
 from bot.runtime import updates
 from handlers.common import BotContext, load_sender
 from storage.db import is_unavailable
@@ -25,6 +26,7 @@ async def skip_if_seen(update: Update, context: BotContext) -> None:
     async with context.services.db.read() as s:
         if await updates.seen_in(s, update.update_id):
             log.info("update %s was already handled; ignoring the redelivery", update.update_id)
+            metrics.mark_update("duplicate")
             raise ApplicationHandlerStop()
         await load_sender(s, update, context)
 

@@ -45,7 +45,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import JSON, Text, TypeDecorator
 
+from storage import files
+
 ENV = "FOSTERBOT_DATA_KEYS"
+CREDENTIAL = "data-keys"  # or a systemd credential of this name (deploy/fosterbot.service)
 PREFIX = "enc:v1:"
 RAW = "raw:"
 FILE_MAGIC = b"FBENC1"
@@ -192,7 +195,7 @@ def keyring() -> Keyring:
     """The keys of this process: read from ``FOSTERBOT_DATA_KEYS`` on first use."""
     global _installed
     if _installed is None:
-        _installed = Keyring.parse(os.environ.get(ENV))
+        _installed = Keyring.parse(os.environ.get(ENV) or files.credential(CREDENTIAL))
     return _installed
 
 

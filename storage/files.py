@@ -96,6 +96,22 @@ def prepare_sqlite(url: str) -> None:
             os.chmod(side, FILE_MODE)
 
 
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"  # set by systemd for LoadCredential=
+
+
+def credential(name: str, env: Any = None) -> str:
+    """A secret systemd passed with ``LoadCredential=NAME:…`` (``$CREDENTIALS_DIRECTORY/NAME``),
+    stripped; "" when there is none. Such a file is readable by this service only and never
+    in the process environment (deploy/fosterbot.service)."""
+    folder = (os.environ if env is None else env).get(CREDENTIALS_ENV)
+    if not folder:
+        return ""
+    try:
+        return (Path(folder) / name).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
 def set_process_umask() -> int:
     """umask 077 for the whole process; returns the previous one."""
     return os.umask(PROCESS_UMASK)

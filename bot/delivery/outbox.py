@@ -78,6 +78,7 @@ from bot.clock import Clock
 from bot.delivery import leases
 from bot.delivery.pacing import Monotonic, Pacing, Sleep, outbox_send
 from bot.delivery.stopping import unless_stopped
+from bot.metrics import Metrics
 from bot.texts import MAX_MESSAGE
 from storage import queries
 from storage.db import Database
@@ -207,9 +208,10 @@ class Dispatcher:
         per_chat_per_second: float = 1.0, per_chat_burst: int = 3,
         max_backlog: int | None = None, on_failure: FailureHook | None = None,
         monotonic: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep,
-        pacing: Pacing | None = None,
+        pacing: Pacing | None = None, metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.bot = bot
         self.clock = clock
         self.retry_for = retry_for
@@ -616,7 +618,7 @@ class Dispatcher:
         attempt = 0
         while True:
             try:
-                await self._record(row, outcome)
+                self.metrics.delivery(await self._record(row, outcome))
                 if attempt:
                     log.warning("dispatcher: delivery %s (%s) recorded after %d failed "
                                 "tries", row.id, outcome.status, attempt)
@@ -632,14 +634,15 @@ class Dispatcher:
                     return
                 await asyncio.sleep(min(RECORD_BACKOFF_MAX, 0.05 * 2 ** min(attempt, 10)))
 
-    async def _record(self, row: Delivery, outcome: SendOutcome) -> None:
+    async def _record(self, row: Delivery, outcome: SendOutcome) -> str | None:
+        """Record what Telegram answered; the result for the metrics (None: not counted)."""
         now = self.clock.now()
         if outcome.status == "lost":
-            return
+            return None
         async with self.db.write() as s:
             d = await s.get(Delivery, row.id)
             if d is None or d.status != "pending":
-                return
+                return None
             d.locked_until = None
             d.lease_owner = None
             if outcome.error is not None:  # kept after a later success: the row's history
@@ -656,14 +659,18 @@ class Dispatcher:
                         s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
                         delivery=d.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
                     )
-            elif outcome.status == "cancelled":
+                return "sent"
+            if outcome.status == "cancelled":
                 d.status = "cancelled"
-            elif outcome.status == "wait":
+                return "cancelled"
+            if outcome.status == "wait":
                 d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
-            elif outcome.status == "retry" and now - d.created_at < self.retry_for:
+                return None
+            if outcome.status == "retry" and now - d.created_at < self.retry_for:
                 d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
-            else:
-                await self._failed(s, d, outcome, now)
+                return "rate_limited" if outcome.hold_chat else "retried"
+            await self._failed(s, d, outcome, now)
+            return "failed"
 
     async def _failed(self, s: AsyncSession, d: Delivery, outcome: SendOutcome,
                       now: datetime) -> None:

@@ -41,6 +41,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
@@ -248,9 +250,26 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
     :class:`Pacing` and handles 429 by holding its rows)."""
 
-    def __init__(self, pacing: Pacing, *, max_wait: float = 60.0) -> None:
+    def __init__(self, pacing: Pacing, *, max_wait: float = 60.0,
+                 metrics: Metrics | None = None) -> None:
         self.pacing = pacing
         self.max_wait = max_wait
+        self.metrics = metrics or Metrics()
+
+    def _counted(self, callback, endpoint: str):
+        """``callback`` counting each request it makes by method and result (the metrics)."""
+        async def call(*args, **kwargs):
+            try:
+                result = await callback(*args, **kwargs)
+            except RetryAfter:
+                self.metrics.telegram_request(endpoint, "rate_limited")
+                raise
+            except BaseException:
+                self.metrics.telegram_request(endpoint, "error")
+                raise
+            self.metrics.telegram_request(endpoint, "ok")
+            return result
+        return call
 
     async def initialize(self) -> None:
         return None
@@ -259,6 +278,7 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
         return None
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        callback = self._counted(callback, endpoint)
         if _OUTBOX_SEND.get():
             return await callback(*args, **kwargs)
         chat = data.get("chat_id")

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot import audit, logs
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.engine import statutory, targets, texts
 from bot.escalation import policy as escalation
@@ -209,12 +209,14 @@ class EscalationEngine:
                 progressed = 0
                 for _at, clock, incident_id in due:
                     try:
-                        outcome = await self._run_one(clock, incident_id)
+                        with logs.scope():  # log lines name the step's incident
+                            outcome = await self._run_one(clock, incident_id)
                     except Exception:  # noqa: BLE001 - one bad incident must not stop the rest
                         log.exception("escalation step failed (incident %s, %s clock)",
                                       incident_id, clock)
                         continue
                     if outcome is not None:
+                        self.services.metrics.step_fired(clock, outcome)
                         progressed += 1
                         if outcome > self.services.settings.engine.late_margin.amount:
                             late.append(outcome)
@@ -222,7 +224,9 @@ class EscalationEngine:
                 if not progressed:
                     break  # what is left is held by another engine (or failing: logged)
             # The statutory-task clocks (bot/engine/statutory.py) ride on the same loop.
-            fired += await statutory.run_due(self.services, batch=self.batch)
+            tasks_fired = await statutory.run_due(self.services, batch=self.batch)
+            self.services.metrics.steps_fired("statutory", tasks_fired)
+            fired += tasks_fired
             self.last_sweep_at = self.services.clock.now()
             self.fired_total += fired
             if late:
@@ -316,6 +320,7 @@ class EscalationEngine:
             inc = (await s.execute(q)).scalar_one_or_none()
             if inc is None:
                 return None
+            logs.set_incident(inc.reference)
             key_text = inc.next_step if clock == MAIN else inc.notification_step
             due = inc.next_due_at if clock == MAIN else inc.notification_next_at
             key = escalation.parse_key(key_text)

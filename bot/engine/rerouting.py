@@ -77,6 +77,8 @@ async def handle_failed_delivery(
     if delivery.kind in alerts.ALERT_KINDS and delivery.person_id:
         result = await reroute(session, services, incident, delivery, outcome, now)
     await tell_manager(session, services, incident, delivery, outcome, now, result)
+    if result is not None:
+        services.metrics.delivery("rerouted")  # counted with the transaction about to commit
 
 
 async def _alert_states(session: AsyncSession, incident_id: int) -> tuple[set[str], set[str]]:

@@ -7,6 +7,7 @@ at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot import audit, logs
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
 from bot.escalation import clocks
 from bot.escalation import policy as escalation
@@ -46,6 +47,8 @@ from storage.models import (
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+log = logging.getLogger(__name__)
 
 # A long paste arrives split in messages of up to 4096 characters (Telegram's limit for one
 # message); up to four are joined into the description. The alert shows what fits and "Full
@@ -195,6 +198,9 @@ async def submit_report(
     )
     session.add(incident)
     await session.flush()
+    logs.set_incident(incident.reference)
+    log.info("%s reported: %s (%s) about %s", incident.reference, category.key,
+             category.urgency, child.ref)
     await audit.record(
         session, "reported", at=now, actor_id=carer.id, incident_id=incident.id,
         reference=incident.reference, child=child.ref, category=category.key,
@@ -257,6 +263,7 @@ async def acknowledge(
                             telegram_user_id=telegram_user_id, action="acknowledge",
                             why="no such incident", incident_ref=incident_id)
         return AckResult("not_found")
+    logs.set_incident(incident.reference)
     if not await services.access.may_acknowledge(session, person, incident):
         await audit.refused(session, at=now, actor_id=person.id,
                             telegram_user_id=telegram_user_id, incident_id=incident.id,

@@ -60,7 +60,7 @@ async def status(services: "Services") -> dict[str, Any]:
             select(func.count()).where(Delivery.status == "failed",
                                        Delivery.created_at >= now - timedelta(hours=24))
         )).scalar_one()
-    oldest, oldest_due = _aware(oldest), _aware(oldest_due)
+    oldest, oldest_due = aware(oldest), aware(oldest_due)
     margin = services.settings.engine.late_margin.amount
     stuck = oldest_due is not None and now - oldest_due > margin
     dispatcher = services.dispatcher
@@ -94,7 +94,7 @@ async def status(services: "Services") -> dict[str, Any]:
     return report
 
 
-def _aware(at: Any) -> datetime | None:
+def aware(at: Any) -> datetime | None:
     if isinstance(at, str):  # defensive: an aggregate without type processing
         at = datetime.fromisoformat(at)
     if at is not None and at.tzinfo is None:

@@ -4,7 +4,8 @@ python-telegram-bot's default handles one update at a time, so one slow
 handler stalls every user; ``concurrent_updates=True`` would let two updates
 from the same person race (a tap on Submit overtaking the text before it).
 This processor runs up to ``max_concurrent_updates`` at once but never two of
-the same chat together.
+the same chat together. Each update is handled inside a log scope naming it
+(``bot/logs.py``) and is counted, with its latency, in ``bot/metrics.py``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import logs
+from bot.metrics import Metrics
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int = 64, *,
+                 metrics: Metrics | None = None) -> None:
         super().__init__(max_concurrent_updates)
+        self.metrics = metrics or Metrics()
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
@@ -34,7 +40,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                with logs.scope(update_id=getattr(update, "update_id", None)), \
+                        self.metrics.handling(update):
+                    await coroutine
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:

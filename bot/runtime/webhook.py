@@ -16,11 +16,14 @@ between makes Telegram deliver the update again instead of losing it;
 ``processed_updates`` then skips it if it was in fact handled. While stopping,
 the server answers 503 so Telegram keeps the update for later.
 
-``GET /healthz`` (``bot/runtime/health.py``) is served next to the webhook, and so
-is the web console under ``/web`` when ``[web] enabled`` (built by ``bot.app``
-from ``bot/web`` and handed in as an aiohttp application). In polling
-mode it is served on its own when ``[health] port`` is set (0, the default,
-means no health server while polling).
+``GET /healthz`` (``bot/runtime/health.py``) and ``GET /metrics`` (Prometheus,
+``bot/runtime/scrape.py``) are served next to the webhook, and so is the web
+console under ``/web`` when ``[web] enabled`` (built by ``bot.app`` from
+``bot/web`` and handed in as an aiohttp application). In polling mode they are
+served on their own when ``[health] port`` is set (0 means no health server
+while polling). Put only the webhook path (and the console, if it is to be
+reached from outside) behind the public proxy: ``/healthz`` and ``/metrics`` are
+for the operator's network (``deploy/README.md``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.runtime import failures, health, inbound
+from bot.metrics import CONTENT_TYPE
+from bot.runtime import failures, health, inbound, scrape
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -89,6 +93,7 @@ class HttpServer:
     async def start(self) -> None:
         web_app = web.Application(client_max_size=2 * 1024 * 1024)
         web_app.router.add_get("/healthz", self._health)
+        web_app.router.add_get("/metrics", self._metrics)
         if self.app is not None:
             if not self._secret:
                 raise WebhookConfigError("refusing to serve a webhook without a secret token")
@@ -101,7 +106,8 @@ class HttpServer:
         self.port = self._runner.addresses[0][1]
         self._accepting = True
         log.info("listening on %s:%s (%s%s)", self.listen, self.port,
-                 "webhook and /healthz" if self.app is not None else "/healthz",
+                 "webhook, /healthz and /metrics" if self.app is not None
+                 else "/healthz and /metrics",
                  ", web console at /web/" if self.console is not None else "")
 
     def stop_accepting(self) -> None:
@@ -117,6 +123,10 @@ class HttpServer:
     async def _health(self, request: web.Request) -> web.Response:
         report = await health.status(self.services)
         return web.json_response(report, status=200 if report["ok"] else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=await scrape.render(self.services),
+                            headers={"Content-Type": CONTENT_TYPE})
 
     async def _update(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()

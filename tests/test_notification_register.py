@@ -189,7 +189,14 @@ async def test_child_protection_enquiry_started_then_concluded(world):
     await jones.wait_for("Child protection (section 47) enquiry started")
     start = await _reminded(world, reg, ref, "enquiry started")
     assert "Child protection (section 47) enquiry started" in start.text
-    for label in ("Ofsted: email", "Placing authority: email"):
+    # Schedule 7 row 10: Ofsted, the placing authority and the area authority.
+    assert _still(start) == ["Ofsted (Child protection (section 47) enquiry started)",
+                             ("Responsible (placing) authority (Child protection (section 47) "
+                             "enquiry started)"),
+                             ("Area authority (where the foster home is, if different) (Child "
+                             "protection (section 47) enquiry started)")]
+    for label in ("Ofsted: email", "Placing authority: email",
+                  "Area authority: same as placing, not required"):
         await reg.click(label, message_id=start.message_id)
         await reg.wait_for_answer()
     assert (await incident(world, ref)).notified_at is not None
@@ -201,7 +208,7 @@ async def test_child_protection_enquiry_started_then_concluded(world):
     outcome = await _reminded(world, reg, ref, "Outcome of a child protection")
     assert "Outcome of a child protection (section 47) enquiry" in outcome.text
     assert "enquiry started" not in outcome.text
-    for label in ("Ofsted: email", "Placing authority: email"):
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
         await reg.click(label, message_id=outcome.message_id)
         await reg.wait_for_answer()
     opened = await events(world, ref, "notification_opened")
@@ -382,11 +389,10 @@ def test_config_example_documents_the_defaults():
     text = (EXAMPLE_DIRECTORY.parent.parent / "config.example.toml").read_text()
     block = text.split("[notification]", 1)[1].split("\n[privacy]", 1)[0]
     uncommented = "\n".join(line[2:] for line in block.splitlines()
-                            if line.startswith("# [notification.events.")
-                            or line.startswith("# recipients =") or line.startswith("# deadline ="))
+                            if line.startswith(("# [notification.events.", "# recipients =", "# deadline =")))
     documented = tomllib.loads(uncommented)["notification"]["events"]
     assert {k: (tuple(v["recipients"]), v.get("deadline", "24h")) for k, v in documented.items()} \
         == {k: (r, d) for k, (r, d, _src) in DEFAULT_EVENTS.items()}
     for key, (_r, _d, source) in DEFAULT_EVENTS.items():
-        para = source.split(":")[0]  # "Sch. 7 para N"
+        para = source.split(":")[0]  # "Sch. 7 row N"
         assert para in block, key

@@ -396,3 +396,86 @@ def test_config_example_documents_the_defaults():
     for key, (_r, _d, source) in DEFAULT_EVENTS.items():
         para = source.split(":")[0]  # "Sch. 7 row N"
         assert para in block, key
+
+
+async def test_dbs_referral_without_a_report_is_chased_until_every_recipient_is_recorded(
+        world, db_url, tmp_path):
+    """A referral a manager records directly has the same clock as a report's event: the
+    registered manager is reminded at once and every two hours, each reminder naming who is
+    still missing, until each recipient is recorded; the clock survives a restart."""
+    reg, jones = await _start(world, "rm-reg", "tm-jones")
+    await jones.send("/dbsreferral STAFF-0042")
+    assert "Notifiable to Ofsted, Placing authority" in (await jones.wait_for("Recorded")).text
+    first = await _reminded(world, reg, "STAFF-0042", "Referral to the Disclosure")
+    assert "recorded 10:00 Wed 25 Nov 2026 by Alex Jones" in first.text
+    assert "Deadline: 10:00 Thu 26 Nov 2026" in first.text
+    assert _still(first) == ["Ofsted", "Responsible (placing) authority"]
+    assert "fosterbot notification record STAFF-0042 ofsted" in first.text
+    # Nothing is recorded: two hours later the next reminder names both again.
+    reg.mark()
+    await tick(world, hours=2)
+    second = await reg.wait_for("must be notified without delay")
+    assert second.message_id != first.message_id and _still(second) == _still(first)
+    await reg.click("Ofsted: phone", message_id=second.message_id)
+    assert "Confirm it in writing and record that too. Still to record: Ofsted, Placing " \
+           "authority" in (await reg.wait_for_answer()).text
+    # A restart in between: the clock and what is owed live in the database.
+    await world.stop_bot()
+    await world.start_bot()
+    reg.mark()
+    await tick(world, hours=23)  # past the 24-hour deadline
+    late = await reg.wait_for("must be notified without delay")
+    assert "OVERDUE" in late.text
+    assert _still(late) == ["Ofsted: phoned 12:00 Wed 25 Nov 2026, written confirmation not "
+                            "yet recorded", "Responsible (placing) authority"]
+    assert late.button_labels == ["✍️ Ofsted: confirmed in writing",
+                                  "Placing authority: online form", "Placing authority: email",
+                                  "Placing authority: phone"]
+    # The placing authority's notification, with its reference, on the command line: the
+    # referral is named by its subject.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n[notification]\nregistered_manager = '
+                   '"rm-reg"\n', encoding="utf-8")
+    rc = await asyncio.to_thread(cli.main, ["--config", str(cfg), "notification", "record",
+                                            "STAFF-0042", "responsible_authority", "--method",
+                                            "email", "--ref", "LA-3310", "--by", "rm-reg"])
+    assert rc == 0
+    await reg.click("✍️ Ofsted: confirmed in writing", message_id=late.message_id)
+    assert "All recorded; reminders stop" in (await reg.wait_for_answer()).text
+    await world.settle()
+    async with world.services.db.read() as s:
+        ev = (await s.execute(select(NotifiableEvent).where(
+            NotifiableEvent.subject == "STAFF-0042"))).scalar_one()
+    assert ev.closed_at is not None and ev.next_reminder_at is None
+    made = [e for e in await events(world, None, "notification_made")
+            if e.details["notifiable_event"] == "dbs_referral"]
+    assert [(e.details["recipient"], e.details["method"], e.details["reference"])
+            for e in made] == [("ofsted", "phone", None), ("responsible_authority", "email",
+                                                             "LA-3310")]
+    # The reminders already sent now say it is done, without buttons; nothing more comes.
+    for sent in (first, second, late):
+        shown = next(m for m in reg.messages if m.message_id == sent.message_id)
+        assert "Every Schedule 7 notification for this event is recorded (last by Rhona " \
+               "Registered" in shown.text and not shown.buttons
+    count = len(reg.messages)
+    await tick(world, hours=6)
+    assert not [m for m in reg.messages[count:] if "must be notified" in m.text]
+    reminded = [e for e in await events(world, None, "notification_reminded")
+                if e.details.get("subject") == "STAFF-0042"]
+    assert [(e.details["step"], e.details["to"], e.details["overdue"]) for e in reminded] == [
+        ("notify1", ["rm-reg"], False), ("notify2", ["rm-reg"], False),
+        ("notify3", ["rm-reg"], True)]
+
+
+async def test_dbs_referral_without_a_report_registered_manager_away_goes_to_the_deputy(world):
+    reg, dep, jones = await _start(world, "rm-reg", "rm-dep", "tm-jones",
+                                   rm_reg="2026-11-30T00:00:00Z")
+    await jones.send("/dbsreferral CARER-0007")
+    await jones.wait_for("Recorded")
+    note = await _reminded(world, dep, "CARER-0007", "Referral to the Disclosure")
+    assert not [m for m in reg.messages if "CARER-0007" in m.text]
+    [missed] = [e for e in await events(world, None, "recipient_missed")
+                if e.details.get("subject") == "CARER-0007"]
+    assert missed.details["person"] == "rm-reg" and "away" in missed.details["why"]
+    await dep.click("Ofsted: email", message_id=note.message_id)
+    assert "Still to record: Placing authority" in (await dep.wait_for_answer()).text

@@ -12,7 +12,7 @@ from bot.texts import h, waited, when
 if TYPE_CHECKING:
     from bot.record.owed import Owed
     from bot.services import Services
-    from storage.models import Incident
+    from storage.models import Incident, NotifiableEvent
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -61,6 +61,40 @@ def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, 
                  "every one is recorded. To add a reference number: "
                  "<code>fosterbot notification record</code>.")
     return "\n".join(lines)
+
+
+def event_reminder(services: "Services", event: "NotifiableEvent", owed: list["Owed"], *,
+                   opened_by: str | None, now: datetime, late: str) -> str:
+    """The reminder of an event with no report (a DBS referral recorded directly)."""
+    label = notifiable.EVENT_LABELS.get(event.event, event.event)
+    about = f" about {h(event.subject)}" if event.subject else ""
+    by = f" by {h(opened_by)}" if opened_by else ""
+    lines = [
+        (f"📋 <b>Notifiable event</b>: {h(label)}{about}, recorded "
+         f"{when(event.opened_at, services.tz)}{by}.{late}"),
+        ("Ofsted and the others below must be notified without delay (Fostering Services "
+         "(England) Regulations 2011, reg. 36); a phone call must be confirmed in writing."),
+    ]
+    if now >= event.due_at:
+        lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(event.due_at, services.tz)} "
+                     f"({waited(now - event.due_at)} ago).")
+    else:
+        lines.append(f"Deadline: <b>{when(event.due_at, services.tz)}</b>.")
+    lines.append("<b>Still to record</b>:")
+    for o in owed:
+        what = h(recipient(o.record.recipient))
+        lines.append(f"• {what}: phoned {when(o.record.made_at, services.tz)}, written "
+                     "confirmation not yet recorded" if o.needs_confirmation else f"• {what}")
+    ref = h(event.subject or "REF")
+    lines.append("Tap how each was notified once it has been made; you will be reminded until "
+                 "every one is recorded. To add a reference number: "
+                 f"<code>fosterbot notification record {ref} ofsted --method form --ref …</code>.")
+    return "\n".join(lines)
+
+
+def event_done(services: "Services", by_name: str, at: datetime) -> str:
+    return (f"📋 Every Schedule 7 notification for this event is recorded (last by "
+            f"<b>{h(by_name)}</b> at {when(at, services.tz)}).")
 
 
 def buttons(owed: list["Owed"]) -> Buttons:

@@ -389,7 +389,8 @@ def test_config_example_documents_the_defaults():
     text = (EXAMPLE_DIRECTORY.parent.parent / "config.example.toml").read_text()
     block = text.split("[notification]", 1)[1].split("\n[privacy]", 1)[0]
     uncommented = "\n".join(line[2:] for line in block.splitlines()
-                            if line.startswith(("# [notification.events.", "# recipients =", "# deadline =")))
+                            if line.startswith(("# [notification.events.", "# recipients =",
+                                                "# deadline =")))
     documented = tomllib.loads(uncommented)["notification"]["events"]
     assert {k: (tuple(v["recipients"]), v.get("deadline", "24h")) for k, v in documented.items()} \
         == {k: (r, d) for k, (r, d, _src) in DEFAULT_EVENTS.items()}
@@ -479,3 +480,75 @@ async def test_dbs_referral_without_a_report_registered_manager_away_goes_to_the
     assert missed.details["person"] == "rm-reg" and "away" in missed.details["why"]
     await dep.click("Ofsted: email", message_id=note.message_id)
     assert "Still to record: Placing authority" in (await dep.wait_for_answer()).text
+
+
+async def test_enquiry_outcome_from_the_close_menu_opens_the_second_notification(world):
+    """The section 47 enquiry's outcome, tapped in the report's Close menu (closing itself
+    waits for oversight), opens the outcome's notification through the same domain function
+    as /s47: its own clock and reminder to the registered manager."""
+    reg, jones, patel, smith = await _start(world, "rm-reg", "tm-jones", "sw-patel",
+                                            "carer-smith")
+    ref = await world.report(smith, child="A1", category=ALLEGATION, text="A complaint was made.")
+    note = await _reminded(world, reg, ref)
+    for label in ("Ofsted: online form", "Placing authority: email"):
+        await reg.click(label, message_id=note.message_id)
+        await reg.wait_for_answer()
+    alert = await jones.wait_for(ref)
+    # Before the enquiry started the Close menu offers no enquiry outcome.
+    jones.mark()
+    await jones.click("☑️ Close with outcome", message_id=alert.message_id)
+    menu = await jones.wait_for(ref)
+    assert "🛡 Section 47 enquiry concluded" not in menu.button_labels
+    await jones.send(f"/s47 {ref} started")
+    await jones.wait_for("Child protection (section 47) enquiry started")
+    start = await _reminded(world, reg, ref, "enquiry started")
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
+        await reg.click(label, message_id=start.message_id)
+        await reg.wait_for_answer()
+    # The allocated worker may close, but not record notifications: no enquiry button for
+    # her, and a forged press is refused and audited.
+    patel_alert = await patel.wait_for(ref)
+    patel.mark()
+    await patel.click("☑️ Close with outcome", message_id=patel_alert.message_id)
+    assert "🛡 Section 47 enquiry concluded" not in (await patel.wait_for(ref)).button_labels
+    inc = await incident(world, ref)
+    await patel.press_data(f"cpo:{inc.id}:ns", message_id=patel_alert.message_id)
+    await patel.wait_for("Only the notification owner")
+    # The team manager's Close menu offers it (above everything else while closing waits).
+    jones.mark()
+    reg.mark()
+    await jones.click("☑️ Close with outcome", message_id=alert.message_id)
+    held = await jones.wait_for(ref)
+    assert held.button_labels == ["🛡 Section 47 enquiry concluded"]
+    await jones.click("🛡 Section 47 enquiry concluded", message_id=held.message_id)
+    choices = await jones.wait_for("what was its outcome?")
+    assert choices.button_labels == [
+        "Concerns not substantiated",
+        "Concerns substantiated, child not at continuing risk of significant harm",
+        "Concerns substantiated: initial child protection conference"]
+    await jones.click("Concerns not substantiated", message_id=choices.message_id)
+    done = await jones.wait_for("Recorded: Outcome of a child protection")
+    assert "concerns not substantiated. Notifiable to Ofsted, Placing authority, Area " \
+           "authority; reminders follow" in done.text
+    outcome = await _reminded(world, reg, ref, "Outcome of a child protection")
+    assert "enquiry started" not in outcome.text
+    assert len(_still(outcome)) == 3
+    # A second tap (an old menu) records nothing more.
+    await jones.click("Concerns substantiated: initial child protection conference",
+                      message_id=choices.message_id)
+    await jones.wait_for("That is already recorded")
+    [opened] = [e for e in await events(world, ref, "notification_opened")
+                if e.details["notifiable_event"] == "s47_outcome"]
+    assert opened.actor_id == "tm-jones"
+    [note_event] = [e for e in await events(world, ref, "notification_note")
+                    if e.details["notifiable_event"] == "s47_outcome"]
+    assert note_event.details["note"] == "Concerns not substantiated"
+    refused = [e for e in await events(world, ref, "access_refused")
+               if e.actor_id == "sw-patel"]
+    assert refused and refused[-1].details["action"] == "open s47_outcome"
+    # The clock runs until the outcome's recipients are recorded.
+    assert (await incident(world, ref)).notified_at is None
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
+        await reg.click(label, message_id=outcome.message_id)
+        await reg.wait_for_answer()
+    assert (await incident(world, ref)).notified_at is not None

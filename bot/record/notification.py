@@ -33,6 +33,7 @@ from bot.record import alerts, notification_texts
 from bot.record.owed import Owed
 from bot.record.prompt import Prompt, Refused
 from bot.rules import notifiable
+from bot.rules.outcomes import S47_OUTCOMES
 from storage.models import (
     Delivery,
     EscalationAction,
@@ -483,6 +484,63 @@ def _about(reference: str):
     return (NotifiableEvent.incident_id.in_(
         select(Incident.id).where(Incident.reference == ref.upper()))
         | ((NotifiableEvent.incident_id.is_(None)) & (NotifiableEvent.subject == ref)))
+
+
+# ------------------------------------------------------------------ the enquiry's outcome
+# A section 47 enquiry's outcome from a report's Close menu: "Section 47 enquiry concluded"
+# (offered while the enquiry's start is recorded and its outcome is not, to whoever may
+# record notifications), then one of its outcomes. Recorded through ``open_by_manager``,
+# as "/s47 INC-… concluded" is: the same event, clock, checks and audit.
+
+async def enquiry_awaiting_outcome(session: AsyncSession, incident_id: int) -> bool:
+    kinds = set((await session.execute(select(NotifiableEvent.event).where(
+        NotifiableEvent.incident_id == incident_id,
+        NotifiableEvent.event.in_((notifiable.S47_START, notifiable.S47_OUTCOME))))).scalars())
+    return kinds == {notifiable.S47_START}
+
+
+async def enquiry_button(session: AsyncSession, services: "Services", person: Person,
+                         incident: Incident) -> list[tuple[str, str]] | None:
+    """The Close menu's row for the enquiry's outcome, when this person may record it now."""
+    if not await enquiry_awaiting_outcome(session, incident.id):
+        return None
+    if not await services.access.may_record_notification(session, person, incident,
+                                                         owners(services)):
+        return None
+    return [notification_texts.enquiry_button(incident.id)]
+
+
+async def enquiry_menu(session: AsyncSession, services: "Services", *, person: Person,
+                       incident_id: int, telegram_user_id: int | None = None) -> Result:
+    """The tap on "Section 47 enquiry concluded": ``choose`` (show the outcomes) or why not."""
+    now = services.clock.now()
+    inc = await session.get(Incident, incident_id)
+    if inc is None:
+        return Result("not_found")
+    if not await services.access.may_record_notification(session, person, inc,
+                                                         owners(services)):
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            incident_id=inc.id, action=f"open {notifiable.S47_OUTCOME}",
+                            why="not a notification owner or a manager of the team")
+        return Result("refused", inc)
+    if not await enquiry_awaiting_outcome(session, inc.id):
+        started = (await session.execute(select(NotifiableEvent.opened_at).where(
+            NotifiableEvent.incident_id == inc.id,
+            NotifiableEvent.event == notifiable.S47_OUTCOME))).scalar()
+        return Result("already", inc, at=started) if started else Result("no_start", inc)
+    return Result("choose", inc)
+
+
+async def record_enquiry_outcome(session: AsyncSession, services: "Services", *,
+                                 person: Person, incident_id: int, code: str,
+                                 telegram_user_id: int | None = None) -> Result:
+    """An outcome tapped in the Close menu: opens the outcome's notification event."""
+    inc = await session.get(Incident, incident_id)
+    if inc is None or code not in S47_OUTCOMES:
+        return Result("not_found")
+    return await open_by_manager(session, services, person=person,
+                                 event=notifiable.S47_OUTCOME, incident_ref=inc.reference,
+                                 note=S47_OUTCOMES[code], telegram_user_id=telegram_user_id)
 
 
 async def event_by_ref(session: AsyncSession, incident_ref: str,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot import callbacks
 from bot.rules import notifiable
+from bot.rules.outcomes import S47_OUTCOMES
 from bot.texts import h, waited, when
 
 if TYPE_CHECKING:
@@ -169,3 +170,18 @@ def reference_already(recipient_key: str, value: str) -> str:
 
 
 SKIP_LABEL = "Skip"
+
+ENQUIRY_LABEL = "🛡 Section 47 enquiry concluded"
+
+
+def enquiry_button(incident_id: int) -> tuple[str, str]:
+    return (ENQUIRY_LABEL, callbacks.ENQUIRY_CONCLUDED.data(incident_id))
+
+
+def enquiry_menu(incident_id: int, reference: str) -> tuple[str, Buttons]:
+    """The outcomes of a section 47 enquiry, from a report's Close menu."""
+    rows: Buttons = [[(label, callbacks.ENQUIRY_OUTCOME.data(incident_id, code))]
+                     for code, label in S47_OUTCOMES.items()]
+    return (f"📋 The child protection (section 47) enquiry on <b>{h(reference)}</b> has "
+            "concluded: what was its outcome? It is notified to Ofsted and the others like "
+            "its start; the report itself stays open until you close it.", rows)

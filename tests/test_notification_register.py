@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import cli
+from bot.record import notification
 from bot.rules.notifiable import DEFAULT_EVENTS
 from storage import migrate
-from storage.models import Incident, NotifiableEvent, NotificationRecord
+from storage.models import Incident, NotifiableEvent, NotificationRecord, Person
 from tests.escalation_helpers import Desk, events, incident, tick
 from tests.test_cli_and_schema import _downgrade
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
@@ -382,6 +383,27 @@ async def test_migration_turns_existing_rows_into_the_register(services, db_url)
         (evs[1].id, "ofsted", None, None, None),
         (evs[1].id, "responsible_authority", None, None, None),
         (evs[1].id, "secretary_of_state", None, None, None)]
+
+
+async def test_migration_gives_open_referrals_without_a_report_their_clock(services, db_url):
+    """A referral recorded before its clock existed is reminded about at once after the
+    upgrade; one already complete is left alone."""
+    desk = Desk(services)
+    await desk.load()
+    async with services.db.write() as s:
+        jones = await s.get(Person, "tm-jones")
+        for subject in ("STAFF-0001", "STAFF-0002"):
+            assert (await notification.open_by_manager(
+                s, services, person=jones, event="dbs_referral", subject=subject)).status \
+                == "opened"
+        await s.execute(update(NotifiableEvent).where(NotifiableEvent.subject == "STAFF-0002")
+                        .values(closed_at=desk.clock.now()))
+    await _downgrade(db_url, "0013_notification_register")
+    await migrate.upgrade(db_url)
+    async with services.db.read() as s:
+        evs = (await s.execute(select(NotifiableEvent).order_by(NotifiableEvent.id))).scalars()
+        assert [(e.subject, e.reminder_step, e.next_reminder_at) for e in evs] == [
+            ("STAFF-0001", 1, desk.clock.now()), ("STAFF-0002", None, None)]
 
 
 def test_config_example_documents_the_defaults():

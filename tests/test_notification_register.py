@@ -502,6 +502,17 @@ async def test_dbs_referral_without_a_report_registered_manager_away_goes_to_the
     assert missed.details["person"] == "rm-reg" and "away" in missed.details["why"]
     await dep.click("Ofsted: email", message_id=note.message_id)
     assert "Still to record: Placing authority" in (await dep.wait_for_answer()).text
+    # Found not notifiable after review, by its reference: the clock stops, the reminder
+    # says so.
+    await jones.send("/notnotifiable CARER-0007 referral withdrawn: the DBS said no referral "
+                     "was needed")
+    await jones.wait_for("is not notifiable, after review")
+    await world.settle()
+    assert "Recorded as not notifiable, after review, by Alex Jones: referral withdrawn" in \
+        next(m for m in dep.messages if m.message_id == note.message_id).text
+    count = len(dep.messages)
+    await tick(world, hours=4)
+    assert not [m for m in dep.messages[count:] if "must be notified" in m.text]
 
 
 async def test_enquiry_outcome_from_the_close_menu_opens_the_second_notification(world):

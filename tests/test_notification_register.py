@@ -24,6 +24,7 @@ DEATH = "Death of a child"
 POLICE = "Police called to the foster home"
 ALLEGATION = "Allegation or serious complaint about a carer or househol…"
 DISCLOSURE = "Disclosure of abuse / child protection concern"
+OFFENCE = "Child alleged to have committed a serious offence"
 
 TG_IDS.setdefault("rm-reg", 5201)
 TG_IDS.setdefault("rm-dep", 5202)
@@ -138,6 +139,20 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
     await tick(world, hours=4)
     assert not [m for m in reg.messages if "must be notified" in m.text
                 and m.message_id not in (note.message_id, late.message_id)]
+
+
+async def test_serious_offence_alleged_goes_to_the_placing_authority_and_the_police(world):
+    """Schedule 7 row 5: not Ofsted; the reminder does not say Ofsted must be told."""
+    reg, smith = await _start(world, "rm-reg", "carer-smith")
+    ref = await world.report(smith, child="A1", category=OFFENCE,
+                             text="A1 was arrested on suspicion of robbery.")
+    note = await _reminded(world, reg, ref)
+    assert "Those below must be notified without delay" in note.text
+    assert "Ofsted" not in note.text
+    assert _still(note) == ["Responsible (placing) authority", "Police"]
+    assert note.button_labels == ["Placing authority: online form", "Placing authority: email",
+                                  "Placing authority: phone", "Police: online form",
+                                  "Police: email", "Police: phone"]
 
 
 async def test_police_call_by_phone_then_confirmed_in_writing(world, db_url, tmp_path):

@@ -33,6 +33,15 @@ def event_label(services: "Services", key: str) -> str:
     return cat.label if cat is not None else key
 
 
+def _duty(owed: list["Owed"]) -> str:
+    """The duty, naming Ofsted only when it is among those owed (Schedule 7 row 5, an
+    offence alleged against a child, goes to the placing authority and the police)."""
+    who = ("Ofsted and the others below" if any(o.record.recipient == "ofsted" for o in owed)
+           else "Those below")
+    return (f"{who} must be notified without delay (Fostering Services (England) "
+            "Regulations 2011, reg. 36); a phone call must be confirmed in writing.")
+
+
 def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, now: datetime,
              late: str, category_label: str) -> str:
     """The reminder to the notification owner: what happened, the deadline, who is missing."""
@@ -40,8 +49,7 @@ def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, 
     lines = [
         f"📋 <b>Notifiable event</b>: {h(incident.reference)} — {h(category_label)}, "
         f"child {h(incident.child_ref)}, reported {when(incident.reported_at, services.tz)}.{late}",
-        "Ofsted and the others below must be notified without delay (Fostering Services "
-        "(England) Regulations 2011, reg. 36); a phone call must be confirmed in writing.",
+        _duty(owed),
     ]
     if due is not None and now >= due:
         lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(due, services.tz)} "
@@ -73,8 +81,7 @@ def event_reminder(services: "Services", event: "NotifiableEvent", owed: list["O
     lines = [
         (f"📋 <b>Notifiable event</b>: {h(label)}{about}, recorded "
          f"{when(event.opened_at, services.tz)}{by}.{late}"),
-        ("Ofsted and the others below must be notified without delay (Fostering Services "
-         "(England) Regulations 2011, reg. 36); a phone call must be confirmed in writing."),
+        _duty(owed),
     ]
     if now >= event.due_at:
         lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(event.due_at, services.tz)} "
@@ -183,5 +190,5 @@ def enquiry_menu(incident_id: int, reference: str) -> tuple[str, Buttons]:
     rows: Buttons = [[(label, callbacks.ENQUIRY_OUTCOME.data(incident_id, code))]
                      for code, label in S47_OUTCOMES.items()]
     return (f"📋 The child protection (section 47) enquiry on <b>{h(reference)}</b> has "
-            "concluded: what was its outcome? It is notified to Ofsted and the others like "
-            "its start; the report itself stays open until you close it.", rows)
+            "concluded: what was its outcome? It is notified like its start; the report "
+            "itself stays open until you close it.", rows)

@@ -119,6 +119,11 @@ NOTE_MADE = _action("nmade", ID, WORD, doc="Recipient notified (notification rec
 NOTE_CONFIRM = _action("nconf", ID, doc="Phone notification confirmed in writing (record)")
 NOTE_NOT_REQUIRED = _action("nna", ID, doc="Area authority not required: it is the placing "
                             "authority (record)")
+# A section 47 enquiry's outcome from a report's Close menu (opens its notification).
+ENQUIRY_CONCLUDED = _action("cpe", ID, doc="Section 47 enquiry concluded, from the Close menu: "
+                            "show its outcomes (incident)")
+ENQUIRY_OUTCOME = _action("cpo", ID, WORD,
+                          doc="Section 47 enquiry outcome chosen (incident, outcome code)")
 
 # Linking: the current account's Yes / No to moving a person to another account.
 RELINK = _action("rl", ID, YES_NO,
@@ -178,6 +183,7 @@ REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT,
 THREAD = (ADD, FIX, REPLY, CLOSE, OUTCOME, REOPEN, ATTACHMENTS, DETAILS, PENDING_CANCEL,
           PENDING_DONE)
 TASKS = (TASK_DONE,)
+ENQUIRY = (ENQUIRY_CONCLUDED, ENQUIRY_OUTCOME)
 
 
 def pattern(*actions: Action) -> str:

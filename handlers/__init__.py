@@ -18,6 +18,7 @@ from telegram.ext import (
 from bot.callbacks import (
     ACK,
     CHRONOLOGY,
+    ENQUIRY,
     NOTIFICATION,
     OVERSIGHT,
     RELINK,
@@ -74,6 +75,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(alerts.acknowledge_button, pattern=pattern(ACK)))
     app.add_handler(CallbackQueryHandler(notification.notification_button,
                                          pattern=pattern(*NOTIFICATION)))
+    app.add_handler(CallbackQueryHandler(notification.enquiry_button, pattern=pattern(*ENQUIRY)))
     app.add_handler(CommandHandler("notifications", notification.notifications_command,
                                    filters=private))
     app.add_handler(CommandHandler("s47", notification.s47_command, filters=private))

@@ -54,7 +54,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "/export [from] [to] — CSV files of reports and audit events\n"
             "/compliance [7d | 30d | 2026-11] — statutory tasks on time and missed, by team\n"
             "/notifications — the Schedule 7 notification register; /s47 INC-… started | "
-            "concluded, /dbsreferral REF [INC-…], /notnotifiable INC-… reason"
+            "concluded (or the report's Close menu), /dbsreferral REF [INC-…], "
+            "/notnotifiable INC-… reason"
         )
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "

@@ -13,6 +13,7 @@ from bot.record import notification, thread
 from bot.record import notification_texts as nt
 from bot.review import register
 from bot.rules import notifiable
+from bot.rules.outcomes import S47_OUTCOMES
 from bot.texts import STALE_BUTTON, h, hhmm
 from handlers.common import BotContext, linked, refuse, reply
 from storage.models import Person
@@ -89,6 +90,36 @@ async def notification_button(update: Update, context: BotContext, person: Perso
         await query.answer(nt.NO_CONFIRMATION_NEEDED, show_alert=True)
     else:
         await query.answer(STALE_BUTTON, show_alert=True)
+
+
+@linked
+async def enquiry_button(update: Update, context: BotContext, person: Person) -> None:
+    """From a report's Close menu: a section 47 enquiry concluded, then its outcome."""
+    services = context.services
+    query = update.callback_query
+    pressed = callbacks.parse(query.data, *callbacks.ENQUIRY)
+    if pressed is None:
+        await refuse(update, context, person, action="s47 outcome",
+                     why="malformed callback", text=STALE_BUTTON)
+        return
+    tg = update.effective_user.id
+    async with services.db.write() as s:
+        if pressed.action is callbacks.ENQUIRY_CONCLUDED:
+            result = await notification.enquiry_menu(s, services, person=person,
+                                                     incident_id=pressed.args[0],
+                                                     telegram_user_id=tg)
+        else:
+            result = await notification.record_enquiry_outcome(
+                s, services, person=person, incident_id=pressed.args[0],
+                code=str(pressed.args[1]), telegram_user_id=tg)
+    await query.answer()
+    if result.status == "choose":
+        await reply(update, *nt.enquiry_menu(result.incident.id, result.incident.reference))
+        return
+    what = notifiable.EVENT_LABELS[notifiable.S47_OUTCOME]
+    if pressed.action is callbacks.ENQUIRY_OUTCOME and result.status == "opened":
+        what += f" — {S47_OUTCOMES[str(pressed.args[1])].lower()}"
+    await _opened(update, context, person, result, what)
 
 
 async def _scope(context: BotContext, person: Person):

@@ -559,6 +559,10 @@ class NotifiableEvent(Base):
     closed_at: Mapped[datetime | None]
     not_notifiable_reason: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    # The reminder clock of an event without an incident (an incident's events use the
+    # incident's notification clock): the next reminder's number and when it is due.
+    reminder_step: Mapped[int | None] = mapped_column(Integer)
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class NotificationRecord(Base):

@@ -85,6 +85,8 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "nmade:9:phone": (callbacks.NOTE_MADE, (9, "phone")),
         "nconf:9": (callbacks.NOTE_CONFIRM, (9,)),
         "nna:9": (callbacks.NOTE_NOT_REQUIRED, (9,)),
+        "cpe:42": (callbacks.ENQUIRY_CONCLUDED, (42,)),
+        "cpo:42:ns": (callbacks.ENQUIRY_OUTCOME, (42, "ns")),
     }
     assert {a for a, _ in sent_before.values()} == set(ALL), "every action has a wire example"
     for data, (action, args) in sent_before.items():
@@ -140,6 +142,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
     expected = {
         alerts.acknowledge_button: {callbacks.ACK},
         notification.notification_button: set(callbacks.NOTIFICATION),
+        notification.enquiry_button: set(callbacks.ENQUIRY),
         start.relink_button: {callbacks.RELINK},
         review.log_button: set(callbacks.TIMELINE),
         child.child_button: set(callbacks.CHRONOLOGY),
@@ -169,5 +172,5 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 def test_the_groups_cover_the_table_once():
     grouped = [callbacks.ACK, *callbacks.NOTIFICATION, callbacks.RELINK, *callbacks.TIMELINE,
                *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT,
-               *callbacks.TASKS]
+               *callbacks.TASKS, *callbacks.ENQUIRY]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

@@ -36,7 +36,7 @@ from storage.models import AuditEvent, Delivery, Incident, IncidentMessage
 
 EXAMPLES = 150
 PREFIXES = ["ack", "notified", "log", "logp", "ry", "rn", "rx", "rs", "rc", "ra", "add", "fix",
-            "reply", "close", "oc", "reopen", "att", "det", "tx", "tf"]
+            "reply", "close", "oc", "reopen", "att", "det", "tx", "tf", "cpe", "cpo"]
 COMMANDS = ["/start", "/help", "/report", "/cancel", "/myreports", "/away", "/back", "/open",
             "/overdue", "/log", "/stats", "/export", "/guidance", "/nonsense"]
 SECRET = "Upset after contact; said her uncle shouted."

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import cli
+from bot.record import notification
 from bot.rules.notifiable import DEFAULT_EVENTS
 from storage import migrate
-from storage.models import Incident, NotifiableEvent, NotificationRecord
+from storage.models import Incident, NotifiableEvent, NotificationRecord, Person
 from tests.escalation_helpers import Desk, events, incident, tick
 from tests.test_cli_and_schema import _downgrade
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
@@ -23,6 +24,7 @@ DEATH = "Death of a child"
 POLICE = "Police called to the foster home"
 ALLEGATION = "Allegation or serious complaint about a carer or househol…"
 DISCLOSURE = "Disclosure of abuse / child protection concern"
+OFFENCE = "Child alleged to have committed a serious offence"
 
 TG_IDS.setdefault("rm-reg", 5201)
 TG_IDS.setdefault("rm-dep", 5202)
@@ -139,6 +141,20 @@ async def test_death_one_hour_clock_every_recipient_recorded(world):
                 and m.message_id not in (note.message_id, late.message_id)]
 
 
+async def test_serious_offence_alleged_goes_to_the_placing_authority_and_the_police(world):
+    """Schedule 7 row 5: not Ofsted; the reminder does not say Ofsted must be told."""
+    reg, smith = await _start(world, "rm-reg", "carer-smith")
+    ref = await world.report(smith, child="A1", category=OFFENCE,
+                             text="A1 was arrested on suspicion of robbery.")
+    note = await _reminded(world, reg, ref)
+    assert "Those below must be notified without delay" in note.text
+    assert "Ofsted" not in note.text
+    assert _still(note) == ["Responsible (placing) authority", "Police"]
+    assert note.button_labels == ["Placing authority: online form", "Placing authority: email",
+                                  "Placing authority: phone", "Police: online form",
+                                  "Police: email", "Police: phone"]
+
+
 async def test_police_call_by_phone_then_confirmed_in_writing(world, db_url, tmp_path):
     reg, smith = await _start(world, "rm-reg", "carer-smith")
     ref = await world.report(smith, child="A1", category=POLICE, text="Police came at 9pm.")
@@ -189,7 +205,14 @@ async def test_child_protection_enquiry_started_then_concluded(world):
     await jones.wait_for("Child protection (section 47) enquiry started")
     start = await _reminded(world, reg, ref, "enquiry started")
     assert "Child protection (section 47) enquiry started" in start.text
-    for label in ("Ofsted: email", "Placing authority: email"):
+    # Schedule 7 row 10: Ofsted, the placing authority and the area authority.
+    assert _still(start) == ["Ofsted (Child protection (section 47) enquiry started)",
+                             ("Responsible (placing) authority (Child protection (section 47) "
+                             "enquiry started)"),
+                             ("Area authority (where the foster home is, if different) (Child "
+                             "protection (section 47) enquiry started)")]
+    for label in ("Ofsted: email", "Placing authority: email",
+                  "Area authority: same as placing, not required"):
         await reg.click(label, message_id=start.message_id)
         await reg.wait_for_answer()
     assert (await incident(world, ref)).notified_at is not None
@@ -201,7 +224,7 @@ async def test_child_protection_enquiry_started_then_concluded(world):
     outcome = await _reminded(world, reg, ref, "Outcome of a child protection")
     assert "Outcome of a child protection (section 47) enquiry" in outcome.text
     assert "enquiry started" not in outcome.text
-    for label in ("Ofsted: email", "Placing authority: email"):
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
         await reg.click(label, message_id=outcome.message_id)
         await reg.wait_for_answer()
     opened = await events(world, ref, "notification_opened")
@@ -377,16 +400,203 @@ async def test_migration_turns_existing_rows_into_the_register(services, db_url)
         (evs[1].id, "secretary_of_state", None, None, None)]
 
 
+async def test_migration_gives_open_referrals_without_a_report_their_clock(services, db_url):
+    """A referral recorded before its clock existed is reminded about at once after the
+    upgrade; one already complete is left alone."""
+    desk = Desk(services)
+    await desk.load()
+    async with services.db.write() as s:
+        jones = await s.get(Person, "tm-jones")
+        for subject in ("STAFF-0001", "STAFF-0002"):
+            assert (await notification.open_by_manager(
+                s, services, person=jones, event="dbs_referral", subject=subject)).status \
+                == "opened"
+        await s.execute(update(NotifiableEvent).where(NotifiableEvent.subject == "STAFF-0002")
+                        .values(closed_at=desk.clock.now()))
+    await _downgrade(db_url, "0013_notification_register")
+    await migrate.upgrade(db_url)
+    async with services.db.read() as s:
+        evs = (await s.execute(select(NotifiableEvent).order_by(NotifiableEvent.id))).scalars()
+        assert [(e.subject, e.reminder_step, e.next_reminder_at) for e in evs] == [
+            ("STAFF-0001", 1, desk.clock.now()), ("STAFF-0002", None, None)]
+
+
 def test_config_example_documents_the_defaults():
     """Every default's recipients are written, with its source, in config.example.toml."""
     text = (EXAMPLE_DIRECTORY.parent.parent / "config.example.toml").read_text()
     block = text.split("[notification]", 1)[1].split("\n[privacy]", 1)[0]
     uncommented = "\n".join(line[2:] for line in block.splitlines()
-                            if line.startswith("# [notification.events.")
-                            or line.startswith("# recipients =") or line.startswith("# deadline ="))
+                            if line.startswith(("# [notification.events.", "# recipients =",
+                                                "# deadline =")))
     documented = tomllib.loads(uncommented)["notification"]["events"]
     assert {k: (tuple(v["recipients"]), v.get("deadline", "24h")) for k, v in documented.items()} \
         == {k: (r, d) for k, (r, d, _src) in DEFAULT_EVENTS.items()}
     for key, (_r, _d, source) in DEFAULT_EVENTS.items():
-        para = source.split(":")[0]  # "Sch. 7 para N"
+        para = source.split(":")[0]  # "Sch. 7 row N"
         assert para in block, key
+
+
+async def test_dbs_referral_without_a_report_is_chased_until_every_recipient_is_recorded(
+        world, db_url, tmp_path):
+    """A referral a manager records directly has the same clock as a report's event: the
+    registered manager is reminded at once and every two hours, each reminder naming who is
+    still missing, until each recipient is recorded; the clock survives a restart."""
+    reg, jones = await _start(world, "rm-reg", "tm-jones")
+    await jones.send("/dbsreferral STAFF-0042")
+    assert "Notifiable to Ofsted, Placing authority" in (await jones.wait_for("Recorded")).text
+    first = await _reminded(world, reg, "STAFF-0042", "Referral to the Disclosure")
+    assert "recorded 10:00 Wed 25 Nov 2026 by Alex Jones" in first.text
+    assert "Deadline: 10:00 Thu 26 Nov 2026" in first.text
+    assert _still(first) == ["Ofsted", "Responsible (placing) authority"]
+    assert "fosterbot notification record STAFF-0042 ofsted" in first.text
+    # Nothing is recorded: two hours later the next reminder names both again.
+    reg.mark()
+    await tick(world, hours=2)
+    second = await reg.wait_for("must be notified without delay")
+    assert second.message_id != first.message_id and _still(second) == _still(first)
+    await reg.click("Ofsted: phone", message_id=second.message_id)
+    assert "Confirm it in writing and record that too. Still to record: Ofsted, Placing " \
+           "authority" in (await reg.wait_for_answer()).text
+    # A restart in between: the clock and what is owed live in the database.
+    await world.stop_bot()
+    await world.start_bot()
+    reg.mark()
+    await tick(world, hours=23)  # past the 24-hour deadline
+    late = await reg.wait_for("must be notified without delay")
+    assert "OVERDUE" in late.text
+    assert _still(late) == ["Ofsted: phoned 12:00 Wed 25 Nov 2026, written confirmation not "
+                            "yet recorded", "Responsible (placing) authority"]
+    assert late.button_labels == ["✍️ Ofsted: confirmed in writing",
+                                  "Placing authority: online form", "Placing authority: email",
+                                  "Placing authority: phone"]
+    # The placing authority's notification, with its reference, on the command line: the
+    # referral is named by its subject.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n[notification]\nregistered_manager = '
+                   '"rm-reg"\n', encoding="utf-8")
+    rc = await asyncio.to_thread(cli.main, ["--config", str(cfg), "notification", "record",
+                                            "STAFF-0042", "responsible_authority", "--method",
+                                            "email", "--ref", "LA-3310", "--by", "rm-reg"])
+    assert rc == 0
+    await reg.click("✍️ Ofsted: confirmed in writing", message_id=late.message_id)
+    assert "All recorded; reminders stop" in (await reg.wait_for_answer()).text
+    await world.settle()
+    async with world.services.db.read() as s:
+        ev = (await s.execute(select(NotifiableEvent).where(
+            NotifiableEvent.subject == "STAFF-0042"))).scalar_one()
+    assert ev.closed_at is not None and ev.next_reminder_at is None
+    made = [e for e in await events(world, None, "notification_made")
+            if e.details["notifiable_event"] == "dbs_referral"]
+    assert [(e.details["recipient"], e.details["method"], e.details["reference"])
+            for e in made] == [("ofsted", "phone", None), ("responsible_authority", "email",
+                                                             "LA-3310")]
+    # The reminders already sent now say it is done, without buttons; nothing more comes.
+    for sent in (first, second, late):
+        shown = next(m for m in reg.messages if m.message_id == sent.message_id)
+        assert "Every Schedule 7 notification for this event is recorded (last by Rhona " \
+               "Registered" in shown.text and not shown.buttons
+    count = len(reg.messages)
+    await tick(world, hours=6)
+    assert not [m for m in reg.messages[count:] if "must be notified" in m.text]
+    reminded = [e for e in await events(world, None, "notification_reminded")
+                if e.details.get("subject") == "STAFF-0042"]
+    assert [(e.details["step"], e.details["to"], e.details["overdue"]) for e in reminded] == [
+        ("notify1", ["rm-reg"], False), ("notify2", ["rm-reg"], False),
+        ("notify3", ["rm-reg"], True)]
+
+
+async def test_dbs_referral_without_a_report_registered_manager_away_goes_to_the_deputy(world):
+    reg, dep, jones = await _start(world, "rm-reg", "rm-dep", "tm-jones",
+                                   rm_reg="2026-11-30T00:00:00Z")
+    await jones.send("/dbsreferral CARER-0007")
+    await jones.wait_for("Recorded")
+    note = await _reminded(world, dep, "CARER-0007", "Referral to the Disclosure")
+    assert not [m for m in reg.messages if "CARER-0007" in m.text]
+    [missed] = [e for e in await events(world, None, "recipient_missed")
+                if e.details.get("subject") == "CARER-0007"]
+    assert missed.details["person"] == "rm-reg" and "away" in missed.details["why"]
+    await dep.click("Ofsted: email", message_id=note.message_id)
+    assert "Still to record: Placing authority" in (await dep.wait_for_answer()).text
+    # Found not notifiable after review, by its reference: the clock stops, the reminder
+    # says so.
+    await jones.send("/notnotifiable CARER-0007 referral withdrawn: the DBS said no referral "
+                     "was needed")
+    await jones.wait_for("is not notifiable, after review")
+    await world.settle()
+    assert "Recorded as not notifiable, after review, by Alex Jones: referral withdrawn" in \
+        next(m for m in dep.messages if m.message_id == note.message_id).text
+    count = len(dep.messages)
+    await tick(world, hours=4)
+    assert not [m for m in dep.messages[count:] if "must be notified" in m.text]
+
+
+async def test_enquiry_outcome_from_the_close_menu_opens_the_second_notification(world):
+    """The section 47 enquiry's outcome, tapped in the report's Close menu (closing itself
+    waits for oversight), opens the outcome's notification through the same domain function
+    as /s47: its own clock and reminder to the registered manager."""
+    reg, jones, patel, smith = await _start(world, "rm-reg", "tm-jones", "sw-patel",
+                                            "carer-smith")
+    ref = await world.report(smith, child="A1", category=ALLEGATION, text="A complaint was made.")
+    note = await _reminded(world, reg, ref)
+    for label in ("Ofsted: online form", "Placing authority: email"):
+        await reg.click(label, message_id=note.message_id)
+        await reg.wait_for_answer()
+    alert = await jones.wait_for(ref)
+    # Before the enquiry started the Close menu offers no enquiry outcome.
+    jones.mark()
+    await jones.click("☑️ Close with outcome", message_id=alert.message_id)
+    menu = await jones.wait_for(ref)
+    assert "🛡 Section 47 enquiry concluded" not in menu.button_labels
+    await jones.send(f"/s47 {ref} started")
+    await jones.wait_for("Child protection (section 47) enquiry started")
+    start = await _reminded(world, reg, ref, "enquiry started")
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
+        await reg.click(label, message_id=start.message_id)
+        await reg.wait_for_answer()
+    # The allocated worker may close, but not record notifications: no enquiry button for
+    # her, and a forged press is refused and audited.
+    patel_alert = await patel.wait_for(ref)
+    patel.mark()
+    await patel.click("☑️ Close with outcome", message_id=patel_alert.message_id)
+    assert "🛡 Section 47 enquiry concluded" not in (await patel.wait_for(ref)).button_labels
+    inc = await incident(world, ref)
+    await patel.press_data(f"cpo:{inc.id}:ns", message_id=patel_alert.message_id)
+    await patel.wait_for("Only the notification owner")
+    # The team manager's Close menu offers it (above everything else while closing waits).
+    jones.mark()
+    reg.mark()
+    await jones.click("☑️ Close with outcome", message_id=alert.message_id)
+    held = await jones.wait_for(ref)
+    assert held.button_labels == ["🛡 Section 47 enquiry concluded"]
+    await jones.click("🛡 Section 47 enquiry concluded", message_id=held.message_id)
+    choices = await jones.wait_for("what was its outcome?")
+    assert choices.button_labels == [
+        "Concerns not substantiated",
+        "Concerns substantiated, child not at continuing risk of significant harm",
+        "Concerns substantiated: initial child protection conference"]
+    await jones.click("Concerns not substantiated", message_id=choices.message_id)
+    done = await jones.wait_for("Recorded: Outcome of a child protection")
+    assert "concerns not substantiated. Notifiable to Ofsted, Placing authority, Area " \
+           "authority; reminders follow" in done.text
+    outcome = await _reminded(world, reg, ref, "Outcome of a child protection")
+    assert "enquiry started" not in outcome.text
+    assert len(_still(outcome)) == 3
+    # A second tap (an old menu) records nothing more.
+    await jones.click("Concerns substantiated: initial child protection conference",
+                      message_id=choices.message_id)
+    await jones.wait_for("That is already recorded")
+    [opened] = [e for e in await events(world, ref, "notification_opened")
+                if e.details["notifiable_event"] == "s47_outcome"]
+    assert opened.actor_id == "tm-jones"
+    [note_event] = [e for e in await events(world, ref, "notification_note")
+                    if e.details["notifiable_event"] == "s47_outcome"]
+    assert note_event.details["note"] == "Concerns not substantiated"
+    refused = [e for e in await events(world, ref, "access_refused")
+               if e.actor_id == "sw-patel"]
+    assert refused and refused[-1].details["action"] == "open s47_outcome"
+    # The clock runs until the outcome's recipients are recorded.
+    assert (await incident(world, ref)).notified_at is None
+    for label in ("Ofsted: email", "Placing authority: email", "Area authority: email"):
+        await reg.click(label, message_id=outcome.message_id)
+        await reg.wait_for_answer()
+    assert (await incident(world, ref)).notified_at is not None

@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, logs
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
-from bot.engine import statutory, targets, texts
+from bot.engine import event_reminders, statutory, targets, texts
 from bot.escalation import policy as escalation
 from bot.escalation.policy import LADDER, NOTIFICATION, OUTCOME, Next, StepKey
 from bot.record import alerts, incidents, notification, notification_texts
@@ -227,6 +227,10 @@ class EscalationEngine:
             tasks_fired = await statutory.run_due(self.services, batch=self.batch)
             self.services.metrics.steps_fired("statutory", tasks_fired)
             fired += tasks_fired
+            # So do the reminders of notifiable events without a report (a DBS referral).
+            reminders_fired = await event_reminders.run_due(self.services, batch=self.batch)
+            self.services.metrics.steps_fired("event_reminder", reminders_fired)
+            fired += reminders_fired
             self.last_sweep_at = self.services.clock.now()
             self.fired_total += fired
             if late:
@@ -262,6 +266,8 @@ class EscalationEngine:
         times = [t for _step, due_col in _COLUMNS.values()
                  if (t := (await s.execute(select(func.min(due_col)))).scalar()) is not None]
         if (t := await statutory.next_due(s)) is not None:
+            times.append(t)
+        if (t := await event_reminders.next_due(s)) is not None:
             times.append(t)
         return min(times) if times else None
 

@@ -126,16 +126,20 @@ class Access:
 
     async def may_record_notification(self, session: AsyncSession, person: Person,
                                       incident: Incident | None,
-                                      owners: frozenset[str] = frozenset()) -> bool:
+                                      owners: frozenset[str] = frozenset(),
+                                      reminded: frozenset[str] = frozenset()) -> bool:
         """Recording a Schedule 7 notification (or that an event is not notifiable): the
         owners named in ``[notification]`` (registered manager, deputy, out-of-hours
         owner), the managers of the child's team, or whoever was sent the reminder. An
-        event with no incident (a DBS referral): the owners and any team's manager."""
+        event with no incident (a DBS referral): the owners, any team's manager, and
+        whoever its reminders reached (``reminded``: a stand-in down the owner's chain)."""
         if not person.active:
             return False
         if person.id in owners:
             return True
         if incident is None:
+            if person.id in reminded:
+                return True
             return bool((await session.execute(select(Team.id).where(
                 (Team.manager_id == person.id) | (Team.service_manager_id == person.id))
             )).first())

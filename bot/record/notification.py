@@ -10,6 +10,12 @@ is confirmed in writing (reg. 36(2)). The incident's notification clock runs
 until every recipient of every open event on it is recorded, or a manager
 records, with a reason, that the event is not notifiable after review. Each tap
 is a conditional update: the first wins, a later one is told who recorded it.
+
+An event with no incident (a DBS referral recorded directly) has a reminder clock of
+its own on its row (``reminder_step``, ``next_reminder_at``), run by
+``bot/engine/event_reminders.py``: the same owner chain, the same reminder and
+buttons; it stops when every recipient is recorded or the event is found not
+notifiable, and the reminders already sent are then edited to say so.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from bot.record import alerts, notification_texts
 from bot.record.owed import Owed
 from bot.record.prompt import Prompt, Refused
 from bot.rules import notifiable
+from bot.rules.outcomes import S47_OUTCOMES
 from storage.models import (
     Delivery,
     EscalationAction,
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 
 KIND = "notification"
 MAX_REFERENCE = 100
+EVENT_KEY = "nev"  # deliveries of an event without an incident: nev:<event>:<step>:<person>
 
 
 @dataclass
@@ -88,6 +96,8 @@ async def open_event(session: AsyncSession, services: "Services", *, event: str,
         incident.notification_step = f"notify{number + 1}"
         incident.notification_next_at = now
         incident.updated_at = now
+    else:  # its own reminder clock: the first reminder at once
+        ev.reminder_step, ev.next_reminder_at = 1, now
     await audit.record(session, "notification_opened", at=now, actor_id=by.id if by else None,
                        incident_id=incident.id if incident else None, notifiable_event=event,
                        recipients=list(spec.recipients), deadline=due.isoformat(),
@@ -146,7 +156,8 @@ async def _check(session: AsyncSession, services: "Services", person: Person, re
         await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
                             action=action, why="no such notification", incident_ref=record_id)
         return Result("not_found"), None, None, None
-    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+    if not await services.access.may_record_notification(
+            session, person, inc, owners(services), await reminded(session, ev)):
         await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
                             incident_id=inc.id if inc else None, action=action,
                             why="not a notification owner, a manager of the team or a "
@@ -269,7 +280,8 @@ async def not_notifiable(
     inc = await session.get(Incident, ev.incident_id) if ev and ev.incident_id else None
     if ev is None:
         return Result("not_found")
-    if not await services.access.may_record_notification(session, person, inc, owners(services)):
+    if not await services.access.may_record_notification(
+            session, person, inc, owners(services), await reminded(session, ev)):
         await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
                             incident_id=inc.id if inc else None, action="not notifiable",
                             why="not a notification owner or a manager of the team")
@@ -303,6 +315,13 @@ async def _after_change(session: AsyncSession, services: "Services", ev: Notifia
                            incident_id=inc.id if inc else None, notifiable_event=ev.event,
                            within_deadline=now <= ev.due_at)
     if inc is None:
+        if ev.closed_at is None:
+            return notifiable.missing(await records_of(session, [ev.id]))
+        ev.next_reminder_at = None
+        done = (notification_texts.not_notifiable_done(person.name, ev.not_notifiable_reason)
+                if ev.not_notifiable_reason else
+                notification_texts.event_done(services, person.name, now))
+        await _settle_event_reminders(session, ev, now, done)
         return []
     left = await owed(session, inc.id)
     if not left:
@@ -374,6 +393,43 @@ async def _settle_reminders(session: AsyncSession, services: "Services", inciden
         )
 
 
+async def reminded(session: AsyncSession, ev: NotifiableEvent | None) -> frozenset[str]:
+    """Who the reminders of an event without an incident reached (they may record it)."""
+    if ev is None or ev.incident_id is not None:
+        return frozenset()
+    return frozenset(p for p in (await session.execute(
+        select(Delivery.person_id).where(Delivery.kind == KIND,
+                                         Delivery.idempotency_key.like(f"{EVENT_KEY}:{ev.id}:%"))
+    )).scalars() if p)
+
+
+async def _settle_event_reminders(session: AsyncSession, ev: NotifiableEvent, now: datetime,
+                                  done: str) -> None:
+    """The reminders of an event without an incident, once it is closed: unsent ones are
+    cancelled, sent ones edited to say so (without their buttons)."""
+    mine = Delivery.idempotency_key.like(f"{EVENT_KEY}:{ev.id}:%")
+    await session.execute(
+        update(Delivery)
+        .where(mine, Delivery.kind == KIND, Delivery.status == "pending",
+               Delivery.method == "send",
+               (Delivery.locked_until.is_(None)) | (Delivery.locked_until < now))
+        .values(status="cancelled", last_error="notification recorded before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(
+        select(Delivery).where(mine, Delivery.kind == KIND, Delivery.method == "send",
+                               Delivery.status.in_(("pending", "sent")))
+        .order_by(Delivery.id)
+    )).scalars().all()
+    for d in rows:
+        await enqueue(
+            session, key=f"edit:{d.id}:notified:{ev.id}", kind="edit", method="edit", now=now,
+            chat_id=d.chat_id, priority=d.priority + 1,
+            text=alerts.with_status(d.payload.get("text", ""), done), buttons=[],
+            target_delivery_id=d.id,
+        )
+
+
 # ------------------------------------------------------------------ events a manager opens
 
 async def open_by_manager(
@@ -421,11 +477,76 @@ async def open_by_manager(
                   missing=[r.recipient for r in await records_of(session, [ev.id])])
 
 
+def _about(reference: str):
+    """Events on the report with this reference, or without a report whose subject it is
+    (a DBS referral recorded directly, e.g. STAFF-0042)."""
+    ref = reference.strip()
+    return (NotifiableEvent.incident_id.in_(
+        select(Incident.id).where(Incident.reference == ref.upper()))
+        | ((NotifiableEvent.incident_id.is_(None)) & (NotifiableEvent.subject == ref)))
+
+
+# ------------------------------------------------------------------ the enquiry's outcome
+# A section 47 enquiry's outcome from a report's Close menu: "Section 47 enquiry concluded"
+# (offered while the enquiry's start is recorded and its outcome is not, to whoever may
+# record notifications), then one of its outcomes. Recorded through ``open_by_manager``,
+# as "/s47 INC-… concluded" is: the same event, clock, checks and audit.
+
+async def enquiry_awaiting_outcome(session: AsyncSession, incident_id: int) -> bool:
+    kinds = set((await session.execute(select(NotifiableEvent.event).where(
+        NotifiableEvent.incident_id == incident_id,
+        NotifiableEvent.event.in_((notifiable.S47_START, notifiable.S47_OUTCOME))))).scalars())
+    return kinds == {notifiable.S47_START}
+
+
+async def enquiry_button(session: AsyncSession, services: "Services", person: Person,
+                         incident: Incident) -> list[tuple[str, str]] | None:
+    """The Close menu's row for the enquiry's outcome, when this person may record it now."""
+    if not await enquiry_awaiting_outcome(session, incident.id):
+        return None
+    if not await services.access.may_record_notification(session, person, incident,
+                                                         owners(services)):
+        return None
+    return [notification_texts.enquiry_button(incident.id)]
+
+
+async def enquiry_menu(session: AsyncSession, services: "Services", *, person: Person,
+                       incident_id: int, telegram_user_id: int | None = None) -> Result:
+    """The tap on "Section 47 enquiry concluded": ``choose`` (show the outcomes) or why not."""
+    now = services.clock.now()
+    inc = await session.get(Incident, incident_id)
+    if inc is None:
+        return Result("not_found")
+    if not await services.access.may_record_notification(session, person, inc,
+                                                         owners(services)):
+        await audit.refused(session, at=now, actor_id=person.id, telegram_user_id=telegram_user_id,
+                            incident_id=inc.id, action=f"open {notifiable.S47_OUTCOME}",
+                            why="not a notification owner or a manager of the team")
+        return Result("refused", inc)
+    if not await enquiry_awaiting_outcome(session, inc.id):
+        started = (await session.execute(select(NotifiableEvent.opened_at).where(
+            NotifiableEvent.incident_id == inc.id,
+            NotifiableEvent.event == notifiable.S47_OUTCOME))).scalar()
+        return Result("already", inc, at=started) if started else Result("no_start", inc)
+    return Result("choose", inc)
+
+
+async def record_enquiry_outcome(session: AsyncSession, services: "Services", *,
+                                 person: Person, incident_id: int, code: str,
+                                 telegram_user_id: int | None = None) -> Result:
+    """An outcome tapped in the Close menu: opens the outcome's notification event."""
+    inc = await session.get(Incident, incident_id)
+    if inc is None or code not in S47_OUTCOMES:
+        return Result("not_found")
+    return await open_by_manager(session, services, person=person,
+                                 event=notifiable.S47_OUTCOME, incident_ref=inc.reference,
+                                 note=S47_OUTCOMES[code], telegram_user_id=telegram_user_id)
+
+
 async def event_by_ref(session: AsyncSession, incident_ref: str,
                        event: str | None = None) -> NotifiableEvent | None:
-    """The newest open event on an incident (or the named one)."""
-    q = select(NotifiableEvent).join(Incident, Incident.id == NotifiableEvent.incident_id).where(
-        Incident.reference == incident_ref.strip().upper())
+    """The newest open event on an incident, or about a subject (or the named one)."""
+    q = select(NotifiableEvent).where(_about(incident_ref))
     if event:
         q = q.where(NotifiableEvent.event == event)
     else:
@@ -439,9 +560,7 @@ async def record_by_ref(session: AsyncSession, incident_ref: str, recipient: str
     newest that names the recipient)."""
     q = (select(NotificationRecord).join(NotifiableEvent,
                                          NotifiableEvent.id == NotificationRecord.event_id)
-         .join(Incident, Incident.id == NotifiableEvent.incident_id)
-         .where(Incident.reference == incident_ref.strip().upper(),
-                NotificationRecord.recipient == recipient))
+         .where(_about(incident_ref), NotificationRecord.recipient == recipient))
     if event:
         q = q.where(NotifiableEvent.event == event)
     rows = (await session.execute(q.order_by(NotifiableEvent.id.desc()))).scalars().all()

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from bot import callbacks
 from bot.rules import notifiable
+from bot.rules.outcomes import S47_OUTCOMES
 from bot.texts import h, waited, when
 
 if TYPE_CHECKING:
     from bot.record.owed import Owed
     from bot.services import Services
-    from storage.models import Incident
+    from storage.models import Incident, NotifiableEvent
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -32,6 +33,15 @@ def event_label(services: "Services", key: str) -> str:
     return cat.label if cat is not None else key
 
 
+def _duty(owed: list["Owed"]) -> str:
+    """The duty, naming Ofsted only when it is among those owed (Schedule 7 row 5, an
+    offence alleged against a child, goes to the placing authority and the police)."""
+    who = ("Ofsted and the others below" if any(o.record.recipient == "ofsted" for o in owed)
+           else "Those below")
+    return (f"{who} must be notified without delay (Fostering Services (England) "
+            "Regulations 2011, reg. 36); a phone call must be confirmed in writing.")
+
+
 def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, now: datetime,
              late: str, category_label: str) -> str:
     """The reminder to the notification owner: what happened, the deadline, who is missing."""
@@ -39,8 +49,7 @@ def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, 
     lines = [
         f"📋 <b>Notifiable event</b>: {h(incident.reference)} — {h(category_label)}, "
         f"child {h(incident.child_ref)}, reported {when(incident.reported_at, services.tz)}.{late}",
-        "Ofsted and the others below must be notified without delay (Fostering Services "
-        "(England) Regulations 2011, reg. 36); a phone call must be confirmed in writing.",
+        _duty(owed),
     ]
     if due is not None and now >= due:
         lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(due, services.tz)} "
@@ -61,6 +70,39 @@ def reminder(services: "Services", incident: "Incident", owed: list["Owed"], *, 
                  "every one is recorded. To add a reference number: "
                  "<code>fosterbot notification record</code>.")
     return "\n".join(lines)
+
+
+def event_reminder(services: "Services", event: "NotifiableEvent", owed: list["Owed"], *,
+                   opened_by: str | None, now: datetime, late: str) -> str:
+    """The reminder of an event with no report (a DBS referral recorded directly)."""
+    label = notifiable.EVENT_LABELS.get(event.event, event.event)
+    about = f" about {h(event.subject)}" if event.subject else ""
+    by = f" by {h(opened_by)}" if opened_by else ""
+    lines = [
+        (f"📋 <b>Notifiable event</b>: {h(label)}{about}, recorded "
+         f"{when(event.opened_at, services.tz)}{by}.{late}"),
+        _duty(owed),
+    ]
+    if now >= event.due_at:
+        lines.append(f"⚠️ <b>OVERDUE</b>: the deadline was {when(event.due_at, services.tz)} "
+                     f"({waited(now - event.due_at)} ago).")
+    else:
+        lines.append(f"Deadline: <b>{when(event.due_at, services.tz)}</b>.")
+    lines.append("<b>Still to record</b>:")
+    for o in owed:
+        what = h(recipient(o.record.recipient))
+        lines.append(f"• {what}: phoned {when(o.record.made_at, services.tz)}, written "
+                     "confirmation not yet recorded" if o.needs_confirmation else f"• {what}")
+    ref = h(event.subject or "REF")
+    lines.append("Tap how each was notified once it has been made; you will be reminded until "
+                 "every one is recorded. To add a reference number: "
+                 f"<code>fosterbot notification record {ref} ofsted --method form --ref …</code>.")
+    return "\n".join(lines)
+
+
+def event_done(services: "Services", by_name: str, at: datetime) -> str:
+    return (f"📋 Every Schedule 7 notification for this event is recorded (last by "
+            f"<b>{h(by_name)}</b> at {when(at, services.tz)}).")
 
 
 def buttons(owed: list["Owed"]) -> Buttons:
@@ -135,3 +177,18 @@ def reference_already(recipient_key: str, value: str) -> str:
 
 
 SKIP_LABEL = "Skip"
+
+ENQUIRY_LABEL = "🛡 Section 47 enquiry concluded"
+
+
+def enquiry_button(incident_id: int) -> tuple[str, str]:
+    return (ENQUIRY_LABEL, callbacks.ENQUIRY_CONCLUDED.data(incident_id))
+
+
+def enquiry_menu(incident_id: int, reference: str) -> tuple[str, Buttons]:
+    """The outcomes of a section 47 enquiry, from a report's Close menu."""
+    rows: Buttons = [[(label, callbacks.ENQUIRY_OUTCOME.data(incident_id, code))]
+                     for code, label in S47_OUTCOMES.items()]
+    return (f"📋 The child protection (section 47) enquiry on <b>{h(reference)}</b> has "
+            "concluded: what was its outcome? It is notified like its start; the report "
+            "itself stays open until you close it.", rows)

@@ -192,10 +192,15 @@ async def begin_close(session, services, person: Person, incident_id: int | None
         raise Refused("not a recipient of this incident", texts.NOT_HOLDER_CLOSE, incident.id)
     if incident.status == "closed":
         return Prompt(await _closed_already(session, services, incident))
+    # A section 47 enquiry's outcome may be recorded here too, even while closing waits.
+    enquiry = await notification.enquiry_button(session, services, person, incident)
     held = await oversight.hold_close(session, services, incident, person)
     if held:
-        return Prompt(held, wake=True)
-    return Prompt(*texts.ask_outcome(incident.id, incident.reference))
+        return Prompt(held, [enquiry] if enquiry else [], wake=True)
+    text, rows = texts.ask_outcome(incident.id, incident.reference)
+    if enquiry:
+        rows.insert(len(rows) - 1, enquiry)  # above Cancel
+    return Prompt(text, rows)
 
 
 async def choose_outcome(session, services, person: Person, chat_id: int,

@@ -7,7 +7,9 @@ Safeguarding Authority is now the Disclosure and Barring Service). Regulation
 36(1) says "without delay"; Ofsted expects a death at once and anything else
 within 24 hours (National Minimum Standards 2011, standard 29.9), weekends
 included. Configuration (``[notification.events]``) replaces any of them; the
-source of each default is written in ``config.example.toml``.
+source of each default, and how it was checked (against reproductions of the table
+as made and Ofsted's guidance; the revised text on legislation.gov.uk could not be
+reached), is written in ``config.example.toml``.
 """
 
 from __future__ import annotations
@@ -46,38 +48,47 @@ EVENT_LABELS: dict[str, str] = {
 }
 
 _BOTH = ("ofsted", "responsible_authority")
+_CP_ENQUIRY = ("ofsted", "responsible_authority", "area_authority")
 
 # Event key -> (recipients, deadline, source). Event keys are the category keys of
-# notifiable report categories plus the three events above.
+# notifiable report categories plus the three events above. Schedule 7 is a table whose
+# rows are not numbered: "row N" counts them in the order of the text as made (2011),
+# which has ten rows (row 8: a child missing from the placement).
 DEFAULT_EVENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "death": (("ofsted", "responsible_authority", "secretary_of_state", "area_authority", "icb"),
-              "1h", "Sch. 7 para 1: death of a child placed with foster parents"),
+              "1h", "Sch. 7 row 1: death of a child placed with foster parents"),
     DBS_REFERRAL: (_BOTH, "24h",
-                   "Sch. 7 para 2: information given to the DBS under ss. 35-45 Safeguarding "
-                   "Vulnerable Groups Act 2006 about anyone working for the service"),
+                   ("Sch. 7 row 2: information given to the DBS (as made: the Independent "
+                   "Safeguarding Authority) under ss. 35, 36, 39, 41 or 45 Safeguarding "
+                   "Vulnerable Groups Act 2006 about anyone working for the service")),
     "serious_illness": (_BOTH, "24h",
-                        "Sch. 7 para 3: serious illness or serious accident of a child placed"),
+                        "Sch. 7 row 3: serious illness or serious accident of a child placed"),
     "infectious_disease": (("ofsted", "responsible_authority", "icb"), "24h",
-                           "Sch. 7 para 4: outbreak at the foster home of an infectious "
-                           "disease a registered medical practitioner thinks serious enough"),
-    "serious_offence": (_BOTH, "24h",
-                        "Sch. 7 para 5: allegation that a child placed committed a serious "
-                        "offence"),
+                           ("Sch. 7 row 4: outbreak at the foster home of an infectious "
+                           "disease a medical practitioner attending thinks serious enough")),
+    "serious_offence": (("responsible_authority", "police"), "24h",
+                        ("Sch. 7 row 5: allegation that a child placed committed a serious "
+                        "offence (the responsible authority and the police; not Ofsted)")),
     "exploitation": (("ofsted", "responsible_authority", "area_authority", "police"), "24h",
-                     "Sch. 7 para 6: involvement or suspected involvement of a child placed "
-                     "in sexual exploitation"),
+                     ("Sch. 7 row 6: involvement or suspected involvement of a child placed "
+                     "in sexual exploitation (as made: \"prostitution\")")),
     "police_called": (_BOTH, "24h",
-                      "Sch. 7 para 7: serious incident needing the police at the foster home"),
+                      ("Sch. 7 row 7: serious incident relating to a child placed needing "
+                      "the police to be called to the foster home")),
+    "missing": (("responsible_authority",), "24h",
+                ("Sch. 7 row 8: a child placed is missing from the placement (the category "
+                "is not notifiable by default; see config.example.toml)")),
     "allegation": (_BOTH, "24h",
-                   "Sch. 7 para 8: serious complaint about a foster parent approved by the "
-                   "service"),
-    "disclosure": (_BOTH, "24h",
-                   "Sch. 7 para 9: instigation of a child protection enquiry (flagged at the "
-                   "disclosure; the enquiry's start and outcome are recorded as s47 events)"),
-    S47_START: (_BOTH, "24h", "Sch. 7 para 9: instigation of any child protection enquiry "
-                              "involving a child placed"),
-    S47_OUTCOME: (_BOTH, "24h", "Sch. 7 para 9: outcome of any child protection enquiry "
-                                "involving a child placed"),
+                   ("Sch. 7 row 9: any serious complaint about a foster parent approved by "
+                   "the service")),
+    "disclosure": (_CP_ENQUIRY, "24h",
+                   ("Sch. 7 row 10: instigation of a child protection enquiry (flagged at "
+                   "the disclosure; the enquiry's start and outcome are recorded as s47 "
+                   "events)")),
+    S47_START: (_CP_ENQUIRY, "24h", ("Sch. 7 row 10: instigation of any child protection "
+                                    "enquiry involving a child placed")),
+    S47_OUTCOME: (_CP_ENQUIRY, "24h", ("Sch. 7 row 10: outcome of any child protection "
+                                      "enquiry involving a child placed")),
 }
 
 
@@ -90,7 +101,7 @@ def valid_subject(text: str) -> bool:
     return _SUBJECT.fullmatch(text.strip()) is not None
 
 
-def missing(rows: list["RowLike"]) -> list[str]:
+def missing(rows: list[RowLike]) -> list[str]:
     """Recipient keys still owed, in order: not made, or made by phone and not confirmed."""
     out = []
     for r in rows:

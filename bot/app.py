@@ -36,6 +36,7 @@ from bot.runtime.update_processor import PerChatUpdateProcessor
 from bot.runtime.updates import HandledLog
 from bot.runtime.webhook import HttpServer
 from bot.services import Services
+from bot.web.server import build_console
 from handlers.common import BotContext
 from storage import migrate
 from storage.db import Database, is_unavailable
@@ -210,17 +211,19 @@ class BotRunner:
         await self.engine.start(self.app.job_queue)
         self.housekeeper = Housekeeper(self.services)
         await self.housekeeper.start()
+        console = build_console(self.services) if settings.web.enabled else None
         if polling and settings.telegram.mode == "webhook":
             hook = settings.telegram.webhook
             self.http = HttpServer(self.services, listen=hook.listen, port=hook.port,
-                                   app=self.app, path=hook.path, secret=settings.webhook_secret)
+                                   app=self.app, path=hook.path, secret=settings.webhook_secret,
+                                   console=console)
             await self.http.start()
             await self.app.bot.set_webhook(url=hook.url, secret_token=settings.webhook_secret,
                                            allowed_updates=Update.ALL_TYPES,
                                            drop_pending_updates=False)
         else:
-            if settings.health.port:
-                await self._start_health_server()
+            if settings.health.port or console is not None:
+                await self._start_health_server(console)
             if polling:
                 self.poller = Poller(self.app)
                 await self.poller.start()
@@ -228,15 +231,20 @@ class BotRunner:
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
 
-    async def _start_health_server(self) -> None:
-        """The polling-mode health server. A port that cannot be had is logged as an error
-        but does not stop the bot: alerts matter more than the health check."""
-        health = self.services.settings.health
-        server = HttpServer(self.services, listen=health.listen, port=health.port)
+    async def _start_health_server(self, console=None) -> None:
+        """The polling-mode health server, with the web console under /web when enabled
+        (on ``[web] listen``/``port`` when ``[health] port`` is 0). A port that cannot be
+        had is logged as an error but does not stop the bot: alerts matter more."""
+        settings = self.services.settings
+        listen, port = settings.health.listen, settings.health.port
+        if not port:
+            listen, port = settings.web.listen, settings.web.port
+        server = HttpServer(self.services, listen=listen, port=port, console=console)
         try:
             await server.start()
         except OSError as exc:
-            log.error("health check not served on %s:%s: %s", health.listen, health.port, exc)
+            log.error("health check%s not served on %s:%s: %s",
+                      " and web console" if console is not None else "", listen, port, exc)
             await server.stop()
             return
         self.http = server

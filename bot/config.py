@@ -353,6 +353,47 @@ class HealthSettings(_Strict):
     port: int = Field(DEFAULT_HEALTH_PORT, ge=0, le=65535)  # 0: no health server while polling
 
 
+class WebSettings(_Strict):
+    """The web console (``bot/web``): served next to the webhook and ``/healthz`` by
+    ``fosterbot run`` when ``enabled``, or alone by ``fosterbot web``."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)  # used when no webhook/health server is running
+    # The address people open (behind a TLS proxy): links, the Mini App button, Secure cookies.
+    public_base_url: str = ""
+    link_ttl: Duration = parse_duration("10m")  # a /web sign-in link
+    session_idle: Duration = parse_duration("30m")  # signed out after this long without use
+    session_max: Duration = parse_duration("12h")  # and after this long at most
+    miniapp_max_age: Duration = parse_duration("1h")  # the oldest Mini App initData accepted
+    refresh_seconds: int = Field(5, ge=1, le=300)  # how often the needs-action list refreshes
+    page_size: int = Field(25, ge=5, le=200)  # open reports per page
+
+    _d = field_validator("link_ttl", "session_idle", "session_max", "miniapp_max_age",
+                         mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("link_ttl", "session_idle", "session_max", "miniapp_max_age")
+    @classmethod
+    def _clock_time(cls, v: Duration) -> Duration:
+        if v.working or v.amount.total_seconds() <= 0:
+            raise ValueError("use a clock time longer than zero, such as \"30m\"")
+        return v
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"expected an address such as \"https://console.example.org\", "
+                             f"got {v!r}")
+        return v
+
+    @property
+    def secure(self) -> bool:
+        """Cookies are marked Secure when people reach the console over HTTPS."""
+        return self.public_base_url.startswith("https://")
+
+
 class DigestSettings(_Strict):
     """The morning digest: each team manager's needs-action list, once a working day."""
 
@@ -512,6 +553,7 @@ class Settings(_Strict):
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()
     statutory: StatutorySettings = StatutorySettings()
+    web: WebSettings = WebSettings()
     log_level: str = "INFO"
     # [escalation] last_resort: the person or rota id a step goes to when nobody else in
     # the chain can be reached (checked against the directory by ``fosterbot run``).

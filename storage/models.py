@@ -580,3 +580,39 @@ class NotificationRecord(Base):
     confirmed_by_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     # "not applicable" for this recipient (e.g. the area authority is the placing one).
     not_required_reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------
+# The web console (bot/web; sign-in and sessions in bot/people/web_sessions.py)
+# --------------------------------------------------------------------------
+
+
+class WebSignInLink(Base):
+    """A one-time sign-in link sent by ``/web``; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "web_signin_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser; only the SHA-256 of the cookie's token is stored. Ends at
+    sign-out, after ``idle`` without a request, at ``expires_at``, or when the person is
+    deactivated or moved to another Telegram account (``ended_reason``)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    how: Mapped[str] = mapped_column(String(16))  # link | miniapp
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(32))

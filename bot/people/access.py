@@ -16,6 +16,10 @@ of a carer the child is or was placed with, who sees only the periods of those
 placements. Carers are not among them: the chronology holds other carers'
 placements and reports.
 
+The web console (``bot/web``) is for workers, managers and administrators
+(``may_use_console``); its review pages use ``console_scope``: administrators
+see every team, managers their teams, workers only what was sent to them.
+
 The command line (``fosterbot log|stats|export|chronology``) is for
 administrators on the server and applies no Telegram access rules.
 """
@@ -218,6 +222,27 @@ class Access:
         if windows:
             return ChildView("supervising", windows)
         return None
+
+    # ---- the web console (bot/web) ------------------------------------------
+
+    async def may_use_console(self, session: AsyncSession, person: Person | None) -> bool:
+        """Sign in to the web console: active workers (social workers, duty, EDT, LADO …),
+        managers and administrators. Carers use the bot only: the console shows other
+        people's reports and its pages are about oversight."""
+        if person is None or not person.active:
+            return False
+        roles = await self.roles(session, person)
+        return bool(ADMIN in roles or WORKER_ROLES & roles)
+
+    async def console_scope(self, session: AsyncSession, person: Person) -> frozenset[str] | None:
+        """The teams whose reports this person reviews in the console: administrators all
+        (None), managers the teams they manage, anyone else none (an empty set: they see
+        only the reports sent to them, as ``/open`` shows a worker)."""
+        if not person.active:
+            return frozenset()
+        if ADMIN in await self.roles(session, person):
+            return None
+        return await self.managed_team_ids(session, person)
 
     async def may_review_incident(self, session: AsyncSession, person: Person,
                                   incident: Incident) -> bool:

@@ -16,7 +16,9 @@ between makes Telegram deliver the update again instead of losing it;
 ``processed_updates`` then skips it if it was in fact handled. While stopping,
 the server answers 503 so Telegram keeps the update for later.
 
-``GET /healthz`` (``bot/runtime/health.py``) is served next to the webhook. In polling
+``GET /healthz`` (``bot/runtime/health.py``) is served next to the webhook, and so
+is the web console under ``/web`` when ``[web] enabled`` (built by ``bot.app``
+from ``bot/web`` and handed in as an aiohttp application). In polling
 mode it is served on its own when ``[health] port`` is set (0, the default,
 means no health server while polling).
 """
@@ -71,8 +73,9 @@ class HttpServer:
 
     def __init__(self, services: "Services", *, listen: str, port: int,
                  app: Application | None = None, path: str = "/telegram",
-                 secret: str = "") -> None:
+                 secret: str = "", console: web.Application | None = None) -> None:
         self.services = services
+        self.console = console  # the web console (bot/web), mounted at /web when given
         self.app = app
         self.listen = listen
         self.port = port
@@ -90,13 +93,16 @@ class HttpServer:
             if not self._secret:
                 raise WebhookConfigError("refusing to serve a webhook without a secret token")
             web_app.router.add_post(self.path, self._update)
+        if self.console is not None:
+            web_app.add_subapp("/web", self.console)
         self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=15)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.listen, self.port).start()
         self.port = self._runner.addresses[0][1]
         self._accepting = True
-        log.info("listening on %s:%s (%s)", self.listen, self.port,
-                 "webhook and /healthz" if self.app is not None else "/healthz")
+        log.info("listening on %s:%s (%s%s)", self.listen, self.port,
+                 "webhook and /healthz" if self.app is not None else "/healthz",
+                 ", web console at /web/" if self.console is not None else "")
 
     def stop_accepting(self) -> None:
         """Answer 503 to new updates (Telegram keeps them); /healthz still answers."""

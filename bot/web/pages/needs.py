@@ -1,0 +1,42 @@
+"""*Needs action*: every report late on any clock in the reader's teams, most overdue first
+(the same query as ``/overdue``: ``bot/review/needs.py``). For team managers and
+administrators. The list refreshes itself every ``[web] refresh_seconds`` through a small
+same-origin script that fetches ``?part=list`` (no ``<meta refresh>``: reloading the
+whole page moves keyboard focus and screen readers, and axe counts it as a violation);
+without JavaScript the *Refresh* link does the same."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+
+from bot.review import lists, needs
+from bot.review.render import CLOCK_LABEL
+from bot.texts import URGENCY_MARK
+from bot.web import kit
+
+
+@kit.page("/needs", name="needs", nav="Needs action", who=kit.REVIEWERS)
+async def needs_action(request: web.Request) -> web.Response:
+    svc = kit.services(request)
+    scope = kit.scope(request)
+    async with kit.db_read(request) as s:
+        result = await needs.needs_action(s, scope, svc.clock.now())
+        label = await lists.team_label(s, scope)
+    context = {"result": result, "team_label": label, "clock_label": CLOCK_LABEL,
+               "urgency": URGENCY_MARK, "category": _category(svc),
+               "refresh": svc.settings.web.refresh_seconds}
+    part = kit.render(request, "needs_list.html", **context)
+    digest = hashlib.sha256(part.text.encode()).hexdigest()[:16]
+    if request.query.get("part") == "list":
+        part.headers["X-Digest"] = digest
+        return part
+    return kit.render(request, "needs.html", title="Needs action", digest=digest, **context)
+
+
+def _category(svc):
+    def label(key: str) -> str:
+        cat = svc.settings.category(key)
+        return cat.label if cat else key
+    return label

@@ -78,7 +78,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     folder = Path(tempfile.mkdtemp(prefix="fosterbot-web-export-"))
     try:
         result = await review_export.export(
-            svc.db, svc.settings, period=asked.period, scope=request["scope"],
+            svc.db, svc.settings, period=asked.period, scope=kit.scope(request),
             out_dir=folder / "files", now=svc.clock.now(), actor_id=kit.person(request).id)
         archive = await asyncio.to_thread(_zip, folder, result.files)
         name = f"fosterbot-export_{asked.period.slug(svc.tz)}.zip"

@@ -18,7 +18,7 @@ async def show(request: web.Request) -> web.Response:
     svc = kit.services(request)
     asked = period_form.asked(request.query, svc.clock.now(), svc.tz, days=30)
     async with kit.db_read(request) as s:
-        report = await compliance.compute(s, request["scope"], asked.period.start,
+        report = await compliance.compute(s, kit.scope(request), asked.period.start,
                                           asked.period.end, svc.clock.now(), asked.period.label)
     if request.query.get("format") == "csv":
         return csv_response(compliance.to_csv(report, svc.tz),

@@ -21,7 +21,7 @@ DAYS = 90
 async def show(request: web.Request) -> web.Response:
     svc = kit.services(request)
     person = kit.person(request)
-    scope = None if person.id in notification.owners(svc) else request["scope"]
+    scope = None if person.id in notification.owners(svc) else kit.scope(request)
     asked = period_form.asked(request.query, svc.clock.now(), svc.tz, days=DAYS)
     async with kit.db_read(request) as s:
         rows = await register.rows(s, svc, start=asked.period.start, end=asked.period.end,

@@ -42,7 +42,7 @@ async def show(request: web.Request) -> web.Response:
     svc = kit.services(request)
     asked = period_form.asked(request.query, svc.clock.now(), svc.tz, months=MONTHS)
     async with kit.db_read(request) as s:
-        st = await stats.compute(s, svc, request["scope"], asked.period)
+        st = await stats.compute(s, svc, kit.scope(request), asked.period)
     ack_svg, breach_svg = charts(st)
     return kit.render(request, "stats.html", title="Statistics", st=st, asked=asked,
                       lines=stats.lines(st, svc.tz, stats.deadline_label(svc.settings)),

@@ -58,6 +58,7 @@ COMMANDS = [
     BotCommand("export", "CSV export: /export 2026-11-01 2026-11-30 (managers)"),
     BotCommand("notifications", "Schedule 7 notification register (managers)"),
 ]
+WEB_COMMAND = BotCommand("web", "A sign-in link for the web console (workers, managers)")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -201,7 +202,8 @@ class BotRunner:
         self.services.dispatcher = self.dispatcher
         if set_commands:
             try:
-                await self.app.bot.set_my_commands(COMMANDS)
+                await self.app.bot.set_my_commands(
+                    COMMANDS + ([WEB_COMMAND] if settings.web.enabled else []))
             except Exception:  # noqa: BLE001 - a menu is a nicety
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -47,6 +48,7 @@ from bot.review.periods import PeriodError, between
 from bot.rules import notifiable
 from bot.runtime import redaction
 from bot.runtime.webhook import config_problems
+from bot.web.server import serve_alone
 from storage import crypto, files, keys, migrate, queries
 from storage.db import Database
 from storage.models import Person
@@ -537,6 +539,40 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """The web console alone (no bot), against the configured database; until SIGINT/SIGTERM.
+
+    Sign-in links are issued by the bot (``/web``); they work here because both read the
+    same database. The Mini App sign-in needs ``FOSTERBOT_TELEGRAM_TOKEN`` (to check
+    Telegram's signature): without it only links work."""
+    listen = args.listen or settings.web.listen
+    port = settings.web.port if args.port is None else args.port
+    if not settings.web.public_base_url:
+        log.warning("web.public_base_url is not set: the bot cannot send sign-in links")
+    if not settings.token:
+        log.warning("%s is not set: the Telegram Mini App sign-in is refused; /web links "
+                    "still work", TOKEN_ENV)
+
+    async def run() -> None:
+        await _require_schema(settings)
+        services = make_services(settings)
+        runner = await serve_alone(services, listen=listen, port=port)
+        print(f"web console on http://{listen}:{runner.addresses[0][1]}/web/ "
+              "(Ctrl+C to stop)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+            await services.db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_keys_new(settings: Settings | None, args: argparse.Namespace) -> int:
     """Print a fresh ``ID:BASE64KEY`` entry for FOSTERBOT_DATA_KEYS."""
     try:
@@ -722,6 +758,11 @@ def build_parser() -> argparse.ArgumentParser:
     for one in (rec, conf, nreq, nn, s47, dbs):
         one.add_argument("--by", required=True, metavar="PERSON_ID", help="who made it")
     no.set_defaults(fn=cmd_notification)
+
+    wb = sub.add_parser("web", help="serve the web console alone, against the same database")
+    wb.add_argument("--listen", help="address to listen on (default: [web] listen)")
+    wb.add_argument("--port", type=int, help="port (default: [web] port; 0 = any free port)")
+    wb.set_defaults(fn=cmd_web)
 
     demo = sub.add_parser("demo", help="the whole bot on a scripted day against a built-in "
                                        "Telegram emulator (no token, no network)")

@@ -41,6 +41,7 @@ from handlers import (
     tasks,
     thread,
     updates,
+    web,
 )
 from handlers import (
     help as help_,
@@ -85,6 +86,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("stats", review.stats_command, filters=private))
     app.add_handler(CommandHandler("export", review.export_command, filters=private))
     app.add_handler(CommandHandler("child", child.child_command, filters=private))
+    app.add_handler(CommandHandler("web", web.web_command, filters=private))
     app.add_handler(CallbackQueryHandler(child.child_button, pattern=pattern(*CHRONOLOGY)))
     app.add_handler(CommandHandler("oversee", oversight.oversee_command, filters=private))
     app.add_handler(CallbackQueryHandler(oversight.oversee_button, pattern=pattern(*OVERSIGHT)))

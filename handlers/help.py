@@ -59,6 +59,10 @@ def help_text(roles: frozenset[str], services) -> str:
     if ADMIN in roles:
         parts.append("<b>As an administrator</b>\nManage the directory and invites from the "
                      "command line (fosterbot directory import, fosterbot invite).")
+    if services.settings.web.enabled and (ADMIN in roles or WORKER_ROLES & roles):
+        parts.append("/web — a link that signs you in to the web console (once, for "
+                     f"{int(services.settings.web.link_ttl.amount.total_seconds() // 60)} "
+                     "minutes)")
     parts.append("/guidance — how to report well\n/help — this message")
     parts.append(emergency_lines(s.out_of_hours_phone, s.duty_phone))
     return "\n\n".join(parts)

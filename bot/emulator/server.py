@@ -68,6 +68,7 @@ class FakeBotAPI(BotMethods):
         self.updates: list[dict] = []  # every update ever queued
         self.callback_queries: dict[str, dict] = {}
         self.commands: dict[str, list] = {}
+        self.menu_buttons: dict[int | None, dict] = {}  # chat id (None: default) -> MenuButton
         self.files: dict[str, dict] = {}
         self._files_by_path: dict[str, dict] = {}
         self._pending: list[dict] = []  # updates not yet acknowledged by the bot

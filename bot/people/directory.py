@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.config import DEFAULT_CHILD_REF_PATTERN, StatutorySettings
-from bot.people import chronicle, handover, statutory
+from bot.people import chronicle, handover, statutory, web_sessions
 from bot.rules.roles import CARER, ROLES, SOCIAL_WORKER, SUPERVISING_SOCIAL_WORKER
 from bot.rules.rotas import Override, overlaps
 from storage.models import Child, Person, PersonRole, Placement, Rota, RotaOverride, Team
@@ -458,6 +458,8 @@ async def apply_directory(
                 "supervising_social_worker_id": p.supervising_social_worker}
         row = existing_people.get(p.id)
         role_changed = roles_now.get(p.id, set()) != set(p.roles)
+        if row is not None and row.active and not p.active:
+            await web_sessions.end_sessions_of(session, p.id, now=now, why="deactivated")
         if row is None:
             session.add(Person(id=p.id, created_at=now, updated_at=now, **vals))
             s.created += 1
@@ -477,6 +479,7 @@ async def apply_directory(
             row.active = False
             row.updated_at = now
             s.deactivated += 1
+            await web_sessions.end_sessions_of(session, pid, now=now, why="deactivated")
     await session.flush()
 
     existing_children = {c.ref: c for c in (await session.execute(select(Child))).scalars()}

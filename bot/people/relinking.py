@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
 from bot.delivery import outbox
+from bot.people import web_sessions
 from bot.people.access import Access
 from bot.texts import LONDON, h, when
 from storage import queries
@@ -192,5 +193,7 @@ async def link(session: AsyncSession, person: Person, *, telegram_user_id: int, 
                        replaced_account=previous_user if replacing else None,
                        how=how if replacing else "invite code")
     if replacing:
+        # The console's sessions belonged to the old account (a lost phone may hold one).
+        await web_sessions.end_sessions_of(session, person.id, now=now, why="relinked")
         await replace(session, person, previous_user=previous_user,
                       previous_chat=previous_chat if tell_old else None, now=now, how=how)

@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
+from bot.people.access import Access
 from storage.models import Person, WebSession, WebSignInLink
 
 TOKEN_BYTES = 32
@@ -66,14 +67,15 @@ async def issue_link(session: AsyncSession, person: Person, *, now: datetime,
 
 @dataclass
 class SignIn:
-    status: str  # ok | invalid | used | expired | inactive
+    status: str  # ok | invalid | used | expired | inactive | not allowed
     person: Person | None = None
     token: str = ""  # the new session's token (status ok)
 
 
 async def redeem_link(session: AsyncSession, token: str, *, now: datetime,
-                      session_max: timedelta) -> SignIn:
-    """Use a link once: a conditional UPDATE, so of two tabs racing only one signs in."""
+                      session_max: timedelta, access: Access) -> SignIn:
+    """Use a link once: a conditional UPDATE, so of two tabs racing only one signs in. The
+    person must still be allowed the console (``Access.may_use_console``) when it is used."""
     link = (await session.execute(select(WebSignInLink).where(
         WebSignInLink.token_hash == hash_token(token)))).scalar_one_or_none()
     why = None
@@ -86,6 +88,8 @@ async def redeem_link(session: AsyncSession, token: str, *, now: datetime,
     person = await session.get(Person, link.person_id) if link is not None else None
     if why is None and (person is None or not person.active):
         why = "inactive"
+    if why is None and not await access.may_use_console(session, person):
+        why = "not allowed"
     if why is None:
         won = await session.execute(update(WebSignInLink).where(
             WebSignInLink.id == link.id, WebSignInLink.used_at.is_(None)).values(used_at=now))

@@ -27,6 +27,7 @@ REFUSED_LINK = {
     "expired": "This sign-in link has expired (links last {minutes} minutes).",
     "invalid": "This sign-in link is not valid.",
     "inactive": "This sign-in link is not valid.",
+    "not allowed": "The web console is for social workers, managers and administrators.",
 }
 PUBLIC_ROUTES = frozenset({"signin_form", "signin", "miniapp", "miniapp_signin", "signed_out"})
 
@@ -48,7 +49,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
     token = str(form.get("token", ""))[:200]
     async with svc.db.write() as s:
         result = await web_sessions.redeem_link(s, token, now=svc.clock.now(),
-                                                session_max=svc.settings.web.session_max.amount)
+                                                session_max=svc.settings.web.session_max.amount,
+                                                access=svc.access)
     if result.status != "ok":
         minutes = int(svc.settings.web.link_ttl.amount.total_seconds() // 60)
         return kit.render(request, "error.html", status=403, title="Sign-in link not valid",

@@ -36,7 +36,9 @@ async def open_reports(request: web.Request) -> web.Response:
         page = 1
     mine = None if kit.is_reviewer(request) else kit.person(request).id
     async with kit.db_read(request) as s:
-        result = await browse.open_reports(s, scope=scope, mine=mine, filters=filters,
+        # A worker reviews no team: what was sent to them, in whichever team.
+        result = await browse.open_reports(s, scope=None if mine else scope, mine=mine,
+                                           filters=filters,
                                            page=page, per_page=svc.settings.web.page_size)
     query = {k: v for k, v in vars(filters).items() if v}
     return kit.render(request, "open.html", title="Open reports", result=result,

@@ -34,11 +34,25 @@ async def console(services, clock):
         await c.close()
 
 
+async def as_role(console, who: str | None):
+    """A client signed in as ``who``; a carer's sign-in is refused (the console is not for
+    carers), so theirs stays signed out."""
+    if who is None:
+        return console.anonymous()
+    if who.startswith("carer"):
+        client = console.anonymous()
+        async with client.post(console.url("/web/signin"), data={"token": await console.link(who)},
+                               allow_redirects=False) as r:
+            assert r.status != 303
+        return client
+    return await console.client(who)
+
+
 async def statuses(console, path: str) -> dict[str | None, int]:
     """The status each role gets for ``path`` (None: signed out)."""
     out = {}
     for who in ROLES:
-        client = await console.client(who) if who else console.anonymous()
+        client = await as_role(console, who)
         async with client.get(console.url(path), allow_redirects=False) as r:
             out[who] = r.status
     return out
@@ -53,7 +67,7 @@ async def events(services, name: str) -> list[AuditEvent]:
 async def test_an_incident_page_is_for_those_the_bot_lets_see_it(console):
     r8 = console.seeded.refs["r8"]  # North, child C3 (allocated to Priya Patel), still open
     assert await statuses(console, f"/web/incidents/{r8}") == {
-        "carer-smith": 403,  # carers use the bot, not the console
+        "carer-smith": 401,  # carers use the bot: they cannot sign in
         "sw-patel": 200, "sw-south": 403, "tm-jones": 200, "tm-south": 403, "admin-1": 200,
         None: 401}
     viewed = await events(console.services, "web_viewed")
@@ -79,7 +93,7 @@ async def test_an_incident_page_is_for_those_the_bot_lets_see_it(console):
 
 async def test_a_childs_chronology_is_filtered_and_paged(console):
     assert await statuses(console, "/web/children/C3") == {
-        "carer-smith": 403, "sw-patel": 200, "sw-south": 403, "tm-jones": 200,
+        "carer-smith": 401, "sw-patel": 200, "sw-south": 403, "tm-jones": 200,
         "tm-south": 403, "admin-1": 200, None: 401}
     viewed = [e for e in await events(console.services, "web_viewed")
               if e.details["what"] == "child"]
@@ -101,7 +115,7 @@ async def test_a_childs_chronology_is_filtered_and_paged(console):
 async def test_review_pages_are_for_managers_and_admins_scoped_to_their_teams(console):
     for path in ("/web/stats", "/web/notifications", "/web/compliance", "/web/audit"):
         assert await statuses(console, path) == {
-            "carer-smith": 403, "sw-patel": 403, "sw-south": 403, "tm-jones": 200,
+            "carer-smith": 401, "sw-patel": 403, "sw-south": 403, "tm-jones": 200,
             "tm-south": 200, "admin-1": 200, None: 401}, path
     jones, south = await console.client("tm-jones"), await console.client("tm-south")
     period = "from=2026-09-01&to=2026-11-30"

@@ -28,6 +28,7 @@ import hashlib
 from datetime import datetime
 
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.record import incidents, notification, oversight, thread
 from bot.record.prompt import Refused
@@ -53,25 +54,43 @@ DONE = {
 MAX_TEXT = 4000
 
 
-async def _incident(request: web.Request) -> Incident | None:
-    async with kit.db_read(request) as s:
-        return await queries.incident_by_reference(s, request.match_info["ref"].strip().upper())
-
-
 async def _allowed(request: web.Request, action: str) -> tuple[Incident | None, web.Response | None]:
     """The incident if this person may see it; else the audited 403 to answer with."""
     svc = kit.services(request)
-    incident = await _incident(request)
-    if incident is not None:
-        async with kit.db_read(request) as s:
-            if await svc.access.may_view(s, kit.person(request), incident):
-                return incident, None
-    return None, await kit.refuse(
+    async with kit.db_read(request) as s:
+        incident = await queries.incident_by_reference(
+            s, request.match_info["ref"].strip().upper())
+        if incident is not None and await svc.access.may_view(s, kit.person(request), incident):
+            return incident, None
+    return None, await _refused(request, action, incident)
+
+
+async def _refused(request: web.Request, action: str, incident: Incident | None) -> web.Response:
+    return await kit.refuse(
         request, action=action,
         why="no access to this incident" if incident is not None else "no such incident",
         incident_id=incident.id if incident is not None else None,
         text="You cannot see this report: it does not exist or it is not one you have "
              "access to.")
+
+
+def _render(request: web.Request, view: incident_view.IncidentView, *, status: int = 200,
+            error: str = "", form: dict | None = None) -> web.Response:
+    """The page, or only its live part (``?part=live``) with its digest. The live part is
+    rendered once and placed in the page as it is."""
+    svc = kit.services(request)
+    context = {"view": view, "tz": svc.tz, "refresh": svc.settings.web.refresh_seconds,
+               "done": DONE.get(request.query.get("done", ""), ""), "error": error,
+               "form": form or {}, "recipients": notifiable.RECIPIENTS}
+    live = kit.render(request, "incident_live.html", **context)
+    digest = hashlib.sha256(live.text.encode()).hexdigest()[:16]
+    if request.query.get("part") == "live":
+        live.headers["X-Digest"] = digest
+        return live
+    return kit.render(request, "incident.html", status=status, digest=digest,
+                      # already rendered (and escaped) by the autoescaping template above
+                      live_html=Markup(live.text),
+                      title=f"{view.incident.reference} — {view.category}", **context)
 
 
 async def _page(request: web.Request, incident: Incident, *, status: int = 200,
@@ -80,26 +99,25 @@ async def _page(request: web.Request, incident: Incident, *, status: int = 200,
     async with kit.db_read(request) as s:
         incident = await s.get(Incident, incident.id)
         view = await incident_view.build(s, svc, kit.person(request), incident)
-    context = {"view": view, "tz": svc.tz, "refresh": svc.settings.web.refresh_seconds,
-                   "done": DONE.get(request.query.get("done", ""), ""), "error": error,
-                   "form": form or {}, "recipients": notifiable.RECIPIENTS}
-    live = kit.render(request, "incident_live.html", **context)
-    digest = hashlib.sha256(live.text.encode()).hexdigest()[:16]
-    if request.query.get("part") == "live":
-        live.headers["X-Digest"] = digest
-        return live
-    return kit.render(request, "incident.html", status=status, digest=digest,
-                      title=f"{incident.reference} — {view.category}", **context)
+    return _render(request, view, status=status, error=error, form=form)
 
 
 @kit.page("/incidents/{ref}", name="incident")
 async def show(request: web.Request) -> web.Response:
-    incident, refused = await _allowed(request, "view incident")
-    if refused is not None:
-        return refused
+    """One read for the access check and the whole page; then the view is recorded."""
+    svc = kit.services(request)
+    async with kit.db_read(request) as s:
+        incident = await queries.incident_by_reference(
+            s, request.match_info["ref"].strip().upper())
+        allowed = incident is not None and await svc.access.may_view(
+            s, kit.person(request), incident)
+        view = await incident_view.build(s, svc, kit.person(request), incident) if allowed \
+            else None
+    if view is None:
+        return await _refused(request, "view incident", incident)
     if request.query.get("part") != "live":  # the page's own refreshes are not new views
         await kit.audit_view(request, what="incident", incident_id=incident.id)
-    return await _page(request, incident)
+    return _render(request, view)
 
 
 def _back(request: web.Request, incident: Incident, done: str) -> web.HTTPSeeOther:

@@ -104,7 +104,24 @@ async def test_a_manager_acts_on_an_incident_and_the_chats_show_it(world, consol
     assert status == 200 and url.endswith("?done=notified")
     async with world.services.db.read() as s:
         ofsted = await s.get(NotificationRecord, ofsted.id)
+        placing = (await s.execute(select(NotificationRecord).where(
+            NotificationRecord.recipient == "responsible_authority"))).scalar_one()
     assert (ofsted.method, ofsted.reference, ofsted.made_by_id) == ("form", "OF-123", "tm-jones")
+    assert ofsted.made_at == world.clock.now()
+    status, _, html = await _post(manager, console, page, "notification", record=str(placing.id),
+                                  what="not_required", reason="")
+    assert status == 400 and "Say why" in html
+    status, _, html = await _post(manager, console, page, "notification", record=str(placing.id),
+                                  what="made", method="phone", at="2026-11-25T09:30")
+    assert status == 200 and "its written confirmation is still owed" in html
+    status, url, html = await _post(manager, console, page, "notification", record=str(placing.id),
+                                    what="confirmed", reference="email 42")
+    assert status == 200 and url.endswith("?done=confirmed")
+    assert "Schedule 7 notification:" not in html  # nothing owed any more
+    async with world.services.db.read() as s:
+        placing = await s.get(NotificationRecord, placing.id)
+    assert placing.made_at.isoformat() == "2026-11-25T09:30:00+00:00"  # London = UTC in Nov
+    assert (placing.method, placing.confirm_reference) == ("phone", "email 42")
 
     # Another team's manager can neither see nor act.
     async with other.post(console.url(f"{page}/close"),

@@ -25,7 +25,7 @@ without JavaScript the *Refresh* link does the same.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 from markupsafe import Markup
@@ -191,16 +191,13 @@ async def record_oversight(request: web.Request) -> web.StreamResponse:
 
 
 def _when(text: str, svc) -> datetime | None:
-    """A ``datetime-local`` field (local time) as UTC; empty: now."""
+    """A ``datetime-local`` field (local time) in UTC; empty: None (now). Raises ValueError."""
     if not text:
         return None
-    try:
-        local = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("The time is not a date and time.") from None
+    local = datetime.fromisoformat(text)
     if local.tzinfo is None:
         local = local.replace(tzinfo=svc.tz)
-    return local
+    return local.astimezone(UTC)
 
 
 @kit.page("/incidents/{ref}/notification", name="incident_notification", method="POST")
@@ -214,10 +211,13 @@ async def record_notification(request: web.Request) -> web.StreamResponse:
     what = _text(form, "what")
     try:
         record_id = int(_text(form, "record"))
+    except ValueError:
+        return await _page(request, incident, status=400, error="Choose a recipient.")
+    try:
         at = _when(_text(form, "at"), svc)
-    except ValueError as exc:
+    except ValueError:
         return await _page(request, incident, status=400,
-                           error=str(exc) if "time" in str(exc) else "Choose a recipient.")
+                           error="The time is not a date and time. Nothing was recorded.")
     if at is not None and at > svc.clock.now():
         return await _page(request, incident, status=400,
                            error="A notification cannot be recorded in the future.")

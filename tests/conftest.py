@@ -192,3 +192,20 @@ async def world(db_url, clock, fake, settings_overrides):
         yield w
     finally:
         await w.stop()
+
+
+# ----------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session (tests/browser.py); skipped when not installed."""
+    from tests.browser import Browser, why_no_browser
+
+    reason = why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    b = Browser()
+    b.start()
+    yield b
+    b.close()

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 SKEW = timedelta(minutes=1)
@@ -55,7 +55,7 @@ def check(init_data: str, bot_token: str, *, now: datetime, max_age: timedelta) 
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return Checked("forged")
     try:
-        signed_at = datetime.fromtimestamp(int(fields["auth_date"]), tz=timezone.utc)
+        signed_at = datetime.fromtimestamp(int(fields["auth_date"]), tz=UTC)
         user = json.loads(fields["user"])
         user_id = int(user["id"])
     except (KeyError, ValueError, TypeError):

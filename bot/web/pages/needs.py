@@ -13,7 +13,6 @@ from aiohttp import web
 
 from bot.review import lists, needs
 from bot.review.render import CLOCK_LABEL
-from bot.texts import URGENCY_MARK
 from bot.web import kit
 
 
@@ -25,7 +24,7 @@ async def needs_action(request: web.Request) -> web.Response:
         result = await needs.needs_action(s, scope, svc.clock.now())
         label = await lists.team_label(s, scope)
     context = {"result": result, "team_label": label, "clock_label": CLOCK_LABEL,
-               "urgency": URGENCY_MARK, "category": _category(svc),
+               "category": _category(svc),
                "refresh": svc.settings.web.refresh_seconds}
     part = kit.render(request, "needs_list.html", **context)
     digest = hashlib.sha256(part.text.encode()).hexdigest()[:16]

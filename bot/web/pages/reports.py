@@ -8,7 +8,6 @@ from aiohttp import web
 
 from bot.review import browse
 from bot.rules.categories import URGENCIES
-from bot.texts import URGENCY_MARK
 from bot.web import kit
 
 STATE_LABELS = {"open": "Not closed", "awaiting": "Waiting for acknowledgement",
@@ -43,6 +42,6 @@ async def open_reports(request: web.Request) -> web.Response:
     query = {k: v for k, v in vars(filters).items() if v}
     return kit.render(request, "open.html", title="Open reports", result=result,
                       filters=filters, query=query, states=STATE_LABELS,
-                      urgencies=URGENCIES, urgency=URGENCY_MARK,
+                      urgencies=URGENCIES,
                       categories=svc.settings.categories, mine=mine is not None,
                       category={c.key: c.label for c in svc.settings.categories})

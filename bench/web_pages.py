@@ -12,7 +12,9 @@ needs-action query (``add_needs_mix``); ``--audit`` 1 000 000 audit events, gene
 the database (INSERT … SELECT over a series), spread over 100 000 incident ids so that each
 open incident has about ten events and most belong to older reports, the chain head moved
 past them so the console's own events append as in production. The incident measured is one
-of the open ones, with its ten generated events and its own from the report.
+of the open ones, with its ten generated events; the run asks for 20 of them in turn,
+because every view of an incident is an audit event on its own timeline (200 views of one
+report would measure a timeline no report has).
 
 Server time: a middleware on the root application (outside the console's own session,
 CSRF and header middlewares, so they are counted) times each request from its arrival to
@@ -50,6 +52,7 @@ from bot.web.server import mount
 from storage.models import AuditEvent, AuditHead, Incident, Person
 
 SPREAD = 100_000  # incident ids the generated audit events are spread over
+ROTATE = 20  # incident pages asked in turn (each view is recorded on the incident's timeline)
 
 
 def settings_for(url: str):
@@ -130,14 +133,16 @@ async def run(backend: str, admin: str | None, open_n: int, audit_n: int,
         fill = time.perf_counter() - t
         async with services.db.read() as s:
             first = (await s.execute(select(Incident.id).order_by(Incident.id).limit(1))).scalar()
-            measured = (await s.execute(select(AuditEvent.incident_id).where(
-                AuditEvent.event == "delivered",
-                AuditEvent.incident_id.between(first, first + open_n - 1)).limit(1))).scalar()
-            ref = (await s.execute(select(Incident.reference).where(
-                Incident.id == (measured or first)))).scalar_one()
+            measured = list((await s.execute(
+                select(AuditEvent.incident_id).where(
+                    AuditEvent.event == "delivered",
+                    AuditEvent.incident_id.between(first, first + open_n - 1))
+                .group_by(AuditEvent.incident_id).order_by(AuditEvent.incident_id)
+                .limit(ROTATE))).scalars()) or [first]
+            refs = list((await s.execute(select(Incident.reference).where(
+                Incident.id.in_(measured)).order_by(Incident.id))).scalars())
             events = (await s.execute(select(AuditEvent.id).where(
-                AuditEvent.incident_id == select(Incident.id).where(
-                    Incident.reference == ref).scalar_subquery()))).all()
+                AuditEvent.incident_id == measured[0]))).all()
         timing = Timing()
         root = web.Application(middlewares=[timing.middleware])
         mount(root, services)
@@ -146,23 +151,29 @@ async def run(backend: str, admin: str | None, open_n: int, audit_n: int,
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         client = await signed_in(services, base, "tm-jones")
-        pages = {"needs action": "/web/needs", "incident": f"/web/incidents/{ref}"}
+        pages = {"needs action": "/web/needs", "incident": "/web/incidents/"}
         sizes = {}
-        for _ in range(5):  # warm-up
-            for path in pages.values():
+
+        def paths(i: int):
+            yield "/web/needs"
+            yield f"/web/incidents/{refs[i % len(refs)]}"
+
+        for i in range(5):  # warm-up
+            for path in paths(i):
                 async with client.get(base + path) as r:
                     assert r.status == 200, (path, r.status)
-                    sizes[path] = len(await r.read())
+                    sizes[path.rsplit("/", 1)[0] + "/" if "/incidents/" in path else path] = \
+                        len(await r.read())
         timing.by_path.clear()
         timing.cpu_by_path.clear()
-        for _ in range(requests):
-            for path in pages.values():
+        for i in range(requests):
+            for path in paths(i):
                 async with client.get(base + path) as r:
                     await r.read()
         out = {"backend": backend, "open": open_n, "audit": audit_n, "fill_s": fill,
                "events_on_incident": len(events), "pages": {}}
         for label, path in pages.items():
-            key = path.rsplit("/", 1)[0] if "/incidents/" in path else path
+            key = path.rstrip("/")
             ms = [x * 1000 for x in timing.by_path[key]]
             cpu = [x * 1000 for x in timing.cpu_by_path[key]]
             out["pages"][label] = {"n": len(ms), "p50": statistics.median(ms),
@@ -196,8 +207,8 @@ async def main() -> None:
     for backend, admin in backends:
         r = await run(backend, admin, args.open, args.audit, args.requests)
         print(f"[{backend}] {r['open']:,} open incidents, {r['audit']:,} audit events "
-              f"(filled in {r['fill_s']:.1f}s); the incident measured has "
-              f"{r['events_on_incident']} audit events")
+              f"(filled in {r['fill_s']:.1f}s); each incident measured has "
+              f"about {r['events_on_incident']} audit events")
         for label, p in r["pages"].items():
             print(f"[{backend}]   {label:<13} server time over {p['n']} requests: "
                   f"p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, max {p['max']:.1f} ms; "

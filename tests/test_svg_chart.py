@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.review import compliance, svg_chart
@@ -56,7 +56,7 @@ def test_bar_chart_and_empty_chart():
 
 def test_compliance_csv_has_a_row_per_measure_and_per_miss():
     tz = ZoneInfo("Europe/London")
-    due = datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc)
+    due = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
     team = compliance.TeamFigures("north", "=North")
     team.assessment.due, team.assessment.on_time = 2, 1
     team.assessment.misses.append(compliance.Miss("A1", "needs_assessment", due, None,

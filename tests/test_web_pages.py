@@ -87,6 +87,12 @@ async def test_an_incident_page_is_for_those_the_bot_lets_see_it(console):
     async with jones.get(console.url(f"/web/incidents/{r8}?part=live")) as r:
         assert r.status == 200 and r.headers["X-Digest"]
         assert "<html" not in await r.text()
+    # The worker who has it may acknowledge and close, not record a manager's oversight.
+    patel = await console.client("sw-patel")
+    async with patel.get(console.url(f"/web/incidents/{r8}")) as r:
+        page = await r.text()
+    assert f"Acknowledge {r8}" in page and f"Close {r8}" in page
+    assert "Record management oversight" not in page and "Schedule 7 notification" not in page
     async with jones.get(console.url("/web/incidents/INC-2026-999999")) as r:
         assert r.status == 403  # no such report: the same answer as someone else's
 

@@ -105,6 +105,7 @@ async def test_a_childs_chronology_is_filtered_and_paged(console):
               if e.details["what"] == "child"]
     assert [(e.actor_id, e.details["child"], e.details["why"]) for e in viewed] == [
         ("sw-patel", "C3", "allocated"), ("tm-jones", "C3", "manager"), ("admin-1", "C3", "admin")]
+    # (and each later page, filter and download below is recorded too)
     patel = await console.client("sw-patel")
     async with patel.get(console.url("/web/children/C3")) as r:
         page = await r.text()
@@ -116,6 +117,11 @@ async def test_a_childs_chronology_is_filtered_and_paged(console):
     async with patel.get(console.url("/web/children/C3?kind=incident&page=9")) as r:
         page = await r.text()  # past the end: the last page
     assert refs["r3"] in page and "Next page" not in page
+    async with patel.get(console.url("/web/children/C3?kind=incident&format=csv")) as r:
+        assert r.headers["Content-Disposition"].startswith("attachment")
+        rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert {row[4] for row in rows[1:]} == {refs["r3"], refs["r8"]}
+    assert {row[2] for row in rows[1:]} == {"incident"}
 
 
 async def test_review_pages_are_for_managers_and_admins_scoped_to_their_teams(console):

@@ -1,5 +1,6 @@
 """*A child*: the chronology (``bot/review/chronology.py``, the same entries as ``/child``),
-newest first, filtered by kind and paged.
+newest first, filtered by kind and paged, and the whole of it (or of one kind) as CSV
+(``?format=csv``: the file ``fosterbot chronology --out`` writes).
 
 Who sees it is ``Access.may_see_child`` (the allocated worker and their cover, the managers
 of the child's team, administrators, and a supervising social worker for the periods of
@@ -15,6 +16,7 @@ from aiohttp import web
 from bot.review import chronology
 from bot.review import chronology_texts as texts
 from bot.web import kit
+from bot.web.csv_download import csv_response
 
 PAGE_SIZE = 50
 
@@ -42,6 +44,11 @@ async def show(request: web.Request) -> web.Response:
                                 child=ref[:40],
                                 text="You cannot see this child's chronology: there is no such "
                                      "child, or you are not among those who may see it.")
+    if request.query.get("format") == "csv":  # the whole chronology (of this kind)
+        await kit.audit_view(request, what="child", child=ref, why=view.reason, kind=kind,
+                             download="csv")
+        return csv_response(chronology.to_csv(chron, svc.tz),
+                            f"chronology_{ref}_{svc.today().isoformat()}.csv")
     await kit.audit_view(request, what="child", child=ref, why=view.reason, kind=kind,
                          page=page)
     pages = max(1, -(-len(chron.entries) // PAGE_SIZE))

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Incident
 from tests import review_seed
 from tests.web_helpers import csrf_of, start_console
 
@@ -177,3 +177,35 @@ async def test_audit_page_check_and_export(console):
     assert console.seeded.refs["r1"] in incidents and console.seeded.refs["s1"] not in incidents
     made = await events(console.services, "export_made")
     assert [e.actor_id for e in made] == ["tm-jones"]
+
+
+async def test_the_incident_forms_refuse_whoever_the_bot_would_refuse(console):
+    """Each form × each role that may not use it: refused (401 signed out, 403 otherwise, the
+    refusal audited) and the record unchanged."""
+    r8 = console.seeded.refs["r8"]
+    page = f"/web/incidents/{r8}"
+    forms = {"acknowledge": {}, "oversight": {"decision": "d", "rationale": "r"},
+             "close": {"outcome": "nfa", "note": "n"}, "reopen": {"reason": "r"},
+             "notification": {"record": "1", "what": "made", "method": "form"}}
+    refused_for = {"sw-south": forms, "tm-south": forms, "carer-smith": forms, None: forms,
+                   "admin-1": {"oversight": forms["oversight"]}}  # oversight is managers' work
+    seen = {}
+    for who, posts in refused_for.items():
+        client = await as_role(console, who)
+        token = ""
+        if who in ("sw-south", "tm-south", "admin-1"):
+            token = await csrf_of(client, console.url("/web/" + (
+                "incidents/" + r8 if who == "admin-1" else "open")))
+        for action, data in posts.items():
+            async with client.post(console.url(f"{page}/{action}"),
+                                   data={"csrf": token, **data}, allow_redirects=False) as r:
+                seen[(who, action)] = r.status
+    assert {k: v for k, v in seen.items() if v != (401 if k[0] in (None, "carer-smith")
+                                                    else 403)} == {}
+    async with console.services.db.read() as s:
+        inc = await s.get(Incident, console.seeded.ids["r8"])
+    assert inc.status == "open" and inc.acknowledged_at is None
+    assert await events(console.services, "oversight_recorded") == []
+    refused = {(e.actor_id, e.details["action"]) for e in
+               await events(console.services, "access_refused")}
+    assert ("admin-1", "web oversee") in refused and ("tm-south", "web close") in refused

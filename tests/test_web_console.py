@@ -5,17 +5,24 @@ what on *Needs action* and *Open reports*, for every role (the seeded record of
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import timedelta
+import os
+import re
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.people import relinking
+from bot.config import ConfigError, parse_settings
+from bot.people import relinking, web_sessions
+from bot.rules.durations import parse_duration
 from bot.web import initdata
 from storage.models import AuditEvent, Person, WebSession
 from tests import review_seed
-from tests.conftest import TOKEN
+from tests.conftest import ROOT, TOKEN
 from tests.web_helpers import csrf_of, start_console
 
 
@@ -33,6 +40,13 @@ async def console(services, clock):
         yield c
     finally:
         await c.close()
+
+
+def _configure(services, **web) -> None:
+    """Change [web] settings of the running console (as a restart with them would)."""
+    settings = services.settings
+    services.settings = settings.model_copy(
+        update={"web": settings.web.model_copy(update=web)})
 
 
 async def _get(client, url) -> tuple[int, str]:
@@ -87,8 +101,14 @@ async def test_each_role_sees_what_the_bot_would_show_them(console):
     assert (await _get(lee, needs))[0] == 403
     status, page = await _get(lee, open_)
     assert status == 200 and north_late not in page and south_late in page
-    status, page = await _get(lee, open_ + "?team=north")
-    assert status == 200 and north_late not in page and "No reports match" in page
+    status, page = await _get(lee, open_ + "?team=north")  # no team filter for workers
+    assert status == 200 and north_late not in page and south_late in page
+
+    # The console's front door leads reviewers to needs action, workers to their reports.
+    for client, page_name in ((jones, "needs"), (admin, "needs"), (patel, "open"),
+                              (lee, "open")):
+        async with client.get(console.url("/web/"), allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == f"/web/{page_name}"
 
     # Signed out: 401 everywhere, with how to sign in.
     anon = console.anonymous()
@@ -118,10 +138,17 @@ async def test_open_reports_filters_and_pages(console, services):
     status, page = await _get(admin, console.url("/web/open?team=south"))
     assert refs["s1"] in page and refs["r8"] not in page
     # The worker filter: what Khan has (B2's reports, acknowledged by him or held by him).
-    status, page = await _get(admin, console.url("/web/open?worker=sw-khan"))
+    # Workers are named in URLs by a tag that means something only in this session.
+    status, page = await _get(admin, console.url("/web/open"))
+    tag = re.search(r'<option value="([0-9a-f]{16})">Omar Khan</option>', page).group(1)
+    status, page = await _get(admin, console.url(f"/web/open?worker={tag}"))
     assert refs["r2"] in page and refs["r9"] in page and refs["r8"] not in page
+    assert "sw-khan" not in page
+    jones = await console.client("tm-jones")
+    status, page = await _get(jones, console.url(f"/web/open?worker={tag}"))
+    assert refs["r8"] in page  # another session's tag is no filter at all
     # Paging: 10 reports not closed, 5 a page (the smallest page size).
-    services.settings.web.__dict__["page_size"] = 5
+    _configure(services, page_size=5)
     status, first = await _get(admin, console.url("/web/open"))
     assert "Page 1 of 2" in first and "Next page" in first and "Previous page" not in first
     status, second = await _get(admin, console.url("/web/open?page=2"))
@@ -251,3 +278,48 @@ async def test_sessions_end_when_the_person_is_deactivated_or_relinked(console, 
     ended = await _events(services, "web_sessions_ended")
     assert [(e.details["person"], e.details["why"]) for e in ended] == [
         ("lado-1", "deactivated"), ("sw-khan", "relinked")]
+
+
+async def test_a_session_ends_at_its_absolute_limit_however_busy(console, clock):
+    _configure(console.services, session_max=parse_duration("1h"))
+    jones = await console.client("tm-jones")
+    for _ in range(2):
+        clock.advance(minutes=25)
+        assert (await _get(jones, console.url("/web/needs")))[0] == 200
+    clock.advance(minutes=11)  # 61 minutes after signing in, 11 since the last request
+    assert (await _get(jones, console.url("/web/needs")))[0] == 401
+
+
+async def test_fosterbot_web_serves_the_console_alone(console, tmp_path):
+    """``fosterbot web`` against the same database: a link the bot issued signs in there."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{console.services.settings.database.url}"\n'
+                   '[web]\nenabled = true\npublic_base_url = "http://127.0.0.1"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOSTERBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(cfg), "web", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        client = console.anonymous()
+        assert (await _get(client, base + "/web/needs"))[0] == 401
+        async with console.services.db.write() as s:  # that process keeps the real time
+            token = await web_sessions.issue_link(s, await s.get(Person, "tm-jones"),
+                                                  now=datetime.now(UTC), ttl=timedelta(minutes=10))
+        async with client.post(base + "/web/signin", data={"token": token}) as r:
+            assert r.status == 200 and console.seeded.refs["r8"] in await r.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, (await proc.stderr.read()).decode()
+
+
+def test_web_settings_are_checked_by_key():
+    with pytest.raises(ConfigError, match=r"web\.public_base_url: expected an address"):
+        parse_settings({"web": {"public_base_url": "console.example.org"}})
+    with pytest.raises(ConfigError, match=r"web\.session_idle: use a clock time"):
+        parse_settings({"web": {"session_idle": "1 working day"}})
+    web = parse_settings({"web": {"public_base_url": "https://c.example.org/"}}).web
+    assert web.public_base_url == "https://c.example.org" and web.secure
+    assert not web.enabled and web.link_ttl.amount == timedelta(minutes=10)

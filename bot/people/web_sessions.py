@@ -6,9 +6,9 @@ only its SHA-256 is stored. Opening it and pressing *Sign in* (``redeem_link``)
 opens a **session** (``open_session``); a Telegram Mini App sign-in opens one
 too, after ``bot/web/initdata.py`` has checked Telegram's signature. The
 session's token lives only in the browser's cookie; the table holds its
-SHA-256. ``session_for`` ends a session after ``web.session_idle`` without a
-request or ``web.session_max`` after it opened, and refuses one whose person
-is no longer active. ``end_sessions_of`` is called when a person is
+SHA-256. ``find_session`` (a read) and ``settle`` (a write, only when needed)
+end a session after ``web.session_idle`` without a request or
+``web.session_max`` after it opened, and one whose person is no longer active. ``end_sessions_of`` is called when a person is
 deactivated (directory import) or moved to another Telegram account
 (``bot/people/relinking.py``), so a lost phone's console goes with it.
 
@@ -116,10 +116,21 @@ async def open_session(session: AsyncSession, person: Person, *, now: datetime, 
     return token
 
 
-async def session_for(session: AsyncSession, token: str, *, now: datetime,
-                      idle: timedelta) -> tuple[WebSession, Person] | None:
-    """The live session of this cookie token and its person (None: signed out). A session
-    found idle or past its end is ended here; ``last_seen_at`` moves at most once a minute."""
+@dataclass
+class Found:
+    """A cookie's session as read: ``end`` says why it must end now (expired | idle |
+    deactivated), ``touch`` that ``last_seen_at`` is due to move (``settle`` writes both)."""
+
+    row: WebSession
+    person: Person
+    end: str | None = None
+    touch: bool = False
+
+
+async def find_session(session: AsyncSession, token: str, *, now: datetime,
+                       idle: timedelta) -> Found | None:
+    """Read the session of a cookie token (None: no such live session). Only reads, so a
+    page view takes no write lock unless ``settle`` has something to write."""
     if not token:
         return None
     row = (await session.execute(select(WebSession).where(
@@ -127,19 +138,21 @@ async def session_for(session: AsyncSession, token: str, *, now: datetime,
     if row is None or row.ended_at is not None:
         return None
     person = await session.get(Person, row.person_id)
-    why = None
+    end = None
     if row.expires_at <= now:
-        why = "expired"
+        end = "expired"
     elif now - row.last_seen_at > idle:
-        why = "idle"
+        end = "idle"
     elif person is None or not person.active:
-        why = "deactivated"
-    if why is not None:
-        row.ended_at, row.ended_reason = now, why
-        return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return row, person
+        end = "deactivated"
+    return Found(row, person, end, end is None and now - row.last_seen_at >= TOUCH_EVERY)
+
+
+async def settle(session: AsyncSession, found: Found, *, now: datetime) -> None:
+    """End the session found ending, or move its ``last_seen_at`` (at most once a minute)."""
+    values = {"ended_at": now, "ended_reason": found.end} if found.end else {"last_seen_at": now}
+    await session.execute(update(WebSession).where(
+        WebSession.id == found.row.id, WebSession.ended_at.is_(None)).values(**values))
 
 
 async def end_session(session: AsyncSession, row: WebSession, *, now: datetime,

@@ -14,7 +14,7 @@ as ``/open`` shows them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,8 +58,6 @@ class ReportPage:
     page: int  # 1-based, within 1..pages
     pages: int
     per_page: int
-    teams: list[Team] = field(default_factory=list)  # the teams the reader may filter by
-    workers: list[Person] = field(default_factory=list)  # the workers the reader may filter by
 
 
 def _held_by(worker: str):
@@ -109,16 +107,20 @@ async def open_reports(session: AsyncSession, *, scope: Scope, mine: str | None,
             IncidentRecipient.reason == HANDED_OVER))).all()) if ids else set()
     workers = {i.id: worker_of(i, holders, handed) for i in incidents}
     people = await queries.people_by_id(session, {w for w in workers.values() if w})
+    return ReportPage([Row(i, people.get(workers[i.id] or "")) for i in incidents], total,
+                      page, pages, per_page)
+
+
+async def filter_choices(session: AsyncSession, scope: Scope) -> tuple[list[Team], list[Person]]:
+    """The teams and the workers (active social workers, duty, EDT, managers) a reader with
+    this scope may filter by, A–Z."""
     team_q = select(Team).order_by(Team.name)
-    if scope is not None:
-        team_q = team_q.where(Team.id.in_(sorted(scope)))
-    teams = list((await session.execute(team_q)).scalars()) if mine is None else []
     worker_q = (select(Person).join(PersonRole, PersonRole.person_id == Person.id)
                 .where(Person.active.is_(True), PersonRole.role.in_(
                     ("social_worker", "duty", "edt", "team_manager")))
                 .distinct().order_by(Person.name))
     if scope is not None:
+        team_q = team_q.where(Team.id.in_(sorted(scope)))
         worker_q = worker_q.where(Person.team_id.in_(sorted(scope)))
-    filter_workers = list((await session.execute(worker_q)).scalars()) if mine is None else []
-    return ReportPage([Row(i, people.get(workers[i.id] or "")) for i in incidents], total,
-                      page, pages, per_page, teams, filter_workers)
+    return (list((await session.execute(team_q)).scalars()),
+            list((await session.execute(worker_q)).scalars()))

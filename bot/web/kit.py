@@ -12,6 +12,8 @@ aiohttp's typed ``RequestKey``s are used rather than bare strings.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -121,6 +123,12 @@ def see_other(request: web.Request, name: str, query: dict | None = None,
               **parts: Any) -> web.Response:
     """303 to a named route (after a POST, so that reloading does not post again)."""
     return web.Response(status=303, headers={"Location": _url(request, name, query, **parts)})
+
+
+def opaque(request: web.Request, value: str) -> str:
+    """A tag for ``value`` (a person id …) to put in a URL instead of it: keyed by the
+    session, so it means nothing elsewhere; resolve it by tagging the candidates."""
+    return hmac.new(request[CSRF].encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def db_read(request: web.Request):

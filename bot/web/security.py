@@ -12,8 +12,9 @@
   be sent anyway, so the console refuses every frame.
 * **The person**: every route except the public ones (sign-in, the Mini App
   loader, static files) needs a live session (``bot/people/web_sessions.py``
-  ``session_for``): its person, their review scope and the session's CSRF
-  token are put on the request. No session: 401 with a page saying how to sign
+  ``find_session``; a page view writes only when the session ends or its
+  last-seen time is a minute old): its person, their review scope and the
+  session's CSRF token are put on the request. No session: 401 with a page saying how to sign
   in. A person who may no longer use the console (``Access.may_use_console``),
   or a page for reviewers asked by someone who reviews no team: 403, audited.
 * **CSRF**: every POST from a signed-in session must carry the session's token
@@ -95,19 +96,22 @@ async def signed_in(request: web.Request, handler) -> web.StreamResponse:
     svc = kit.services(request)
     token = request.cookies.get(COOKIE, "")
     now = svc.clock.now()
-    async with svc.db.write() as s:
-        found = await web_sessions.session_for(s, token, now=now,
-                                               idle=svc.settings.web.session_idle.amount)
-        allowed = scope = None
-        if found is not None:
-            row, who = found
-            allowed = await svc.access.may_use_console(s, who)
-            scope = await svc.access.console_scope(s, who) if allowed else frozenset()
-    if found is None:
+    async with svc.db.read() as s:
+        found = await web_sessions.find_session(s, token, now=now,
+                                                idle=svc.settings.web.session_idle.amount)
+        allowed, scope = False, frozenset()
+        if found is not None and found.end is None:
+            allowed = await svc.access.may_use_console(s, found.person)
+            scope = await svc.access.console_scope(s, found.person) if allowed else scope
+    if found is not None and (found.end or found.touch):
+        async with svc.db.write() as s:
+            await web_sessions.settle(s, found, now=now)
+    if found is None or found.end:
         response = kit.render(request, "signin_needed.html", status=401, title="Please sign in")
         if token:
             clear_cookie(request, response)
         return response
+    who, row = found.person, found.row
     request[kit.PERSON], request[kit.SESSION] = who, row
     request[kit.SCOPE] = scope
     request[kit.CSRF] = web_sessions.csrf_token(token)

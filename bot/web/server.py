@@ -59,7 +59,7 @@ def build_console(services: Services) -> web.Application:
 
 
 def mount(root: web.Application, services: Services) -> None:
-    """Put the console under ``/web`` of ``root`` (and send ``/`` there)."""
+    """Put the console under ``/web`` of ``root``."""
     root.add_subapp(PREFIX, build_console(services))
 
 

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from bot import audit
@@ -21,6 +23,8 @@ from bot.people import web_sessions
 from bot.web import initdata, kit, security
 from storage import queries
 from storage.models import WebSession
+
+log = logging.getLogger(__name__)
 
 REFUSED_LINK = {
     "used": "This sign-in link has already been used.",
@@ -52,10 +56,12 @@ async def signin(request: web.Request) -> web.StreamResponse:
                                                 session_max=svc.settings.web.session_max.amount,
                                                 access=svc.access)
     if result.status != "ok":
+        log.info("console sign-in refused (link %s) from %s", result.status, request.remote)
         minutes = int(svc.settings.web.link_ttl.amount.total_seconds() // 60)
         return kit.render(request, "error.html", status=403, title="Sign-in link not valid",
                           message=REFUSED_LINK[result.status].format(minutes=minutes)
                           + " Send /web to the bot for a new one.")
+    log.info("console: %s signed in with a link", result.person.id)
     return _signed_in(request, result.token)
 
 
@@ -87,10 +93,12 @@ async def miniapp_signin(request: web.Request) -> web.StreamResponse:
                 s, who, now=now, how="miniapp", telegram_user_id=checked.telegram_user_id,
                 session_max=svc.settings.web.session_max.amount)
     if why is not None:
+        log.info("console Mini App sign-in refused (%s) from %s", why, request.remote)
         return kit.render(request, "error.html", status=403, title="Cannot sign in",
                           message="Telegram's sign-in for the console could not be checked "
                                   "(it may be out of date). Close the console and open it "
                                   "again from the bot's menu, or send /web to the bot.")
+    log.info("console: %s signed in from the Mini App", who.id)
     return _signed_in(request, token)
 
 

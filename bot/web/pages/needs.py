@@ -15,6 +15,9 @@ from bot.review import lists, needs
 from bot.review.render import CLOCK_LABEL
 from bot.web import kit
 
+# The bot's labels without their emoji (a browser's fonts may not have them).
+CLOCK_WORDS = {clock: label.split(" ", 1)[1] for clock, label in CLOCK_LABEL.items()}
+
 
 @kit.page("/needs", name="needs", nav="Needs action", who=kit.REVIEWERS)
 async def needs_action(request: web.Request) -> web.Response:
@@ -23,7 +26,7 @@ async def needs_action(request: web.Request) -> web.Response:
     async with kit.db_read(request) as s:
         result = await needs.needs_action(s, scope, svc.clock.now())
         label = await lists.team_label(s, scope)
-    context = {"result": result, "team_label": label, "clock_label": CLOCK_LABEL,
+    context = {"result": result, "team_label": label, "clock_label": CLOCK_WORDS,
                "category": _category(svc),
                "refresh": svc.settings.web.refresh_seconds}
     part = kit.render(request, "needs_list.html", **context)

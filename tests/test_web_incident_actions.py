@@ -91,6 +91,7 @@ async def test_a_manager_acts_on_an_incident_and_the_chats_show_it(world, consol
         actions="sw-patel, 2026-11-27, Visit and see A1 alone")
     assert status == 200 and url.endswith("?done=oversight")
     assert "Management oversight recorded by Alex Jones" in html  # in the timeline
+    assert "Viewed in the web console by Alex Jones" in html
     await world.settle()
     assert ref in (await patel.wait_for("You can now close it")).text
     assert "Visit and see A1 alone" in (await patel.wait_for("An action for you")).text

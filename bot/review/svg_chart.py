@@ -16,7 +16,7 @@ from itertools import count
 from xml.sax.saxutils import escape
 
 WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 56
+LEFT, RIGHT, TOP, BOTTOM = 56, 40, 28, 56
 # Colours that keep a 3:1 contrast against white (WCAG's non-text contrast).
 PALETTE = ("#1f5fa8", "#b3261e", "#2e7d32", "#6a1b9a")
 _ids = count(1)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     Child,
     Incident,
+    IncidentMessage,
     IncidentRecipient,
     Person,
     PersonRole,
@@ -148,3 +149,10 @@ async def mark_undelivered(session: AsyncSession, incident_id: int, now: datetim
         .values(undelivered_since=now)
         .execution_options(synchronize_session=False)
     )
+
+
+async def messages_of(session: AsyncSession, incident_id: int) -> list[IncidentMessage]:
+    """An incident's thread, oldest first."""
+    return list((await session.execute(
+        select(IncidentMessage).where(IncidentMessage.incident_id == incident_id)
+        .order_by(IncidentMessage.created_at, IncidentMessage.id))).scalars())

@@ -20,6 +20,7 @@ database (``bench/chronology.py``). Children appear only by reference.
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -217,14 +218,25 @@ async def viewed(session: AsyncSession, *, at: datetime, actor_id: str | None, c
                        kind=kind)
 
 
+def _write_rows(f, chron: Chronology, tz: ZoneInfo) -> None:
+    w = csv.writer(f)
+    w.writerow(texts.CSV_COLUMNS)
+    for e in chron.entries:
+        w.writerow([cell(v) for v in (
+            "" if e.dated else e.at, e.at.astimezone(tz).date().isoformat(), e.kind,
+            e.event, e.incident, e.text)])
+
+
 def write_csv(chron: Chronology, path: Path, tz: ZoneInfo) -> int:
     """The whole chronology as CSV (times UTC ISO 8601; cells that could run as a spreadsheet
     formula are defused as in the export). Returns the number of rows."""
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(texts.CSV_COLUMNS)
-        for e in chron.entries:
-            w.writerow([cell(v) for v in (
-                "" if e.dated else e.at, e.at.astimezone(tz).date().isoformat(), e.kind,
-                e.event, e.incident, e.text)])
+        _write_rows(f, chron, tz)
     return len(chron.entries)
+
+
+def to_csv(chron: Chronology, tz: ZoneInfo) -> str:
+    """The same CSV as :func:`write_csv`, as text (the web console's download)."""
+    buf = io.StringIO(newline="")
+    _write_rows(buf, chron, tz)
+    return buf.getvalue()

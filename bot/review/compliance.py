@@ -13,6 +13,8 @@ Two queries whatever the number of children: one grouped count per team (served 
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import statutory
 from bot.people.statutory import CHECKLIST, NEEDS_ASSESSMENT, VISIT
+from bot.review.export import cell
 from bot.texts import h, when
 from storage.models import Task, Team
 
@@ -156,3 +159,30 @@ def render_chat(c: Compliance, tz) -> str:
                 out.append(f"… and {len(f.misses) - CHAT_MISSES} more: "
                            "<code>fosterbot compliance</code> lists them all.")
     return "\n".join(out)
+
+
+CSV_COLUMNS = ["team", "team_name", "measure", "due", "on_time", "percent", "pending",
+               "missed_child", "missed_task", "missed_due", "missed_done", "missed_owner"]
+
+
+def to_csv(c: Compliance, tz) -> str:
+    """The report as CSV (the web console's download): one summary row per team and measure,
+    then one row per miss under it. Times local, ``YYYY-MM-DD HH:MM``."""
+    def t(dt: datetime | None) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else ""
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for team in c.teams:
+        for key, _label, _kinds in MEASURES:
+            f = team.measures.get(key)
+            if f is None:
+                continue
+            w.writerow([team.team_id, cell(team.name), key, f.due, f.on_time,
+                        "" if f.percent is None else f"{f.percent:.1f}", f.pending,
+                        "", "", "", "", ""])
+            for m in f.misses:
+                w.writerow([team.team_id, cell(team.name), key, "", "", "", "", cell(m.child),
+                            statutory.label(m.kind), t(m.due_at), t(m.done_at), m.owner or ""])
+    return buf.getvalue()

@@ -26,7 +26,9 @@ Definitions (our decisions):
   entry recorded on them (``oversight_recorded``, ``bot/record/oversight.py``),
   and the time from the report to its first entry (median and 90th
   percentile as above, clock time).
-* Weeks for the chart start on Monday (local time).
+* Weeks for the chart start on Monday (local time); the web console's
+  month-by-month trend (``Stats.months``) uses calendar months, local time, with
+  each month's reports, time to acknowledge and breaches as defined above.
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ class Week:
 
 
 @dataclass
+class Month:
+    start: date  # the first day of the month (local)
+    reports: int
+    ack: Summary
+    breaches: int
+
+
+@dataclass
 class Stats:
     period: Period
     scope_label: str
@@ -106,6 +116,7 @@ class Stats:
     oversight: int = 0  # reports with management oversight recorded
     oversight_time: Summary = field(default_factory=Summary)
     weeks: list[Week] = field(default_factory=list)
+    months: list[Month] = field(default_factory=list)  # the console's month-by-month trend
 
 
 def classify_step(plan: dict[str, Any], step_key: str) -> str:
@@ -124,6 +135,10 @@ def first_due(plan: dict[str, Any]) -> datetime | None:
 
 def monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
 
 
 async def compute(session: AsyncSession, services: Any, scope: Scope, period: Period) -> Stats:
@@ -168,6 +183,9 @@ async def compute(session: AsyncSession, services: Any, scope: Scope, period: Pe
     ack_cat: dict[str, list[float]] = {}
     weekly: dict[date, list[float]] = {}
     weekly_n: dict[date, int] = {}
+    monthly: dict[date, list[float]] = {}
+    monthly_n: dict[date, int] = {}
+    monthly_breaches: dict[date, int] = {}
     plans = {}
     for r in rows:
         plans[r.id] = r.plan
@@ -176,9 +194,12 @@ async def compute(session: AsyncSession, services: Any, scope: Scope, period: Pe
         urg[r.urgency] = urg.get(r.urgency, 0) + 1
         week = monday(r.reported_at.astimezone(tz).date())
         weekly_n[week] = weekly_n.get(week, 0) + 1
+        month = month_start(r.reported_at.astimezone(tz).date())
+        monthly_n[month] = monthly_n.get(month, 0) + 1
         if r.acknowledged_at is not None:
             secs = (r.acknowledged_at - r.reported_at).total_seconds()
             ack_all.append(secs)
+            monthly.setdefault(month, []).append(secs)
             ack_worker.setdefault(r.acknowledged_by_id or "?", []).append(secs)
             ack_cat.setdefault(cat, []).append(secs)
             weekly.setdefault(week, []).append(secs)
@@ -189,6 +210,7 @@ async def compute(session: AsyncSession, services: Any, scope: Scope, period: Pe
         if due is not None and ((response is not None and response > due)
                                 or (response is None and now > due)):
             st.breaches.append(r.reference)
+            monthly_breaches[month] = monthly_breaches.get(month, 0) + 1
         if r.notifiable:
             deadline = r.notification_due_at or (r.reported_at
                                                  + settings.notification.deadline.amount)
@@ -221,6 +243,12 @@ async def compute(session: AsyncSession, services: Any, scope: Scope, period: Pe
     while wk <= last_week:
         st.weeks.append(Week(wk, weekly_n.get(wk, 0), Summary.of(weekly.get(wk, []))))
         wk += timedelta(days=7)
+    mo = month_start(period.start.astimezone(tz).date())
+    last_month = month_start((period.end - timedelta(microseconds=1)).astimezone(tz).date())
+    while mo <= last_month:
+        st.months.append(Month(mo, monthly_n.get(mo, 0), Summary.of(monthly.get(mo, [])),
+                               monthly_breaches.get(mo, 0)))
+        mo = (mo + timedelta(days=32)).replace(day=1)
     return st
 
 

@@ -192,6 +192,10 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
         if d.get("outcome_step"):
             text += f" — a new outcome clock runs ({d['outcome_step']} due {d.get('outcome_due')})"
         return text, ""
+    if event == "web_viewed":
+        what = d.get("what", "incident")
+        return (f"Viewed in the web console by {who or 'someone'}"
+                + ("" if what == "incident" else f" ({what})")), ""
     if event == "access_refused":
         return (f"Access refused: {who or 'an unknown Telegram account'} tried to "
                 f"{d.get('action', 'act')} ({d.get('why', '')})"), ""

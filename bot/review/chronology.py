@@ -63,6 +63,13 @@ from storage.models import (
 )
 
 KINDS = tuple(texts.KIND_LABELS)
+# Entries at the same moment, newest first: what follows from another is shown above it
+# (a report, then its notifiable event opened, then each recipient, then "notified").
+_AFTER = {"notification_opened": 1, "notification_recipient": 2,
+          "notification_not_required": 2, "notification_confirmed": 3,
+          "notification_made": 4, "not_notifiable": 4}
+# How a recipient was notified, as a chronology line says it.
+_METHODS = {**notifiable.METHODS, "form": "online form"}
 OVERSIGHT_EVENT = "oversight_recorded"
 
 
@@ -217,7 +224,8 @@ async def entries_for(
                                       for r in told[inc.id]],
                                      ack, outcome, inc.status),
                                  inc.reference))
-        if "notification" in wanted and inc.notified_at is not None:
+        if ("notification" in wanted and inc.notified_at is not None
+                and inc.id not in register.only_not_notifiable):
             on_time = (None if inc.notification_due_at is None
                        else inc.notified_at <= inc.notification_due_at)
             entries.append(Entry(inc.notified_at, False, "notification", "notification_made",
@@ -244,7 +252,7 @@ async def entries_for(
         return True
 
     entries = [e for e in entries if keep(e)]
-    entries.sort(key=lambda e: (e.at, not e.dated), reverse=True)
+    entries.sort(key=lambda e: (e.at, not e.dated, _AFTER.get(e.event, 0)), reverse=True)
     return Chronology(child_ref, entries)
 
 
@@ -253,6 +261,13 @@ class _Register:
     events: list[tuple[NotifiableEvent, str]]  # with the incident's reference
     records: list[NotificationRecord]
     not_required_at: dict[int, datetime]  # record id -> when it was found not required
+
+    @property
+    def only_not_notifiable(self) -> set[int]:
+        """Incidents whose every event was found not notifiable (their clock stopped, but
+        nobody was notified: no "notified" line)."""
+        found = {ev.incident_id for ev, _ in self.events if ev.not_notifiable_reason}
+        return found - {ev.incident_id for ev, _ in self.events if not ev.not_notifiable_reason}
 
 
 async def _register(session: AsyncSession, child_ref: str) -> _Register:
@@ -306,7 +321,7 @@ def _register_entries(reg: _Register, settings: Settings, name, tz: ZoneInfo) ->
         if r.made_at is not None:
             out.append(Entry(r.made_at, False, "notification", "notification_recipient",
                              texts.recipient_notified(
-                                 ref, who, notifiable.METHODS.get(r.method or "", r.method),
+                                 ref, who, _METHODS.get(r.method or "", r.method),
                                  r.reference, name(r.made_by_id), r.made_at <= ev.due_at),
                              ref))
         if r.confirmed_at is not None:

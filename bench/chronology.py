@@ -114,6 +114,12 @@ PLANS = {
     "oversight on its incidents": (
         "SELECT * FROM audit_events WHERE event = 'oversight_recorded' AND incident_id IN "
         "(SELECT id FROM incidents WHERE child_ref = :ref)"),
+    "register of its incidents": (
+        "SELECT * FROM notifiable_events JOIN incidents ON notifiable_events.incident_id = "
+        "incidents.id WHERE incidents.child_ref = :ref"),
+    "its oversight actions": (
+        "SELECT * FROM tasks WHERE child_ref = :ref AND kind = 'oversight_action' "
+        "AND closed_reason IS NULL"),
 }
 
 

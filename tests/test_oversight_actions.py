@@ -142,7 +142,7 @@ async def test_an_action_is_reminded_escalated_and_stopped_when_done(world):
 
 
 async def test_away_owner_and_manager_reach_their_stand_ins_and_done_by_command(world):
-    patel, jones, smith, khan, edt = await world.link_all(
+    _patel, jones, smith, khan, edt = await world.link_all(
         "sw-patel", "tm-jones", "carer-smith", "sw-khan", "edt-rota")
     ref = await oversee(world, jones, smith)
     task = await the_action(world)

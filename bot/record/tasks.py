@@ -66,7 +66,7 @@ def tasks_text(tasks: list[Task], person: "Person", services: "Services") -> str
     if not tasks:
         return "You have no open statutory tasks."
     now = services.clock.now()
-    lines = ["📋 <b>Open statutory tasks</b>"]
+    lines = ["📋 <b>Open statutory tasks</b> and oversight actions"]
     for t in tasks:
         state = "❗ overdue since" if t.due_at <= now else "due by"
         mine = "" if t.owner_id == person.id else f" (owner: {h(t.owner_id or 'nobody')})"

@@ -78,8 +78,10 @@ async def children_with_open_items(session: AsyncSession, refs: set[str]) -> dic
     out: dict[str, int] = {}
     rows = await session.execute(
         select(Incident.child_ref).where(Incident.child_ref.in_(refs), Incident.status != "closed"))
+    # An oversight action keeps its own owner (a person, not the allocation): not counted.
     tasks = await session.execute(
-        select(Task.child_ref).where(Task.child_ref.in_(refs), statutory.is_open()))
+        select(Task.child_ref).where(Task.child_ref.in_(refs), statutory.is_open(),
+                                     Task.kind != statutory.OVERSIGHT_ACTION))
     for (ref,) in [*rows, *tasks]:
         out[ref] = out.get(ref, 0) + 1
     return out

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.people.statutory import OVERSIGHT_ACTION
 from storage.models import Person, Task
 from tests.escalation_helpers import events, tick
+from tests.world import EXAMPLE_DIRECTORY
 
 UTC = timezone.utc
 MISSING = "Child missing or absent without permission"
@@ -164,3 +165,25 @@ async def test_away_owner_and_manager_reach_their_stand_ins_and_done_by_command(
     await jones.send(f"/done {task.id} Interview held by the duty worker.")
     await jones.wait_for("✅ Recorded: oversight action on")
     assert (await the_action(world)).done_by_id == "tm-jones"
+
+
+async def test_a_handover_moves_the_old_workers_actions_only(world):
+    """A1 moves from Priya to Omar: Priya's action goes with the child; Alex's own stays his
+    and does not hold the import."""
+    khan, jones = await world.link_all("sw-khan", "tm-jones")
+    await jones.send("/oversee A1\nDecision: Review the plan.\nRationale: Two reports.\n"
+                     "Action: sw-patel, 2026-11-30, Visit A1 alone\n"
+                     "Action: tm-jones, 2026-12-01, Review the safety plan")
+    await jones.wait_for("Oversight of A1 recorded, with 2 actions")
+    text = EXAMPLE_DIRECTORY.read_text()
+    await world.import_directory(text.replace(
+        'ref = "A1"\nteam = "north"\nallocated_social_worker = "sw-patel"',
+        'ref = "A1"\nteam = "north"\nallocated_social_worker = "sw-khan"'))
+    await world.settle()
+    note = await khan.wait_for("Handover: child A1 is now allocated to you")
+    assert "oversight action on A1: Visit A1 alone" in note.text
+    assert "Review the safety plan" not in note.text
+    async with world.services.db.read() as s:
+        tasks = (await s.execute(select(Task).where(Task.kind == OVERSIGHT_ACTION))).scalars()
+        owners = {t.details["what"]: t.owner_id for t in tasks}
+    assert owners == {"Visit A1 alone": "sw-khan", "Review the safety plan": "tm-jones"}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-def next_at(step: int, task: Task, step_at: datetime, now: datetime,
+def next_at(step: int, step_at: datetime, now: datetime,
             settings: StatutorySettings) -> datetime:
     """When the step after ``step`` (which fell due at ``step_at``) falls due."""
     after = (settings.oversight_action_escalate_after if step == 0 else settings.repeat).amount

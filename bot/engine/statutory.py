@@ -78,7 +78,7 @@ async def _run_one(services: "Services", task_id: int) -> bool:
         step, due_step_at = task.step, task.next_at
         action = task.kind == statutory.OVERSIGHT_ACTION
         if action:
-            nxt = oversight_actions.next_at(step, task, due_step_at, now, settings)
+            nxt = oversight_actions.next_at(step, due_step_at, now, settings)
         else:
             nxt = task.due_at if step == 0 else due_step_at + settings.repeat.amount
         if nxt <= now and step >= 1:  # long down: one message, not one per missed repeat

@@ -171,6 +171,11 @@ PENDING_DONE = _action("tf", ID, doc="Done adding (draft)")
 
 # Statutory tasks in /tasks (issue 15).
 TASK_DONE = _action("sd", ID, doc="Done, on a statutory task: asks for the note (task)")
+# The guided /visit (bot/record/visit_guide.py); the first argument is the draft id.
+VISIT_CHILD = _action("vc", ID, WORD, doc="Visit: the child visited (draft, child ref)")
+VISIT_DAY = _action("vd", ID, WORD, doc="Visit: the day (draft, 'today' | 'yesterday' | 'type')")
+VISIT_ALONE = _action("va", ID, YES_NO, doc="Visit: child seen alone (draft, y | n)")
+VISIT_CONFIRM = _action("vk", ID, YES_NO, doc="Visit: record it (y) or cancel (n) (draft)")
 
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
@@ -184,6 +189,7 @@ THREAD = (ADD, FIX, REPLY, CLOSE, OUTCOME, REOPEN, ATTACHMENTS, DETAILS, PENDING
           PENDING_DONE)
 TASKS = (TASK_DONE,)
 ENQUIRY = (ENQUIRY_CONCLUDED, ENQUIRY_OUTCOME)
+VISIT = (VISIT_CHILD, VISIT_DAY, VISIT_ALONE, VISIT_CONFIRM)
 
 
 def pattern(*actions: Action) -> str:

@@ -360,7 +360,7 @@ def cmd_chronology(settings: Settings, args: argparse.Namespace) -> int:
             async with services.db.read() as s:
                 return await chronology.entries_for(
                     s, settings, args.ref, tz=services.tz, today=services.today(),
-                    start=first, end=last, kinds=kinds or None)
+                    start=first, end=last, kinds=kinds or None, now=services.clock.now())
         finally:
             await services.db.dispose()
 

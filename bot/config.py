@@ -523,17 +523,23 @@ class StatutorySettings(_Strict):
     strategy_discussion_within: Duration = parse_duration("1d")
     cp_conference_within: Duration = parse_duration("21d")  # about 15 working days
     health_visitor_within: Duration = parse_duration("2d")
+    # An action from a manager's oversight entry is due by the end of its day: then its
+    # owner is reminded; if it is still not done this long after, the manager who recorded
+    # the oversight is told (and again every ``repeat``).
+    oversight_action_escalate_after: Duration = parse_duration("24h")
 
     _d = field_validator("needs_assessment_within", "remind_before", "repeat", "lookback",
                          "visit_first_within", "visit_every", "visit_remind_before",
                          "strategy_discussion_within",
                          "cp_conference_within", "health_visitor_within",
+                         "oversight_action_escalate_after",
                          mode="before")(classmethod(lambda cls, v: _duration(v)))
 
     @field_validator("needs_assessment_within", "remind_before", "repeat", "lookback",
                      "visit_first_within", "visit_every", "visit_remind_before",
                      "strategy_discussion_within",
-                     "cp_conference_within", "health_visitor_within")
+                     "cp_conference_within", "health_visitor_within",
+                     "oversight_action_escalate_after")
     @classmethod
     def _clock_time(cls, v: Duration) -> Duration:
         if v.working:

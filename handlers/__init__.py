@@ -26,6 +26,7 @@ from bot.callbacks import (
     TASKS,
     THREAD,
     TIMELINE,
+    VISIT,
     pattern,
 )
 from handlers import (
@@ -96,6 +97,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(report.draft_button, pattern=pattern(*REPORT)))
     app.add_handler(CallbackQueryHandler(thread.thread_button, pattern=pattern(*THREAD)))
     app.add_handler(CallbackQueryHandler(tasks.tasks_button, pattern=pattern(*TASKS)))
+    app.add_handler(CallbackQueryHandler(tasks.visit_button, pattern=pattern(*VISIT)))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, report.text_message))
     app.add_handler(MessageHandler(private & (filters.PHOTO | filters.VOICE | filters.VIDEO_NOTE
                                               | filters.VIDEO | filters.Document.ALL),

@@ -27,7 +27,7 @@ async def _page(context: BotContext, person: Person, child_ref: str, kind: str |
             return None
         chron = await chronology.entries_for(
             s, services.settings, child_ref, tz=services.tz, today=services.today(),
-            kinds=[kind] if kind else None, view=view)
+            kinds=[kind] if kind else None, view=view, now=services.clock.now())
     if record_view:
         async with services.db.write() as s:
             await chronology.viewed(s, at=services.clock.now(), actor_id=person.id,

@@ -41,7 +41,8 @@ def help_text(roles: frozenset[str], services) -> str:
             "/oncall — who is on duty and out of hours for your team, now and next\n"
             "/swap PERSON DATE [THEIR_DATE] — swap an on-call shift with another rota member\n"
             "/tasks — your statutory tasks (needs assessments, visits, checklists), with Done\n"
-            "/visit CHILD DATE alone|not-alone note — record a placement visit"
+            "/visit — record a placement visit, step by step with buttons (or in one go: "
+            "/visit CHILD DATE alone|not-alone note)"
         )
     if TEAM_MANAGER in roles:
         parts.append(

@@ -35,6 +35,7 @@ async def oversee_command(update: Update, context: BotContext, person: Person) -
                      incident_id=exc.incident_id, subject=words[1][:40])
         return
     services.wake_dispatcher()  # the managers', holders' and owners' notices
+    services.wake_engine()  # the actions' clocks
     await reply(update, shown)
 
 

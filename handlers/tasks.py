@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import callbacks
-from bot.record import tasks
+from bot.record import tasks, visit_guide
 from bot.review import compliance
 from bot.texts import STALE_BUTTON
 from handlers import review
@@ -54,9 +54,15 @@ async def done_command(update: Update, context: BotContext, person: Person) -> N
 
 @linked
 async def visit_command(update: Update, context: BotContext, person: Person) -> None:
-    """/visit CHILD DATE alone|not-alone note: a placement visit (reg. 28)."""
+    """/visit CHILD DATE alone|not-alone note: a placement visit (reg. 28); /visit alone
+    guides the worker through buttons (bot/record/visit_guide.py)."""
     services = context.services
     words = (update.effective_message.text or "").split(maxsplit=4)
+    if len(words) == 1:
+        async with services.db.write() as s:
+            p = await visit_guide.start(s, services, person, update.effective_chat.id)
+        await reply(update, p.text, p.buttons)
+        return
     if len(words) < 5:
         await reply(update, tasks.VISIT_USAGE)
         return
@@ -65,6 +71,28 @@ async def visit_command(update: Update, context: BotContext, person: Person) -> 
         done = await tasks.record_visit(s, services, person, child, day, alone, note)
     services.wake_engine()
     await reply(update, done.text)
+
+
+@linked
+async def visit_button(update: Update, context: BotContext, person: Person) -> None:
+    """The guided /visit's buttons: child, day, seen alone, confirm."""
+    services = context.services
+    query = update.callback_query
+    pressed = callbacks.parse(query.data, *callbacks.VISIT)
+    if pressed is None:
+        await refuse(update, context, person, action="visit", why="malformed callback",
+                     text=STALE_BUTTON)
+        return
+    step = {callbacks.VISIT_CHILD: visit_guide.child_chosen,
+            callbacks.VISIT_DAY: visit_guide.day_chosen,
+            callbacks.VISIT_ALONE: visit_guide.alone_chosen,
+            callbacks.VISIT_CONFIRM: visit_guide.confirmed}[pressed.action]
+    async with services.db.write() as s:
+        p = await step(s, services, person, int(pressed.args[0]), str(pressed.args[1]))
+    if p.done:
+        services.wake_engine()  # the next visit's clock
+    await query.answer()
+    await reply(update, p.text, p.buttons)
 
 
 @linked

@@ -82,6 +82,10 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "chp:A1:2:incident": (callbacks.CHILD_PAGE, ("A1", 2, "incident")),
         "ov:42": (callbacks.OVERSEE, (42,)),
         "sd:12": (callbacks.TASK_DONE, (12,)),
+        "vc:7:A1": (callbacks.VISIT_CHILD, (7, "A1")),
+        "vd:7:yesterday": (callbacks.VISIT_DAY, (7, "yesterday")),
+        "va:7:y": (callbacks.VISIT_ALONE, (7, "y")),
+        "vk:7:n": (callbacks.VISIT_CONFIRM, (7, "n")),
         "nmade:9:phone": (callbacks.NOTE_MADE, (9, "phone")),
         "nconf:9": (callbacks.NOTE_CONFIRM, (9,)),
         "nna:9": (callbacks.NOTE_NOT_REQUIRED, (9,)),
@@ -150,6 +154,7 @@ def test_every_registered_pattern_matches_exactly_its_actions():
         report.draft_button: set(callbacks.REPORT),
         thread.thread_button: set(callbacks.THREAD),
         tasks.tasks_button: set(callbacks.TASKS),
+        tasks.visit_button: set(callbacks.VISIT),
     }
     registered = _registered()
     patterned = [h for h in registered if h.pattern is not None]
@@ -172,5 +177,5 @@ def test_every_registered_pattern_matches_exactly_its_actions():
 def test_the_groups_cover_the_table_once():
     grouped = [callbacks.ACK, *callbacks.NOTIFICATION, callbacks.RELINK, *callbacks.TIMELINE,
                *callbacks.REPORT, *callbacks.THREAD, *callbacks.CHRONOLOGY, *callbacks.OVERSIGHT,
-               *callbacks.TASKS, *callbacks.ENQUIRY]
+               *callbacks.TASKS, *callbacks.ENQUIRY, *callbacks.VISIT]
     assert len(grouped) == len(set(grouped)) == len(ACTIONS)

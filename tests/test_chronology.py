@@ -79,6 +79,13 @@ async def test_chronology_of_a_child_newest_first(world):
         f"• 14:00 Thu 26 Nov 2026 — Handover from Priya Patel to Omar Khan: {second}",
         f"• 10:50 Thu 26 Nov 2026 — {second}: Ofsted and the responsible authority notified, "
         "recorded by Alex Jones (within the deadline)",
+        # The register, recipient by recipient (issue 15: the register's events).
+        f"• 10:50 Thu 26 Nov 2026 — {second}: Ofsted notified (online form), recorded by "
+        "Alex Jones (within the deadline)",
+        f"• 10:50 Thu 26 Nov 2026 — {second}: Placing authority notified (email), recorded by "
+        "Alex Jones (within the deadline)",
+        f"• 10:30 Thu 26 Nov 2026 — {second}: Allegation or serious complaint about a carer or "
+        "household member — to notify Ofsted and Placing authority by 10:30 Fri 27 Nov 2026",
         f"• 10:30 Thu 26 Nov 2026 — {second} Allegation or serious complaint about a carer or "
         "household member (urgent) · told Priya Patel (handed over (the child was allocated to "
         "another worker)), Alex Jones (team manager (copied)), Omar Khan (allocated social "
@@ -119,18 +126,25 @@ async def test_the_csv_is_complete_and_filters_by_period(world, tmp_path):
                                            today=services.today(),
                                            start=services.today(), end=services.today())
     path = tmp_path / "a1.csv"
-    assert chronology.write_csv(whole, path, services.tz) == 9
+    assert chronology.write_csv(whole, path, services.tz) == 12
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     assert [r["event"] for r in rows] == [
-        "allocation_changed", "handover", "notification_made", "incident_reported", "incident_reported",
-        "allocation_changed", "placement_started", "placement_ended", "placement_started"]
+        "allocation_changed", "handover", "notification_made", "notification_recipient",
+        "notification_recipient", "notification_opened", "incident_reported",
+        "incident_reported", "allocation_changed", "placement_started", "placement_ended",
+        "placement_started"]
     assert rows[0]["at"] == "2026-11-26T14:00:00+00:00" and rows[-1]["date"] == "2025-09-01"
     assert rows[-1]["at"] == ""  # a placement has a date, not a time
-    assert [r["incident"] for r in rows[2:5]] == [second, second, first]
-    # Today (Thu 26 Nov) only: the change of worker and its handover, the notification and
+    assert [r["incident"] for r in rows[2:8]] == [second] * 5 + [first]
+    assert rows[5]["event"] == "notification_opened"
+    assert rows[3]["kind"] == "notification" and rows[3]["at"] == "2026-11-26T10:50:00+00:00"
+    assert rows[4]["entry"] == (f"{second}: Placing authority notified (email), recorded by "
+                                "Alex Jones (within the deadline)")
+    # Today (Thu 26 Nov) only: the change of worker and its handover, the notifications and
     # the second report.
-    assert [e.event for e in nov.entries] == ["allocation_changed", "handover",
-                                              "notification_made", "incident_reported"]
+    assert [e.event for e in nov.entries] == [
+        "allocation_changed", "handover", "notification_made", "notification_recipient",
+        "notification_recipient", "notification_opened", "incident_reported"]
 
 
 async def test_who_may_not_see_a_child(world):

@@ -7,9 +7,13 @@ import socket
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.config import DEFAULT_HEALTH_PORT, Settings
+from bot.people.statutory import OVERSIGHT_ACTION
+from storage.models import Task
 from tests.conftest import make_settings
+from tests.escalation_helpers import tick
 from tests.world import ROOT, World
 
 MISSING = "Child missing or absent without permission"  # urgent: first step after 15 min
@@ -103,3 +107,50 @@ async def test_a_health_port_in_use_does_not_stop_the_bot(db_url, clock, fake, c
             await carer.wait_for("/report")
         finally:
             await w.stop()
+
+
+D4 = """
+[[children]]
+ref = "D4"
+team = "north"
+allocated_social_worker = "sw-patel"
+entered_care = 2026-11-25
+"""
+
+
+async def test_health_counts_overdue_tasks_and_actions_without_failing(polled):
+    """Overdue statutory tasks and oversight actions are figures in the JSON; they are work
+    people owe, not a fault of the service: the status stays 200."""
+    w = polled
+    patel, jones = await w.link_all("sw-patel", "tm-jones")
+    await w.import_directory((ROOT / "examples" / "directory.toml").read_text() + D4)
+    await jones.send("/oversee A1\nDecision: Review the plan.\nRationale: Two reports.\n"
+                     "Action: sw-patel, 2026-11-25, Ring the school")
+    await jones.wait_for("Oversight of A1 recorded")
+    status, body = await healthz(w)
+    assert status == 200 and body["tasks"] == {
+        "overdue_statutory": 0, "overdue_oversight_actions": 0, "oldest_overdue_seconds": None}
+
+    # Thu 00:00: the action (due by the end of Wed) is overdue; the assessment is not yet.
+    await tick(w, hours=14, minutes=1)
+    status, body = await healthz(w)
+    assert status == 200 and body["ok"] is True
+    assert body["tasks"] == {"overdue_statutory": 0, "overdue_oversight_actions": 1,
+                             "oldest_overdue_seconds": 60.0}
+    # Sat 01:00: the 72-hour assessment (due Sat 00:00) too, after a restart.
+    await w.stop_bot()
+    await w.start_bot()
+    await tick(w, hours=48, minutes=59)
+    status, body = await healthz(w)
+    assert status == 200 and body["ok"] is True
+    assert body["tasks"] == {"overdue_statutory": 1, "overdue_oversight_actions": 1,
+                             "oldest_overdue_seconds": 49 * 3600.0}
+    # Recorded done: no longer counted.
+    async with w.services.db.read() as s:
+        task_id = (await s.execute(select(Task.id).where(Task.kind == OVERSIGHT_ACTION))
+                   ).scalar_one()
+    await patel.send(f"/done {task_id} Rang the school.")
+    await patel.wait_for("Recorded")
+    status, body = await healthz(w)
+    assert body["tasks"]["overdue_oversight_actions"] == 0
+    assert body["tasks"]["overdue_statutory"] == 1

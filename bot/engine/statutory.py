@@ -13,6 +13,10 @@ the team manager, the deputy, …, the last resort), so a step never ends with n
 transaction per task and step; the step is claimed with a conditional update, so two
 engines never send the same step twice. Recording the task done (``bot.record.tasks``)
 clears ``next_at``: nothing more is sent.
+
+Oversight actions (kind ``oversight_action``) ride on the same loop with their own steps
+(``bot/engine/oversight_actions.py``: nothing before due, the owner at the due time, the
+manager who recorded the oversight later).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import NOTICE_PRIORITY, enqueue
-from bot.engine import targets, task_texts
+from bot.engine import oversight_actions, targets, task_texts
 from bot.people import statutory
 from storage.models import Person, Task, Team
 
@@ -72,7 +76,11 @@ async def _run_one(services: "Services", task_id: int) -> bool:
         if task is None or task.next_at is None or task.next_at > now or task.done_at:
             return False
         step, due_step_at = task.step, task.next_at
-        nxt = task.due_at if step == 0 else due_step_at + settings.repeat.amount
+        action = task.kind == statutory.OVERSIGHT_ACTION
+        if action:
+            nxt = oversight_actions.next_at(step, due_step_at, now, settings)
+        else:
+            nxt = task.due_at if step == 0 else due_step_at + settings.repeat.amount
         if nxt <= now and step >= 1:  # long down: one message, not one per missed repeat
             nxt = now + settings.repeat.amount
         claimed = await s.execute(
@@ -83,6 +91,11 @@ async def _run_one(services: "Services", task_id: int) -> bool:
             return False
         team = await s.get(Team, task.team_id)
         sc = await targets.scene(s, services, team, now)
+        if action:
+            if not await oversight_actions.run_step(s, services, task, step, sc, nxt):
+                log.error("oversight action %s (child %s): nobody could be reached",
+                          task.id, task.child_ref)
+            return True
         what = statutory.label(task.kind)
         visit = task.kind == statutory.VISIT
         owner = await s.get(Person, task.owner_id) if task.owner_id else None

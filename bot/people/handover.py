@@ -78,8 +78,10 @@ async def children_with_open_items(session: AsyncSession, refs: set[str]) -> dic
     out: dict[str, int] = {}
     rows = await session.execute(
         select(Incident.child_ref).where(Incident.child_ref.in_(refs), Incident.status != "closed"))
+    # An oversight action keeps its own owner (a person, not the allocation): not counted.
     tasks = await session.execute(
-        select(Task.child_ref).where(Task.child_ref.in_(refs), statutory.is_open()))
+        select(Task.child_ref).where(Task.child_ref.in_(refs), statutory.is_open(),
+                                     Task.kind != statutory.OVERSIGHT_ACTION))
     for (ref,) in [*rows, *tasks]:
         out[ref] = out.get(ref, 0) + 1
     return out
@@ -139,9 +141,11 @@ async def hand_over(session: AsyncSession, *, child_ref: str, team_id: str,
         select(Task).where(Task.child_ref == child_ref, statutory.is_open())
         .order_by(Task.due_at, Task.id))).scalars()
     for task in tasks:
+        if task.kind == statutory.OVERSIGHT_ACTION and task.owner_id != from_id:
+            continue  # a manager's action owned by someone else stays theirs
         task.owner_id = to_id
         overdue = "overdue since" if task.due_at <= now else "due by"
-        result.items.append(Item(f"task {task.id}", statutory.label(task.kind),
+        result.items.append(Item(f"task {task.id}", statutory.describe(task),
                                  f"{overdue} {when(task.due_at)}"))
     await session.flush()
     await chronicle.record(

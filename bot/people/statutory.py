@@ -35,17 +35,31 @@ CP_STRATEGY = "cp_strategy_discussion"
 CP_CONFERENCE = "cp_conference"
 CP_HEALTH_VISITOR = "cp_health_visitor"
 CHECKLIST = (CP_STRATEGY, CP_CONFERENCE, CP_HEALTH_VISITOR)
+# An action from a manager's oversight entry (bot/record/oversight.py): a task owned by the
+# action's owner, reminded when due and escalated to the manager who recorded it.
+OVERSIGHT_ACTION = "oversight_action"
 KIND_LABELS = {
     NEEDS_ASSESSMENT: "needs assessment (within 72 hours of entering care)",
     VISIT: "placement visit (record it with /visit)",
     CP_STRATEGY: "baby removed at birth: strategy discussion held",
     CP_CONFERENCE: "baby removed at birth: child protection conference date set",
     CP_HEALTH_VISITOR: "baby removed at birth: health visitor informed",
+    OVERSIGHT_ACTION: "oversight action",
 }
 
 
 def label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind.replace("_", " "))
+
+
+def describe(task: Task) -> str:
+    """What a task is, as people read it: its kind's label; an oversight action says what
+    is to be done and on which report (or child)."""
+    if task.kind != OVERSIGHT_ACTION:
+        return label(task.kind)
+    d = task.details or {}
+    on = d.get("incident") or task.child_ref
+    return f"oversight action on {on}: {d.get('what') or ''}".rstrip(": ")
 
 
 def day_start(day: date, tz: ZoneInfo = LONDON) -> datetime:

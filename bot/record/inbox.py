@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.record import reporting, tasks, thread
+from bot.record import reporting, tasks, thread, visit_guide
 from bot.record.attachments import Media
 from bot.record.prompt import Prompt
 from storage.models import Person
@@ -35,6 +35,8 @@ async def take_input(
     if state is not None and (draft is None or state.id > draft.id):
         if state.step == tasks.NOTE_STEP:
             return await tasks.note_input(session, services, person, state, text)
+        if state.step == visit_guide.STEP:
+            return await visit_guide.text_input(session, services, person, state, text)
         if state.step in reporting.DETAIL_STEPS:
             if media is not None:
                 return await reporting.media_received(session, services, state, media)

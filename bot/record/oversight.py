@@ -7,13 +7,16 @@ show it. Categories that need oversight (``Category.needs_oversight``: urgent
 and notifiable ones unless configured) cannot be closed without one: the person
 closing is told why, the team's managers are asked once (a message with the
 **Record oversight** button), and whoever was held is told when it is recorded.
-Each action's owner is told of their action. Actions do not yet become engine
-clocks (reminders to the owner, escalation to the manager): that is to come.
+Each action's owner is told of their action, and each action becomes a clock in
+the engine: a ``tasks`` row of kind ``oversight_action`` (owner, due by the end of
+its day, the manager who recorded it, the report), reminded and escalated by
+``bot/engine/oversight_actions.py`` and recorded done like any task
+(``bot/record/tasks.py``: ``/done`` or the reminder's button).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -21,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import enqueue
-from bot.people import chronicle
+from bot.people import chronicle, statutory
 from bot.record import oversight_texts as texts
-from bot.rules.oversight import Entry, OversightError, parse
+from bot.rules.oversight import Action, Entry, OversightError, parse
 from storage import queries
-from storage.models import AuditEvent, Child, Delivery, Incident, Person
+from storage.models import AuditEvent, Child, Delivery, Incident, Person, Task
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -83,8 +86,9 @@ async def record(session: AsyncSession, services: "Services", *, person: Person,
     if incident is not None:
         subject = incident.reference
         first = await recorded_at(session, incident.id) is None
-        await audit.record(session, EVENT, at=now, actor_id=person.id,
-                           incident_id=incident.id, child=incident.child_ref, **details)
+        entry_event = await audit.record(session, EVENT, at=now, actor_id=person.id,
+                                         incident_id=incident.id, child=incident.child_ref,
+                                         **details)
         held = []
         if first:
             held = sorted(set((await session.execute(select(AuditEvent.actor_id).where(
@@ -99,8 +103,9 @@ async def record(session: AsyncSession, services: "Services", *, person: Person,
     else:
         assert child is not None
         subject = child.ref
-        await chronicle.record(session, EVENT, child_ref=child.ref, at=now,
-                               actor_id=person.id, **details)
+        row = await chronicle.record(session, EVENT, child_ref=child.ref, at=now,
+                                     actor_id=person.id, **details)
+        entry_event = await session.get(AuditEvent, row.audit_event_id)
         released = False
     event_key = f"{subject}:{int(now.timestamp() * 1_000_000)}"
     for i, a in enumerate(entry.actions):
@@ -111,7 +116,35 @@ async def record(session: AsyncSession, services: "Services", *, person: Person,
                           incident_id=incident.id if incident is not None else None,
                           text=texts.action_owned(subject, person.name, a.what,
                                                   a.due.strftime("%a %d %b %Y")))
+        await _start_action_clock(session, services, person, entry_event, i, a,
+                                  incident=incident, child=child, now=now)
     return texts.recorded(subject, len(entry.actions), released)
+
+
+async def _start_action_clock(session: AsyncSession, services: "Services", manager: Person,
+                              entry_event: AuditEvent, number: int, action: Action, *,
+                              incident: Incident | None, child: Child | None,
+                              now: datetime) -> Task:
+    """The action as a clock: a task owned by its owner, due by the end of its day (local
+    time), first step then (the owner is reminded), escalated to ``manager`` later."""
+    due = statutory.day_start(action.due + timedelta(days=1), services.tz)
+    child_ref = incident.child_ref if incident is not None else child.ref
+    team_id = incident.team_id if incident is not None else child.team_id
+    key = f"oversight:{entry_event.id}:{number + 1}"
+    details = {"manager": manager.id, "what": action.what, "due_date": action.due.isoformat(),
+               "entry_event": entry_event.id}
+    if incident is not None:
+        details.update(incident_id=incident.id, incident=incident.reference)
+    task = Task(child_ref=child_ref, team_id=team_id, kind=statutory.OVERSIGHT_ACTION, key=key,
+                due_at=due, owner_id=action.owner, step=0, next_at=due, created_at=now,
+                details=details)
+    session.add(task)
+    await session.flush()
+    await audit.record(session, "task_started", at=now, actor_id=manager.id,
+                       incident_id=incident.id if incident is not None else None,
+                       child=child_ref, kind=statutory.OVERSIGHT_ACTION, key=key,
+                       task=task.id, due=due.isoformat(), owner=action.owner)
+    return task
 
 
 async def unknown_owners(session: AsyncSession, entry: Entry) -> list[str]:

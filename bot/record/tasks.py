@@ -8,22 +8,22 @@ and is audited ``task_done`` with the note's length (the note itself is on the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, callbacks
+from bot.delivery.outbox import enqueue
 from bot.people import statutory
 from bot.record import thread
 from bot.record.prompt import Buttons, Prompt
 from bot.texts import h, when
-from storage.models import Child, Draft, Placement, Task, Team
+from storage.models import Child, Draft, Person, Placement, Task, Team
 
 if TYPE_CHECKING:
     from bot.services import Services
-    from storage.models import Person
 
 DONE_USAGE = ("Record a statutory task done with a note:\n"
               "<code>/done TASK-NUMBER what was done</code>\n"
@@ -66,11 +66,11 @@ def tasks_text(tasks: list[Task], person: "Person", services: "Services") -> str
     if not tasks:
         return "You have no open statutory tasks."
     now = services.clock.now()
-    lines = ["📋 <b>Open statutory tasks</b>"]
+    lines = ["📋 <b>Open statutory tasks</b> and oversight actions"]
     for t in tasks:
         state = "❗ overdue since" if t.due_at <= now else "due by"
         mine = "" if t.owner_id == person.id else f" (owner: {h(t.owner_id or 'nobody')})"
-        lines.append(f"• <b>{t.id}</b> · child {h(t.child_ref)} · {h(statutory.label(t.kind))}"
+        lines.append(f"• <b>{t.id}</b> · child {h(t.child_ref)} · {h(statutory.describe(t))}"
                      f" — {state} {when(t.due_at, services.tz)}{mine}")
     lines.append("Record one done: press its Done button, or <code>/done NUMBER note</code>; "
                  "a visit: <code>/visit CHILD DATE alone|not-alone note</code>")
@@ -97,13 +97,30 @@ async def record_done(session: AsyncSession, services: "Services", person: "Pers
         return Done(False, DONE_USAGE)
     task.done_at, task.done_by_id, task.note, task.next_at = now, person.id, note[:NOTE_MAX], None
     on_time = now < task.due_at
+    details = task.details or {}
     await audit.record(session, "task_done", at=now, actor_id=person.id, task=task.id,
+                       incident_id=details.get("incident_id"),
                        child=task.child_ref, kind=task.kind, due=task.due_at.isoformat(),
                        on_time=on_time, note_chars=len(note))
+    if task.kind == statutory.OVERSIGHT_ACTION:
+        await _tell_manager_done(session, services, task, person, now)
     late = "" if on_time else " (after it was due: it counts as missed)"
-    return Done(True, f"✅ Recorded: {h(statutory.label(task.kind))} for child "
+    return Done(True, f"✅ Recorded: {h(statutory.describe(task))} for child "
                       f"{h(task.child_ref)}, done {when(now, services.tz)}{late}. "
                       "Reminders stop.")
+
+
+async def _tell_manager_done(session: AsyncSession, services: "Services", task: Task,
+                             person: "Person", now: datetime) -> None:
+    """The manager who set an oversight action is told when it is recorded done."""
+    details = task.details or {}
+    manager = await session.get(Person, details.get("manager") or "")
+    if manager is None or not manager.active or manager.id == person.id:
+        return
+    await enqueue(session, key=f"task_done:{task.id}:{manager.id}", kind="notice", now=now,
+                  person=manager, incident_id=details.get("incident_id"),
+                  text=f"✅ {h(person.name)} recorded done: {h(statutory.describe(task))} "
+                       f"(task {task.id}), {when(now, services.tz)}.")
 
 
 async def record_visit(session: AsyncSession, services: "Services", person: "Person",
@@ -190,7 +207,7 @@ async def begin_done(session: AsyncSession, services: "Services", person: "Perso
     session.add(Draft(carer_id=person.id, chat_id=chat_id, step=NOTE_STEP,
                       data={"task_id": task.id}, created_at=now, last_activity_at=now))
     await session.flush()
-    return Prompt(f"✍️ Send a short note of what was done — {h(statutory.label(task.kind))}, "
+    return Prompt(f"✍️ Send a short note of what was done — {h(statutory.describe(task))}, "
                   f"child {h(task.child_ref)} (task {task.id}). /cancel to stop.")
 
 

@@ -72,7 +72,8 @@ if TYPE_CHECKING:
 
 NOTE_REFERENCE = "noteref"  # the reference a notified body gave, asked after the tap
 # "task_note": the next message is the note of a statutory task done (bot/record/tasks.py).
-THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note", NOTE_REFERENCE)
+THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note", NOTE_REFERENCE,
+                "visit")  # "visit": the guided /visit (bot/record/visit_guide.py)
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send

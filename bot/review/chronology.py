@@ -9,7 +9,16 @@ chronology`` (plain text or a complete CSV) and, later, the web console:
   placements removed from the directory, oversight entries on the child,
 * incidents about the child (category, urgency, who was told, acknowledgement,
   outcome) and the notifications to Ofsted made for them, from the record itself,
-* oversight entries on those incidents (``oversight_recorded`` audit events).
+* oversight entries on those incidents (``oversight_recorded`` audit events),
+* the actions of oversight entries (``tasks`` of kind ``oversight_action``): done (when,
+  by whom, on time or late), overdue, or due,
+* the notification register of the child's incidents (``notifiable_events`` and
+  ``notification_records``, kind ``notification``): each event opened (a notifiable
+  category, a section 47 enquiry's start or outcome, a DBS referral made on one of the
+  child's reports) with its recipients and deadline; each recipient notified (method,
+  reference, who, within the deadline or not); a phone call's written confirmation; a
+  recipient not required and an event found not notifiable, with the reason. A DBS
+  referral made without a report is about an adult, not a child, and is not listed.
 
 Every query is by child (``ix_incidents_child_reported``,
 ``ix_child_events_child_at``, ``placements.child_ref``) or by the child's
@@ -33,15 +42,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.config import Settings
+from bot.people import statutory
 from bot.people.access import ChildView
 from bot.review import chronology_texts as texts
 from bot.review.export import cell
+from bot.rules import notifiable
 from bot.rules.outcomes import outcome_label
 from bot.rules.reasons import reason_label
+from bot.texts import when
 from storage import queries
-from storage.models import AuditEvent, Child, ChildEvent, Incident, IncidentRecipient, Placement
+from storage.models import (
+    AuditEvent,
+    Child,
+    ChildEvent,
+    Incident,
+    IncidentRecipient,
+    NotifiableEvent,
+    NotificationRecord,
+    Placement,
+    Task,
+)
 
 KINDS = tuple(texts.KIND_LABELS)
+# Entries at the same moment, newest first: what follows from another is shown above it
+# (a report, then its notifiable event opened, then each recipient, then "notified").
+_AFTER = {"notification_opened": 1, "notification_recipient": 2,
+          "notification_not_required": 2, "notification_confirmed": 3,
+          "notification_made": 4, "not_notifiable": 4}
+# How a recipient was notified, as a chronology line says it.
+_METHODS = {**notifiable.METHODS, "form": "online form"}
 OVERSIGHT_EVENT = "oversight_recorded"
 
 
@@ -70,13 +99,15 @@ def _day_start(d: date, tz: ZoneInfo) -> datetime:
 async def entries_for(
     session: AsyncSession, settings: Settings, child_ref: str, *, tz: ZoneInfo, today: date,
     start: date | None = None, end: date | None = None, kinds: Iterable[str] | None = None,
-    view: ChildView | None = None,
+    view: ChildView | None = None, now: datetime | None = None,
 ) -> Chronology | None:
     """The child's chronology, newest first (None if there is no such child).
 
     ``start``/``end`` are local days, both included; ``kinds`` limits the entries to those
-    kinds; ``view`` (from ``Access.may_see_child``) limits them to its placement periods.
+    kinds; ``view`` (from ``Access.may_see_child``) limits them to its placement periods;
+    ``now`` (default: the end of ``today``) tells an overdue oversight action from one due.
     """
+    now = now or _day_start(today + timedelta(days=1), tz)
     if await session.get(Child, child_ref) is None:
         return None
     wanted = set(kinds) if kinds else set(KINDS)
@@ -116,6 +147,18 @@ async def entries_for(
             oversight = list((await session.execute(
                 select(AuditEvent).where(AuditEvent.incident_id.in_(ids),
                                          AuditEvent.event == OVERSIGHT_EVENT))).scalars())
+
+    actions: list[Task] = []
+    if "oversight" in wanted:
+        actions = list((await session.execute(select(Task).where(
+            Task.child_ref == child_ref, Task.kind == statutory.OVERSIGHT_ACTION,
+            Task.closed_reason.is_(None)))).scalars())
+        person_ids.update(x for t in actions for x in (t.owner_id, t.done_by_id) if x)
+    register = (await _register(session, child_ref) if "notification" in wanted
+                else _Register([], [], {}))
+    person_ids.update(x for r in register.records for x in (r.made_by_id, r.confirmed_by_id)
+                      if x)
+    person_ids.update(ev.decided_by_id for ev, _ref in register.events if ev.decided_by_id)
 
     for p in placements:
         person_ids.add(p.carer_id)
@@ -182,7 +225,8 @@ async def entries_for(
                                       for r in told[inc.id]],
                                      ack, outcome, inc.status),
                                  inc.reference))
-        if "notification" in wanted and inc.notified_at is not None:
+        if ("notification" in wanted and inc.notified_at is not None
+                and inc.id not in register.only_not_notifiable):
             on_time = (None if inc.notification_due_at is None
                        else inc.notified_at <= inc.notification_due_at)
             entries.append(Entry(inc.notified_at, False, "notification", "notification_made",
@@ -197,6 +241,9 @@ async def entries_for(
                                              refs.get(e.incident_id)),
                              refs.get(e.incident_id)))
 
+    entries += _action_entries(actions, name, now)
+    entries += _register_entries(register, settings, name, tz)
+
     def keep(e: Entry) -> bool:
         if (lo and e.at < lo) or (hi and e.at >= hi):
             return False
@@ -206,8 +253,106 @@ async def entries_for(
         return True
 
     entries = [e for e in entries if keep(e)]
-    entries.sort(key=lambda e: (e.at, not e.dated), reverse=True)
+    entries.sort(key=lambda e: (e.at, not e.dated, _AFTER.get(e.event, 0)), reverse=True)
     return Chronology(child_ref, entries)
+
+
+@dataclass
+class _Register:
+    events: list[tuple[NotifiableEvent, str]]  # with the incident's reference
+    records: list[NotificationRecord]
+    not_required_at: dict[int, datetime]  # record id -> when it was found not required
+
+    @property
+    def only_not_notifiable(self) -> set[int]:
+        """Incidents whose every event was found not notifiable (their clock stopped, but
+        nobody was notified: no "notified" line)."""
+        found = {ev.incident_id for ev, _ in self.events if ev.not_notifiable_reason}
+        return found - {ev.incident_id for ev, _ in self.events if not ev.not_notifiable_reason}
+
+
+async def _register(session: AsyncSession, child_ref: str) -> _Register:
+    """The register's rows for the child's incidents (by ``ix_incidents_child_reported``
+    and the events' ``incident_id``), whatever the period: each line is dated by its own
+    moment."""
+    events = list((await session.execute(
+        select(NotifiableEvent, Incident.reference).join(
+            Incident, NotifiableEvent.incident_id == Incident.id)
+        .where(Incident.child_ref == child_ref))).all())
+    if not events:
+        return _Register([], [], {})
+    ids = [ev.id for ev, _ in events]
+    records = list((await session.execute(
+        select(NotificationRecord).where(NotificationRecord.event_id.in_(ids))
+        .order_by(NotificationRecord.id))).scalars())
+    not_required: dict[int, datetime] = {}
+    if any(r.not_required_reason for r in records):
+        kinds = {ev.id: (ev.incident_id, ev.event) for ev, _ in events}
+        by_key = {(*kinds[r.event_id], r.recipient): r.id for r in records}
+        for at, incident_id, details in (await session.execute(
+                select(AuditEvent.at, AuditEvent.incident_id, AuditEvent.details).where(
+                    AuditEvent.incident_id.in_({i for i, _ in kinds.values()}),
+                    AuditEvent.event == "notification_not_required"))).all():
+            d = details or {}
+            rid = by_key.get((incident_id, d.get("notifiable_event"), d.get("recipient")))
+            if rid is not None:
+                not_required[rid] = at
+    return _Register(events, records, not_required)
+
+
+def _register_entries(reg: _Register, settings: Settings, name, tz: ZoneInfo) -> list[Entry]:
+    out: list[Entry] = []
+    events = {ev.id: (ev, ref) for ev, ref in reg.events}
+    recipients: dict[int, list[str]] = defaultdict(list)
+    for r in reg.records:
+        recipients[r.event_id].append(notifiable.SHORT.get(r.recipient, r.recipient))
+    for ev, ref in reg.events:
+        cat = settings.category(ev.event)
+        label = notifiable.EVENT_LABELS.get(ev.event) or (cat.label if cat else ev.event)
+        out.append(Entry(ev.opened_at, False, "notification", "notification_opened",
+                         texts.register_opened(ref, label, recipients[ev.id],
+                                               when(ev.due_at, tz)), ref))
+        if ev.not_notifiable_reason and ev.closed_at:
+            out.append(Entry(ev.closed_at, False, "notification", "not_notifiable",
+                             texts.not_notifiable(ref, label, name(ev.decided_by_id),
+                                                  ev.not_notifiable_reason), ref))
+    for r in reg.records:
+        ev, ref = events[r.event_id]
+        who = notifiable.SHORT.get(r.recipient, r.recipient)
+        if r.made_at is not None:
+            out.append(Entry(r.made_at, False, "notification", "notification_recipient",
+                             texts.recipient_notified(
+                                 ref, who, _METHODS.get(r.method or "", r.method),
+                                 r.reference, name(r.made_by_id), r.made_at <= ev.due_at),
+                             ref))
+        if r.confirmed_at is not None:
+            out.append(Entry(r.confirmed_at, False, "notification", "notification_confirmed",
+                             texts.recipient_confirmed(ref, who, r.confirm_reference,
+                                                       name(r.confirmed_by_id)), ref))
+        if r.not_required_reason and r.id in reg.not_required_at:
+            out.append(Entry(reg.not_required_at[r.id], False, "notification",
+                             "notification_not_required",
+                             texts.recipient_not_required(ref, who, r.not_required_reason),
+                             ref))
+    return out
+
+
+def _action_entries(actions: list[Task], name, now: datetime) -> list[Entry]:
+    out: list[Entry] = []
+    for t in actions:
+        d = t.details or {}
+        ref = d.get("incident")
+        what, owner = str(d.get("what") or ""), name(t.owner_id)
+        if t.done_at is not None:
+            out.append(Entry(t.done_at, False, "oversight", "oversight_action_done",
+                             texts.action_done(ref, what, name(t.done_by_id),
+                                               t.done_at < t.due_at), ref))
+        else:
+            overdue = t.due_at <= now
+            out.append(Entry(t.due_at, False, "oversight",
+                             "oversight_action_overdue" if overdue else "oversight_action_due",
+                             texts.action_open(ref, what, owner, overdue=overdue), ref))
+    return out
 
 
 async def viewed(session: AsyncSession, *, at: datetime, actor_id: str | None, child_ref: str,

@@ -19,7 +19,7 @@ KIND_LABELS = {
     "placement": "placements",
     "allocation": "allocation changes",
     "incident": "incidents",
-    "notification": "notifications made",
+    "notification": "notifications",
     "oversight": "oversight",
 }
 USAGE = ("Send /child followed by the child's reference, and optionally one kind of entry: "
@@ -177,3 +177,50 @@ def oversight(by: str | None, details: dict, reference: str | None) -> str:
     if actions:
         line += f" ({len(actions)} action{'' if len(actions) == 1 else 's'})"
     return line
+
+
+# ------------------------------------------------------------------ the notification register
+
+def _ref(reference: str | None) -> str:
+    return f"{reference}: " if reference else ""
+
+
+def register_opened(reference: str, label: str, recipients: list[str], due: str) -> str:
+    """A notifiable event opened: what, whom to tell, by when."""
+    to = _names(recipients) if recipients else "nobody configured"
+    return f"{reference}: {label} — to notify {to} by {due}"
+
+
+def recipient_notified(reference: str, recipient: str, method: str | None,
+                       ref: str | None, by: str | None, on_time: bool) -> str:
+    how = f" ({method})" if method else ""
+    given = f" (reference {ref})" if ref else ""
+    late = "within the deadline" if on_time else "after the deadline"
+    return (f"{reference}: {recipient} notified{how}{given}, recorded by {by or 'someone'} "
+            f"({late})")
+
+
+def recipient_confirmed(reference: str, recipient: str, ref: str | None, by: str | None) -> str:
+    given = f" (reference {ref})" if ref else ""
+    return (f"{reference}: {recipient}: phone notification confirmed in writing{given}, "
+            f"recorded by {by or 'someone'}")
+
+
+def recipient_not_required(reference: str, recipient: str, reason: str) -> str:
+    return f"{reference}: {recipient} not required: {reason}"
+
+
+def not_notifiable(reference: str, label: str, by: str | None, reason: str) -> str:
+    return f"{reference}: {label} — not notifiable after review by {by or 'someone'}: {reason}"
+
+
+# ------------------------------------------------------------------ oversight actions
+
+def action_done(reference: str | None, what: str, by: str | None, on_time: bool) -> str:
+    late = "" if on_time else " (after its due date)"
+    return f"{_ref(reference)}oversight action done by {by or 'someone'}{late}: {what}"
+
+
+def action_open(reference: str | None, what: str, owner: str | None, *, overdue: bool) -> str:
+    state = "overdue, not recorded done" if overdue else "due"
+    return f"{_ref(reference)}oversight action {state} (owner {owner or 'nobody'}): {what}"

@@ -86,7 +86,7 @@ async def run(services: "Services", now: datetime) -> int:
             if not scope:
                 continue
             result = await needs.needs_action(s, scope, now)
-            if not result.items:
+            if not result.items and not result.actions:
                 continue
             label = await team_label(s, scope)
             await enqueue(s, key=f"digest:{manager.id}:{day}", kind="digest", now=now,

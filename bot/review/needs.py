@@ -14,6 +14,11 @@ and the web console. A report needs action when it is late on any clock:
   the engine could deliver to nobody, or a delivery that finally failed), since
   ``incidents.undelivered_since``.
 
+Beside the reports, **oversight actions** (``tasks`` of kind ``oversight_action``, see
+``bot/engine/oversight_actions.py``) still not done after their due time are listed on
+their own (``NeedsAction.actions``), most overdue first, with the owner and the manager
+who set them: they are a manager's to chase, though not a report's clock.
+
 "Since" is the first moment the report became late on that clock, from
 deadlines that do not move when the engine acts (never ``next_due_at``). Each
 clock is one range scan of its own index (``0006_needs_action_indexes``), so
@@ -30,10 +35,11 @@ from sqlalchemy import bindparam, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from bot.people import statutory
 from bot.record.incidents import holder_ids
 from bot.review import Scope
 from storage import queries
-from storage.models import Delivery, Incident, Person, Team
+from storage.models import Delivery, Incident, Person, Task, Team
 
 MAX_ITEMS = 50
 ACK, OUTCOME, NOTIFICATION, UNDELIVERED = "acknowledgement", "outcome", "notification", "undelivered"
@@ -68,11 +74,26 @@ class NeedsItem:
         return self.late[0].since
 
 
+@dataclass(frozen=True)
+class OverdueAction:
+    """An oversight action not recorded done after its due time."""
+
+    task: Task
+    owner: Person | None
+    manager: Person | None  # who recorded the oversight
+
+    @property
+    def since(self) -> datetime:
+        return self.task.due_at
+
+
 @dataclass
 class NeedsAction:
     items: list[NeedsItem]
     total: int  # reports that need action; may exceed len(items) (the most overdue are shown)
     now: datetime
+    actions: list[OverdueAction] = field(default_factory=list)  # most overdue first
+    actions_total: int = 0  # may exceed len(actions)
 
 
 _NOW = bindparam("now")
@@ -149,8 +170,9 @@ async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
     for iid, since in await session.execute(_FIRST[scoped], params):
         if iid not in candidates or since < candidates[iid]:
             candidates[iid] = since
+    actions, actions_total = await overdue_actions(session, scope, now, limit)
     if not candidates:
-        return NeedsAction([], 0, now)
+        return NeedsAction([], 0, now, actions, actions_total)
     ids = [iid for iid, _ in sorted(candidates.items(), key=lambda c: (c[1], c[0]))][:limit]
     total = (await session.execute(_COUNT[scoped], params)).scalar_one()
     incidents = {i.id: i for i in (await session.execute(_INCIDENTS, {"ids": ids})).scalars()}
@@ -183,7 +205,32 @@ async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
         ]
         items.append(NeedsItem(inc, holder, late, failed))
     items.sort(key=lambda i: (i.since, i.incident.id))
-    return NeedsAction(items, max(total, len(items)), now)
+    return NeedsAction(items, max(total, len(items)), now, actions, actions_total)
+
+
+def _overdue_action_filter(scope: Scope, now: datetime) -> list:
+    cond = [Task.kind == statutory.OVERSIGHT_ACTION, statutory.is_open(), Task.due_at <= now]
+    if scope is not None:
+        cond.append(Task.team_id.in_(sorted(scope)))
+    return cond
+
+
+async def overdue_actions(session: AsyncSession, scope: Scope, now: datetime,
+                          limit: int = MAX_ITEMS) -> tuple[list[OverdueAction], int]:
+    """Oversight actions in ``scope`` not done by their due time, most overdue first, and
+    how many there are (``ix_tasks_team_due``)."""
+    cond = _overdue_action_filter(scope, now)
+    tasks = list((await session.execute(
+        select(Task).where(*cond).order_by(Task.due_at, Task.id).limit(limit))).scalars())
+    if not tasks:
+        return [], 0
+    total = (await session.execute(select(func.count()).select_from(Task).where(*cond))
+             ).scalar_one()
+    managers = {t.id: str((t.details or {}).get("manager") or "") for t in tasks}
+    people = await queries.people_by_id(
+        session, {t.owner_id for t in tasks if t.owner_id} | set(managers.values()) - {""})
+    return [OverdueAction(t, people.get(t.owner_id or ""), people.get(managers[t.id]))
+            for t in tasks], total
 
 
 def _worker(incident: Incident, holders: dict[int, str]) -> str | None:

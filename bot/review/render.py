@@ -58,6 +58,9 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
     "Timeline" and (while unacknowledged) "Acknowledge on behalf" buttons."""
     tz, now = services.tz, result.now
     if not result.items:
+        if result.actions:
+            return [(f"✅ No report is overdue in {h(team_label)}.", []),
+                     _actions_message(services, result)]
         return [(f"✅ Nothing is overdue in {h(team_label)}.", [])]
     head = f"⏰ <b>Overdue: {result.total} report{'s' if result.total != 1 else ''}</b> " \
            f"in {h(team_label)}, most overdue first."
@@ -89,7 +92,34 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
                             callbacks.ACK.data(inc.id)))
             buttons.extend([[b] for b in row])
         out.append(("\n\n".join(parts), buttons))
+    if result.actions:
+        out.append(_actions_message(services, result))
     return out
+
+
+def _action_line(services: Any, a: needs.OverdueAction, now, *, html: bool = True) -> str:
+    """"task 12 · INC-2026-000001: Visit A1 alone — due by …, late by 2 h; owner Priya Patel,
+    set by Alex Jones"."""
+    esc = h if html else (lambda t: t)
+    t = a.task
+    d = t.details or {}
+    subject = d.get("incident") or f"child {t.child_ref}"
+    return (f"task {t.id} · {esc(subject)}: {esc(d.get('what') or '')} — due by "
+            f"{when(t.due_at, services.tz)}, late by {waited(now - t.due_at)}; owner "
+            f"{esc(a.owner.name) if a.owner else 'nobody'}, set by "
+            f"{esc(a.manager.name) if a.manager else 'unknown'}")
+
+
+def _actions_message(services: Any, result: needs.NeedsAction) -> tuple[str, Buttons]:
+    """Overdue oversight actions: one message, a Done button each."""
+    n = result.actions_total
+    lines = [f"📌 <b>Oversight actions overdue: {n}</b>, most overdue first."]
+    lines += [f"• {_action_line(services, a, result.now)}" for a in result.actions]
+    if n > len(result.actions):
+        lines.append(f"…and {n - len(result.actions)} more.")
+    buttons = [[(f"✅ Done {a.task.id}", callbacks.TASK_DONE.data(a.task.id))]
+               for a in result.actions[:OVERDUE_PER_MESSAGE * 4]]
+    return "\n".join(lines), buttons
 
 
 DIGEST_ITEMS = 15
@@ -109,6 +139,9 @@ def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> st
         lines.extend(_late_line(late, now, tz) for late in item.late)
     if n > DIGEST_ITEMS:
         lines.append(f"\n…and {n - DIGEST_ITEMS} more.")
+    if result.actions:
+        lines.append(f"\n📌 <b>Oversight actions overdue: {result.actions_total}</b>")
+        lines += [f"• {_action_line(services, a, now)}" for a in result.actions[:DIGEST_ITEMS]]
     lines.append("\n/overdue shows them with buttons; /log INC-… a report's timeline.")
     return "\n".join(lines)
 
@@ -116,7 +149,11 @@ def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> st
 def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> str:
     """The same list as plain text (the command line)."""
     tz, now = services.tz, result.now
+    actions = [f"Oversight actions overdue: {result.actions_total}, most overdue first."]
+    actions += ["   " + _action_line(services, a, now, html=False) for a in result.actions]
     if not result.items:
+        if result.actions:
+            return "\n".join([f"No report is overdue in {team_label}.", "", *actions])
         return f"Nothing is overdue in {team_label}."
     out = [(f"Overdue: {result.total} report{'s' if result.total != 1 else ''} in {team_label}, "
             "most overdue first.")]
@@ -130,6 +167,8 @@ def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> st
                    f"has it: {item.holder.name if item.holder else 'nobody'}")
         out.extend("   " + _late_line(late, now, tz, html=False) for late in item.late)
         out.extend(f"   delivery failed: {f.kind} to {f.to_name}: {f.error}" for f in item.failed)
+    if result.actions:
+        out += ["", *actions]
     return "\n".join(out)
 
 

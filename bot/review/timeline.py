@@ -180,6 +180,17 @@ def describe(event: str, actor: str | None, d: dict[str, Any], names: dict[str, 
             body += (f"\nAction for {_name(names, act.get('owner'))} by {act.get('due')}: "
                      f"{act.get('what', '')}")
         return f"Management oversight recorded by {who or 'someone'}", body
+    if event in ("oversight_action_due", "oversight_action_escalated"):
+        to = ", ".join(_name(names, t) for t in d.get("to") or []) or "nobody"
+        what = ("Oversight action due, not done: reminder" if event == "oversight_action_due"
+                else "Oversight action still not done: escalated")
+        return f"{what} (task {d.get('task')}) to {to}", ""
+    if event in ("task_started", "task_done") and d.get("kind") == "oversight_action":
+        if event == "task_done":
+            late = "" if d.get("on_time") else " (after it was due)"
+            return f"Oversight action (task {d.get('task')}) recorded done by {who}{late}", ""
+        return (f"Oversight action (task {d.get('task')}) for {_name(names, d.get('owner'))}, "
+                f"due {d.get('due', '')[:16].replace('T', ' ')} UTC: a clock runs"), ""
     if event == "close_held_for_oversight":
         return f"Closing by {who or 'someone'} held: management oversight needed first", ""
     if event in NOTIFICATION_EVENTS:
@@ -281,6 +292,10 @@ async def build(session: AsyncSession, services: Any, incident: Incident) -> Tim
         for r in (e.details or {}).get("recipients") or []:
             if isinstance(r, dict) and isinstance(r.get("person"), str):
                 ids.add(r["person"])
+        if isinstance((e.details or {}).get("owner"), str):  # an oversight action's clock
+            ids.add(e.details["owner"])
+        if isinstance((e.details or {}).get("to"), list):
+            ids.update(t for t in e.details["to"] if isinstance(t, str))
         for act in (e.details or {}).get("actions") or []:  # oversight actions' owners
             if isinstance(act, dict) and isinstance(act.get("owner"), str):
                 ids.add(act["owner"])

@@ -15,6 +15,20 @@ token: the bot would otherwise look healthy while it hears nothing)::
      "engine": {"ok": true, "overdue_steps": 0, "oldest_late_seconds": 0.0,
                 "last_sweep_at": "…", "stale": false}}
 
+``tasks`` counts the work people owe, not the service's own state:
+``overdue_statutory`` — statutory tasks (needs assessments, placement visits,
+removed-at-birth steps) open past their due time; ``overdue_oversight_actions``
+— actions of managers' oversight entries open past theirs;
+``oldest_overdue_seconds`` — how long the oldest of either has been overdue.
+They never change ``ok`` or the HTTP status: an overdue task is the service
+working (reminding and escalating it), and a monitor that pages the on-call
+engineer for a social worker's late visit would be wrong. Alert on them, if at
+all, as information (e.g. a dashboard), and on ``engine.ok`` for the clocks
+themselves::
+
+    "tasks": {"overdue_statutory": 2, "overdue_oversight_actions": 1,
+              "oldest_overdue_seconds": 90061.0}
+
 ``due`` is the dispatcher's backlog (pending and due now); ``pending`` also
 counts deliveries waiting for a retry. A backlog that grows, or an oldest
 pending delivery minutes old, means messages are not going out.
@@ -28,8 +42,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Delivery
+from bot.people import statutory
+from storage.models import Delivery, Task
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -60,6 +76,7 @@ async def status(services: "Services") -> dict[str, Any]:
             select(func.count()).where(Delivery.status == "failed",
                                        Delivery.created_at >= now - timedelta(hours=24))
         )).scalar_one()
+        report["tasks"] = await _overdue_tasks(s, now)
     oldest, oldest_due = aware(oldest), aware(oldest_due)
     margin = services.settings.engine.late_margin.amount
     stuck = oldest_due is not None and now - oldest_due > margin
@@ -92,6 +109,22 @@ async def status(services: "Services") -> dict[str, Any]:
     report["ok"] = bool(report["ok"] and not stuck
                         and report.get("engine", {}).get("ok", True) is not False)
     return report
+
+
+async def _overdue_tasks(session: AsyncSession, now: datetime) -> dict[str, Any]:
+    """Open tasks past their due time, statutory and oversight actions apart (information:
+    they do not make the service unhealthy)."""
+    action = Task.kind == statutory.OVERSIGHT_ACTION
+    rows = (await session.execute(
+        select(action, func.count(), func.min(Task.due_at))
+        .where(statutory.is_open(), Task.due_at <= now).group_by(action))).all()
+    counts = {bool(is_action): (n, aware(oldest)) for is_action, n, oldest in rows}
+    oldest = min((o for _n, o in counts.values() if o is not None), default=None)
+    return {
+        "overdue_statutory": counts.get(False, (0, None))[0],
+        "overdue_oversight_actions": counts.get(True, (0, None))[0],
+        "oldest_overdue_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+    }
 
 
 def aware(at: Any) -> datetime | None:

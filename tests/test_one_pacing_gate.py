@@ -11,7 +11,7 @@ import struct
 
 from sqlalchemy import select
 
-from storage.models import Attachment, AuditEvent
+from storage.models import Attachment, AuditEvent, Incident, IncidentMessage
 
 URGENT = "Child missing or absent without permission"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 4, 3) + b"photo"
@@ -116,4 +116,34 @@ async def test_an_export_through_flood_control_arrives_whole(world):
     assert names == ["audit-chain-head_2026-11-01_2026-11-30.json",
                      "audit_2026-11-01_2026-11-30.csv", "incidents_2026-11-01_2026-11-30.csv"]
     assert world.fake.counters["429"] == 0  # only the one injected: our pacing caused none
+    assert not said_sorry(jones)
+
+
+async def test_a_burst_of_page_turns_is_paced_like_every_send(world):
+    """Issue 14 gap: edits from handlers (a page turned in place) were not paced. A manager
+    turns a long timeline's pages back and forth as fast as Telegram delivers the taps:
+    every turn is shown, Telegram never has to answer 429, nobody is told "Sorry"."""
+    jones, smith = await world.link_all("tm-jones", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Contact", text="Came back quiet.")
+    await world.settle()
+    async with world.services.db.write() as s:
+        inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
+        for i in range(4):
+            s.add(IncidentMessage(incident_id=inc.id, author_id="carer-smith", kind="followup",
+                                  text=f"Follow-up {i}: " + "more detail. " * 200,
+                                  created_at=world.clock.now()))
+    await jones.send(f"/log {ref}")
+    first = await jones.wait_for("page 1 of")
+    world.fake.enforce_rate_limits = True  # 1 a second per chat, burst 3: sends and edits
+    turns = [2, 1, 2, 1, 2, 1]
+    for page in turns:
+        await jones.press_data(f"logp:{inc.id}:{page}", message_id=first.message_id)
+    for _ in turns:
+        await jones.wait_for_answer(timeout=10)
+    await world.settle()
+    edits = [c for c in world.fake.calls
+             if c[0] == "editMessageText" and str(c[1].get("chat_id")) == str(jones.id)]
+    assert len(edits) == len(turns)  # each turn reached Telegram once: none refused
+    assert world.fake.counters["429"] == 0
+    assert "page 1 of" in jones.messages[-1].text
     assert not said_sorry(jones)

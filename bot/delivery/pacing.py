@@ -242,7 +242,7 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
     """python-telegram-bot's hook around every Bot API request, on our :class:`Pacing`.
 
     Requests that put a message in a chat wait for that chat's bucket and a global slot, and
-    are charged to the chat when they complete. A ``RetryAfter`` (429) holds the chat (and pauses the gate
+    are charged to the chat when they complete (edits too: Telegram counts them). A ``RetryAfter`` (429) holds the chat (and pauses the gate
     when it has no chat) and the request is tried again once the wait is over, for up to
     ``max_wait`` seconds in all: it never reaches the handler in ordinary flood control.
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
@@ -289,10 +289,11 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
 
 
 def _makes_a_message(endpoint: str) -> bool:
-    """Telegram's flood limits count the messages a chat receives (sends, copies, forwards);
-    edits and callback answers are not paced (a 429 on them is still waited out)."""
+    """Telegram's flood limits count what a chat is sent: messages (sends, copies, forwards)
+    and edits of them (text, caption, media, buttons: a page turned in place). Callback
+    answers and other calls are not paced (a 429 on them is still waited out)."""
     name = endpoint.lower()
-    return name.startswith(("send", "copymessage", "forwardmessage"))
+    return name.startswith(("send", "copymessage", "forwardmessage", "editmessage"))
 
 
 def _as_seconds(value: Any) -> float:

@@ -8,7 +8,8 @@
   test can make e.g. the next ``sendMessage`` to one chat fail with a 502.
 * :class:`RateLimiter` - models Telegram's flood control (about 30
   messages/s overall, about 1 message/s per chat with a small burst) and
-  answers 429 ``Too Many Requests: retry after N``.
+  answers 429 ``Too Many Requests: retry after N``. Sends and edits (text,
+  caption, buttons) are counted alike, as Telegram does.
 """
 
 from __future__ import annotations

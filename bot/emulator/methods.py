@@ -261,6 +261,7 @@ class BotMethods:
         inline, _ = self._parse_markup(params)
         if plain == msg.text and entities == msg.entities and inline == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params)  # Telegram's flood control counts edits too
         msg.text, msg.html, msg.entities, msg.reply_markup = plain, raw, entities, inline
         msg.parse_mode = params.str("parse_mode")
         return self._edited(user, msg)
@@ -275,6 +276,7 @@ class BotMethods:
         if (plain == msg.caption and entities == msg.caption_entities
                 and inline == msg.reply_markup):
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params)
         msg.caption, msg.caption_html, msg.caption_entities = plain, raw, entities
         msg.reply_markup = inline
         return self._edited(user, msg)
@@ -285,6 +287,7 @@ class BotMethods:
         inline, _ = self._parse_markup(params)
         if inline == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params)
         msg.reply_markup = inline
         return self._edited(user, msg)
 

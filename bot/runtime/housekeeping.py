@@ -4,7 +4,8 @@ digest.
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned
 drafts (``bot/record/drafts.py``), apply the retention periods
-(``bot/record/retention.py``), remove relink requests nobody answered in time
+(``bot/record/retention.py``), store strangers' counts and forget old windows
+(``bot/people/limits.py``), remove relink requests nobody answered in time
 (``bot/people/relinking.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
 and send the morning digest when it falls due (``bot/review/digest.py``).
 Kept separate from the escalation engine so either can change without the
@@ -45,6 +46,8 @@ class Housekeeper:
         if kept.drafts or kept.records:
             log.info("retention: %d drafts deleted, %d closed records purged",
                      kept.drafts, kept.records)
+        async with services.db.write() as s:
+            await services.limits.sweep(s, now)
         async with services.db.write() as s:
             lapsed = await relinking.sweep_lapsed(s, now)
         if lapsed:

@@ -147,3 +147,27 @@ async def test_a_burst_of_page_turns_is_paced_like_every_send(world):
     assert world.fake.counters["429"] == 0
     assert "page 1 of" in jones.messages[-1].text
     assert not said_sorry(jones)
+
+
+async def test_a_429_longer_than_we_wait_hands_the_reply_to_the_outbox(world):
+    """Issue 14 gap: Telegram told the bot to wait 61 s (more than the 60 s a handler waits)
+    before answering Sam's /help. Before: the general "Sorry". Now the answer is handed to
+    the outbox and arrives when Telegram allows, and the answer to the /guidance Sam sent
+    next arrives after it, not before."""
+    smith = await world.linked("carer-smith")
+    await world.settle()
+    world.fake.fail_next("sendMessage", retry_after=61, chat_id=smith.id)
+    before = len(smith.messages)
+    await smith.send("/help")
+    await smith.send("/guidance")
+    await world.settle()
+    assert world.fake.counters["injected_failures"] == 1
+    assert not said_sorry(smith)
+    assert smith.messages[before:] == []  # nothing yet: Telegram said wait
+    world.clock.advance(seconds=61)
+    await world.settle()
+    texts = [m.text for m in smith.messages[before:]]
+    assert len(texts) == 2, texts
+    # The help first, then the guidance.
+    assert texts[0].startswith("As a foster carer") and texts[1].startswith("Reporting well")
+    assert not said_sorry(smith)

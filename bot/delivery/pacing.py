@@ -263,12 +263,17 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
     are charged to the chat when they complete (edits to the chat's edit allowance). A ``RetryAfter`` (429) holds the chat (and pauses the gate
     when it has no chat) and the request is tried again once the wait is over, for up to
     ``max_wait`` seconds in all: it never reaches the handler in ordinary flood control.
+    Beyond that a text reply is handed to the outbox (``handoff``, bot/delivery/handoff.py)
+    and arrives later, in order; other requests raise.
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
     :class:`Pacing` and handles 429 by holding its rows)."""
 
-    def __init__(self, pacing: Pacing, *, max_wait: float = 60.0) -> None:
+    def __init__(self, pacing: Pacing, *, max_wait: float = 60.0, handoff: Any = None) -> None:
         self.pacing = pacing
         self.max_wait = max_wait
+        # bot.delivery.handoff.Handoff: a text reply refused for longer than ``max_wait``
+        # goes to the outbox (and the chat's later replies after it, in order).
+        self.handoff = handoff
 
     async def initialize(self) -> None:
         return None
@@ -284,6 +289,11 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
         key = chat_key(chat) if chat is not None and kind is not None else None
         edit = kind == EDIT
         waited = 0.0
+        if key is not None and kind == SEND and self.handoff is not None \
+                and await self.handoff.owes(key):
+            handed = await self.handoff.take(endpoint, data, key, 0.0)
+            if handed is not None:  # behind the replies already handed over: in order
+                return handed
         while True:
             try:
                 if key is None:
@@ -298,6 +308,10 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
                 seconds = max(1.0, _as_seconds(exc.retry_after))
                 waited += seconds
                 if waited > self.max_wait:
+                    if key is not None and kind == SEND and self.handoff is not None:
+                        handed = await self.handoff.take(endpoint, data, key, seconds)
+                        if handed is not None:
+                            return handed
                     raise
                 self.pacing.retried_after += 1
                 log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs",

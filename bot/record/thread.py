@@ -281,7 +281,9 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
                 return joined
         msg = await post_message(session, services, incident=incident, author=person,
                                  kind=kind, text=text, media=[media] if media else [])
-        draft.data = {**data, "message": msg.id, "last_msg": message_id}
+        # A text may be continued by the next piece of a split paste (``_join_piece``).
+        draft.data = {**data, "message": msg.id, "pieces": 1,
+                      "last_msg": message_id if media is None else None}
         if kind == "correction":
             end_state(draft, now, finished=True)
             return Prompt(texts.correction_added(incident.reference), wake=True, files_for=incident.id if media else None)

@@ -23,7 +23,7 @@ opens here, or at the next housekeeping pass (:meth:`Limits.sweep`), whichever
 comes first. A window this process has not seen (after a restart, or opened by
 another instance) costs one database round trip at the account's next update,
 in the handler, and is then cached. The sweep also removes windows that ended
-more than ``FORGET_AFTER`` ago (an ``strangers_forgotten`` audit row keeps the
+more than ``FORGET_AFTER`` ago (a ``strangers_forgotten`` audit row keeps the
 attempts they still held). Linked people's command counts stay per process and
 in memory (a restart forgets them). All on the injected clock.
 """

@@ -24,6 +24,7 @@ import handlers
 from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
+from bot.delivery.handoff import Handoff
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.pacing import Pacing, SharedRateLimiter
 from bot.engine import rerouting
@@ -151,7 +152,9 @@ def build_application(services: Services, pacing: Pacing | None = None) -> Appli
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout))
         .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
-        .rate_limiter(SharedRateLimiter(pacing, metrics=services.metrics))
+        .rate_limiter(SharedRateLimiter(
+            pacing, metrics=services.metrics,
+            handoff=Handoff(services.db, services.clock, services.wake_dispatcher)))
     )
     app = builder.build()
     app.bot_data["services"] = services

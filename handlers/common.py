@@ -109,16 +109,17 @@ async def refuse_stranger(update: Update, context: BotContext) -> None:
     services = context.services
     user = update.effective_user
     what = "button" if update.callback_query else "message"
-    verdict = services.limits.stranger(user.id, services.clock.now()) if user else None
+    now = services.clock.now()
+    async with services.db.write() as s:
+        verdict = await services.limits.stranger(s, user.id, now) if user else None
+        if verdict is None or verdict.allow:
+            extra = {"repeats": verdict.repeats} if verdict is not None and verdict.repeats else {}
+            await audit.refused(s, at=now, telegram_user_id=user.id if user else None,
+                                action=what, why="Telegram account not linked", **extra)
     if verdict is not None and not verdict.allow:
         if update.callback_query is not None:
             await update.callback_query.answer()  # stops the spinner; says nothing
         return
-    extra = {"repeats": verdict.repeats} if verdict is not None and verdict.repeats else {}
-    async with services.db.write() as s:
-        await audit.refused(s, at=services.clock.now(),
-                            telegram_user_id=user.id if user else None,
-                            action=what, why="Telegram account not linked", **extra)
     if update.callback_query is not None:
         await update.callback_query.answer(texts.unknown_user(), show_alert=True)
     else:

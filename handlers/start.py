@@ -44,8 +44,8 @@ async def start(update: Update, context: BotContext) -> None:
         result = await invites.redeem(s, code, telegram_user_id=user.id, chat_id=chat.id,
                                       now=services.clock.now())
         roles = await queries.roles_of(s, result.person.id) if result.status == "linked" else frozenset()
-    if result.status == "linked":
-        services.limits.forget(user.id)  # no stranger any more
+        if result.status == "linked":
+            await services.limits.forget(s, user.id)  # no stranger any more
     if result.status in ("linked", "confirm"):
         services.wake_dispatcher()  # the old account, the manager: told through the outbox
     if result.status == "confirm":

@@ -9,7 +9,9 @@ incident carries, under ``details["record"]``:
   vouched for it (``incidents.content_hash`` holds the digest of that last
   snapshot, so most events carry nothing);
 * ``messages``: ``{message id: digest}`` for thread messages added in this
-  transaction (a message is never edited, so it is vouched for once).
+  transaction. A message is never edited; the one exception, a follow-up joined
+  from the pieces of a split paste, is vouched for again by the event that grows
+  it (:func:`revouch`), and the walk keeps the latest digest.
 
 A digest is SHA-256 over the canonical JSON of the value (plain text, before
 encryption at rest, so rotating keys changes nothing), cut to 32 hex digits.
@@ -137,6 +139,14 @@ def snapshot(session: Session, incident_id: int) -> dict[str, Any] | None:
     if messages:
         out["messages"] = messages
     return out or None
+
+
+def revouch(message: IncidentMessage) -> dict[str, Any]:
+    """The details an event carries to vouch for a thread message again after it grew (the
+    pieces of a split paste joined into one follow-up): its new digest, which ``audit
+    verify`` takes as the message's content from that event on."""
+    message.content_hash = message_digest(message)
+    return {KEY: {"messages": {str(message.id): message.content_hash}}}
 
 
 def _reload_unchanged(session: Session, inc: Incident) -> None:

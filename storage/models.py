@@ -278,6 +278,19 @@ class StartAttempt(Base):
     lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class StrangerWindow(Base):
+    """The quiet window of a Telegram account not linked to anyone (bot/people/limits.py): when
+    it was last answered, and the attempts counted since; shared by every instance of the bot
+    and kept over a restart."""
+
+    __tablename__ = "stranger_windows"
+
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)  # attempts not answered in it
+    previous: Mapped[int] = mapped_column(Integer, default=0)  # ... in the window before
+
+
 # --------------------------------------------------------------------------
 # Incidents
 # --------------------------------------------------------------------------

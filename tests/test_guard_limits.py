@@ -13,6 +13,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from bot.app import make_services
 from storage.models import AuditEvent
 
 
@@ -115,3 +116,41 @@ async def test_a_refused_stranger_can_still_link_with_an_invite_at_once(world):
     await u.send("/help")
     await u.wait_for("/away")
     assert len([m for m in u.messages if "only for people registered" in m.text]) == 1
+
+
+async def test_a_strangers_window_survives_a_restart_and_is_shared(world):
+    """Issue 14 gap: the stranger counters were in memory, so a restart answered a flooding
+    account again and a second instance did not know it. Now the window is in the database:
+    after a restart the account still gets nothing more, another instance counts its
+    attempts too, and the next window's one audit row counts them all."""
+
+    stranger = world.fake.user(70_001, "Stranger")
+    await stranger.send("let me in")
+    await stranger.wait_for("only for people registered")
+    await world.stop_bot()
+    await world.services.db.dispose()
+    world.services = make_services(world.settings, clock=world.clock)  # a fresh process
+    await world.start_bot()
+    for text in ("hello?", "anyone there?"):
+        await stranger.send(text)
+    await world.settle()
+    assert len(stranger.messages) == 1  # not answered again after the restart
+    other = make_services(world.settings, clock=world.clock)  # a second instance
+    try:
+        async with other.db.write() as s:
+            verdict = await other.limits.stranger(s, stranger.id, world.clock.now())
+        assert not verdict.allow
+    finally:
+        await other.db.dispose()
+    world.clock.advance(seconds=world.settings.limits.stranger_window.amount.total_seconds())
+    await stranger.send("again")
+    await stranger.wait_for("only for people registered", timeout=10)
+    assert len(stranger.messages) == 2
+    last = (await events(world, "access_refused"))[-1]
+    assert last.telegram_user_id == stranger.id and last.details["repeats"] == 3
+    # Two days on, the housekeeping forgets the window (the audit keeps the count of it).
+    world.clock.advance(days=2)
+    await world.runner.housekeeper.run_once()
+    forgotten = await events(world, "strangers_forgotten")
+    assert [(e.details["accounts"], e.details["unanswered_attempts"]) for e in forgotten] == [
+        (1, 0)]

@@ -112,6 +112,9 @@ async def test_a_step_that_reached_nobody_needs_action(world):
     _patel, smith = await world.link_all("sw-patel", "carer-smith")
     ref = await world.report(smith, child="A1", category="Police called to the foster home",
                              text="Police called after an argument.")
+    # The first reminder is due at once (10:00): let the engine run it before time moves.
+    await world.runner.engine.run_due()
+    await world.settle()
     await tick(world, minutes=1)
     unreachable = await events(world, ref, "escalation_unreachable")
     assert [e.details["step"] for e in unreachable][:1] == ["notify1"]
@@ -121,3 +124,38 @@ async def test_a_step_that_reached_nobody_needs_action(world):
     assert ref in listing
     assert "⚠️ A message could not be delivered (since 10:00 Wed 25 Nov 2026, 30 min ago)" \
         in listing
+
+
+def _entry(listing: str, ref: str) -> str:
+    """The part of an /overdue listing about one report."""
+    return next(part for part in listing.split("\n\n") if ref in part.split("\n")[0])
+
+
+async def test_after_a_reroute_the_holder_shown_is_who_has_it_now(world, fake, tmp_path):
+    """Issue 13 gap: Priya has blocked the bot, so her alert was rerouted to Omar, her cover.
+    /overdue and `fosterbot overdue` must name Omar as holding it, not Priya; a failed copy
+    (the duty desk's) reroutes to the manager without taking the report from its holder."""
+    jones, patel, _khan, duty, smith, brown = await world.link_all(
+        "tm-jones", "sw-patel", "sw-khan", "sw-duty", "carer-smith", "carer-brown")
+    fake.block(patel.id)
+    fake.block(duty.id)
+    rerouted = await world.report(smith, child="A1", category=CONTACT, text="Came back quiet.")
+    copied = await world.report(brown, child=None, category=MISSING, text="Not home by 9.")
+    await world.settle()
+    assert [e.details["to"] for e in await events(world, rerouted, "rerouted")] == ["sw-khan"]
+    assert [e.details["to"] for e in await events(world, copied, "rerouted")] == ["tm-jones"]
+    await tick(world, minutes=20)
+
+    listing = await _overdue(jones)
+    first = _entry(listing, rerouted)
+    assert "has it: Omar Khan" in first and "Priya Patel" not in first.split("⚠️")[0]
+    assert "A message could not be delivered" in first and first.rstrip().endswith(
+        "bot was blocked by the user")
+    assert "; Omar Khan" in first  # who must act on the late clock
+    second = _entry(listing, copied)
+    assert "has it: Omar Khan" in second and "has it: Alex Jones" not in second
+
+    r = fosterbot(tmp_path, "overdue", "--team", "north", db_url=world.db_url)
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if rerouted in x)
+    assert line.endswith("has it: Omar Khan"), line

@@ -11,7 +11,7 @@ import struct
 
 from sqlalchemy import select
 
-from storage.models import Attachment, AuditEvent
+from storage.models import Attachment, AuditEvent, Incident, IncidentMessage
 
 URGENT = "Child missing or absent without permission"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 4, 3) + b"photo"
@@ -117,3 +117,57 @@ async def test_an_export_through_flood_control_arrives_whole(world):
                      "audit_2026-11-01_2026-11-30.csv", "incidents_2026-11-01_2026-11-30.csv"]
     assert world.fake.counters["429"] == 0  # only the one injected: our pacing caused none
     assert not said_sorry(jones)
+
+
+async def test_a_burst_of_page_turns_is_paced_like_every_send(world):
+    """Issue 14 gap: edits from handlers (a page turned in place) were not paced. A manager
+    turns a long timeline's pages back and forth as fast as Telegram delivers the taps:
+    every turn is shown, Telegram never has to answer 429, nobody is told "Sorry"."""
+    jones, smith = await world.link_all("tm-jones", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Contact", text="Came back quiet.")
+    await world.settle()
+    async with world.services.db.write() as s:
+        inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
+        for i in range(4):
+            s.add(IncidentMessage(incident_id=inc.id, author_id="carer-smith", kind="followup",
+                                  text=f"Follow-up {i}: " + "more detail. " * 200,
+                                  created_at=world.clock.now()))
+    await jones.send(f"/log {ref}")
+    first = await jones.wait_for("page 1 of")
+    world.fake.enforce_rate_limits = True  # 1 a second per chat, burst 3: sends and edits
+    turns = [2, 1, 2, 1, 2, 1]
+    for page in turns:
+        await jones.press_data(f"logp:{inc.id}:{page}", message_id=first.message_id)
+    for _ in turns:
+        await jones.wait_for_answer(timeout=10)
+    await world.settle()
+    edits = [c for c in world.fake.calls
+             if c[0] == "editMessageText" and str(c[1].get("chat_id")) == str(jones.id)]
+    assert len(edits) == len(turns)  # each turn reached Telegram once: none refused
+    assert world.fake.counters["429"] == 0
+    assert "page 1 of" in jones.messages[-1].text
+    assert not said_sorry(jones)
+
+
+async def test_a_429_longer_than_we_wait_hands_the_reply_to_the_outbox(world):
+    """Issue 14 gap: Telegram told the bot to wait 61 s (more than the 60 s a handler waits)
+    before answering Sam's /help. Before: the general "Sorry". Now the answer is handed to
+    the outbox and arrives when Telegram allows, and the answer to the /guidance Sam sent
+    next arrives after it, not before."""
+    smith = await world.linked("carer-smith")
+    await world.settle()
+    world.fake.fail_next("sendMessage", retry_after=61, chat_id=smith.id)
+    before = len(smith.messages)
+    await smith.send("/help")
+    await smith.send("/guidance")
+    await world.settle()
+    assert world.fake.counters["injected_failures"] == 1
+    assert not said_sorry(smith)
+    assert smith.messages[before:] == []  # nothing yet: Telegram said wait
+    world.clock.advance(seconds=61)
+    await world.settle()
+    texts = [m.text for m in smith.messages[before:]]
+    assert len(texts) == 2, texts
+    # The help first, then the guidance.
+    assert texts[0].startswith("As a foster carer") and texts[1].startswith("Reporting well")
+    assert not said_sorry(smith)

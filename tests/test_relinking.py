@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.people import invites, relinking
-from storage.models import AuditEvent, Person
+from storage.models import AuditEvent, Person, RelinkRequest
 from tests.escalation_helpers import tick
 from tests.world import TG_IDS
 
@@ -124,3 +124,33 @@ async def test_carer_relink_tells_the_manager_of_their_childrens_team(world):
     await new_phone.wait_for("Linked")
     await smith.wait_for("no longer linked")
     await manager.wait_for("Sam Smith")
+
+
+async def test_an_unanswered_relink_request_lapses_and_is_swept(world):
+    """Issue 14 gap: a request nobody answers lapses after a day, but was kept for ever. The
+    housekeeping removes it (audited): Priya's question loses its buttons, the new account
+    and her manager are told nothing changed, and a late Yes moves nobody."""
+
+    patel, manager = await world.link_all("sw-patel", "tm-jones")
+    code = await world.invite("sw-patel")
+    mallory = world.fake.user(6666, "Mallory")
+    await mallory.send(f"/start {code}")
+    await mallory.wait_for("must confirm")
+    ask = await patel.wait_for("link another Telegram account")
+    yes = ask.buttons[0][0][1]
+    world.clock.advance(hours=relinking.RELINK_TTL_HOURS, minutes=1)
+    await world.runner.housekeeper.run_once()
+    await world.settle()
+    async with world.services.db.read() as s:
+        assert (await s.execute(select(RelinkRequest))).scalars().all() == []
+    lapsed = await events(world, "relink_lapsed")
+    assert [(e.details["person"], e.details["new_account"]) for e in lapsed] == [
+        ("sw-patel", 6666)]
+    assert "lapsed unanswered" in ask.text and not ask.buttons
+    await mallory.wait_for("not confirmed in time")
+    assert "nobody answered" in (await manager.wait_for("Priya Patel")).text
+    await world.runner.housekeeper.run_once()  # nothing left to sweep: nothing said twice
+    assert len(await events(world, "relink_lapsed")) == 1
+    await patel.press_data(yes, message_id=ask.message_id)  # a Yes kept from before
+    await patel.wait_for_answer()
+    assert await linked_to(world, "sw-patel") == TG_IDS["sw-patel"]

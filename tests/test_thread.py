@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot import audit
 from storage.models import AuditEvent, Draft, Incident, IncidentMessage
 
 
@@ -265,3 +266,35 @@ async def test_refusals_for_forged_buttons(world):
     assert ("sw-patel", "oc", brown_inc.id) in seen
     assert ("sw-patel", "view details", brown_inc.id) in seen
     assert ("sw-patel", "view attachments", brown_inc.id) in seen
+
+
+async def test_a_long_paste_split_during_add_more_is_one_follow_up(world):
+    """Issue 14 gap: Telegram splits a paste over 4096 characters into messages sent in a
+    row. During "Add more" the pieces join one follow-up (as they join the description):
+    one entry on the record that the audit chain still vouches for; a message typed after
+    the bot answered is a follow-up of its own."""
+
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Contact (family time) concern",
+                             text="Upset after contact.")
+    await patel.wait_for(ref)
+    receipt = smith.last
+    await smith.click("Add more", message_id=receipt.message_id)
+    await smith.wait_for("Send what you want to add")
+    first = ("She told me more at bedtime. " * 200)[:4096]
+    rest = "And that is when she fell asleep."
+    await smith.send(first)  # both pieces arrive before the bot answers the first
+    await smith.send(rest)
+    await smith.wait_for("Joined to your last follow-up")
+    await world.settle()
+    await smith.send("One more thing, typed later.")
+    await smith.wait_for(predicate=lambda m: m.content.count("Added to") and
+                         m.message_id > receipt.message_id + 4)
+    inc = await _incident(world, ref)
+    texts = [m.text for m in await _messages(world, inc.id) if m.kind == "followup"]
+    assert texts == [f"{first.strip()}\n{rest}", "One more thing, typed later."]
+    await world.settle()
+    told = "\n".join(m.text for m in patel.messages if "Follow-up on" in (m.text or ""))
+    assert "She told me more at bedtime." in told and f"(continued) {rest}" in told
+    async with world.services.db.read() as s:
+        assert (await audit.verify(s)).ok

@@ -491,9 +491,10 @@ class Dispatcher:
                                    attempted=False)
         # The chat's lock: handler replies to this chat (``SharedRateLimiter``) take turns
         # with it on the same buckets.
+        pacer = self.pacing.pacer(edit=row.method == "edit")
         async with self.pacing.chat_lock(key):
             while True:
-                delay = self.chats.delay(key)
+                delay = pacer.delay(key)
                 if delay <= 0:
                     break
                 await self._until_stopped(self.sleep(delay))
@@ -504,7 +505,7 @@ class Dispatcher:
             try:
                 return await self._send(row, target_message_id)
             finally:
-                self.chats.charge(key)
+                pacer.charge(key)
 
     async def _confirm_lease(self, row: Delivery) -> bool:
         """Re-check a lease that is close to running out (another process may take it then)."""
@@ -587,7 +588,7 @@ class Dispatcher:
         """A 429: hold the chat; if several chats hear it at once, pause everything."""
         self.rate_limited_count += 1
         now = self.monotonic()
-        self.chats.hold(chat_id, seconds)
+        self.pacing.hold(chat_id, seconds)
         self._recent_429 = [(t, c) for t, c in self._recent_429 if now - t < 1.0]
         self._recent_429.append((now, chat_id))
         if len({c for _, c in self._recent_429}) >= 2:

@@ -207,6 +207,9 @@ class Pacing:
         self.sleep = sleep
         self.gate = GlobalGate(global_per_second, global_burst, clock=clock, sleep=sleep)
         self.chats = ChatPacer(per_chat_per_second, per_chat_burst, clock=clock)
+        # Edits of messages already in a chat (a page turned, a button's answer shown in
+        # place) have an allowance of their own, at the same rate and burst (see ``pacer``).
+        self.edits = ChatPacer(per_chat_per_second, per_chat_burst, clock=clock)
         self.retried_after = 0  # 429s waited out for handler requests
         self._locks: dict[Any, asyncio.Lock] = {}
 
@@ -217,6 +220,19 @@ class Pacing:
                    global_burst=delivery.global_burst,
                    per_chat_per_second=delivery.per_chat_per_second,
                    per_chat_burst=delivery.per_chat_burst)
+
+    def pacer(self, edit: bool = False) -> ChatPacer:
+        """The per-chat buckets a request draws on: new messages, or edits. Telegram documents
+        about one new message a second per chat and answers 429 to edits made faster than
+        that too, but does not count an edit as a new message; so edits are paced at the same
+        rate from a bucket of their own (the emulator models it the same way). Both go
+        through the one global gate."""
+        return self.edits if edit else self.chats
+
+    def hold(self, chat: Any, seconds: float) -> None:
+        """Telegram said "retry after ``seconds``" for ``chat``: nothing to it before then."""
+        self.chats.hold(chat, seconds)
+        self.edits.hold(chat, seconds)
 
     def chat_lock(self, chat: Any) -> asyncio.Lock:
         """Held from a chat's turn until its send is charged: a chat's bucket is charged when a
@@ -230,10 +246,12 @@ class Pacing:
             lock = self._locks[chat] = asyncio.Lock()
         return lock
 
-    async def turn(self, chat: Any, key: Any) -> None:
-        """Wait until ``chat`` may get another message and the global gate grants ``key``."""
+    async def turn(self, chat: Any, key: Any, *, edit: bool = False) -> None:
+        """Wait until ``chat`` may get another message (or ``edit``) and the global gate
+        grants ``key``."""
+        pacer = self.pacer(edit)
         while True:
-            delay = self.chats.delay(chat)
+            delay = pacer.delay(chat)
             if delay <= 0:
                 break
             await self.sleep(delay)
@@ -244,17 +262,22 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
     """python-telegram-bot's hook around every Bot API request, on our :class:`Pacing`.
 
     Requests that put a message in a chat wait for that chat's bucket and a global slot, and
-    are charged to the chat when they complete. A ``RetryAfter`` (429) holds the chat (and pauses the gate
+    are charged to the chat when they complete (edits to the chat's edit allowance). A ``RetryAfter`` (429) holds the chat (and pauses the gate
     when it has no chat) and the request is tried again once the wait is over, for up to
     ``max_wait`` seconds in all: it never reaches the handler in ordinary flood control.
+    Beyond that a text reply is handed to the outbox (``handoff``, bot/delivery/handoff.py)
+    and arrives later, in order; other requests raise.
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
     :class:`Pacing` and handles 429 by holding its rows)."""
 
     def __init__(self, pacing: Pacing, *, max_wait: float = 60.0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, handoff: Any = None) -> None:
         self.pacing = pacing
         self.max_wait = max_wait
         self.metrics = metrics or Metrics()
+        # bot.delivery.handoff.Handoff: a text reply refused for longer than ``max_wait``
+        # goes to the outbox (and the chat's later replies after it, in order).
+        self.handoff = handoff
 
     def _counted(self, callback, endpoint: str):
         """``callback`` counting each request it makes by method and result (the metrics)."""
@@ -282,37 +305,57 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
         if _OUTBOX_SEND.get():
             return await callback(*args, **kwargs)
         chat = data.get("chat_id")
-        key = chat_key(chat) if chat is not None and _makes_a_message(endpoint) else None
+        kind = _paced_kind(endpoint)
+        key = chat_key(chat) if chat is not None and kind is not None else None
+        edit = kind == EDIT
         waited = 0.0
+        if key is not None and kind == SEND and self.handoff is not None \
+                and await self.handoff.owes(key):
+            handed = await self.handoff.take(endpoint, data, key, 0.0)
+            if handed is not None:  # behind the replies already handed over: in order
+                return handed
         while True:
             try:
                 if key is None:
                     return await callback(*args, **kwargs)
                 async with self.pacing.chat_lock(key):
-                    await self.pacing.turn(key, (HANDLER_PRIORITY, 0))
+                    await self.pacing.turn(key, (HANDLER_PRIORITY, 0), edit=edit)
                     try:
                         return await callback(*args, **kwargs)
                     finally:
-                        self.pacing.chats.charge(key)
+                        self.pacing.pacer(edit).charge(key)
             except RetryAfter as exc:
                 seconds = max(1.0, _as_seconds(exc.retry_after))
                 waited += seconds
                 if waited > self.max_wait:
+                    if key is not None and kind == SEND and self.handoff is not None:
+                        handed = await self.handoff.take(endpoint, data, key, seconds)
+                        if handed is not None:
+                            return handed
                     raise
                 self.pacing.retried_after += 1
                 log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs",
                             endpoint, chat, seconds)
                 if key is not None:
-                    self.pacing.chats.hold(key, seconds)
+                    self.pacing.hold(key, seconds)
                 else:
                     await self.pacing.sleep(seconds)
 
 
-def _makes_a_message(endpoint: str) -> bool:
-    """Telegram's flood limits count the messages a chat receives (sends, copies, forwards);
-    edits and callback answers are not paced (a 429 on them is still waited out)."""
+SEND, EDIT = "send", "edit"
+
+
+def _paced_kind(endpoint: str) -> str | None:
+    """Telegram's flood limits count what a chat is sent: new messages (sends, copies,
+    forwards) and edits of them (text, caption, media, buttons: a page turned in place),
+    each from its own allowance (``Pacing.pacer``). Callback answers and other calls are
+    not paced (a 429 on them is still waited out)."""
     name = endpoint.lower()
-    return name.startswith(("send", "copymessage", "forwardmessage"))
+    if name.startswith(("send", "copymessage", "forwardmessage")):
+        return SEND
+    if name.startswith("editmessage"):
+        return EDIT
+    return None
 
 
 def _as_seconds(value: Any) -> float:

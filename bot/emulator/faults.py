@@ -8,7 +8,10 @@
   test can make e.g. the next ``sendMessage`` to one chat fail with a 502.
 * :class:`RateLimiter` - models Telegram's flood control (about 30
   messages/s overall, about 1 message/s per chat with a small burst) and
-  answers 429 ``Too Many Requests: retry after N``.
+  answers 429 ``Too Many Requests: retry after N``. Edits (text, caption,
+  buttons) are limited too, at the same rate from a per-chat allowance of their
+  own (Telegram answers 429 to fast edits but does not count them as new
+  messages); both count towards the global limit.
 """
 
 from __future__ import annotations
@@ -98,18 +101,19 @@ class RateLimiter:
         self.burst = burst
         self.clock = clock
         self._global = (float(per_second), clock())
-        self._chats: dict[str, tuple[float, float]] = {}
+        self._chats: dict[tuple[str, str], tuple[float, float]] = {}
 
     @staticmethod
     def _refill(state: tuple[float, float], rate: float, cap: float, now: float) -> float:
         tokens, at = state
         return min(cap, tokens + (now - at) * rate)
 
-    def check(self, chat_id) -> int | None:
-        """Consume one message; return None if allowed, else seconds to wait (>= 1)."""
+    def check(self, chat_id, kind: str = "send") -> int | None:
+        """Consume one message (``kind`` "send") or edit ("edit": a per-chat allowance of its
+        own, at the same rate); return None if allowed, else seconds to wait (>= 1)."""
         now = self.clock()
         g = self._refill(self._global, self.per_second, self.per_second, now)
-        key = str(chat_id)
+        key = (kind, str(chat_id))
         c = self._refill(self._chats.get(key, (float(self.burst), now)), self.per_chat,
                          self.burst, now)
         if g < 1 or c < 1:

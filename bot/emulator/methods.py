@@ -198,10 +198,10 @@ class BotMethods:
             raise bad_request("message caption is too long")
         return raw, plain, entities
 
-    def _rate_limit(self, params: Params) -> None:
+    def _rate_limit(self, params: Params, kind: str = "send") -> None:
         if not self.enforce_rate_limits:
             return
-        wait = self.rate_limiter.check(params.get("chat_id"))
+        wait = self.rate_limiter.check(params.get("chat_id"), kind)
         if wait is not None:
             self.counters["429"] += 1
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
@@ -261,6 +261,7 @@ class BotMethods:
         inline, _ = self._parse_markup(params)
         if plain == msg.text and entities == msg.entities and inline == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params, "edit")  # Telegram's flood control limits edits too
         msg.text, msg.html, msg.entities, msg.reply_markup = plain, raw, entities, inline
         msg.parse_mode = params.str("parse_mode")
         return self._edited(user, msg)
@@ -275,6 +276,7 @@ class BotMethods:
         if (plain == msg.caption and entities == msg.caption_entities
                 and inline == msg.reply_markup):
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params, "edit")
         msg.caption, msg.caption_html, msg.caption_entities = plain, raw, entities
         msg.reply_markup = inline
         return self._edited(user, msg)
@@ -285,6 +287,7 @@ class BotMethods:
         inline, _ = self._parse_markup(params)
         if inline == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
+        self._rate_limit(params, "edit")
         msg.reply_markup = inline
         return self._edited(user, msg)
 

@@ -8,8 +8,9 @@ an administrator issues a replacement code (``fosterbot invite --replace``),
 which moves the person at once. Either way the old account (when reachable)
 and the person's team manager are told, and the audit log records who moved
 what (``relink_requested``, ``relink_refused``, ``linked`` with ``how`` and
-``replaced_account``). Every message goes through the outbox, in the caller's
-transaction.
+``replaced_account``). A request nobody answered in time is removed by the
+housekeeping (:func:`sweep_lapsed`, ``relink_lapsed``). Every message goes
+through the outbox, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.people import web_sessions
 from bot.people.access import Access
 from bot.texts import LONDON, h, when
 from storage import queries
-from storage.models import Invite, Person, RelinkRequest
+from storage.models import Delivery, Invite, Person, RelinkRequest
 
 RELINK_TTL_HOURS = 24
 YES, NO = "Yes, move to the new account", "No, this was not me"
@@ -114,6 +115,57 @@ async def replace(session: AsyncSession, person: Person, *, previous_user: int |
         f"🔐 <b>{h(person.name)}</b> is now linked to a new Telegram account ({h(how)}, "
         f"{when(now)}); the old account no longer receives anything. If this is unexpected, "
         "check with them and ask an administrator to revoke it.")
+
+
+SWEEP_BATCH = 200
+
+
+async def sweep_lapsed(session: AsyncSession, now: datetime) -> int:
+    """Remove the requests nobody answered within ``RELINK_TTL_HOURS`` (housekeeping).
+
+    For each: a ``relink_lapsed`` audit event (whose account, which new account, the
+    request), the question on the current account loses its buttons (an edit through
+    the outbox: a late Yes could only be refused), the new account is told nothing
+    changed, and the person's manager is told (an unanswered move may mean a leaked code
+    or a lost phone). Then the row is deleted: it held a stranger's Telegram ids, and
+    the audit log keeps the fact."""
+    lapsed = list((await session.execute(
+        select(RelinkRequest).where(RelinkRequest.decided_at.is_(None),
+                                    RelinkRequest.expires_at <= now)
+        .order_by(RelinkRequest.id).limit(SWEEP_BATCH)
+    )).scalars())
+    for req in lapsed:
+        person = await session.get(Person, req.person_id)
+        await audit.record(session, "relink_lapsed", at=now, actor_id=None, person=req.person_id,
+                           request=req.id, new_account=req.new_telegram_user_id,
+                           asked_at=req.created_at.isoformat())
+        ask = (await session.execute(select(Delivery).where(
+            Delivery.idempotency_key == f"relink:{req.id}:ask"))).scalar_one_or_none()
+        if ask is not None:
+            await outbox.enqueue(
+                session, key=f"relink:{req.id}:lapsed-edit", kind="edit", method="edit",
+                now=now, chat_id=ask.chat_id, priority=outbox.RECEIPT_PRIORITY,
+                target_delivery_id=ask.id,
+                text=(f"🔐 A request to link another Telegram account "
+                      f"({h(str(req.new_telegram_user_id))}) to you was made at "
+                      f"{when(req.created_at)} and lapsed unanswered: nothing changed."))
+        await outbox.enqueue(
+            session, key=f"relink:{req.id}:lapsed", kind="notice", now=now,
+            chat_id=req.new_chat_id, priority=outbox.RECEIPT_PRIORITY,
+            text="The request to link this Telegram account was not confirmed in time by the "
+                 "account already linked, so nothing was changed. If you need access, ask your "
+                 "service for a new code.")
+        if person is not None:
+            await _tell_managers(
+                session, person, now, f"relink:{req.id}:lapsed-manager",
+                f"⚠️ Someone asked to link another Telegram account to <b>{h(person.name)}</b> "
+                f"with an invite code at {when(req.created_at)}; nobody answered within "
+                f"{RELINK_TTL_HOURS} hours, so nothing changed. The code may have leaked, or "
+                f"{h(person.name)} may have lost their phone: check with them.")
+        await session.delete(req)
+    if lapsed:
+        await session.flush()
+    return len(lapsed)
 
 
 @dataclass

@@ -41,7 +41,8 @@ async def take_input(
             if media is not None:
                 return await reporting.media_received(session, services, state, media)
             return await reporting.text_received(session, services, state, text, message_id)
-        return await thread.state_input(session, services, person, state, text, media)
+        return await thread.state_input(session, services, person, state, text, media,
+                                        message_id=message_id)
     if draft is not None and draft.step not in ("offer", "offer_add"):
         if media is not None:
             return await reporting.media_received(session, services, draft, media)

@@ -63,25 +63,62 @@ class ReportError(Exception):
 
 
 # Who "has" a report, in order of precedence: the routing's holder (allocated
-# worker, else their cover, else duty), else whoever was told in their place.
+# worker, else their cover, else duty …), then whoever a failed alert was rerouted
+# to (bot/engine/rerouting.py), earliest first; a candidate all of whose alerts on
+# the report failed does not have it.
+REROUTED = "reroute:"
 
 
 async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
-    """The person holding each incident (by the recipients recorded at routing)."""
+    """The person holding each incident now (one ranking for /overdue, /open, the digest).
+
+    Candidates are the recipients recorded at routing with a holder's reason (in
+    ``HOLDER_REASONS`` order), then the people a failed alert was rerouted to
+    (``reroute:*``, in the order they were added). The first candidate who was reached
+    holds it: one whose every alert on the incident failed (blocked the bot, retries ran
+    out) has not got it, so the report is with whoever it was rerouted to. A failed copy
+    (LADO, duty) that was rerouted does not take the report from a holder who was
+    reached. When nobody was reached, the routing's holder is still named (nobody else
+    has it). The deliveries are read only for incidents that were rerouted."""
     if not incident_ids:
         return {}
     rows = await session.execute(
         select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
         .where(IncidentRecipient.incident_id.in_(incident_ids),
-               IncidentRecipient.reason.in_(HOLDER_REASONS))
+               IncidentRecipient.reason.in_(HOLDER_REASONS)
+               | IncidentRecipient.reason.startswith(REROUTED, autoescape=True))
         .order_by(IncidentRecipient.id)
     )
-    best: dict[int, tuple[int, str]] = {}
-    for incident_id, person_id, reason in rows:
-        rank = HOLDER_REASONS.index(reason)
-        if incident_id not in best or rank < best[incident_id][0]:
-            best[incident_id] = (rank, person_id)
-    return {k: v[1] for k, v in best.items()}
+    ranked: dict[int, list[tuple[int, int, str]]] = {}
+    for n, (incident_id, person_id, reason) in enumerate(rows):
+        rank = HOLDER_REASONS.index(reason) if reason in HOLDER_REASONS else len(HOLDER_REASONS)
+        ranked.setdefault(incident_id, []).append((rank, n, person_id))
+    rerouted = [iid for iid, cands in ranked.items()
+                if any(rank == len(HOLDER_REASONS) for rank, _, _ in cands)]
+    unreached = await _unreached(session, rerouted) if rerouted else {}
+    out: dict[int, str] = {}
+    for incident_id, cands in ranked.items():
+        cands.sort()
+        missed = unreached.get(incident_id, set())
+        reached = [pid for _, _, pid in cands if pid not in missed]
+        if reached:
+            out[incident_id] = reached[0]
+        elif cands[0][0] < len(HOLDER_REASONS):
+            out[incident_id] = cands[0][2]
+    return out
+
+
+async def _unreached(session: AsyncSession, incident_ids: list[int]) -> dict[int, set[str]]:
+    """Per incident, the people every one of whose alerts on it failed."""
+    rows = await session.execute(
+        select(Delivery.incident_id, Delivery.person_id, Delivery.status).where(
+            Delivery.incident_id.in_(incident_ids), Delivery.method == "send",
+            Delivery.kind.in_(alerts.ALERT_KINDS), Delivery.person_id.is_not(None)))
+    failed: dict[int, set[str]] = {}
+    live: dict[int, set[str]] = {}
+    for incident_id, person_id, status in rows:
+        (failed if status == "failed" else live).setdefault(incident_id, set()).add(person_id)
+    return {iid: pids - live.get(iid, set()) for iid, pids in failed.items()}
 
 
 def silent_out_of_hours(urgency: str, out_of_hours: bool) -> bool:

@@ -46,6 +46,7 @@ from bot.record import report_texts as texts
 from bot.record.attachments import Media
 from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
 from bot.record.prompt import Prompt, Refused
+from bot.rules import paste
 from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
@@ -307,10 +308,8 @@ async def _answer(session, services, carer: Person, draft: Draft, key: str, valu
 
 def _continues(draft: Draft, message_id: int | None) -> bool:
     """Was this message sent straight after the last piece of the description, before the bot
-    answered it? Telegram numbers a private chat's messages (the bot's and the person's) in
-    one sequence, so the next piece of a split paste has the very next id."""
-    last = (draft.data or {}).get("desc_msg")
-    return message_id is not None and isinstance(last, int) and message_id == last + 1
+    answered it? (``bot.rules.paste``: the one rule for split pastes.)"""
+    return paste.follows((draft.data or {}).get("desc_msg"), message_id)
 
 
 def _join(draft: Draft, now: datetime, text: str, message_id: int | None) -> str | None:
@@ -318,7 +317,7 @@ def _join(draft: Draft, now: datetime, text: str, message_id: int | None) -> str
     beyond ``MAX_DESCRIPTION`` goes to the notes. Returns a notice when something overflowed."""
     data = draft.data or {}
     before = (data.get("description") or "") if _continues(draft, message_id) else ""
-    whole = f"{before}\n{text}" if before else text
+    whole = paste.joined(before, text)
     notice = None
     if len(whole) > MAX_DESCRIPTION:
         notes = list(data.get("notes", []))

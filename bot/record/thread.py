@@ -60,10 +60,12 @@ from bot.record import attachments, notification, oversight
 from bot.record import thread_texts as texts
 from bot.record.alerts import record_buttons
 from bot.record.attachments import Media
-from bot.record.incidents import refresh_alerts
+from bot.record.incidents import MAX_DESCRIPTION, refresh_alerts
 from bot.record.prompt import Prompt, Refused
+from bot.rules import paste
 from bot.rules.outcomes import OUTCOMES
 from bot.texts import STALE_BUTTON, when
+from storage import content as record_content
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
 
@@ -77,6 +79,9 @@ THREAD_STEPS = ("add", "reply", "outcome", "reopen", "task_note", NOTE_REFERENCE
 PENDING_TTL = timedelta(hours=2)
 AFTER_TTL = timedelta(days=1)  # the questions after an urgent report
 MAX_MESSAGE = 4096  # Telegram's own limit for one message: anything a person can send
+# A follow-up joined from the pieces of a split paste stays one entry up to the length a
+# description may have (four messages); a piece beyond it is a follow-up of its own.
+MAX_JOINED = MAX_DESCRIPTION
 EVENTS = {"followup": "followup_added", "reply": "reply_sent", "correction": "correction_added"}
 
 
@@ -255,8 +260,9 @@ async def finish(session, services, person: Person, draft_id: int | None) -> Pro
 # ----------------------------------------------------------------- answers
 
 async def state_input(session, services, person: Person, draft: Draft, text: str,
-                      media: Media | None = None) -> Prompt:
-    """Text or a file sent while a pending state is open."""
+                      media: Media | None = None, *, message_id: int | None = None) -> Prompt:
+    """Text or a file sent while a pending state is open (``message_id``: Telegram's, to
+    join the pieces of a long paste to the follow-up they belong to)."""
     now = services.clock.now()
     data = draft.data or {}
     incident = await _incident(session, data.get("incident_id"))
@@ -274,8 +280,16 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
         kind = data.get("kind", "followup")
         if kind == "correction" and not text:
             return Prompt(*texts.correction_needs_words(draft.id))
-        await post_message(session, services, incident=incident, author=person, kind=kind,
-                           text=text, media=[media] if media else [])
+        if kind == "followup" and media is None and text:
+            joined = await _join_piece(session, services, person, incident, draft, text,
+                                       message_id)
+            if joined is not None:
+                return joined
+        msg = await post_message(session, services, incident=incident, author=person,
+                                 kind=kind, text=text, media=[media] if media else [])
+        # A text may be continued by the next piece of a split paste (``_join_piece``).
+        draft.data = {**data, "message": msg.id, "pieces": 1,
+                      "last_msg": message_id if media is None else None}
         if kind == "correction":
             end_state(draft, now, finished=True)
             return Prompt(texts.correction_added(incident.reference), wake=True, files_for=incident.id if media else None)
@@ -322,6 +336,35 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
     raise Refused("unknown pending state", STALE_BUTTON, incident.id)
 
 
+async def _join_piece(session, services, person: Person, incident: Incident, draft: Draft,
+                      text: str, message_id: int | None) -> Prompt | None:
+    """The next piece of a long paste that Telegram split (``bot.rules.paste``, the rule the
+    description follows too) joins the follow-up the first piece made: one entry on the
+    record, vouched for again by the audit chain (``followup_continued``). Whoever has the
+    report is sent the piece, marked as continued. None: not a continuation (or the joined
+    text would pass ``MAX_JOINED``), so it is a follow-up of its own: nothing is lost."""
+    data = draft.data or {}
+    if not paste.follows(data.get("last_msg"), message_id) or not data.get("message"):
+        return None
+    msg = await session.get(IncidentMessage, data["message"])
+    if msg is None or msg.incident_id != incident.id or msg.kind != "followup":
+        return None
+    whole = paste.joined(msg.text, text)
+    if len(whole) > MAX_JOINED:
+        return None
+    now = services.clock.now()
+    msg.text = whole
+    incident.updated_at = now
+    pieces = int(data.get("pieces") or 1) + 1
+    await audit.record(session, "followup_continued", at=now, actor_id=person.id,
+                       incident_id=incident.id, message=msg.id, chars=len(whole),
+                       added=len(text), **record_content.revouch(msg))
+    await _tell_recipients(session, services, incident, person, msg, {},
+                           piece=(f"(continued) {text}", f"part{pieces}"))
+    draft.data = {**data, "last_msg": message_id, "pieces": pieces}
+    return Prompt(*texts.followup_joined(draft.id, incident.reference, len(whole)), wake=True)
+
+
 # ----------------------------------------------------------------- the record
 
 async def post_message(
@@ -355,15 +398,19 @@ async def post_message(
 
 
 async def _tell_recipients(session, services, incident: Incident, author: Person,
-                           msg: IncidentMessage, counts: dict[str, int]) -> None:
+                           msg: IncidentMessage, counts: dict[str, int],
+                           piece: tuple[str, str] | None = None) -> None:
+    """Owe each recipient the message (``piece``: (text, key suffix) of a piece joined to it
+    since, sent in place of the whole)."""
     minimal = services.settings.privacy.minimal_alerts
     cat = services.settings.category(incident.category)
     label = cat.label if cat else incident.category
     text = texts.to_recipients(
         kind=msg.kind, reference=incident.reference, category_label=label,
         child_ref=incident.child_ref, minimal=minimal, author_name=author.name,
-        at=msg.created_at, tz=services.tz, text=msg.text,
+        at=msg.created_at, tz=services.tz, text=piece[0] if piece else msg.text,
         files=attachments.describe(counts) if counts else "")
+    suffix = f":{piece[1]}" if piece else ""
     total = await attachments.count_for(session, incident.id)
     buttons = []
     if incident.status != "closed":
@@ -375,8 +422,8 @@ async def _tell_recipients(session, services, incident: Incident, author: Person
         person = people.get(r.person_id)
         if person is None or person.id == author.id or person.telegram_chat_id is None:
             continue
-        await enqueue_long(session, key=f"{msg.kind}:{msg.id}:{person.id}", kind=msg.kind,
-                           now=msg.created_at, person=person, incident_id=incident.id,
+        await enqueue_long(session, key=f"{msg.kind}:{msg.id}:{person.id}{suffix}",
+                           kind=msg.kind, now=services.clock.now(), person=person, incident_id=incident.id,
                            priority=PRIORITY.get(incident.urgency, 3) + 1, text=text,
                            buttons=buttons)
 

@@ -123,6 +123,14 @@ def followup_added(draft_id: int, reference: str) -> Shown:
             [[done_button(draft_id)]])
 
 
+def followup_joined(draft_id: int, reference: str, length: int) -> Shown:
+    """The next piece of a long paste, joined to the follow-up it continues."""
+    text = (f"Joined to your last follow-up on <b>{h(reference)}</b> (a long message arrives "
+            f"in pieces; it is one entry of {length} characters on the record) and sent on. "
+            "Send more, or press Done.")
+    return text, [[done_button(draft_id)]]
+
+
 def closed_meanwhile_not_sent(reference: str) -> str:
     return f"<b>{h(reference)}</b> was closed meanwhile; nothing was sent."
 

@@ -4,7 +4,9 @@ digest.
 Every ``engine.sweep_interval_seconds`` (real time; the due times themselves
 come from the injected clock and the database): remind or discard abandoned
 drafts (``bot/record/drafts.py``), apply the retention periods
-(``bot/record/retention.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
+(``bot/record/retention.py``), store strangers' counts and forget old windows
+(``bot/people/limits.py``), remove relink requests nobody answered in time
+(``bot/people/relinking.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
 and send the morning digest when it falls due (``bot/review/digest.py``).
 Kept separate from the escalation engine so either can change without the
 other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
@@ -16,6 +18,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from bot.people import relinking
 from bot.record import drafts, retention
 from bot.review import digest
 from bot.runtime import updates
@@ -43,6 +46,13 @@ class Housekeeper:
         if kept.drafts or kept.records:
             log.info("retention: %d drafts deleted, %d closed records purged",
                      kept.drafts, kept.records)
+        async with services.db.write() as s:
+            await services.limits.sweep(s, now)
+        async with services.db.write() as s:
+            lapsed = await relinking.sweep_lapsed(s, now)
+        if lapsed:
+            log.info("relinking: %d unanswered requests lapsed and removed", lapsed)
+            services.wake_dispatcher()
         await updates.prune(services.db, now, services.settings.retention.processed_updates.amount)
         await digest.run(services, now)
         if result.reminded or result.discarded:

@@ -1,0 +1,121 @@
+"""A handler's reply that Telegram keeps refusing is handed to the outbox, not lost.
+
+The rate limiter (``bot/delivery/pacing.py`` ``SharedRateLimiter``) waits out a
+429 on a handler's request for up to ``max_wait`` seconds (60). When Telegram's
+waits add up to more than that, a text reply (``sendMessage``) becomes a
+``deliveries`` row (kind ``handler_reply``) due when Telegram said to try again,
+and the handler carries on as if it had been sent: the person gets it later,
+through the outbox, and is never told "Sorry" about a message that will arrive.
+
+Order in the chat: while a chat has handed-over replies not yet sent, every
+further text reply to it is handed over too, due no earlier than the first, so
+the dispatcher (each chat's rows in priority and id order) delivers them in the
+order the handlers wrote them. The chats owing such replies are kept in memory
+(a fast check on every send); whether the outbox still holds them is asked of
+the database only for those chats.
+
+Decisions and limits:
+
+* Only text replies are carried (HTML, or plain text, which is escaped; inline
+  buttons with callback data). Files, edits and anything the outbox cannot send
+  are raised as before (the handler's own error path decides).
+* The handler receives a stand-in ``Message`` with ``message_id`` 0: no handler
+  edits the replies it sends by their id; a later edit of it would be refused by
+  Telegram ("message to edit not found") and handled where edits are.
+* The wait is the injected clock's (``next_attempt_at``), like every due time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from telegram import InlineKeyboardMarkup
+
+from bot.clock import Clock
+from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
+from bot.texts import h
+from storage.db import Database
+from storage.models import Delivery
+
+log = logging.getLogger(__name__)
+
+KIND = "handler_reply"
+
+
+class Handoff:
+    """Hands a handler's text reply to the outbox (see the module docstring)."""
+
+    def __init__(self, db: Database, clock: Clock, wake: Callable[[], None]) -> None:
+        self.db = db
+        self.clock = clock
+        self.wake = wake
+        self._owed: dict[Any, datetime] = {}  # chat -> due time of its handed-over replies
+        self.handed = 0
+
+    async def owes(self, chat: Any) -> bool:
+        """Does ``chat`` still have handed-over replies waiting in the outbox? (Memory first;
+        the database only for a chat that had some.)"""
+        if chat not in self._owed:
+            return False
+        async with self.db.read() as s:
+            row = (await s.execute(select(Delivery.id).where(
+                Delivery.chat_id == chat, Delivery.kind == KIND,
+                Delivery.status == "pending").limit(1))).first()
+        if row is None:
+            del self._owed[chat]
+            return False
+        return True
+
+    async def take(self, endpoint: str, data: dict[str, Any], chat: Any,
+                   retry_in: float) -> dict[str, Any] | None:
+        """Owe the reply through the outbox, due in ``retry_in`` seconds (and after any
+        reply already handed over for ``chat``); the stand-in result for the handler, or
+        None when the request is not one the outbox can send."""
+        payload = _carried(endpoint, data)
+        if payload is None:
+            return None
+        text, buttons, silent = payload
+        now = self.clock.now()
+        due = max(now + timedelta(seconds=retry_in), self._owed.get(chat, now))
+        async with self.db.write() as s:
+            row = await enqueue(s, key=f"{KIND}:{chat}:{now.timestamp()}:{self.handed}",
+                                kind=KIND, now=now, chat_id=int(chat), text=text,
+                                buttons=buttons, priority=RECEIPT_PRIORITY, silent=silent)
+            row.next_attempt_at = due
+        self._owed[chat] = due
+        self.handed += 1
+        log.warning("a reply to chat %s was refused by Telegram (429) for longer than we wait: "
+                    "handed to the outbox (delivery %s, due %s)", chat, row.id, due.isoformat())
+        self.wake()
+        return {"message_id": 0, "date": int(now.timestamp()),
+                "chat": {"id": int(chat), "type": "private"}, "text": text}
+
+
+def _carried(endpoint: str, data: dict[str, Any]) -> tuple[str, list, bool] | None:
+    """(HTML text, buttons, silent) of a ``sendMessage`` the outbox can send, else None."""
+    if endpoint.lower() != "sendmessage":
+        return None
+    text = data.get("text")
+    if not isinstance(text, str) or not text:
+        return None
+    mode = data.get("parse_mode")
+    if isinstance(mode, str) and mode.upper() == "HTML":
+        pass
+    elif mode is None or not isinstance(mode, str):
+        text = h(text)
+    else:
+        return None  # Markdown: the outbox sends HTML
+    buttons: list[list[tuple[str, str]]] = []
+    markup = data.get("reply_markup")
+    if markup is not None:
+        if not isinstance(markup, InlineKeyboardMarkup):
+            return None
+        for row in markup.inline_keyboard:
+            if any(not isinstance(b.callback_data, str) for b in row):
+                return None
+            buttons.append([(b.text, b.callback_data) for b in row])
+    return text, buttons, bool(data.get("disable_notification"))

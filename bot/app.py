@@ -30,6 +30,7 @@ from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
 from bot.people.directory import active_person_ids
 from bot.runtime import failures, redaction, webhook
+from bot.runtime.cluster import Cluster, parse_wake
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
@@ -176,6 +177,7 @@ class BotRunner:
     poller: Poller | None = None
     http: HttpServer | None = None
     housekeeper: Housekeeper | None = None
+    cluster: Cluster | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
@@ -204,12 +206,20 @@ class BotRunner:
             except Exception:  # noqa: BLE001 - a menu is a nicety
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
-        await self.dispatcher.start()
         self.engine = EscalationEngine(self.services)
-        self.services.engine = self.engine
-        await self.engine.start(self.app.job_queue)
         self.housekeeper = Housekeeper(self.services)
-        await self.housekeeper.start()
+        if self.services.db.is_postgres:
+            # Several instances may share the database: one leads (bot/runtime/cluster.py).
+            self.cluster = Cluster(settings.database.url, self.dispatcher.instance.id,
+                                   on_elected=self._lead, on_deposed=self._follow,
+                                   on_wake=self._woken)
+            self.dispatcher.alive = self.cluster.is_alive
+            self.services.cluster = self.cluster
+            await self.cluster.start()
+            if polling and settings.telegram.mode == "webhook":
+                self.app.update_processor.shared = self.cluster.chat  # type: ignore[attr-defined]
+        else:
+            await self._lead()
         if polling and settings.telegram.mode == "webhook":
             hook = settings.telegram.webhook
             self.http = HttpServer(self.services, listen=hook.listen, port=hook.port,
@@ -227,6 +237,39 @@ class BotRunner:
                 self.services.poller = self.poller
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
+
+    async def _lead(self) -> None:
+        """Run the dispatcher, the escalation engine and the housekeeping here (the only
+        instance on SQLite; the elected one on PostgreSQL)."""
+        assert self.app is not None and self.dispatcher is not None
+        assert self.engine is not None and self.housekeeper is not None
+        self.services.dispatcher = self.dispatcher
+        await self.dispatcher.start()
+        self.services.engine = self.engine
+        await self.engine.start(self.app.job_queue)
+        await self.housekeeper.start()
+
+    async def _follow(self) -> None:
+        """Stop leading: the sends on the wire finish, claimed rows are put back."""
+        self.services.engine = None
+        self.services.dispatcher = None
+        if self.housekeeper is not None:
+            await self.housekeeper.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+
+    def _woken(self, payload: str) -> None:
+        """Another instance committed a delivery or a due time (``NOTIFY``)."""
+        what, at = parse_wake(payload)
+        if what == "outbox" and self.dispatcher is not None:
+            self.dispatcher.wake()
+        elif what == "engine" and self.engine is not None:
+            if at is None:
+                self.engine.wake()
+            else:
+                self.engine.due_at([at])
 
     async def _start_health_server(self) -> None:
         """The polling-mode health server. A port that cannot be had is logged as an error
@@ -253,15 +296,14 @@ class BotRunner:
         if self.http is not None:
             await self.http.stop()
             self.http = None
-        if self.housekeeper is not None:
-            await self.housekeeper.stop()
-            self.housekeeper = None
-        if self.engine is not None:
-            await self.engine.stop()
-            self.services.engine = None
-            self.engine = None
-        if self.dispatcher is not None:
-            await self.dispatcher.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()  # steps down first when leading
+            self.services.cluster = None
+            self.cluster = None
+        else:
+            await self._follow()
+        self.housekeeper = None
+        self.engine = None
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()

@@ -243,6 +243,8 @@ class Dispatcher:
         # Written into every lease this dispatcher takes (bot/delivery/leases.py).
         self.instance = leases.Instance()
         self.reclaimed_count = 0
+        # Set by the cluster (several instances on PostgreSQL): whether another instance runs.
+        self.alive: leases.Alive | None = None
 
     @classmethod
     def from_settings(cls, db: Database, bot: Any, clock: Clock, delivery: Any,
@@ -270,7 +272,7 @@ class Dispatcher:
         self._stop_event.clear()
         try:
             self.reclaimed_count += await leases.register(self.db, self.instance,
-                                                          self.clock.now())
+                                                          self.clock.now(), alive=self.alive)
         except Exception:  # noqa: BLE001 - without it, dead leases just run out
             log.exception("dispatcher: could not register this sender")
         self._task = asyncio.create_task(self._loop(), name="fosterbot-dispatcher")

@@ -5,12 +5,18 @@ handler stalls every user; ``concurrent_updates=True`` would let two updates
 from the same person race (a tap on Submit overtaking the text before it).
 This processor runs up to ``max_concurrent_updates`` at once but never two of
 the same chat together.
+
+Several instances (webhook mode on PostgreSQL): ``shared`` is set to the
+cluster's chat lock (``bot/runtime/cluster.py``), taken after this process's own
+lock, so two instances never handle one chat at once either, and a redelivered
+update waits for the first delivery and then finds it recorded as handled.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from telegram import Update
@@ -22,6 +28,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        # The chat's turn across instances (``Cluster.chat``), when several may share the work.
+        self.shared: Callable[[int], AbstractAsyncContextManager[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = 0
@@ -34,7 +42,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                if self.shared is None:
+                    await coroutine
+                else:
+                    async with self.shared(key):
+                        await coroutine
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:

@@ -40,6 +40,7 @@ from bot.services import Services
 from handlers.common import BotContext
 from storage import migrate
 from storage.db import Database, is_unavailable
+from storage.send_budget import SendBudget
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,11 @@ class BotRunner:
                                    on_elected=self._lead, on_deposed=self._follow,
                                    on_wake=self._woken)
             self.dispatcher.alive = self.cluster.is_alive
+            d = settings.delivery
+            pacing.shared = SendBudget(
+                self.services.db, global_per_second=d.global_per_second,
+                global_burst=d.global_burst, per_chat_per_second=d.per_chat_per_second,
+                per_chat_burst=d.per_chat_burst)
             self.services.cluster = self.cluster
             await self.cluster.start()
             if polling and settings.telegram.mode == "webhook":

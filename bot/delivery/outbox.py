@@ -498,6 +498,7 @@ class Dispatcher:
                     break
                 await self._until_stopped(self.sleep(delay))
             await self._until_stopped(self.gate.acquire((row.priority, row.id)))
+            await self._until_stopped(self.pacing.shared_turn(key))
             if not await self._confirm_lease(row):
                 return SendOutcome("lost", error="the lease ran out and another sender took it",
                                    attempted=False)

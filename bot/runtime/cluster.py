@@ -104,6 +104,9 @@ class Cluster:
         """One check: (re)connect, then lead if the lock is free, or check we still hold it."""
         try:
             if not self._conn.alive:
+                # Its locks went with the lost connection: no longer the leader, whatever
+                # the next connection finds.
+                await self._depose("its connection was lost")
                 await self._connect()
             if self.leader:
                 await self._conn.ping()

@@ -160,6 +160,15 @@ async def redeliver_now_and_then(fake: FakeBotAPI, stop: asyncio.Event) -> list[
 
 
 async def test_three_instances_one_database(db_url, tmp_path):
+    figures = await run_scenario(db_url, tmp_path)
+    print(f"\nmulti-instance: {figures}")
+
+
+async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
+                       reports_each: int = REPORTS_EACH, instances: int = INSTANCES) -> dict:
+    """The scenario and its checks (also run at full size by ``bench/multi_instance.py``);
+    returns the figures."""
+    CARERS, REPORTS_EACH, INSTANCES = carers, reports_each, instances
     await load_directory(db_url, directory_for(CARERS), WORKING_MORNING)
     fake = FakeBotAPI(token=TOKEN, enforce_rate_limits=True)
     await fake.start()
@@ -180,10 +189,11 @@ async def test_three_instances_one_database(db_url, tmp_path):
         assert len(leaders) == 1, [b.log()[-2000:] for b in bots]
         leader = leaders[0]
         follower = next(b for b in bots if b is not leader)
-        print(f"\nstarted in {time.monotonic() - t0:.1f}s")
+        started = time.monotonic() - t0
         stop = asyncio.Event()
         again = asyncio.ensure_future(redeliver_now_and_then(fake, stop))
-        work = asyncio.gather(*(_reports(c) for c in carers))
+        t1 = time.monotonic()
+        work = asyncio.gather(*(_reports(c, REPORTS_EACH) for c in carers))
         await asyncio.sleep(3)
         follower.kill()  # a follower, mid-burst
         await follower.proc.wait()
@@ -193,8 +203,8 @@ async def test_three_instances_one_database(db_url, tmp_path):
         leader_killed_at = time.monotonic()
         leader_killed_wall = datetime.now(UTC)
         await leader.proc.wait()
-        await asyncio.wait_for(work, 120)
-        print(f"reports done at {time.monotonic() - t0:.1f}s")
+        await asyncio.wait_for(work, 60 + 3 * CARERS * REPORTS_EACH)
+        reporting = time.monotonic() - t1
         stop.set()
         redelivered = await again
         for _ in range(600):  # let the outbox finish
@@ -240,6 +250,7 @@ async def test_three_instances_one_database(db_url, tmp_path):
     assert {d.status for d in deliveries if d.kind != "edit"} == {"sent"}, logs
     # Each alert once, but for the killed leader's send-before-record window, proven.
     row_of = {(d.chat_id, d.incident_id): d for d in deliveries if d.kind == "alert"}
+    duplicates = 0
     for r in recipients:
         inc = next(i for i in incidents if i.id == r.incident_id)
         chat = people[r.person_id]
@@ -249,6 +260,7 @@ async def test_three_instances_one_database(db_url, tmp_path):
             times = [arrivals[(chat, m.message_id)] for m in copies]
             assert len(copies) == 2 and times[0] <= leader_killed_at + 0.5 < times[1] \
                 and row_of[(chat, inc.id)].attempts >= 2, (inc.reference, times)
+            duplicates += 1
     # Zero 429s: one budget for every send of every instance.
     assert fake.counters["429"] == 0, fake.counters
     # The new leader took over within 5 s of the kill, by the record.
@@ -256,9 +268,16 @@ async def test_three_instances_one_database(db_url, tmp_path):
     assert len(new_leader) == 1, senders
     takeover = (new_leader[0].started_at - leader_killed_wall).total_seconds()
     assert takeover <= 5.0, takeover
-    print(f"\nmulti-instance: {len(incidents)} reports, {len(redelivered)} updates redelivered, "
-          f"takeover {takeover:.2f}s, {fake.counters['webhook_failures']} webhook failures, "
-          f"{sum(b.log().count('already handled') for b in bots)} redeliveries skipped")
+    return {
+        "instances": INSTANCES, "carers": CARERS, "reports": len(incidents),
+        "started_s": round(started, 1), "reporting_s": round(reporting, 1),
+        "reports_per_s": round(len(incidents) / reporting, 2),
+        "redelivered": len(redelivered),
+        "redeliveries_skipped": sum(b.log().count("already handled") for b in bots),
+        "webhook_failures": fake.counters["webhook_failures"],
+        "duplicates_in_window": duplicates, "takeover_s": round(takeover, 2),
+        "sends": fake.counters["sendMessage"], "429s": fake.counters["429"],
+    }
     assert chain.ok, chain.message
 
 
@@ -266,8 +285,8 @@ def _text(carer: int, n: int) -> str:
     return f"Carer {carer} report {n}: something happened."
 
 
-async def _reports(carer: Carer) -> None:
-    for n in range(REPORTS_EACH):
+async def _reports(carer: Carer, count: int) -> None:
+    for n in range(count):
         await carer.report(_text(carer.index, n))
 
 

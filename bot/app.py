@@ -200,7 +200,6 @@ class BotRunner:
                                          services=self.services),
             pacing=pacing,
         )
-        self.services.dispatcher = self.dispatcher
         if set_commands:
             try:
                 await self.app.bot.set_my_commands(COMMANDS)

@@ -177,9 +177,11 @@ async def test_three_instances_one_database(db_url, tmp_path):
 
 
 async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
-                       reports_each: int = REPORTS_EACH, instances: int = INSTANCES) -> dict:
-    """The scenario and its checks (also run at full size by ``bench/multi_instance.py``);
-    returns the figures."""
+                       reports_each: int = REPORTS_EACH, instances: int = INSTANCES,
+                       check_wakeups: bool = True) -> dict:
+    """The scenario and its checks (also run at full size by ``bench/multi_instance.py``,
+    which prints the alert latency rather than checking it: on a loaded machine a larger
+    burst makes the leader itself the bottleneck); returns the figures."""
     CARERS, REPORTS_EACH, INSTANCES = carers, reports_each, instances
     await load_directory(db_url, directory_for(CARERS), WORKING_MORNING)
     fake = FakeBotAPI(token=TOKEN, enforce_rate_limits=True)
@@ -284,12 +286,8 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                 assert len(copies) == 2 and times[0] <= leader_killed_at + 0.5 < times[1] \
                     and row_of[(chat, inc.id, kind)].attempts >= 2, (inc.reference, kind, times)
                 duplicates += 1
-    # Reports taken by a follower woke the leader (NOTIFY): the median alert went out well
-    # before the leader's 20 s poll would have found it (two thirds of the reports reach a
-    # follower, so without the wake-ups the median would be about 7 s or more).
     latencies.sort()
     median = latencies[len(latencies) // 2]
-    assert median < 5.0, latencies
     # Zero 429s: one budget for every send of every instance.
     assert fake.counters["429"] == 0, fake.counters
     # The new leader took over within 5 s of the kill, by the record.
@@ -297,6 +295,12 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
     assert len(new_leader) == 1, senders
     takeover = (new_leader[0].started_at - leader_killed_wall).total_seconds()
     assert takeover <= 5.0, takeover
+    assert chain.ok, chain.message
+    if check_wakeups:
+        # Reports taken by a follower woke the leader (NOTIFY): the median alert went out well
+        # before the leader's 20 s poll would have found it (two thirds of the reports reach
+        # a follower, so without the wake-ups the median would be about 7 s or more).
+        assert median < 5.0, latencies
     return {
         "instances": INSTANCES, "carers": CARERS, "reports": len(incidents),
         "started_s": round(started, 1), "reporting_s": round(reporting, 1),
@@ -309,7 +313,6 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
         "alert_latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 3),
         "sends": fake.counters["sendMessage"], "429s": fake.counters["429"],
     }
-    assert chain.ok, chain.message
 
 
 def _text(carer: int, n: int) -> str:

@@ -32,6 +32,7 @@ from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
 from bot.people.directory import active_person_ids
 from bot.runtime import failures, redaction, webhook
+from bot.runtime.cluster import Cluster, parse_wake
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
@@ -42,6 +43,7 @@ from bot.web.server import build_console
 from handlers.common import BotContext
 from storage import migrate
 from storage.db import Database, is_unavailable
+from storage.send_budget import SendBudget
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,7 @@ class BotRunner:
     poller: Poller | None = None
     http: HttpServer | None = None
     housekeeper: Housekeeper | None = None
+    cluster: Cluster | None = None
 
     async def start(self, *, polling: bool = True, poll_interval: float = 0.0,
                     set_commands: bool = True) -> None:
@@ -205,7 +208,6 @@ class BotRunner:
                                          services=self.services),
             pacing=pacing, metrics=self.services.metrics,
         )
-        self.services.dispatcher = self.dispatcher
         if set_commands:
             try:
                 await self.app.bot.set_my_commands(
@@ -213,14 +215,25 @@ class BotRunner:
             except Exception:  # noqa: BLE001 - a menu is a nicety
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
-        await self.dispatcher.start()
-        self.services.metrics.set_leader("dispatcher", True)  # one instance: it leads
         self.engine = EscalationEngine(self.services)
-        self.services.engine = self.engine
-        await self.engine.start(self.app.job_queue)
-        self.services.metrics.set_leader("engine", True)
         self.housekeeper = Housekeeper(self.services)
-        await self.housekeeper.start()
+        if self.services.db.is_postgres:
+            # Several instances may share the database: one leads (bot/runtime/cluster.py).
+            self.cluster = Cluster(settings.database.url, self.dispatcher.instance.id,
+                                   on_elected=self._lead, on_deposed=self._follow,
+                                   on_wake=self._woken)
+            self.dispatcher.alive = self.cluster.is_alive
+            d = settings.delivery
+            pacing.shared = SendBudget(
+                self.services.db, global_per_second=d.global_per_second,
+                global_burst=d.global_burst, per_chat_per_second=d.per_chat_per_second,
+                per_chat_burst=d.per_chat_burst)
+            self.services.cluster = self.cluster
+            await self.cluster.start()
+            if polling and settings.telegram.mode == "webhook":
+                self.app.update_processor.shared = self.cluster.chat  # type: ignore[attr-defined]
+        else:
+            await self._lead()
         console = build_console(self.services) if settings.web.enabled else None
         if polling and settings.telegram.mode == "webhook":
             hook = settings.telegram.webhook
@@ -240,6 +253,43 @@ class BotRunner:
                 self.services.poller = self.poller
         log.info("fosterbot running as @%s (%s)", self.services.bot_username,
                  settings.telegram.mode if polling else "no updates")
+
+    async def _lead(self) -> None:
+        """Run the dispatcher, the escalation engine and the housekeeping here (the only
+        instance on SQLite; the elected one on PostgreSQL)."""
+        assert self.app is not None and self.dispatcher is not None
+        assert self.engine is not None and self.housekeeper is not None
+        self.services.dispatcher = self.dispatcher
+        await self.dispatcher.start()
+        self.services.metrics.set_leader("dispatcher", True)
+        self.services.engine = self.engine
+        await self.engine.start(self.app.job_queue)
+        self.services.metrics.set_leader("engine", True)
+        await self.housekeeper.start()
+
+    async def _follow(self) -> None:
+        """Stop leading: the sends on the wire finish, claimed rows are put back."""
+        self.services.engine = None
+        self.services.dispatcher = None
+        self.services.metrics.set_leader("engine", False)
+        self.services.metrics.set_leader("dispatcher", False)
+        if self.housekeeper is not None:
+            await self.housekeeper.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+
+    def _woken(self, payload: str) -> None:
+        """Another instance committed a delivery or a due time (``NOTIFY``)."""
+        what, at = parse_wake(payload)
+        if what == "outbox" and self.dispatcher is not None:
+            self.dispatcher.wake()
+        elif what == "engine" and self.engine is not None:
+            if at is None:
+                self.engine.wake()
+            else:
+                self.engine.due_at([at])
 
     async def _start_health_server(self, console=None) -> None:
         """The polling-mode health server, with the web console under /web when enabled
@@ -271,17 +321,14 @@ class BotRunner:
         if self.http is not None:
             await self.http.stop()
             self.http = None
-        if self.housekeeper is not None:
-            await self.housekeeper.stop()
-            self.housekeeper = None
-        if self.engine is not None:
-            self.services.metrics.set_leader("engine", False)
-            await self.engine.stop()
-            self.services.engine = None
-            self.engine = None
-        if self.dispatcher is not None:
-            self.services.metrics.set_leader("dispatcher", False)
-            await self.dispatcher.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()  # steps down first when leading
+            self.services.cluster = None
+            self.cluster = None
+        else:
+            await self._follow()
+        self.housekeeper = None
+        self.engine = None
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()

@@ -52,6 +52,12 @@ class PollerHandle(Protocol):
     def running(self) -> bool: ...
 
 
+class ClusterHandle(Protocol):
+    """Other instances on the same PostgreSQL database (``bot.runtime.cluster.Cluster``)."""
+
+    def wake_leader(self, what: str, at: datetime | None = None) -> None: ...
+
+
 class HandledUpdates(Protocol):
     """Where handled update ids are recorded (``bot.runtime.updates.HandledLog``)."""
 
@@ -77,6 +83,9 @@ class Services:
     dispatcher: DispatcherHandle | None = None
     engine: EngineHandle | None = None
     poller: PollerHandle | None = None
+    # Set when several instances may share the database (PostgreSQL): an instance that does
+    # not lead has no dispatcher or engine and wakes the leader's instead.
+    cluster: ClusterHandle | None = None
     bot_username: str = ""
     metrics: Metrics = field(default_factory=Metrics)  # this instance's own registry
     calendar: WorkingCalendar = field(init=False)  # working hours, from the settings
@@ -99,6 +108,8 @@ class Services:
     def wake_dispatcher(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
+        elif self.cluster is not None:
+            self.cluster.wake_leader("outbox")
 
     def wake_engine(self, *due: datetime | None) -> None:
         """After a commit that may bring an escalation step forward (a report, an ack).
@@ -111,3 +122,7 @@ class Services:
                 self.engine.due_at(due)
             else:
                 self.engine.wake()
+        elif self.cluster is not None:
+            times = [t for t in due if t is not None]
+            if not due or times:
+                self.cluster.wake_leader("engine", min(times) if times else None)

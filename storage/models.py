@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -500,6 +501,17 @@ class SenderInstance(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     seen_at: Mapped[datetime]
+
+
+class SendBucket(Base):
+    """A token bucket of Telegram's flood limits shared by every instance on PostgreSQL
+    (``storage/send_budget.py``): ``global`` and one per chat (``chat:<id>``)."""
+
+    __tablename__ = "send_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
 
 
 class ProcessedUpdate(Base):

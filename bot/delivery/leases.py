@@ -11,6 +11,12 @@ lease (60 s) to run out. A sender on another host is never judged from here:
 its leases still run out by themselves. (The host is the hostname: containers
 sharing a database must keep distinct hostnames, as they do by default.)
 
+On PostgreSQL with several instances (``bot/runtime/cluster.py``), ``alive`` answers
+for every other instance on any host: each holds an advisory lock on its own
+session while it runs, and a lock that is free means the instance is gone. The
+new leader calls ``register`` when it is elected, so the leases of a leader
+that died are taken back within seconds wherever it ran.
+
 A reclaimed row keeps its attempt count: the dead sender may have sent it just
 before dying (the documented at-least-once window, ``bot/delivery/outbox.py``).
 """
@@ -21,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,12 +75,24 @@ def is_dead(row: SenderInstance, me: Instance) -> bool:
     return not pid_alive(row.pid)
 
 
-async def register(db: Database, me: Instance, now: datetime) -> int:
-    """Record this sender and reclaim the leases of dead ones; the number reclaimed."""
+Alive = Callable[[str], Awaitable[bool]]
+
+
+async def _dead(rows: list[SenderInstance], me: Instance, alive: Alive | None) -> list[str]:
+    if alive is None:
+        return [r.id for r in rows if is_dead(r, me)]
+    return [r.id for r in rows if r.id != me.id and not await alive(r.id)]
+
+
+async def register(db: Database, me: Instance, now: datetime, *,
+                   alive: Alive | None = None) -> int:
+    """Record this sender and reclaim the leases of dead ones; the number reclaimed.
+    ``alive(instance_id)``, when given, judges every other instance on any host (the
+    cluster's instance locks); without it only this host's are judged, by their pids."""
     reclaimed = 0
     async with db.write() as s:
-        rows = (await s.execute(select(SenderInstance))).scalars().all()
-        dead = [r.id for r in rows if is_dead(r, me)]
+        rows = list((await s.execute(select(SenderInstance))).scalars().all())
+        dead = await _dead(rows, me, alive)
         if dead:
             res = await s.execute(
                 update(Delivery)

@@ -245,6 +245,8 @@ class Dispatcher:
         # Written into every lease this dispatcher takes (bot/delivery/leases.py).
         self.instance = leases.Instance()
         self.reclaimed_count = 0
+        # Set by the cluster (several instances on PostgreSQL): whether another instance runs.
+        self.alive: leases.Alive | None = None
 
     @classmethod
     def from_settings(cls, db: Database, bot: Any, clock: Clock, delivery: Any,
@@ -272,7 +274,7 @@ class Dispatcher:
         self._stop_event.clear()
         try:
             self.reclaimed_count += await leases.register(self.db, self.instance,
-                                                          self.clock.now())
+                                                          self.clock.now(), alive=self.alive)
         except Exception:  # noqa: BLE001 - without it, dead leases just run out
             log.exception("dispatcher: could not register this sender")
         self._task = asyncio.create_task(self._loop(), name="fosterbot-dispatcher")
@@ -499,6 +501,7 @@ class Dispatcher:
                     break
                 await self._until_stopped(self.sleep(delay))
             await self._until_stopped(self.gate.acquire((row.priority, row.id)))
+            await self._until_stopped(self.pacing.shared_turn(key))
             if not await self._confirm_lease(row):
                 return SendOutcome("lost", error="the lease ran out and another sender took it",
                                    attempted=False)

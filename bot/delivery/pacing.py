@@ -24,6 +24,11 @@ One gate for every send: :class:`Pacing` holds the two, and both the outbox
 dispatcher and :class:`SharedRateLimiter` (python-telegram-bot's rate-limiter
 hook, so every request a handler makes: replies, edits, files, exports) draw on
 it; a chat's replies and its alerts share one allowance.
+
+Several instances on PostgreSQL: ``Pacing.shared`` is the service-wide budget
+(``storage/send_budget.py``, token buckets in the database), asked after the
+in-memory gate for every send of every instance — the leader's outbox and each
+instance's handler replies — so the limits hold for the service as a whole.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -194,6 +199,12 @@ def chat_key(chat_id: Any) -> Any:
         return chat_id
 
 
+class SharedBudget(Protocol):
+    """The service-wide budget (``storage.send_budget.SendBudget``)."""
+
+    async def take(self, chat: Any) -> float: ...
+
+
 class Pacing:
     """The one pacing gate for every send: the global gate and the per-chat buckets, shared by
     the outbox dispatcher and, through :class:`SharedRateLimiter`, by every request a handler
@@ -212,6 +223,7 @@ class Pacing:
         self.edits = ChatPacer(per_chat_per_second, per_chat_burst, clock=clock)
         self.retried_after = 0  # 429s waited out for handler requests
         self._locks: dict[Any, asyncio.Lock] = {}
+        self.shared: SharedBudget | None = None  # several instances: the database's buckets
 
     @classmethod
     def from_settings(cls, delivery: Any) -> Pacing:
@@ -256,6 +268,22 @@ class Pacing:
                 break
             await self.sleep(delay)
         await self.gate.acquire(key)
+        await self.shared_turn(chat)
+
+    async def shared_turn(self, chat: Any) -> None:
+        """Wait for the service-wide budget (several instances), if there is one. A database
+        that cannot answer does not stop the send: this process's own pacing still holds."""
+        if self.shared is None:
+            return
+        while True:
+            try:
+                wait = await self.shared.take(chat)
+            except Exception as exc:  # noqa: BLE001 - the in-memory gate still paces us
+                log.warning("pacing: the shared send budget is unavailable (%s)", exc)
+                return
+            if wait <= 0:
+                return
+            await self.sleep(wait)
 
 
 class SharedRateLimiter(BaseRateLimiter[dict]):

@@ -7,7 +7,8 @@ python-telegram-bot ``Bot``/``Application`` can be pointed at it with
 * the HTTP layer: ``/bot{token}/{method}`` (GET/POST, JSON, form or
   multipart), ``/file/bot{token}/{path}`` downloads, Telegram-shaped answers;
 * the update queue, fetched with ``getUpdates`` (long polling, offsets) or
-  pushed to a webhook (secret header, retried until the receiver answers 2xx);
+  pushed to a webhook (secret header, retried until the receiver answers 2xx),
+  or through a round-robin balancer to several bot instances (``balance``);
 * fault injection (fail/drop/delay the next calls) and optional rate limits;
 * the simulated people (:mod:`bot.emulator.people`) and waiting helpers.
 
@@ -88,6 +89,15 @@ class FakeBotAPI(BotMethods):
         self.webhook: dict[str, Any] | None = None
         self._webhook_task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
+        # A round-robin balancer in front of several instances (``balance``).
+        self.backends: list[str] = []
+        self._backend_turn = itertools.count()
+        self._posting: set[int] = set()  # ids of updates being POSTed (balanced mode)
+        # Redelivered copies by id (kept, so an id is never reused): they do not wait for
+        # their chat's update in flight.
+        self._again: dict[int, dict] = {}
+        self._post_tasks: set[asyncio.Task] = set()
+        self.webhook_log: list[tuple[int, int, str, int]] = []  # (update, chat, backend, status)
         self._methods = {name[2:].lower(): (name[2:], getattr(self, name))
                          for name in dir(self) if name.startswith("m_")}
 
@@ -112,6 +122,9 @@ class FakeBotAPI(BotMethods):
             self._webhook_task.cancel()
             await asyncio.gather(self._webhook_task, return_exceptions=True)
             self._webhook_task = None
+        for task in list(self._post_tasks):
+            task.cancel()
+        await asyncio.gather(*self._post_tasks, return_exceptions=True)
         if self._hook_tasks:
             await asyncio.gather(*self._hook_tasks, return_exceptions=True)
         if self._session is not None:
@@ -358,8 +371,9 @@ class FakeBotAPI(BotMethods):
                 info["last_error_message"] = self.webhook["last_error_message"]
         return info
 
-    async def _post_update(self, update: dict) -> int:
-        """POST one update to the webhook; return the HTTP status (0 if unreachable)."""
+    async def _post_update(self, update: dict, url: str | None = None) -> int:
+        """POST one update to the webhook (or ``url``, a backend behind the balancer); return
+        the HTTP status (0 if unreachable)."""
         assert self.webhook is not None
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -368,7 +382,7 @@ class FakeBotAPI(BotMethods):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
         self.counters["webhook_attempts"] += 1
         try:
-            async with self._session.post(self.webhook["url"], data=json.dumps(update),
+            async with self._session.post(url or self.webhook["url"], data=json.dumps(update),
                                           headers=headers) as resp:
                 await resp.read()
                 status = resp.status
@@ -381,7 +395,20 @@ class FakeBotAPI(BotMethods):
             self.webhook["last_error_message"] = error
         return status
 
+    def balance(self, backends: list[str]) -> None:
+        """Put a round-robin load balancer between the webhook and several bot instances:
+        each POST goes to the next of ``backends`` (the URL given to setWebhook is then only
+        the balancer's). As Telegram does, one chat's updates are delivered one after
+        another — the next only once the previous was answered 2xx — while different chats
+        are delivered at once, up to the webhook's ``max_connections``. A POST that fails
+        (an instance killed, a 5xx) is sent again, to the next backend in turn."""
+        self.backends = list(backends)
+        self._notify()
+
     async def _webhook_worker(self) -> None:
+        if self.backends:
+            await self._balanced_worker()
+            return
         backoff = 0.05
         while not self._closing:
             if not self.webhook or not (self._pending or self._redeliver):
@@ -405,15 +432,65 @@ class FakeBotAPI(BotMethods):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
+    async def _balanced_worker(self) -> None:
+        busy_chats: set[Any] = set()
+        while not self._closing:
+            limit = (self.webhook or {}).get("max_connections") or 40
+            pick = None
+            if self.webhook and len(self._post_tasks) < limit:
+                for update in self._redeliver + self._pending:
+                    chat = _chat_of(update)
+                    again = id(update) in self._again
+                    if id(update) in self._posting or (chat in busy_chats and not again):
+                        continue
+                    pick = update, (None if again else chat)
+                    break
+            if pick is None:
+                await self._wait_change(0.5)
+                continue
+            update, chat = pick
+            if chat is not None:
+                busy_chats.add(chat)
+            self._posting.add(id(update))
+            task = asyncio.ensure_future(self._post_balanced(update, chat, busy_chats))
+            self._post_tasks.add(task)
+            task.add_done_callback(self._post_tasks.discard)
+
+    async def _post_balanced(self, update: dict, chat: Any, busy_chats: set) -> None:
+        url = self.backends[next(self._backend_turn) % len(self.backends)]
+        self._inflight += 1
+        try:
+            status = await self._post_update(update, url)
+            self.webhook_log.append((update["update_id"], _chat_of(update), url, status))
+            if 200 <= status < 300:
+                for queue in (self._redeliver, self._pending):
+                    kept = [u for u in queue if u is not update]
+                    if len(kept) < len(queue):
+                        queue[:] = kept
+                        break
+
+            else:
+                await asyncio.sleep(0.05)  # then again, to the next backend
+        finally:
+            self._inflight -= 1
+            self._last_activity = time.monotonic()
+            self._posting.discard(id(update))
+            busy_chats.discard(chat)
+            self._notify()
+
     async def redeliver(self, update_id: int) -> None:
         """Deliver an already delivered update again (as Telegram does after a lost ack).
 
         Webhook mode: it is POSTed again; polling: the next getUpdates returns it
-        again, whatever the offset.
+        again, whatever the offset. Behind the balancer it does not wait for its chat's
+        update in flight (Telegram resends after a time-out, answered or not), so the
+        two may reach two instances at once.
         """
         update = next((u for u in self.updates if u["update_id"] == update_id), None)
         if update is None:
             raise KeyError(f"no update {update_id}")
+        update = dict(update)  # a copy: sent as well as (even at the same time as) the first
+        self._again[id(update)] = update
         self._redeliver.append(update)
         self._notify()
 
@@ -525,6 +602,16 @@ class FakeBotAPI(BotMethods):
         if record is None:
             return self._json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
         return web.Response(body=record["data"], content_type="application/octet-stream")
+
+
+def _chat_of(update: dict) -> Any:
+    """The chat an update belongs to (its sender when it has no chat)."""
+    for field in ("message", "edited_message", "callback_query", "my_chat_member"):
+        body = update.get(field)
+        if isinstance(body, dict):
+            chat = (body.get("message") or {}).get("chat") or body.get("chat") or {}
+            return chat.get("id") or (body.get("from") or {}).get("id")
+    return None
 
 
 def _image_size(data: bytes) -> tuple[int, int]:

@@ -6,12 +6,18 @@ from the same person race (a tap on Submit overtaking the text before it).
 This processor runs up to ``max_concurrent_updates`` at once but never two of
 the same chat together. Each update is handled inside a log scope naming it
 (``bot/logs.py``) and is counted, with its latency, in ``bot/metrics.py``.
+
+Several instances (webhook mode on PostgreSQL): ``shared`` is set to the
+cluster's chat lock (``bot/runtime/cluster.py``), taken after this process's own
+lock, so two instances never handle one chat at once either, and a redelivered
+update waits for the first delivery and then finds it recorded as handled.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from telegram import Update
@@ -28,6 +34,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.metrics = metrics or Metrics()
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        # The chat's turn across instances (``Cluster.chat``), when several may share the work.
+        self.shared: Callable[[int], AbstractAsyncContextManager[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = 0
@@ -42,7 +50,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             async with lock:
                 with logs.scope(update_id=getattr(update, "update_id", None)), \
                         self.metrics.handling(update):
-                    await coroutine
+                    if self.shared is None:
+                        await coroutine
+                    else:
+                        async with self.shared(key):
+                            await coroutine
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:

@@ -1,0 +1,161 @@
+"""The pieces several instances agree through, on PostgreSQL (``bot/runtime/cluster.py``,
+``storage/send_budget.py``, ``bot/delivery/leases.py``), each on its own; the whole of them
+with real processes is ``tests/test_multi_instance.py``."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.delivery import leases
+from bot.delivery.outbox import enqueue
+from bot.runtime.cluster import Cluster
+from storage.db import Database
+from storage.models import Delivery, SendBucket, SenderInstance
+from storage.send_budget import SendBudget
+from tests.conftest import WORKING_MORNING
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+class Member:
+    """A cluster member that notes when it leads and what wakes it."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.events: list[str] = []
+        self.woken: asyncio.Queue[str] = asyncio.Queue()
+        self.cluster = Cluster(url, name, on_elected=self._elected, on_deposed=self._deposed,
+                               on_wake=self.woken.put_nowait, check_every=0.05)
+
+    async def _elected(self) -> None:
+        self.events.append("elected")
+
+    async def _deposed(self) -> None:
+        self.events.append("deposed")
+
+
+async def until(check, timeout: float = 3.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def test_one_leader_and_a_follower_takes_over_when_its_connection_goes(db_url):
+    a, b = Member(db_url, "a" * 16), Member(db_url, "b" * 16)
+    await a.cluster.start()
+    await b.cluster.start()
+    try:
+        assert a.cluster.leader and not b.cluster.leader
+        assert await b.cluster.is_alive(a.cluster.instance_id)
+        # The leader's process stops dead: its connection goes, and its lock with it.
+        a.cluster._task.cancel()
+        await a.cluster._conn.close()
+        await until(lambda: b.cluster.leader)
+        assert not await b.cluster.is_alive(a.cluster.instance_id)
+        # Were it only the connection, the old leader steps down at its next check and
+        # comes back as a follower.
+        await a.cluster._step()
+        assert a.events == ["elected", "deposed"] and not a.cluster.leader
+        assert await b.cluster.is_alive(a.cluster.instance_id)
+        assert b.events == ["elected"]
+    finally:
+        await b.cluster.stop()
+        await a.cluster.stop()
+    assert b.events == ["elected", "deposed"]  # a clean stop steps down too
+
+
+async def test_a_follower_wakes_the_leader_through_notify(db_url):
+    a, b = Member(db_url, "c" * 16), Member(db_url, "d" * 16)
+    await a.cluster.start()
+    await b.cluster.start()
+    try:
+        b.cluster.wake_leader("outbox")
+        b.cluster.wake_leader("engine", WORKING_MORNING)
+        got = [await asyncio.wait_for(a.woken.get(), 3) for _ in range(2)]
+        assert got == ["outbox", f"engine {WORKING_MORNING.isoformat()}"]
+        assert b.woken.empty()  # only the leader acts on a wake-up
+    finally:
+        await b.cluster.stop()
+        await a.cluster.stop()
+
+
+async def test_a_chat_is_handled_by_one_instance_at_a_time(db_url):
+    a, b = Member(db_url, "e" * 16), Member(db_url, "f" * 16)
+    await a.cluster.start()
+    await b.cluster.start()
+    order: list[str] = []
+    try:
+        async with a.cluster.chat(777):
+            waiting = asyncio.ensure_future(_in_turn(b.cluster, 777, order))
+            await asyncio.sleep(0.2)
+            async with b.cluster.chat(778):  # another chat does not wait
+                order.append("other chat")
+            order.append("a done")
+        await asyncio.wait_for(waiting, 3)
+    finally:
+        await b.cluster.stop()
+        await a.cluster.stop()
+    assert order == ["other chat", "a done", "b"]
+
+
+async def _in_turn(cluster: Cluster, chat: int, order: list[str]) -> None:
+    async with cluster.chat(chat):
+        order.append("b")
+
+
+async def test_the_leases_of_a_dead_instance_on_another_host_are_taken_back(db_url):
+    db = Database(db_url)
+    live = Member(db_url, "1" * 16)
+    await live.cluster.start()
+    try:
+        async with db.write() as s:
+            rows = []
+            for owner in ("dead-elsewhere", live.cluster.instance_id):
+                s.add(SenderInstance(id=owner, host="another-host", pid=1,
+                                     started_at=WORKING_MORNING, seen_at=WORKING_MORNING))
+                row = await enqueue(s, key=f"k-{owner}", kind="notice", now=WORKING_MORNING,
+                                    text="hello", chat_id=5)
+                rows.append(row.id)
+                await s.execute(update(Delivery).where(Delivery.id == row.id).values(
+                    lease_owner=owner, locked_until=WORKING_MORNING + timedelta(minutes=1)))
+        me = leases.Instance()
+        assert await leases.register(db, me, WORKING_MORNING,
+                                     alive=live.cluster.is_alive) == 1
+        async with db.read() as s:
+            owners = dict((await s.execute(select(Delivery.id, Delivery.lease_owner))).all())
+            registered = set((await s.execute(select(SenderInstance.id))).scalars())
+        assert owners == {rows[0]: None, rows[1]: live.cluster.instance_id}
+        assert registered == {live.cluster.instance_id, me.id}
+    finally:
+        await live.cluster.stop()
+        await db.dispose()
+
+
+async def test_the_send_budget_is_one_for_every_instance(db_url):
+    db_a, db_b = Database(db_url), Database(db_url)
+    a = SendBudget(db_a, global_per_second=100, global_burst=100, per_chat_per_second=1,
+                   per_chat_burst=3)
+    b = SendBudget(db_b, global_per_second=100, global_burst=100, per_chat_per_second=1,
+                   per_chat_burst=3)
+    try:
+        # A burst of 3 a chat, less one for the network's delay: two, from either instance.
+        assert await a.take(42) == 0 and await b.take(42) == 0
+        wait = await a.take(42)
+        assert 0.5 < wait <= 1.0
+        assert await b.take(43) == 0  # another chat has its own bucket
+        tight = SendBudget(db_a, global_per_second=1, global_burst=1, per_chat_per_second=1,
+                           per_chat_burst=3)
+        assert await tight.take(44) == 0
+        assert await tight.take(45) > 0  # the global bucket is empty: nothing taken
+        async with db_a.read() as s:  # chat 45's token was given back with the refusal
+            keys = set((await s.execute(select(SendBucket.key))).scalars())
+        assert keys == {"global", "chat:42", "chat:43", "chat:44"}
+        assert (a.waits, tight.waits) == (1, 1)
+    finally:
+        await db_a.dispose()
+        await db_b.dispose()

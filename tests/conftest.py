@@ -136,12 +136,21 @@ def clock():
     return FakeClock(WORKING_MORNING)
 
 
+# The per-chat allowance tests run with, and Telegram's own (the production default).
+FAST_PACING = {"per_chat_per_second": 1000.0, "per_chat_burst": 100}
+TELEGRAM_PACING = {"per_chat_per_second": 1.0, "per_chat_burst": 3}
+
+
 def make_settings(db_url: str, fake=None, **overrides) -> Settings:
     data = {
         "database": {"url": db_url},
         "service": {"name": "Test Fostering", "duty_phone": "0116 000 0999",
                     "out_of_hours_phone": "0116 000 9999"},
-        "delivery": {"poll_interval_seconds": 0.2},
+        # Per-chat pacing off in tests (the emulator does not enforce Telegram's limits unless
+        # a test asks it to): at Telegram's one a second a test's conversation spent most of
+        # its time waiting for the bucket. Tests about pacing set Telegram's figures
+        # (tests/test_one_pacing_gate.py, TELEGRAM_PACING) or a Dispatcher on virtual time.
+        "delivery": {"poll_interval_seconds": 0.2, **FAST_PACING},
         "health": {"port": 0},  # tests that want the health server give it a free port
     }
     if fake is not None:

@@ -6,7 +6,8 @@ runs twice: on SQLite (a temporary file) and on a real PostgreSQL server
 (``$FOSTERBOT_TEST_PG_URL``, else the local server at 127.0.0.1:5432, else a
 throwaway server started for the session; when none can be had the PostgreSQL
 runs are skipped with the reason). Each test gets a fresh database cloned from
-one migrated with ``alembic upgrade head`` at the start of the session.
+one migrated with ``alembic upgrade head`` at the start of the session (on
+PostgreSQL the next clone is made while the current test runs: tests/pgclones.py).
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ def pg_template(pg_admin):
     run_in_thread(drop())
 
 
+@pytest.fixture(scope="session")
+def pg_clones(pg_admin, pg_template):
+    """Each PostgreSQL test's database, cloned from the template one test ahead
+    (tests/pgclones.py)."""
+    from tests.pgclones import Clones
+
+    clones = Clones(pg_admin[0], pg_template)
+    yield clones
+    clones.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request):
     return request.param
@@ -111,21 +123,10 @@ async def db_url(backend, tmp_path, request):
     admin, reason = request.getfixturevalue("pg_admin")
     if admin is None:
         pytest.skip(f"PostgreSQL not available: {reason}")
-    template = request.getfixturevalue("pg_template")
-    import asyncpg
-
-    name = f"fosterbot_t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pgserver.asyncpg_dsn(admin))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await conn.close()
-    yield pgserver.with_database(admin, name)
-    conn = await asyncpg.connect(pgserver.asyncpg_dsn(admin))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    clones = request.getfixturevalue("pg_clones")
+    url = await asyncio.to_thread(clones.take)  # cloned while the previous test ran
+    yield url
+    clones.drop(url)  # in the background
 
 
 # ----------------------------------------------------------------------------- services

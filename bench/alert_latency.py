@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import TOKEN, BotProcess, machine, scratch_database  # noqa: E402
-from bench._data import fixed_now, populate_directory  # noqa: E402
-from bot.emulator import FakeBotAPI, FakeUser  # noqa: E402
-from storage.db import Database  # noqa: E402
+from bench._common import TOKEN, BotProcess, machine, scratch_database
+from bench._data import fixed_now, populate_directory
+from bot.emulator import FakeBotAPI, FakeUser
+from storage.db import Database
 
 CATEGORY = "Other / general update"
 WARMUP = 3

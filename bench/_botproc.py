@@ -3,7 +3,10 @@
 ``--mode fosterbot``: the real bot (``BotRunner``: application, handlers,
 update processor, outbox dispatcher, and whatever engines it starts).
 ``--mode echo``: a bare python-telegram-bot application that only echoes text,
-with the same HTTP settings and concurrency: the framework's own floor.
+with the same HTTP settings and concurrency.
+``--mode floor``: a bare python-telegram-bot application making exactly the Bot API
+calls of one report, without a database (``bench/_floor.py``); ``--routes FILE`` is a
+JSON object: carer chat id -> [child reference, worker chat id].
 
 Prints ``READY`` when polling; answers each ``stats`` line on stdin with JSON
 (CPU seconds, current and peak RSS in MB); stops cleanly when stdin closes.
@@ -121,6 +124,24 @@ async def _echo_app(args):
     return stop
 
 
+async def _floor_app(args):
+    from bench._floor import build_floor
+
+    table = json.loads(Path(args.routes).read_text())
+    routes = {int(chat): (child, int(worker)) for chat, (child, worker) in table.items()}
+    app = build_floor(args.token, args.base_url, args.base_file_url, routes)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=10)
+
+    async def stop():
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+    return stop
+
+
 async def _fosterbot(args):
     from bot.app import BotRunner, make_services, quiet_ptb_warnings
     from bot.clock import FakeClock, SystemClock
@@ -148,12 +169,13 @@ async def _fosterbot(args):
 
 async def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=["fosterbot", "echo"], required=True)
+    p.add_argument("--mode", choices=["fosterbot", "echo", "floor"], required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--base-url", required=True)
     p.add_argument("--base-file-url", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--fake-time")
+    p.add_argument("--routes", help="floor mode: JSON file, carer chat -> [child, worker chat]")
     p.add_argument("--profile", help="write a cProfile of the bot's run to this file")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -163,7 +185,8 @@ async def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    stop = await (_echo_app(args) if args.mode == "echo" else _fosterbot(args))
+    start = {"echo": _echo_app, "floor": _floor_app, "fosterbot": _fosterbot}[args.mode]
+    stop = await start(args)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
 

@@ -77,16 +77,25 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
     await after_commit(context, p)
 
 
-async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
-    """Wake the dispatcher for what was owed; keep the incident's files when configured."""
+def wake_for(context: BotContext, p: reporting.Prompt) -> None:
+    """Wake the dispatcher for what the commit owes, and the engine with a report's clocks."""
     services = context.services
     if p.wake or p.submitted is not None:
         services.wake_dispatcher()
     if p.submitted is not None:
         incident = p.submitted.incident
         services.wake_engine(incident.next_due_at, incident.notification_next_at)
+
+
+async def keep_files(context: BotContext, p: reporting.Prompt) -> None:
     if p.files_for is not None:
-        await attachments.keep_files(services, context.bot, p.files_for)
+        await attachments.keep_files(context.services, context.bot, p.files_for)
+
+
+async def after_commit(context: BotContext, p: reporting.Prompt) -> None:
+    """Wake the dispatcher for what was owed; keep the incident's files when configured."""
+    wake_for(context, p)
+    await keep_files(context, p)
 
 
 @linked
@@ -131,9 +140,14 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
         await refuse(update, context, person, action="report button", why=exc.why, text=exc.text,
                      incident_id=exc.incident_id)
         return
+    # The alert is committed: wake the dispatcher before the two round trips of the answer
+    # and the edit, so that the social worker's alert does not wait for them (issue 18's
+    # Submit → alert latency). The receipt may then arrive before the review turns into
+    # "Submitting …": both say the report is in.
+    wake_for(context, p)
     await query.answer()
     await show(update, p.text, p.buttons)
-    await after_commit(context, p)
+    await keep_files(context, p)
 
 
 @linked

@@ -6,7 +6,8 @@ runs twice: on SQLite (a temporary file) and on a real PostgreSQL server
 (``$FOSTERBOT_TEST_PG_URL``, else the local server at 127.0.0.1:5432, else a
 throwaway server started for the session; when none can be had the PostgreSQL
 runs are skipped with the reason). Each test gets a fresh database cloned from
-one migrated with ``alembic upgrade head`` at the start of the session.
+one migrated with ``alembic upgrade head`` at the start of the session (on
+PostgreSQL the next clone is made while the current test runs: tests/pgclones.py).
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ def pg_template(pg_admin):
     run_in_thread(drop())
 
 
+@pytest.fixture(scope="session")
+def pg_clones(pg_admin, pg_template):
+    """Each PostgreSQL test's database, cloned from the template one test ahead
+    (tests/pgclones.py)."""
+    from tests.pgclones import Clones
+
+    clones = Clones(pg_admin[0], pg_template)
+    yield clones
+    clones.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request):
     return request.param
@@ -111,21 +123,10 @@ async def db_url(backend, tmp_path, request):
     admin, reason = request.getfixturevalue("pg_admin")
     if admin is None:
         pytest.skip(f"PostgreSQL not available: {reason}")
-    template = request.getfixturevalue("pg_template")
-    import asyncpg
-
-    name = f"fosterbot_t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pgserver.asyncpg_dsn(admin))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await conn.close()
-    yield pgserver.with_database(admin, name)
-    conn = await asyncpg.connect(pgserver.asyncpg_dsn(admin))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    clones = request.getfixturevalue("pg_clones")
+    url = await asyncio.to_thread(clones.take)  # cloned while the previous test ran
+    yield url
+    clones.drop(url)  # in the background
 
 
 # ----------------------------------------------------------------------------- services
@@ -136,12 +137,21 @@ def clock():
     return FakeClock(WORKING_MORNING)
 
 
+# The per-chat allowance tests run with, and Telegram's own (the production default).
+FAST_PACING = {"per_chat_per_second": 1000.0, "per_chat_burst": 100}
+TELEGRAM_PACING = {"per_chat_per_second": 1.0, "per_chat_burst": 3}
+
+
 def make_settings(db_url: str, fake=None, **overrides) -> Settings:
     data = {
         "database": {"url": db_url},
         "service": {"name": "Test Fostering", "duty_phone": "0116 000 0999",
                     "out_of_hours_phone": "0116 000 9999"},
-        "delivery": {"poll_interval_seconds": 0.2},
+        # Per-chat pacing off in tests (the emulator does not enforce Telegram's limits unless
+        # a test asks it to): at Telegram's one a second a test's conversation spent most of
+        # its time waiting for the bucket. Tests about pacing set Telegram's figures
+        # (tests/test_one_pacing_gate.py, TELEGRAM_PACING) or a Dispatcher on virtual time.
+        "delivery": {"poll_interval_seconds": 0.2, **FAST_PACING},
         "health": {"port": 0},  # tests that want the health server give it a free port
     }
     if fake is not None:

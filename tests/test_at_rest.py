@@ -421,6 +421,7 @@ async def test_a_change_after_the_event_in_the_same_transaction_is_still_vouched
     ref = await world.report(smith, child="A1", category="Other / general update",
                              text="Muddy knees.")
     await patel.wait_for(ref)
+    await world.settle()  # every send recorded: no `delivered` event lands during verify
     async with world.services.db.write() as s:
         inc = (await s.execute(select(Incident).where(Incident.reference == ref))).scalar_one()
         event = await audit.record(s, "test_event", at=world.clock.now(), incident_id=inc.id)

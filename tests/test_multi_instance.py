@@ -62,6 +62,10 @@ SECRET = "multi-instance-secret"
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
+# How long after SIGKILL a request the dead leader had already written may still be read
+# by the emulator, which shares this loaded process's event loop.
+KILL_SLACK = 2.0
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -283,8 +287,13 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                                  - inc.reported_at.timestamp())
             if len(copies) > 1:
                 times = [arrivals[(chat, m.message_id)] for m in copies]
-                assert len(copies) == 2 and times[0] <= leader_killed_at + 0.5 < times[1] \
-                    and row_of[(chat, inc.id, kind)].attempts >= 2, (inc.reference, kind, times)
+                # The first copy left the killed leader: it reaches the emulator (in this
+                # process, whose loop may be busy) at most a moment after the kill; the
+                # second comes from the new leader, after the kill.
+                assert len(copies) == 2 and times[0] <= leader_killed_at + KILL_SLACK \
+                    and leader_killed_at < times[1] and times[0] < times[1] \
+                    and row_of[(chat, inc.id, kind)].attempts >= 2, \
+                    (inc.reference, kind, times, leader_killed_at)
                 duplicates += 1
     latencies.sort()
     median = latencies[len(latencies) // 2]

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import Attachment, AuditEvent, Incident, IncidentMessage
+from tests.conftest import TELEGRAM_PACING
 
 URGENT = "Child missing or absent without permission"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 4, 3) + b"photo"
+
+
+@pytest.fixture
+def settings_overrides():
+    """Telegram's own per-chat pacing (one a second, burst 3): the other tests run faster."""
+    return {"delivery": TELEGRAM_PACING}
 
 
 def said_sorry(user) -> bool:

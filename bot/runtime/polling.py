@@ -65,6 +65,7 @@ from bot.runtime import failures, inbound
 
 log = logging.getLogger(__name__)
 RETRY_MAX = 10.0  # seconds between tries of an update that failed on the database
+POLL_RETRY_FIRST = 1.0  # seconds before polling again after a failed poll (doubling to 30)
 
 # ``_fetch`` calls getUpdates through ``Bot.do_api_request`` on purpose (for the raw
 # JSON); python-telegram-bot warns that ``Bot.get_updates`` exists.
@@ -129,7 +130,7 @@ class Poller:
         return await unless_stopped(self._stop, aw, asyncio.CancelledError)
 
     async def _loop(self) -> None:
-        backoff = 1.0
+        backoff = POLL_RETRY_FIRST
         while not self._stop.is_set():
             if len(self._in_hand) >= self.max_in_hand:
                 await self._wait(None, every=False)
@@ -165,7 +166,7 @@ class Poller:
                     return
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 1.0
+            backoff = POLL_RETRY_FIRST
             if asked is not None:
                 self._confirmed = asked
             self._take(self._parse_new(raw))

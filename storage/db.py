@@ -140,10 +140,17 @@ class Database:
         await self.engine.dispose()
 
 
+# PostgreSQL's "try the transaction again" answers: a deadlock it broke by rolling this
+# transaction back (40P01), a serialization failure (40001). asyncpg reports them as plain
+# PostgresErrors, which SQLAlchemy wraps as a DBAPIError, not an OperationalError.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Did ``exc`` come from the database being unreachable or busy (a server that is down or
-    restarting, a dropped connection, a pool or lock time-out), rather than from a bug or a
-    refused statement? Such work can simply be tried again later."""
+    restarting, a dropped connection, a pool or lock time-out, a deadlock it broke by rolling
+    this transaction back), rather than from a bug or a refused statement? Such work can
+    simply be tried again later: the update is not confirmed and is handled again."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
@@ -156,6 +163,8 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
             return True
+        if getattr(e, "sqlstate", None) in RETRY_SQLSTATES:
+            return True  # PostgreSQL chose this transaction to roll back: try it again
         if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
             return True
         if type(e).__module__.startswith("asyncpg") and any(

@@ -163,3 +163,37 @@ async def test_webhook_update_that_failed_on_the_database_is_refused_and_comes_a
     await smith.wait_for("Report this as an incident?", timeout=10)
     assert count(smith, "not been saved yet") == 1
     assert count(smith, "something went wrong") == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_deadlock_postgresql_broke_counts_as_try_again(db_url):
+    """Two transactions locking the same rows in opposite orders: PostgreSQL rolls one back
+    (40P01). That update must be handled again, not answered "Sorry" (seen between
+    /notnotifiable and the engine writing the event's first reminder)."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage.db import is_unavailable
+
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE dl (id int PRIMARY KEY, n int)"))
+            await conn.execute(text("INSERT INTO dl VALUES (1, 0), (2, 0)"))
+        both_locked_one = asyncio.Barrier(2)
+
+        async def writer(first: int, second: int) -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE dl SET n = n + 1 WHERE id = :i"), {"i": first})
+                await both_locked_one.wait()
+                await conn.execute(text("UPDATE dl SET n = n + 1 WHERE id = :i"), {"i": second})
+
+        results = await asyncio.gather(writer(1, 2), writer(2, 1), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1, results
+        assert "deadlock" in str(failed[0])
+        assert is_unavailable(failed[0])
+    finally:
+        await engine.dispose()

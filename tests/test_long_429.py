@@ -108,3 +108,22 @@ async def test_a_page_turn_through_long_429s_is_shown_and_a_late_answer_dropped(
     assert jones.callback_answers[answers_before:] == []
     assert world.fake.counters["injected_failures"] == 2
     assert not said_sorry(jones)
+
+
+async def test_a_dropped_button_answer_with_words_arrives_as_a_message(world, pacing_time):
+    """Patel acknowledges an alert; Telegram refuses the button's answer ("Acknowledged …")
+    for 30 s, longer than it would then accept it. The acknowledgement is recorded, and the
+    answer's words reach Patel's chat as a message instead of being lost."""
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Other / general update", text="Update")
+    alert = await patel.wait_for(ref)
+    await world.settle()
+    answers_before = len(patel.callback_answers)
+    world.fake.fail_next("answerCallbackQuery", retry_after=30)
+    await patel.click("Acknowledge", message_id=alert.message_id)
+    said = await patel.wait_for("The carer has been told", timeout=10)
+    assert said.text.startswith(f"Acknowledged {ref}")
+    await smith.wait_for("was acknowledged by", timeout=10)  # the acknowledgement was done
+    assert patel.callback_answers[answers_before:] == []
+    assert world.runner.pacing.dropped_answers == 1
+    assert not said_sorry(patel)

@@ -195,6 +195,21 @@ _OUTBOX_SEND: contextvars.ContextVar[bool] = contextvars.ContextVar("fosterbot_o
                                                                     default=False)
 
 
+_UPDATE_CHAT: contextvars.ContextVar[Any] = contextvars.ContextVar("fosterbot_update_chat",
+                                                                  default=None)
+
+
+@contextlib.contextmanager
+def handling_chat(chat_id: Any) -> Any:
+    """Requests made inside answer an update from ``chat_id`` (set by the update processor,
+    bot/runtime/update_processor.py): where a dropped button answer's words are sent."""
+    token = _UPDATE_CHAT.set(chat_id)
+    try:
+        yield
+    finally:
+        _UPDATE_CHAT.reset(token)
+
+
 def chat_key(chat_id: Any) -> Any:
     """The key a chat's bucket is kept under, however the chat id was given (int or str)."""
     try:
@@ -314,7 +329,9 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
       exception: Telegram refuses answers to taps older than about 15 s, so one whose waits
       would add up to more than ``CALLBACK_ANSWER_WINDOW`` is dropped quietly (logged; the
       handler gets ``True`` and carries on, the spinner stops by itself), and so is one
-      Telegram calls "too old" after a wait. Its words, if any, are lost; the work the button
+      Telegram calls "too old" after a wait. Its words, if it had any ("Acknowledged …",
+      "Already acknowledged by …"), are not lost: they go to the chat of the press as a
+      message, through the outbox (``handoff``), when Telegram allows. The work the button
       asked for (files, edits, the record) is not affected.
 
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
@@ -384,7 +401,7 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
                     if handed is not None:
                         return handed
                 if answer and waited > CALLBACK_ANSWER_WINDOW:
-                    return self._drop_answer(data, f"Telegram asked to wait {waited:g}s")
+                    return await self._drop_answer(data, f"Telegram asked to wait {waited:g}s")
                 self.pacing.retried_after += 1
                 log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs "
                             "(%gs in all so far)", endpoint, chat, seconds, waited)
@@ -394,15 +411,21 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
                     await self.pacing.sleep(seconds)
             except BadRequest as exc:
                 if answer and waited > 0 and QUERY_TOO_OLD in exc.message.lower():
-                    return self._drop_answer(data, "Telegram called it too old after the wait")
+                    return await self._drop_answer(data,
+                                                   "Telegram called it too old after the wait")
                 raise
 
-    def _drop_answer(self, data: dict, why: str) -> bool:
-        """A callback answer too late for Telegram to take: dropped quietly (see the class)."""
+    async def _drop_answer(self, data: dict, why: str) -> bool:
+        """A callback answer too late for Telegram to take: dropped quietly; its words, if it
+        had any, go to the chat of the press as a message, through the outbox (see the class)."""
         self.pacing.dropped_answers += 1
-        log.warning("the answer to button press %s was dropped (%s; it %s): the press's work "
-                    "is done, only its answer is not shown", data.get("callback_query_id"),
-                    why, "had words" if data.get("text") else "had no words")
+        words, chat = data.get("text"), _UPDATE_CHAT.get()
+        log.warning("the answer to button press %s was dropped (%s)%s",
+                    data.get("callback_query_id"), why,
+                    "; its words go to the chat as a message" if words and chat is not None
+                    and self.handoff is not None else "")
+        if isinstance(words, str) and words and chat is not None and self.handoff is not None:
+            await self.handoff.take("sendMessage", {"text": words}, chat_key(chat), 0.0)
         return True
 
 

@@ -191,12 +191,18 @@ async def fake():
 
 
 @pytest.fixture
-async def world(db_url, clock, fake, settings_overrides):
+def pacing_time():
+    """Override in a test module with a ``tests.driven_time.DrivenTime`` to drive the time the
+    pacing waits on (Telegram's "retry after"); None (this default): real time."""
+
+
+@pytest.fixture
+async def world(db_url, clock, fake, settings_overrides, pacing_time):
     """The example directory loaded and the real bot running against the fake Bot API."""
     from tests.world import World
 
     w = World(db_url=db_url, clock=clock, fake=fake,
-              settings=make_settings(db_url, fake, **settings_overrides))
+              settings=make_settings(db_url, fake, **settings_overrides), pacing_time=pacing_time)
     await w.start()
     try:
         yield w

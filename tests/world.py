@@ -16,10 +16,12 @@ from pathlib import Path
 from bot.app import BotRunner, make_services
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.delivery.pacing import Pacing
 from bot.emulator import FakeBotAPI, FakeUser
 from bot.people.directory import apply_directory, parse_directory
 from bot.people.invites import create_invite
 from bot.services import Services
+from tests.driven_time import DrivenTime
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIRECTORY = ROOT / "examples" / "directory.toml"
@@ -49,6 +51,8 @@ class World:
     services: Services | None = None
     runner: BotRunner | None = None
     users: dict[str, FakeUser] = field(default_factory=dict)
+    # The pacing's clock and sleep (tests/driven_time.py), when the test drives them.
+    pacing_time: DrivenTime | None = None
 
     async def start(self, *, load_directory: bool = True) -> None:
         self.services = make_services(self.settings, clock=self.clock)
@@ -57,7 +61,11 @@ class World:
         await self.start_bot()
 
     async def start_bot(self) -> None:
-        self.runner = BotRunner(self.services)
+        pacing = None
+        if self.pacing_time is not None:
+            pacing = Pacing.from_settings(self.settings.delivery, clock=self.pacing_time,
+                                          sleep=self.pacing_time.sleep)
+        self.runner = BotRunner(self.services, pacing=pacing)
         await self.runner.start(poll_interval=0.0)
 
     async def stop_bot(self) -> None:

@@ -17,8 +17,11 @@ the database only for those chats.
 Decisions and limits:
 
 * Only text replies are carried (HTML, or plain text, which is escaped; inline
-  buttons with callback data). Files, edits and anything the outbox cannot send
-  are raised as before (the handler's own error path decides).
+  buttons with callback data). Files, edits and anything else the outbox cannot
+  send are not handed over: the rate limiter waits them out as long as Telegram
+  asks (the handler, and only its chat, waits), so no ``RetryAfter`` reaches a
+  handler; a callback answer too late for Telegram is dropped quietly instead
+  (``SharedRateLimiter``'s docstring).
 * The handler receives a stand-in ``Message`` with ``message_id`` 0: no handler
   edits the replies it sends by their id; a later edit of it would be refused by
   Telegram ("message to edit not found") and handled where edits are.

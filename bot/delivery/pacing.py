@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.metrics import Metrics
@@ -186,9 +186,28 @@ class ChatPacer:
 
 # ----------------------------------------------------------------------------- one gate
 
+# Telegram refuses to answer a button press older than about 15 s (undocumented; measured
+# by others between 10 and 15 s): a callback answer whose 429 waits add up to more is dropped.
+CALLBACK_ANSWER_WINDOW = 15.0
+QUERY_TOO_OLD = "query is too old"
 HANDLER_PRIORITY = 1  # a person is waiting for this answer: with receipts, after urgent alerts
 _OUTBOX_SEND: contextvars.ContextVar[bool] = contextvars.ContextVar("fosterbot_outbox_send",
                                                                     default=False)
+
+
+_UPDATE_CHAT: contextvars.ContextVar[Any] = contextvars.ContextVar("fosterbot_update_chat",
+                                                                  default=None)
+
+
+@contextlib.contextmanager
+def handling_chat(chat_id: Any) -> Any:
+    """Requests made inside answer an update from ``chat_id`` (set by the update processor,
+    bot/runtime/update_processor.py): where a dropped button answer's words are sent."""
+    token = _UPDATE_CHAT.set(chat_id)
+    try:
+        yield
+    finally:
+        _UPDATE_CHAT.reset(token)
 
 
 def chat_key(chat_id: Any) -> Any:
@@ -222,16 +241,19 @@ class Pacing:
         # place) have an allowance of their own, at the same rate and burst (see ``pacer``).
         self.edits = ChatPacer(per_chat_per_second, per_chat_burst, clock=clock)
         self.retried_after = 0  # 429s waited out for handler requests
+        self.dropped_answers = 0  # callback answers too late for Telegram (SharedRateLimiter)
         self._locks: dict[Any, asyncio.Lock] = {}
         self.shared: SharedBudget | None = None  # several instances: the database's buckets
 
     @classmethod
-    def from_settings(cls, delivery: Any) -> Pacing:
-        """From the ``[delivery]`` settings (bot.config.DeliverySettings)."""
+    def from_settings(cls, delivery: Any, *, clock: Monotonic = time.monotonic,
+                      sleep: Sleep = asyncio.sleep) -> Pacing:
+        """From the ``[delivery]`` settings (bot.config.DeliverySettings); ``clock`` and
+        ``sleep`` for a test that drives the time the pacing waits on."""
         return cls(global_per_second=delivery.global_per_second,
                    global_burst=delivery.global_burst,
                    per_chat_per_second=delivery.per_chat_per_second,
-                   per_chat_burst=delivery.per_chat_burst)
+                   per_chat_burst=delivery.per_chat_burst, clock=clock, sleep=sleep)
 
     def pacer(self, edit: bool = False) -> ChatPacer:
         """The per-chat buckets a request draws on: new messages, or edits. Telegram documents
@@ -290,11 +312,28 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
     """python-telegram-bot's hook around every Bot API request, on our :class:`Pacing`.
 
     Requests that put a message in a chat wait for that chat's bucket and a global slot, and
-    are charged to the chat when they complete (edits to the chat's edit allowance). A ``RetryAfter`` (429) holds the chat (and pauses the gate
-    when it has no chat) and the request is tried again once the wait is over, for up to
-    ``max_wait`` seconds in all: it never reaches the handler in ordinary flood control.
-    Beyond that a text reply is handed to the outbox (``handoff``, bot/delivery/handoff.py)
-    and arrives later, in order; other requests raise.
+    are charged to the chat when they complete (edits to the chat's edit allowance).
+
+    A ``RetryAfter`` (429, Telegram's flood control) never reaches the handler:
+
+    * It holds the chat (a request with no chat waits by itself: the gate is not paused, so
+      other chats carry on) and the request is tried again once the wait is over, each wait
+      logged as a warning. Only that chat waits: its handler (and the chat's next updates,
+      which are handled in order) and the outbox's sends to it; other chats do not.
+    * When Telegram's waits add up to more than ``max_wait`` (60 s), a text reply is handed
+      to the outbox (``handoff``, bot/delivery/handoff.py) and arrives later, in order, so
+      the handler is not kept waiting. Anything the outbox cannot carry — files (photos,
+      documents, voice notes: "View attachments", ``/export``), edits and every other
+      request — is waited out as long as Telegram asks, however long that adds up to.
+    * A callback answer (``answerCallbackQuery``, the end of a button's spinner) is the one
+      exception: Telegram refuses answers to taps older than about 15 s, so one whose waits
+      would add up to more than ``CALLBACK_ANSWER_WINDOW`` is dropped quietly (logged; the
+      handler gets ``True`` and carries on, the spinner stops by itself), and so is one
+      Telegram calls "too old" after a wait. Its words, if it had any ("Acknowledged …",
+      "Already acknowledged by …"), are not lost: they go to the chat of the press as a
+      message, through the outbox (``handoff``), when Telegram allows. The work the button
+      asked for (files, edits, the record) is not affected.
+
     Sends by the outbox dispatcher pass straight through (it paces itself on the same
     :class:`Pacing` and handles 429 by holding its rows)."""
 
@@ -336,7 +375,8 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
         kind = _paced_kind(endpoint)
         key = chat_key(chat) if chat is not None and kind is not None else None
         edit = kind == EDIT
-        waited = 0.0
+        answer = endpoint.lower() == "answercallbackquery"
+        waited = 0.0  # Telegram's 429 waits for this request, in all
         if key is not None and kind == SEND and self.handoff is not None \
                 and await self.handoff.owes(key):
             handed = await self.handoff.take(endpoint, data, key, 0.0)
@@ -355,19 +395,38 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
             except RetryAfter as exc:
                 seconds = max(1.0, _as_seconds(exc.retry_after))
                 waited += seconds
-                if waited > self.max_wait:
-                    if key is not None and kind == SEND and self.handoff is not None:
-                        handed = await self.handoff.take(endpoint, data, key, seconds)
-                        if handed is not None:
-                            return handed
-                    raise
+                if waited > self.max_wait and key is not None and kind == SEND \
+                        and self.handoff is not None:
+                    handed = await self.handoff.take(endpoint, data, key, seconds)
+                    if handed is not None:
+                        return handed
+                if answer and waited > CALLBACK_ANSWER_WINDOW:
+                    return await self._drop_answer(data, f"Telegram asked to wait {waited:g}s")
                 self.pacing.retried_after += 1
-                log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs",
-                            endpoint, chat, seconds)
+                log.warning("Telegram rate limit (429) on %s to chat %s: waiting %gs "
+                            "(%gs in all so far)", endpoint, chat, seconds, waited)
                 if key is not None:
                     self.pacing.hold(key, seconds)
                 else:
                     await self.pacing.sleep(seconds)
+            except BadRequest as exc:
+                if answer and waited > 0 and QUERY_TOO_OLD in exc.message.lower():
+                    return await self._drop_answer(data,
+                                                   "Telegram called it too old after the wait")
+                raise
+
+    async def _drop_answer(self, data: dict, why: str) -> bool:
+        """A callback answer too late for Telegram to take: dropped quietly; its words, if it
+        had any, go to the chat of the press as a message, through the outbox (see the class)."""
+        self.pacing.dropped_answers += 1
+        words, chat = data.get("text"), _UPDATE_CHAT.get()
+        log.warning("the answer to button press %s was dropped (%s)%s",
+                    data.get("callback_query_id"), why,
+                    "; its words go to the chat as a message" if words and chat is not None
+                    and self.handoff is not None else "")
+        if isinstance(words, str) and words and chat is not None and self.handoff is not None:
+            await self.handoff.take("sendMessage", {"text": words}, chat_key(chat), 0.0)
+        return True
 
 
 SEND, EDIT = "send", "edit"

@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot import logs
+from bot.delivery.pacing import handling_chat
 from bot.metrics import Metrics
 
 
@@ -39,9 +40,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = 0
+        chat = None  # where a dropped button answer's words go (bot/delivery/pacing.py)
         if isinstance(update, Update):
             if update.effective_chat is not None:
-                key = update.effective_chat.id
+                key = chat = update.effective_chat.id
             elif update.effective_user is not None:
                 key = update.effective_user.id
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -49,7 +51,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         try:
             async with lock:
                 with logs.scope(update_id=getattr(update, "update_id", None)), \
-                        self.metrics.handling(update):
+                        self.metrics.handling(update), handling_chat(chat):
                     if self.shared is None:
                         await coroutine
                     else:

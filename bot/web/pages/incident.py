@@ -25,7 +25,6 @@ without JavaScript the *Refresh* link does the same.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -101,10 +100,8 @@ def _render(request: web.Request, view: incident_view.IncidentView, *, status: i
     context = {"view": view, "tz": svc.tz, "refresh": svc.settings.web.refresh_seconds,
                "done": DONE.get(request.query.get("done", ""), ""), "error": error,
                "form": form or {}, "recipients": notifiable.RECIPIENTS}
-    live = kit.render(request, "incident_live.html", **context)
-    digest = hashlib.sha256(live.text.encode()).hexdigest()[:16]
+    live, digest = kit.live_part(request, "incident_live.html", **context)
     if request.query.get("part") == "live":
-        live.headers["X-Digest"] = digest
         return live
     return kit.render(request, "incident.html", status=status, digest=digest,
                       # already rendered (and escaped) by the autoescaping template above

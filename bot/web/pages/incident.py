@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.record import incidents, notification, oversight, thread
 from bot.record.prompt import Refused
@@ -55,6 +56,15 @@ DONE = {
 MAX_TEXT = 4000
 
 
+async def _named_incident(s: AsyncSession, request: web.Request) -> tuple[Incident | None, bool]:
+    """The incident the URL's ``{ref}`` names (None if there is none) and whether the signed-in
+    person may see it (``Access.may_view``, the bot's rule for "Show details")."""
+    incident = await queries.incident_by_reference(s, request.match_info["ref"].strip().upper())
+    allowed = incident is not None and await kit.services(request).access.may_view(
+        s, kit.person(request), incident)
+    return incident, allowed
+
+
 IncidentHandler = Callable[[web.Request, Incident], Awaitable[web.StreamResponse]]
 
 
@@ -68,12 +78,8 @@ def _on_incident(path: str, *, name: str, action: str, method: str = "POST",
     def register(handler: IncidentHandler) -> kit.Handler:
         @functools.wraps(handler)
         async def checked(request: web.Request) -> web.StreamResponse:
-            svc = kit.services(request)
             async with kit.db_read(request) as s:
-                incident = await queries.incident_by_reference(
-                    s, request.match_info["ref"].strip().upper())
-                allowed = incident is not None and await svc.access.may_view(
-                    s, kit.person(request), incident)
+                incident, allowed = await _named_incident(s, request)
             if not allowed:
                 return await _refused(request, action, incident)
             return await handler(request, incident)
@@ -123,10 +129,7 @@ async def show(request: web.Request) -> web.Response:
     """One read for the access check and the whole page; then the view is recorded."""
     svc = kit.services(request)
     async with kit.db_read(request) as s:
-        incident = await queries.incident_by_reference(
-            s, request.match_info["ref"].strip().upper())
-        allowed = incident is not None and await svc.access.may_view(
-            s, kit.person(request), incident)
+        incident, allowed = await _named_incident(s, request)
         view = await incident_view.build(s, svc, kit.person(request), incident) if allowed \
             else None
     if view is None:

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import Row, inspect, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from storage import content as record_content
@@ -279,34 +281,28 @@ async def verify(session: AsyncSession, *, batch: int = 5000, progress=None) -> 
     """
     prev = None
     count = 0
-    last_id: int | None = None
     seen = _Snapshots()
-    while True:
-        q = select(*_COLUMNS).order_by(AuditEvent.id).limit(batch)
-        if last_id is not None:
-            q = q.where(AuditEvent.id > last_id)
-        # Core rows through the session's connection: no ORM loading for a million rows.
-        rows = (await (await session.connection()).execute(q)).all()
-        if not rows:
-            break
-        for row in rows:
-            expected_id = count + 1
-            if row.id < expected_id:
-                return _broken(count, row.id, f"event {row.id} ({row.event}) was inserted "
-                                              f"(ids start at 1)")
-            if row.id > expected_id:
-                return _broken(count, expected_id, f"event(s) {expected_id}"
-                               + (f"–{row.id - 1}" if row.id - 1 > expected_id else "")
-                               + f" deleted (the next event found is {row.id})")
-            problem = check_link(row, prev)
-            if problem is not None:
-                return _broken(count, *problem)
-            seen.take(row)
-            prev = row
-            count += 1
-            last_id = row.id
-        if progress is not None:
-            progress(count)
+    # Core rows through the session's connection: no ORM loading for a million rows.
+    conn = await session.connection()
+    async with aclosing(_pages(conn, _COLUMNS, AuditEvent.id, batch)) as pages:
+        async for rows in pages:
+            for row in rows:
+                expected_id = count + 1
+                if row.id < expected_id:
+                    return _broken(count, row.id, f"event {row.id} ({row.event}) was inserted "
+                                                  f"(ids start at 1)")
+                if row.id > expected_id:
+                    return _broken(count, expected_id, f"event(s) {expected_id}"
+                                   + (f"–{row.id - 1}" if row.id - 1 > expected_id else "")
+                                   + f" deleted (the next event found is {row.id})")
+                problem = check_link(row, prev)
+                if problem is not None:
+                    return _broken(count, *problem)
+                seen.take(row)
+                prev = row
+                count += 1
+            if progress is not None:
+                progress(count)
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one_or_none()
     head_count = head.count if head is not None else 0
     head_hash = head.last_hash if head is not None else GENESIS
@@ -370,23 +366,40 @@ def purged(incident_id: int | None, message_ids: list[int]) -> dict[str, Any]:
                                             "messages": sorted(message_ids)}}}
 
 
+async def _pages(conn: AsyncConnection, columns: Sequence[Any], id_column: Any,
+                 size: int) -> AsyncIterator[Sequence[Row]]:
+    """A table's rows in id order, ``size`` at a time (the chain, the incidents, the
+    messages): keyset pages (``id > the last one read``), so memory stays bounded however
+    long the table, and a row with id 0 or below is read like any other."""
+    last_id = None
+    while True:
+        q = select(*columns).order_by(id_column).limit(size)
+        if last_id is not None:
+            q = q.where(id_column > last_id)
+        rows = (await conn.execute(q)).all()
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1].id
+
+
 async def _check_records(session: AsyncSession, seen: _Snapshots,
                          batch: int) -> list[tuple[int, str]]:
     """Every incident and message against the chain's last snapshot of it: (event id, why)."""
+    problems = await _check_incidents(session, seen, batch)
+    problems += await _check_messages(await session.connection(), seen, batch)
+    problems.sort(key=lambda p: p[0])
+    return problems
+
+
+async def _check_incidents(session: AsyncSession, seen: _Snapshots,
+                           batch: int) -> list[tuple[int, str]]:
     problems: list[tuple[int, str]] = []
     conn = await session.connection()
     cols = [Incident.id, *(getattr(Incident, f) for f in record_content.INCIDENT_FIELDS)]
     first_vouched = min(seen.incidents, default=None)
-    last_id = None
-    while True:
-        q = select(*cols).order_by(Incident.id).limit(batch)
-        if last_id is not None:
-            q = q.where(Incident.id > last_id)
-        rows = (await conn.execute(q)).all()
-        if not rows:
-            break
+    async for rows in _pages(conn, cols, Incident.id, batch):
         for row in rows:
-            last_id = row.id
             known = seen.incidents.pop(row.id, None)
             if known is None:
                 if first_vouched is not None and row.id > first_vouched:
@@ -403,19 +416,16 @@ async def _check_records(session: AsyncSession, seen: _Snapshots,
     for inc_id, (event_id, _, ref) in sorted(seen.incidents.items()):
         problems.append((event_id, f"incident {ref} (id {inc_id}) was deleted "
                                    f"(last recorded in event {event_id})"))
+    return problems
 
+
+async def _check_messages(conn: AsyncConnection, seen: _Snapshots,
+                          batch: int) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
     first_msg = min(seen.messages, default=None)
     mcols = [getattr(IncidentMessage, f) for f in record_content.MESSAGE_FIELDS]
-    last_id = None
-    while True:
-        q = select(*mcols).order_by(IncidentMessage.id).limit(batch)
-        if last_id is not None:
-            q = q.where(IncidentMessage.id > last_id)
-        rows = (await conn.execute(q)).all()
-        if not rows:
-            break
+    async for rows in _pages(conn, mcols, IncidentMessage.id, batch):
         for row in rows:
-            last_id = row.id
             known = seen.messages.pop(row.id, None)
             if known is None:
                 if first_msg is not None and row.id > first_msg:
@@ -431,7 +441,6 @@ async def _check_records(session: AsyncSession, seen: _Snapshots,
     for mid, (event_id, _, inc_id) in sorted(seen.messages.items()):
         problems.append((event_id, f"thread message {mid} (incident id {inc_id}) was deleted "
                                    f"(recorded in event {event_id})"))
-    problems.sort(key=lambda p: p[0])
     return problems
 
 

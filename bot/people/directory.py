@@ -316,27 +316,17 @@ def parse_directory(text: str, *, source: str = "directory",
             elif p.cover not in person_ids:
                 errors.append(f"{where('people', i, 'cover')}: {label}.cover: no person {p.cover!r}")
         ssw = p.supervising_social_worker
-        if ssw:
-            if ssw not in person_ids:
-                errors.append(f"{where('people', i, 'supervising_social_worker')}: "
-                              f"{label}.supervising_social_worker: no person {ssw!r}")
-            elif ssw in people and SUPERVISING_SOCIAL_WORKER not in people[ssw].roles:
-                errors.append(f"{where('people', i, 'supervising_social_worker')}: "
-                              f"{label}.supervising_social_worker: {ssw!r} does not have the "
-                              f"role supervising_social_worker")
+        if ssw and (why := _not_one_with_role(ssw, SUPERVISING_SOCIAL_WORKER, person_ids, people)):
+            errors.append(f"{where('people', i, 'supervising_social_worker')}: "
+                          f"{label}.supervising_social_worker: {why}")
     for i, c in enumerate(out.children):
         label = f"children[{i + 1}] ({c.ref})"
         if c.team not in team_ids:
             errors.append(f"{where('children', i, 'team')}: {label}.team: no team {c.team!r}")
         sw = c.allocated_social_worker
-        if sw:
-            if sw not in person_ids:
-                errors.append(f"{where('children', i, 'allocated_social_worker')}: "
-                              f"{label}.allocated_social_worker: no person {sw!r}")
-            elif sw in people and SOCIAL_WORKER not in people[sw].roles:
-                errors.append(f"{where('children', i, 'allocated_social_worker')}: "
-                              f"{label}.allocated_social_worker: {sw!r} does not have the role "
-                              f"social_worker")
+        if sw and (why := _not_one_with_role(sw, SOCIAL_WORKER, person_ids, people)):
+            errors.append(f"{where('children', i, 'allocated_social_worker')}: "
+                          f"{label}.allocated_social_worker: {why}")
     for i, pl in enumerate(out.placements):
         label = f"placements[{i + 1}] ({pl.child})"
         if pl.child not in child_refs:
@@ -344,16 +334,26 @@ def parse_directory(text: str, *, source: str = "directory",
         if not pl.carers:
             errors.append(f"{where('placements', i, 'carers')}: {label}.carers: at least one carer")
         for c in pl.carers:
-            if c not in person_ids:
-                errors.append(f"{where('placements', i, 'carers')}: {label}.carers: no person {c!r}")
-            elif c in people and CARER not in people[c].roles:
-                errors.append(f"{where('placements', i, 'carers')}: {label}.carers: {c!r} does "
-                              f"not have the role carer")
+            if why := _not_one_with_role(c, CARER, person_ids, people):
+                errors.append(f"{where('placements', i, 'carers')}: {label}.carers: {why}")
         if pl.to is not None and pl.to < pl.from_:
             errors.append(f"{where('placements', i, 'to')}: {label}.to: ends before it starts")
     if errors:
         raise DirectoryError(errors)
     return out
+
+
+def _not_one_with_role(ref: str, role: str, person_ids: set[str],
+                       people: dict[str, PersonEntry]) -> str | None:
+    """Why ``ref`` cannot be named where the file needs a person with ``role`` (the
+    supervising social worker, the allocated social worker, a placement's carers), or None
+    if it can. ``person_ids`` includes entries that failed validation (``people`` does not):
+    their own mistake is reported once, so their roles are not judged here."""
+    if ref not in person_ids:
+        return f"no person {ref!r}"
+    if ref in people and role not in people[ref].roles:
+        return f"{ref!r} does not have the role {role}"
+    return None
 
 
 def _check_rotas(out: Directory, where: Any, person_ids: set[str],

@@ -112,6 +112,17 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+def live_part(request: web.Request, template: str, **context: Any
+              ) -> tuple[web.Response, str]:
+    """A page's part that the console's ``static/refresh.js`` fetches again, rendered, and
+    its digest: the page carries the digest (``data-digest``) and the part's own response
+    carries it as ``X-Digest``, so the script replaces the part only when it has changed."""
+    part = render(request, template, **context)
+    digest = hashlib.sha256(part.text.encode()).hexdigest()[:16]
+    part.headers["X-Digest"] = digest
+    return part, digest
+
+
 def _url(request: web.Request, name: str, query: dict | None = None, **parts: Any) -> str:
     url = request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()})
     if query:

@@ -24,11 +24,13 @@ without JavaScript the *Refresh* link does the same.
 
 from __future__ import annotations
 
-import hashlib
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.record import incidents, notification, oversight, thread
 from bot.record.prompt import Refused
@@ -54,15 +56,37 @@ DONE = {
 MAX_TEXT = 4000
 
 
-async def _allowed(request: web.Request, action: str) -> tuple[Incident | None, web.Response | None]:
-    """The incident if this person may see it; else the audited 403 to answer with."""
-    svc = kit.services(request)
-    async with kit.db_read(request) as s:
-        incident = await queries.incident_by_reference(
-            s, request.match_info["ref"].strip().upper())
-        if incident is not None and await svc.access.may_view(s, kit.person(request), incident):
-            return incident, None
-    return None, await _refused(request, action, incident)
+async def _named_incident(s: AsyncSession, request: web.Request) -> tuple[Incident | None, bool]:
+    """The incident the URL's ``{ref}`` names (None if there is none) and whether the signed-in
+    person may see it (``Access.may_view``, the bot's rule for "Show details")."""
+    incident = await queries.incident_by_reference(s, request.match_info["ref"].strip().upper())
+    allowed = incident is not None and await kit.services(request).access.may_view(
+        s, kit.person(request), incident)
+    return incident, allowed
+
+
+IncidentHandler = Callable[[web.Request, Incident], Awaitable[web.StreamResponse]]
+
+
+def _on_incident(path: str, *, name: str, action: str, method: str = "POST",
+                 ) -> Callable[[IncidentHandler], kit.Handler]:
+    """Register a page about the incident ``{ref}`` names (a form's POST, an attachment) that
+    runs only for someone who may see that incident; anyone else gets the audited 403
+    (``action`` in the ``access_refused`` event) and the handler never runs. The handler is
+    given the incident."""
+
+    def register(handler: IncidentHandler) -> kit.Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            async with kit.db_read(request) as s:
+                incident, allowed = await _named_incident(s, request)
+            if not allowed:
+                return await _refused(request, action, incident)
+            return await handler(request, incident)
+
+        return kit.page(path, name=name, method=method)(checked)
+
+    return register
 
 
 async def _refused(request: web.Request, action: str, incident: Incident | None) -> web.Response:
@@ -82,10 +106,8 @@ def _render(request: web.Request, view: incident_view.IncidentView, *, status: i
     context = {"view": view, "tz": svc.tz, "refresh": svc.settings.web.refresh_seconds,
                "done": DONE.get(request.query.get("done", ""), ""), "error": error,
                "form": form or {}, "recipients": notifiable.RECIPIENTS}
-    live = kit.render(request, "incident_live.html", **context)
-    digest = hashlib.sha256(live.text.encode()).hexdigest()[:16]
+    live, digest = kit.live_part(request, "incident_live.html", **context)
     if request.query.get("part") == "live":
-        live.headers["X-Digest"] = digest
         return live
     return kit.render(request, "incident.html", status=status, digest=digest,
                       # already rendered (and escaped) by the autoescaping template above
@@ -107,10 +129,7 @@ async def show(request: web.Request) -> web.Response:
     """One read for the access check and the whole page; then the view is recorded."""
     svc = kit.services(request)
     async with kit.db_read(request) as s:
-        incident = await queries.incident_by_reference(
-            s, request.match_info["ref"].strip().upper())
-        allowed = incident is not None and await svc.access.may_view(
-            s, kit.person(request), incident)
+        incident, allowed = await _named_incident(s, request)
         view = await incident_view.build(s, svc, kit.person(request), incident) if allowed \
             else None
     if view is None:
@@ -132,11 +151,8 @@ def _text(form, key: str) -> str:
     return str(form.get(key) or "").strip()[:MAX_TEXT]
 
 
-@kit.page("/incidents/{ref}/acknowledge", name="incident_acknowledge", method="POST")
-async def acknowledge(request: web.Request) -> web.StreamResponse:
-    incident, refused = await _allowed(request, "acknowledge")
-    if refused is not None:
-        return refused
+@_on_incident("/incidents/{ref}/acknowledge", name="incident_acknowledge", action="acknowledge")
+async def acknowledge(request: web.Request, incident: Incident) -> web.StreamResponse:
     svc = kit.services(request)
     async with kit.db_write(request) as s:
         result = await incidents.acknowledge(s, svc, incident_id=incident.id,
@@ -160,11 +176,8 @@ def _entry_text(form) -> str:
     return "\n".join(lines)
 
 
-@kit.page("/incidents/{ref}/oversight", name="incident_oversight", method="POST")
-async def record_oversight(request: web.Request) -> web.StreamResponse:
-    incident, refused = await _allowed(request, "oversee")
-    if refused is not None:
-        return refused
+@_on_incident("/incidents/{ref}/oversight", name="incident_oversight", action="oversee")
+async def record_oversight(request: web.Request, incident: Incident) -> web.StreamResponse:
     svc = kit.services(request)
     person = kit.person(request)
     form = await request.post()
@@ -200,11 +213,8 @@ def _when(text: str, svc) -> datetime | None:
     return local.astimezone(UTC)
 
 
-@kit.page("/incidents/{ref}/notification", name="incident_notification", method="POST")
-async def record_notification(request: web.Request) -> web.StreamResponse:
-    incident, refused = await _allowed(request, "record notification")
-    if refused is not None:
-        return refused
+@_on_incident("/incidents/{ref}/notification", name="incident_notification", action="record notification")
+async def record_notification(request: web.Request, incident: Incident) -> web.StreamResponse:
     svc = kit.services(request)
     person = kit.person(request)
     form = await request.post()
@@ -262,11 +272,8 @@ async def record_notification(request: web.Request) -> web.StreamResponse:
                        error=messages.get(result.status, "Nothing was recorded."))
 
 
-@kit.page("/incidents/{ref}/close", name="incident_close", method="POST")
-async def close(request: web.Request) -> web.StreamResponse:
-    incident, refused = await _allowed(request, "close")
-    if refused is not None:
-        return refused
+@_on_incident("/incidents/{ref}/close", name="incident_close", action="close")
+async def close(request: web.Request, incident: Incident) -> web.StreamResponse:
     svc = kit.services(request)
     form = await request.post()
     code, note = _text(form, "outcome"), _text(form, "note")
@@ -292,11 +299,8 @@ async def close(request: web.Request) -> web.StreamResponse:
     raise _back(request, incident, "closed")
 
 
-@kit.page("/incidents/{ref}/reopen", name="incident_reopen", method="POST")
-async def reopen(request: web.Request) -> web.StreamResponse:
-    incident, refused = await _allowed(request, "reopen")
-    if refused is not None:
-        return refused
+@_on_incident("/incidents/{ref}/reopen", name="incident_reopen", action="reopen")
+async def reopen(request: web.Request, incident: Incident) -> web.StreamResponse:
     svc = kit.services(request)
     form = await request.post()
     reason = _text(form, "reason")
@@ -316,13 +320,10 @@ async def reopen(request: web.Request) -> web.StreamResponse:
     raise _back(request, incident, "reopened")
 
 
-@kit.page("/incidents/{ref}/files/{file}", name="incident_file")
-async def attachment(request: web.Request) -> web.StreamResponse:
+@_on_incident("/incidents/{ref}/files/{file}", name="incident_file", action="view attachment", method="GET")
+async def attachment(request: web.Request, incident: Incident) -> web.StreamResponse:
     """One attachment, fetched through the bot and streamed (``bot/web/attachment_files.py``);
     seeing it is an audit event as "View attachments" is in the bot."""
-    incident, refused = await _allowed(request, "view attachment")
-    if refused is not None:
-        return refused
     try:
         file_id = int(request.match_info["file"])
     except ValueError:

@@ -7,8 +7,6 @@ without JavaScript the *Refresh* link does the same."""
 
 from __future__ import annotations
 
-import hashlib
-
 from aiohttp import web
 
 from bot.review import lists, needs
@@ -29,10 +27,8 @@ async def needs_action(request: web.Request) -> web.Response:
     context = {"result": result, "team_label": label, "clock_label": CLOCK_WORDS,
                "category": _category(svc),
                "refresh": svc.settings.web.refresh_seconds}
-    part = kit.render(request, "needs_list.html", **context)
-    digest = hashlib.sha256(part.text.encode()).hexdigest()[:16]
+    part, digest = kit.live_part(request, "needs_list.html", **context)
     if request.query.get("part") == "list":
-        part.headers["X-Digest"] = digest
         return part
     return kit.render(request, "needs.html", title="Needs action", digest=digest, **context)
 

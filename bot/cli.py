@@ -331,8 +331,9 @@ def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
         try:
             async with services.db.read() as s:
                 scope = _scope(args)
-                result = await needs.needs_action(s, scope, services.clock.now(),
-                                                  limit=args.limit)
+                result = await needs.needs_action(
+                    s, scope, services.clock.now(), limit=args.limit,
+                    owner_id=settings.notification.registered_manager)
                 return result, await lists.team_label(s, scope)
         finally:
             await services.db.dispose()

@@ -383,6 +383,10 @@ NEEDS_SQL = {
     "undelivered": "SELECT id, undelivered_since FROM incidents WHERE team_id IN ('north') AND "
                    "status IN ('open', 'acknowledged') AND undelivered_since <= :now "
                    "ORDER BY undelivered_since, id LIMIT 50",
+    # Events without a report (DBS referrals): a range of ix_notifiable_events_incident_id.
+    "events without a report": "SELECT id, due_at FROM notifiable_events WHERE incident_id "
+                               "IS NULL AND closed_at IS NULL AND due_at < :now "
+                               "ORDER BY due_at, id LIMIT 50",
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot import cli
 from bot.runtime import health
 from tests.escalation_helpers import events, tick
+from tests.web_helpers import start_console
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
 
 TG_IDS.setdefault("rm-reg", 5201)
@@ -45,7 +46,8 @@ LATE = ("📋 Ofsted notification not recorded: late by 1 h 00 min (since 10:00 
 
 @pytest.fixture
 def settings_overrides():
-    return {"notification": {"registered_manager": "rm-reg"}}
+    return {"notification": {"registered_manager": "rm-reg"},
+            "web": {"enabled": True, "public_base_url": "http://127.0.0.1", "port": 0}}
 
 
 async def overdue(world, user) -> str:
@@ -93,6 +95,22 @@ async def test_dbs_referral_overdue_is_listed_until_every_recipient_is_recorded(
     await patel.send("/overdue")
     assert "This is for team managers" in (await patel.wait_for()).text
     assert "STAFF-0042" not in "\n".join(m.text for m in patel.messages)
+
+    # The console's Needs action page: the same list and the same scope.
+    console = await start_console(world.services)
+    pages = {}
+    try:
+        for who in ("tm-jones", "tm-south"):
+            client = await console.client(who)
+            async with client.get(console.url("/web/needs")) as r:
+                assert r.status == 200
+                pages[who] = await r.text()
+    finally:
+        await console.close()
+    assert "Notifications overdue without a report: 1" in pages["tm-jones"]
+    assert "<h3>STAFF-0042</h3>" in pages["tm-jones"]
+    assert "Still to record: Ofsted, Responsible (placing) authority" in pages["tm-jones"]
+    assert "STAFF-0042" not in pages["tm-south"]
 
     # /healthz counts it as information: still 200-worthy.
     report = await health.status(world.services)

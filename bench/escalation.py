@@ -65,6 +65,7 @@ from storage.models import (  # noqa: E402
     Incident,
     IncidentRecipient,
     NotifiableEvent,
+    NotificationRecord,
     Person,
 )
 
@@ -374,6 +375,12 @@ async def add_referrals(services, *, open_n: int, closed_n: int) -> None:
     async with services.db.write() as s:
         for chunk in range(0, len(rows), 5000):
             await s.execute(insert(NotifiableEvent), rows[chunk:chunk + 5000])
+        open_ids = (await s.execute(select(NotifiableEvent.id).where(
+            NotifiableEvent.closed_at.is_(None), NotifiableEvent.incident_id.is_(None)))).scalars()
+        records = [dict(event_id=i, recipient=r) for i in open_ids
+                   for r in ("ofsted", "responsible_authority")]
+        if records:
+            await s.execute(insert(NotificationRecord), records)
 
 
 async def add_closed_history(services, n: int) -> None:
@@ -410,7 +417,7 @@ NEEDS_SQL = {
     "undelivered": "SELECT id, undelivered_since FROM incidents WHERE team_id IN ('north') AND "
                    "status IN ('open', 'acknowledged') AND undelivered_since <= :now "
                    "ORDER BY undelivered_since, id LIMIT 50",
-    # Events without a report (DBS referrals): a range of ix_notifiable_events_incident_id.
+    # Events without a report (DBS referrals): ix_notifiable_events_open_without_report.
     "events without a report": "SELECT id, due_at FROM notifiable_events WHERE incident_id "
                                "IS NULL AND closed_at IS NULL AND due_at < :now "
                                "ORDER BY due_at, id LIMIT 50",

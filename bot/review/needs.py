@@ -26,8 +26,9 @@ registered manager's chain (``[notification]``), the list names the recipients s
 missing, and "since" is the event's deadline. Who sees them is ``Access.event_scope`` (the
 notification owners and administrators all; a team's managers those recorded by someone in
 their team), passed as ``events``; by default the same teams as the reports. The scan is a
-range of ``ix_notifiable_events_incident_id`` (``incident_id IS NULL``): events without a
-report are only the referrals a manager records, a handful a year, so no index of its own.
+range of the partial index ``ix_notifiable_events_open_without_report`` (migration
+``0018_referral_needs_index``: only the open events without a report), so neither the
+closed referrals nor the reports' events are read.
 
 "Since" is the first moment the report became late on that clock, from
 deadlines that do not move when the engine acts (never ``next_due_at``). Each

@@ -60,7 +60,14 @@ from bot.escalation.policy import freeze_plan  # noqa: E402
 from bot.people.directory import apply_directory, parse_directory  # noqa: E402
 from bot.review import needs  # noqa: E402
 from storage import migrate  # noqa: E402
-from storage.models import EscalationAction, Incident, IncidentRecipient, Person  # noqa: E402
+from storage.models import (  # noqa: E402
+    EscalationAction,
+    Incident,
+    IncidentRecipient,
+    NotifiableEvent,
+    NotificationRecord,
+    Person,
+)
 
 DIRECTORY = ROOT / "examples" / "directory.toml"
 
@@ -350,6 +357,30 @@ async def add_needs_mix(services, n: int) -> None:
         for chunk in range(0, n, 5000):
             await s.execute(insert(Incident), rows[chunk:chunk + 5000])
             await s.execute(insert(IncidentRecipient), recips[chunk:chunk + 5000])
+    await add_referrals(services, open_n=5, closed_n=0)
+
+
+async def add_referrals(services, *, open_n: int, closed_n: int) -> None:
+    """Notifiable events without a report (DBS referrals): ``open_n`` past their deadline
+    and incomplete, ``closed_n`` closed long ago (far more than a service records: one per
+    hundred closed reports)."""
+    now = services.clock.now()
+    stamp = datetime(2025, 1, 6, 10, 0, tzinfo=timezone.utc)
+    rows = [dict(event="dbs_referral", subject=f"STAFF-{i:06d}", opened_by_id="tm-jones",
+                 opened_at=now - timedelta(days=2), due_at=now - timedelta(days=1, minutes=i))
+            for i in range(open_n)]
+    rows += [dict(event="dbs_referral", subject=f"OLD-{i:06d}", opened_by_id="tm-jones",
+                  opened_at=stamp, due_at=stamp + timedelta(days=1),
+                  closed_at=stamp + timedelta(hours=3)) for i in range(closed_n)]
+    async with services.db.write() as s:
+        for chunk in range(0, len(rows), 5000):
+            await s.execute(insert(NotifiableEvent), rows[chunk:chunk + 5000])
+        open_ids = (await s.execute(select(NotifiableEvent.id).where(
+            NotifiableEvent.closed_at.is_(None), NotifiableEvent.incident_id.is_(None)))).scalars()
+        records = [dict(event_id=i, recipient=r) for i in open_ids
+                   for r in ("ofsted", "responsible_authority")]
+        if records:
+            await s.execute(insert(NotificationRecord), records)
 
 
 async def add_closed_history(services, n: int) -> None:
@@ -358,6 +389,7 @@ async def add_closed_history(services, n: int) -> None:
     if n <= 0:
         return
     await add_closed_incidents(services, n)
+    await add_referrals(services, open_n=0, closed_n=n // 100)
     async with services.db.write() as s:
         stamp = datetime(2025, 1, 6, 10, 0, tzinfo=timezone.utc)
         await s.execute(update(Incident).where(Incident.status == "closed").values(
@@ -369,6 +401,8 @@ async def add_closed_history(services, n: int) -> None:
                         .values(undelivered_since=stamp))
     async with services.db.write() as s:
         await s.execute(text("ANALYZE" if services.db.is_sqlite else "ANALYZE incidents"))
+        if not services.db.is_sqlite:
+            await s.execute(text("ANALYZE notifiable_events"))
 
 
 NEEDS_SQL = {
@@ -383,6 +417,10 @@ NEEDS_SQL = {
     "undelivered": "SELECT id, undelivered_since FROM incidents WHERE team_id IN ('north') AND "
                    "status IN ('open', 'acknowledged') AND undelivered_since <= :now "
                    "ORDER BY undelivered_since, id LIMIT 50",
+    # Events without a report (DBS referrals): ix_notifiable_events_open_without_report.
+    "events without a report": "SELECT id, due_at FROM notifiable_events WHERE incident_id "
+                               "IS NULL AND closed_at IS NULL AND due_at < :now "
+                               "ORDER BY due_at, id LIMIT 50",
 }
 
 
@@ -433,11 +471,12 @@ async def needs_cost(backend: str, admin: str | None, open_n: int, sizes: list[i
                     into[n].append(time.perf_counter() - t)
                     if scope is not None:  # this process's CPU: robust on a busy machine
                         team_cpu[n].append(time.process_time() - c)
-                    found[n] = (result.total, len(result.items))
+                    found[n] = (result.total, len(result.items), result.events_total)
         out = []
         for n, _target, services in made:
             out.append({"backend": backend, "open": open_n, "closed": n,
                         "fill_s": services.fill_s, "total": found[n][0], "shown": found[n][1],
+                        "events": found[n][2],
                         "team_ms": statistics.median(team[n]) * 1000,
                         "team_p90_ms": pct(team[n], 90) * 1000,
                         "team_cpu_ms": statistics.median(team_cpu[n]) * 1000,
@@ -495,7 +534,8 @@ async def main() -> None:
                 print(f"[{backend}] needs action, {r['open']:,} open + {r['closed']:>9,} closed: "
                       f"one team median {r['team_ms']:.2f} ms (p90 {r['team_p90_ms']:.2f}; "
                       f"CPU here {r['team_cpu_ms']:.2f} ms), "
-                      f"all teams {r['all_ms']:.2f} ms; {r['total']:,} late, {r['shown']} shown "
+                      f"all teams {r['all_ms']:.2f} ms; {r['total']:,} late, {r['shown']} shown, "
+                      f"{r['events']} referrals overdue "
                       f"(filled in {r['fill_s']:.1f}s)")
                 for clock, plan in r["plans"].items():
                     print(f"[{backend}]   {clock} plan: {plan}")

@@ -323,7 +323,8 @@ def cmd_log(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
-    """Every report late on any clock, most overdue first (the list /overdue shows)."""
+    """Every report late on any clock, most overdue first, then the overdue notifications
+    without a report (the list /overdue shows)."""
     services = make_services(settings)
 
     async def run():
@@ -331,8 +332,9 @@ def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
         try:
             async with services.db.read() as s:
                 scope = _scope(args)
-                result = await needs.needs_action(s, scope, services.clock.now(),
-                                                  limit=args.limit)
+                result = await needs.needs_action(
+                    s, scope, services.clock.now(), limit=args.limit,
+                    owner_id=settings.notification.registered_manager)
                 return result, await lists.team_label(s, scope)
         finally:
             await services.db.dispose()
@@ -722,9 +724,12 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("reference", help="INC-YYYY-NNNNNN")
     lg.set_defaults(fn=cmd_log)
 
-    od = sub.add_parser("overdue", help="every report late on any clock, most overdue first")
+    od = sub.add_parser("overdue", help="every report late on any clock, most overdue first; "
+                                        "then overdue notifications without a report (DBS "
+                                        "referrals)")
     od.add_argument("--team", action="append", metavar="TEAM_ID",
-                    help="only this team (repeatable; default: all teams)")
+                    help="only this team (repeatable; default: all teams); referrals: those "
+                         "recorded by someone in it")
     od.add_argument("--limit", type=int, default=200, metavar="N",
                     help="show at most N reports (default 200)")
     od.set_defaults(fn=cmd_overdue)

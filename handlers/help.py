@@ -47,7 +47,9 @@ def help_text(roles: frozenset[str], services) -> str:
     if TEAM_MANAGER in roles:
         parts.append(
             "<b>As a team manager</b>\nYou receive escalations for your team's reports.\n"
-            "/overdue — reports past a due step, oldest first\n"
+            "/overdue — what needs action: reports late on any clock, overdue oversight "
+            "actions and Schedule 7 notifications without a report (a DBS referral), most "
+            "overdue first\n"
             "/open — open reports in your teams, by worker\n"
             "/log INC-… — the full timeline of one report\n"
             "/child REF [kind] — the chronology of a child in your teams\n"

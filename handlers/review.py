@@ -16,6 +16,7 @@ from pathlib import Path
 from telegram import Update
 
 from bot import callbacks
+from bot.record import notification
 from bot.review import export as review_export
 from bot.review import lists, needs, render, stats, timeline
 from bot.review.chart import render_png
@@ -30,6 +31,7 @@ NOT_A_MANAGER = ("This is for team managers, and shows only the teams they manag
 NOT_YOURS = ("I cannot show you that report: it does not exist or does not belong to a team "
              "you manage.")
 LOG_USAGE = "Send /log followed by a report reference, for example: /log INC-2026-000123"
+NOTIFICATION_OWNER_LABEL = "the fostering service's notifications"
 REFERENCE = re.compile(r"^INC-\d{4}-\d{6}$")
 MAX_UPLOAD = 50 * 1000 * 1000  # the Bot API's limit for files a bot sends
 
@@ -45,15 +47,21 @@ async def _scope(context: BotContext, person: Person):
 @linked
 async def overdue_command(update: Update, context: BotContext, person: Person) -> None:
     """Reports late on any clock (acknowledgement, outcome, notification, undelivered),
-    most overdue first, with buttons."""
+    most overdue first, with buttons; then overdue notifications without a report (DBS
+    referrals), also for the notification owners and administrators."""
     services = context.services
     scope, label = await _scope(context, person)
-    if not scope:
+    async with services.db.read() as s:
+        events = await services.access.event_scope(s, person, notification.owners(services))
+    if not scope and events is not None and not events:
         await refuse(update, context, person, action="overdue", why="manages no team",
                      text=NOT_A_MANAGER)
         return
     async with services.db.read() as s:
-        result = await needs.needs_action(s, scope, services.clock.now())
+        result = await needs.needs_action(
+            s, scope, services.clock.now(), events=events,
+            owner_id=services.settings.notification.registered_manager)
+    label = label or NOTIFICATION_OWNER_LABEL
     for text, buttons in render.overdue_messages(services, result, label):
         await reply(update, text, buttons)
 

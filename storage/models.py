@@ -571,7 +571,13 @@ class NotifiableEvent(Base):
     opens; ``closed_at`` is set when every one is recorded (or it is found not notifiable)."""
 
     __tablename__ = "notifiable_events"
-    __table_args__ = (UniqueConstraint("incident_id", "event"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "event"),
+        # The open events without a report (DBS referrals), for needs action and /healthz.
+        Index("ix_notifiable_events_open_without_report", "due_at",
+              sqlite_where=text("incident_id IS NULL AND closed_at IS NULL"),
+              postgresql_where=text("incident_id IS NULL AND closed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)

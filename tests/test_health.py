@@ -16,6 +16,8 @@ from tests.conftest import make_settings
 from tests.escalation_helpers import tick
 from tests.world import ROOT, World
 
+NO_EVENTS = {"overdue_notifications_without_report": 0,
+             "oldest_notification_overdue_seconds": None}
 MISSING = "Child missing or absent without permission"  # urgent: first step after 15 min
 
 
@@ -129,14 +131,15 @@ async def test_health_counts_overdue_tasks_and_actions_without_failing(polled):
     await jones.wait_for("Oversight of A1 recorded")
     status, body = await healthz(w)
     assert status == 200 and body["tasks"] == {
-        "overdue_statutory": 0, "overdue_oversight_actions": 0, "oldest_overdue_seconds": None}
+        "overdue_statutory": 0, "overdue_oversight_actions": 0, "oldest_overdue_seconds": None,
+        **NO_EVENTS}
 
     # Thu 00:00: the action (due by the end of Wed) is overdue; the assessment is not yet.
     await tick(w, hours=14, minutes=1)
     status, body = await healthz(w)
     assert status == 200 and body["ok"] is True
     assert body["tasks"] == {"overdue_statutory": 0, "overdue_oversight_actions": 1,
-                             "oldest_overdue_seconds": 60.0}
+                             "oldest_overdue_seconds": 60.0, **NO_EVENTS}
     # Sat 01:00: the 72-hour assessment (due Sat 00:00) too, after a restart.
     await w.stop_bot()
     await w.start_bot()
@@ -144,7 +147,7 @@ async def test_health_counts_overdue_tasks_and_actions_without_failing(polled):
     status, body = await healthz(w)
     assert status == 200 and body["ok"] is True
     assert body["tasks"] == {"overdue_statutory": 1, "overdue_oversight_actions": 1,
-                             "oldest_overdue_seconds": 49 * 3600.0}
+                             "oldest_overdue_seconds": 49 * 3600.0, **NO_EVENTS}
     # Recorded done: no longer counted.
     async with w.services.db.read() as s:
         task_id = (await s.execute(select(Task.id).where(Task.kind == OVERSIGHT_ACTION))

@@ -147,6 +147,22 @@ class Access:
             return True
         return await self.is_recipient(session, person, incident, "notification")
 
+    async def event_scope(self, session: AsyncSession, person: Person,
+                          owners: frozenset[str] = frozenset()) -> frozenset[str] | None:
+        """Which overdue notifiable events without a report (DBS referrals) this person is
+        shown in needs action (``/overdue``, the digest, the console): the notification
+        owners (``owners``: registered manager, deputy, out-of-hours owner) and
+        administrators all of them (None); a team's managers those recorded by someone in
+        the teams they manage; anyone else none (an empty set). Narrower than
+        ``may_record_notification``, which lets any team's manager record one: a list is
+        a call to act, and the referral is the business of the owner's chain and of the
+        recorder's manager."""
+        if not person.active:
+            return frozenset()
+        if person.id in owners or ADMIN in await self.roles(session, person):
+            return None
+        return await self.managed_team_ids(session, person)
+
     async def may_view(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
             return False

@@ -3,7 +3,9 @@
 At the start of working time (or ``[digest] time``) on a working day, each
 active, linked team manager is sent the needs-action list of the teams they
 manage (the same list and scope as ``/overdue``) through the outbox; a manager
-with nothing late gets nothing. The day is inserted into ``digest_days`` in the
+with nothing late gets nothing. The notification owners (``[notification]``
+registered manager, deputy, out-of-hours owner) get it too, with every overdue
+notification without a report (a DBS referral) besides their teams' reports. The day is inserted into ``digest_days`` in the
 same transaction as the messages, and only the transaction whose insert made the
 row sends, so the digest runs once a day whatever restarts or second processes do. If the bot is down at that
 time, the digest goes when it is back, the same day. The housekeeping loop
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import enqueue
+from bot.record import notification
 from bot.review import needs, render
 from bot.review.lists import team_label
 from storage.models import DigestDay, Person, Team
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIGEST_PRIORITY = 6  # after alerts, receipts and reminders
+OWNER_LABEL = "the fostering service's notifications"  # a notification owner with no team
 
 
 def due_at(services: "Services", now: datetime) -> datetime | None:
@@ -77,24 +81,30 @@ async def run(services: "Services", now: datetime) -> int:
             return 0
         manager_ids = set((await s.execute(
             select(Team.manager_id).where(Team.manager_id.is_not(None)))).scalars())
+        owners = notification.owners(services)
+        manager_ids |= owners
         managers = (await s.execute(
             select(Person).where(Person.id.in_(sorted(manager_ids)), Person.active.is_(True),
                                  Person.telegram_chat_id.is_not(None)).order_by(Person.id)
         )).scalars().all()
         for manager in managers:
             scope = await services.access.managed_team_ids(s, manager)
-            if not scope:
+            events = await services.access.event_scope(s, manager, owners)
+            if not scope and events is not None and not events:
                 continue
-            result = await needs.needs_action(s, scope, now)
-            if not result.items and not result.actions:
+            result = await needs.needs_action(
+                s, scope, now, events=events,
+                owner_id=services.settings.notification.registered_manager)
+            if not result.anything:
                 continue
-            label = await team_label(s, scope)
+            label = await team_label(s, scope) if scope else OWNER_LABEL
             await enqueue(s, key=f"digest:{manager.id}:{day}", kind="digest", now=now,
                           person=manager, priority=DIGEST_PRIORITY,
                           text=render.digest_text(services, result, label))
             await audit.record(s, "digest_sent", at=now, to=manager.id, day=day,
                                reports=result.total,
-                               incidents=[i.incident.id for i in result.items])
+                               incidents=[i.incident.id for i in result.items],
+                               notifications_without_report=result.events_total)
             sent += 1
     if sent:
         log.info("digest: sent to %d manager(s) for %s", sent, day)

@@ -19,6 +19,17 @@ Beside the reports, **oversight actions** (``tasks`` of kind ``oversight_action`
 their own (``NeedsAction.actions``), most overdue first, with the owner and the manager
 who set them: they are a manager's to chase, though not a report's clock.
 
+**Notifiable events without a report** (a DBS referral a manager records directly,
+``bot/engine/event_reminders.py``) past their deadline with a recipient still to record are
+listed on their own too (``NeedsAction.events``), most overdue first: the owner is the
+registered manager's chain (``[notification]``), the list names the recipients still
+missing, and "since" is the event's deadline. Who sees them is ``Access.event_scope`` (the
+notification owners and administrators all; a team's managers those recorded by someone in
+their team), passed as ``events``; by default the same teams as the reports. The scan is a
+range of the partial index ``ix_notifiable_events_open_without_report`` (migration
+``0018_referral_needs_index``: only the open events without a report), so neither the
+closed referrals nor the reports' events are read.
+
 "Since" is the first moment the report became late on that clock, from
 deadlines that do not move when the engine acts (never ``next_due_at``). Each
 clock is one range scan of its own index (``0006_needs_action_indexes``), so
@@ -37,9 +48,11 @@ from sqlalchemy.orm import defer
 
 from bot.people import statutory
 from bot.record.incidents import holder_ids
+from bot.record.notification import records_of
 from bot.review import Scope
+from bot.rules import notifiable
 from storage import queries
-from storage.models import Delivery, Incident, Person, Task, Team
+from storage.models import Delivery, Incident, NotifiableEvent, Person, Task, Team
 
 MAX_ITEMS = 50
 ACK, OUTCOME, NOTIFICATION, UNDELIVERED = "acknowledgement", "outcome", "notification", "undelivered"
@@ -87,6 +100,21 @@ class OverdueAction:
         return self.task.due_at
 
 
+@dataclass(frozen=True)
+class OverdueEvent:
+    """A notifiable event without a report (a DBS referral) past its deadline with
+    recipients still to record."""
+
+    event: NotifiableEvent
+    missing: list[str]  # recipient keys still owed (a phone call not yet confirmed counts)
+    owner: Person | None  # the registered manager (``[notification] registered_manager``)
+    recorded_by: Person | None
+
+    @property
+    def since(self) -> datetime:
+        return self.event.due_at
+
+
 @dataclass
 class NeedsAction:
     items: list[NeedsItem]
@@ -94,6 +122,12 @@ class NeedsAction:
     now: datetime
     actions: list[OverdueAction] = field(default_factory=list)  # most overdue first
     actions_total: int = 0  # may exceed len(actions)
+    events: list[OverdueEvent] = field(default_factory=list)  # most overdue first
+    events_total: int = 0  # may exceed len(events)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.items or self.actions or self.events)
 
 
 _NOW = bindparam("now")
@@ -159,9 +193,24 @@ def late_clocks(incident: Incident, now: datetime) -> list[tuple[str, datetime]]
     return sorted(out, key=lambda c: c[1])
 
 
+_SAME = object()  # ``events`` not given: the same teams as the reports
+
+
 async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
-                       limit: int = MAX_ITEMS) -> NeedsAction:
-    """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first."""
+                       limit: int = MAX_ITEMS, *, events: Scope | object = _SAME,
+                       owner_id: str | None = None) -> NeedsAction:
+    """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first;
+    oversight actions overdue in ``scope``; notifiable events without a report overdue in
+    ``events`` (None = all; team ids = recorded by someone in those teams), their owner
+    ``owner_id`` (the registered manager)."""
+    result = await _reports(session, scope, now, limit)
+    result.events, result.events_total = await overdue_events(
+        session, scope if events is _SAME else events, now, limit, owner_id)
+    return result
+
+
+async def _reports(session: AsyncSession, scope: Scope, now: datetime,
+                   limit: int) -> NeedsAction:
     scoped = scope is not None
     params: dict = {"now": now, "limit": limit}
     if scoped:
@@ -231,6 +280,48 @@ async def overdue_actions(session: AsyncSession, scope: Scope, now: datetime,
         session, {t.owner_id for t in tasks if t.owner_id} | set(managers.values()) - {""})
     return [OverdueAction(t, people.get(t.owner_id or ""), people.get(managers[t.id]))
             for t in tasks], total
+
+
+def _overdue_event_filter(now: datetime) -> list:
+    return [NotifiableEvent.incident_id.is_(None), NotifiableEvent.closed_at.is_(None),
+            NotifiableEvent.due_at < now]
+
+
+async def overdue_events(session: AsyncSession, scope: Scope, now: datetime,
+                         limit: int = MAX_ITEMS, owner_id: str | None = None,
+                         ) -> tuple[list[OverdueEvent], int]:
+    """Notifiable events without a report (DBS referrals) past their deadline and not
+    complete, most overdue first, and how many; ``scope`` team ids limit them to those
+    recorded by someone in those teams (None: all)."""
+    q = select(NotifiableEvent).where(*_overdue_event_filter(now))
+    if scope is not None:
+        if not scope:
+            return [], 0
+        q = q.join(Person, Person.id == NotifiableEvent.opened_by_id).where(
+            Person.team_id.in_(sorted(scope)))
+    evs = list((await session.execute(
+        q.order_by(NotifiableEvent.due_at, NotifiableEvent.id).limit(limit))).scalars())
+    if not evs:
+        return [], 0
+    total = (await session.execute(select(func.count()).select_from(q.subquery()))
+             ).scalar_one() if len(evs) == limit else len(evs)
+    records: dict[int, list] = {}
+    for r in await records_of(session, [e.id for e in evs]):
+        records.setdefault(r.event_id, []).append(r)
+    people = await queries.people_by_id(
+        session, {e.opened_by_id for e in evs if e.opened_by_id} | ({owner_id} - {None}))
+    out = [OverdueEvent(e, missing, people.get(owner_id or ""), people.get(e.opened_by_id or ""))
+           for e in evs if (missing := notifiable.missing(records.get(e.id, [])))]
+    # An event with nothing missing is being closed by a concurrent transaction.
+    return out, total - (len(evs) - len(out))
+
+
+async def count_overdue_events(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
+    """How many events without a report are overdue, and the oldest deadline (``/healthz``)."""
+    n, oldest = (await session.execute(
+        select(func.count(), func.min(NotifiableEvent.due_at))
+        .where(*_overdue_event_filter(now)))).one()
+    return n, oldest
 
 
 def _worker(incident: Incident, holders: dict[int, str]) -> str | None:

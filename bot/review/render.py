@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot import callbacks
+from bot.record.notification_texts import recipient as recipient_label
 from bot.record.oversight_texts import RECORD_BUTTON
 from bot.review import needs
 from bot.review.lists import OpenGroup
 from bot.review.paging import messages
 from bot.review.stats import Stats, deadline_label
 from bot.review.stats import lines as stats_lines
+from bot.rules.notifiable import EVENT_LABELS
 from bot.texts import URGENCY_MARK, h, waited, when
 from storage.models import Incident
 
@@ -58,9 +60,9 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
     "Timeline" and (while unacknowledged) "Acknowledge on behalf" buttons."""
     tz, now = services.tz, result.now
     if not result.items:
-        if result.actions:
+        if result.actions or result.events:
             return [(f"✅ No report is overdue in {h(team_label)}.", []),
-                     _actions_message(services, result)]
+                    *_extras(services, result)]
         return [(f"✅ Nothing is overdue in {h(team_label)}.", [])]
     head = f"⏰ <b>Overdue: {result.total} report{'s' if result.total != 1 else ''}</b> " \
            f"in {h(team_label)}, most overdue first."
@@ -92,9 +94,48 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
                             callbacks.ACK.data(inc.id)))
             buttons.extend([[b] for b in row])
         out.append(("\n\n".join(parts), buttons))
-    if result.actions:
-        out.append(_actions_message(services, result))
+    return out + _extras(services, result)
+
+
+def _extras(services: Any, result: needs.NeedsAction) -> list[tuple[str, Buttons]]:
+    """After the reports: overdue oversight actions, then events without a report."""
+    out = [_actions_message(services, result)] if result.actions else []
+    if result.events:
+        out.append((_events_text(services, result), []))
     return out
+
+
+def _event_lines(services: Any, e: needs.OverdueEvent, now, *, html: bool = True) -> list[str]:
+    """A notifiable event without a report: what, by whom, since when late, its owner, and
+    the recipients still to record."""
+    b = (lambda t: f"<b>{t}</b>") if html else (lambda t: t)
+    esc = h if html else (lambda t: t)
+    ev = e.event
+    label = EVENT_LABELS.get(ev.event, ev.event)
+    by = f" by {esc(e.recorded_by.name)}" if e.recorded_by else ""
+    owner = (f"{esc(e.owner.name)} (registered manager)" if e.owner
+             else "the registered manager")
+    what = (f"{b(esc(ev.subject or '(no subject)'))} — {esc(label)}, recorded "
+            f"{when(ev.opened_at, services.tz)}{by}")
+    late = (f"{CLOCK_LABEL[needs.NOTIFICATION]}: late by {b(waited(now - ev.due_at))} "
+            f"(since {when(ev.due_at, services.tz)}); owner {owner}")
+    return [what, late, "Still to record: " + ", ".join(map(recipient_label, e.missing))]
+
+
+def _events_heading(result: needs.NeedsAction, html: bool = True) -> str:
+    """"Notifications overdue without a report: 1, most overdue first." (DBS referrals)."""
+    head = f"Notifications overdue without a report: {result.events_total}"
+    return (f"📋 <b>{head}</b>" if html else head) + ", most overdue first."
+
+
+def _events_text(services: Any, result: needs.NeedsAction) -> str:
+    parts = [_events_heading(result)]
+    parts += ["\n".join(_event_lines(services, e, result.now)) for e in result.events]
+    if result.events_total > len(result.events):
+        parts.append(f"…and {result.events_total - len(result.events)} more.")
+    parts.append("/notifications shows the register; each recipient is recorded from its "
+                 "reminder or with fosterbot notification record.")
+    return "\n\n".join(parts)
 
 
 def _action_line(services: Any, a: needs.OverdueAction, now, *, html: bool = True) -> str:
@@ -142,6 +183,10 @@ def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> st
     if result.actions:
         lines.append(f"\n📌 <b>Oversight actions overdue: {result.actions_total}</b>")
         lines += [f"• {_action_line(services, a, now)}" for a in result.actions[:DIGEST_ITEMS]]
+    if result.events:
+        lines.append("\n" + _events_heading(result))
+        lines += ["• " + "\n  ".join(_event_lines(services, e, now))
+                  for e in result.events[:DIGEST_ITEMS]]
     lines.append("\n/overdue shows them with buttons; /log INC-… a report's timeline.")
     return "\n".join(lines)
 
@@ -149,11 +194,18 @@ def digest_text(services: Any, result: needs.NeedsAction, team_label: str) -> st
 def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> str:
     """The same list as plain text (the command line)."""
     tz, now = services.tz, result.now
-    actions = [f"Oversight actions overdue: {result.actions_total}, most overdue first."]
-    actions += ["   " + _action_line(services, a, now, html=False) for a in result.actions]
+    tail: list[str] = []
+    if result.actions:
+        tail += ["", f"Oversight actions overdue: {result.actions_total}, most overdue first."]
+        tail += ["   " + _action_line(services, a, now, html=False) for a in result.actions]
+    if result.events:
+        tail += ["", _events_heading(result, html=False)]
+        for e in result.events:
+            first, *rest = _event_lines(services, e, now, html=False)
+            tail += ["   " + first, *("      " + line for line in rest)]
     if not result.items:
-        if result.actions:
-            return "\n".join([f"No report is overdue in {team_label}.", "", *actions])
+        if tail:
+            return "\n".join([f"No report is overdue in {team_label}.", *tail])
         return f"Nothing is overdue in {team_label}."
     out = [(f"Overdue: {result.total} report{'s' if result.total != 1 else ''} in {team_label}, "
             "most overdue first.")]
@@ -167,9 +219,7 @@ def needs_plain(services: Any, result: needs.NeedsAction, team_label: str) -> st
                    f"has it: {item.holder.name if item.holder else 'nobody'}")
         out.extend("   " + _late_line(late, now, tz, html=False) for late in item.late)
         out.extend(f"   delivery failed: {f.kind} to {f.to_name}: {f.error}" for f in item.failed)
-    if result.actions:
-        out += ["", *actions]
-    return "\n".join(out)
+    return "\n".join(out + tail)
 
 
 def open_groups_messages(services: Any, groups: list[OpenGroup], team_label: str, now) -> list[str]:

@@ -19,7 +19,10 @@ token: the bot would otherwise look healthy while it hears nothing)::
 ``overdue_statutory`` — statutory tasks (needs assessments, placement visits,
 removed-at-birth steps) open past their due time; ``overdue_oversight_actions``
 — actions of managers' oversight entries open past theirs;
-``oldest_overdue_seconds`` — how long the oldest of either has been overdue.
+``oldest_overdue_seconds`` — how long the oldest of either has been overdue;
+``overdue_notifications_without_report`` — notifiable events recorded without a
+report (a DBS referral) past their deadline with a recipient still to record, and
+``oldest_notification_overdue_seconds`` since the oldest one's deadline.
 They never change ``ok`` or the HTTP status: an overdue task is the service
 working (reminding and escalating it), and a monitor that pages the on-call
 engineer for a social worker's late visit would be wrong. Alert on them, if at
@@ -27,7 +30,9 @@ all, as information (e.g. a dashboard), and on ``engine.ok`` for the clocks
 themselves::
 
     "tasks": {"overdue_statutory": 2, "overdue_oversight_actions": 1,
-              "oldest_overdue_seconds": 90061.0}
+              "oldest_overdue_seconds": 90061.0,
+              "overdue_notifications_without_report": 1,
+              "oldest_notification_overdue_seconds": 3600.0}
 
 ``due`` is the dispatcher's backlog (pending and due now); ``pending`` also
 counts deliveries waiting for a retry. A backlog that grows, or an oldest
@@ -45,6 +50,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import statutory
+from bot.review import needs
 from storage.models import Delivery, Task
 
 if TYPE_CHECKING:
@@ -120,10 +126,15 @@ async def _overdue_tasks(session: AsyncSession, now: datetime) -> dict[str, Any]
         .where(statutory.is_open(), Task.due_at <= now).group_by(action))).all()
     counts = {bool(is_action): (n, aware(oldest)) for is_action, n, oldest in rows}
     oldest = min((o for _n, o in counts.values() if o is not None), default=None)
+    events, oldest_event = await needs.count_overdue_events(session, now)
+    oldest_event = aware(oldest_event)
     return {
         "overdue_statutory": counts.get(False, (0, None))[0],
         "overdue_oversight_actions": counts.get(True, (0, None))[0],
         "oldest_overdue_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+        "overdue_notifications_without_report": events,
+        "oldest_notification_overdue_seconds":
+            round((now - oldest_event).total_seconds(), 1) if oldest_event else None,
     }
 
 

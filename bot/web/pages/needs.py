@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.record import notification, notification_texts
 from bot.review import lists, needs
 from bot.review.render import CLOCK_LABEL
 from bot.web import kit
@@ -22,10 +23,16 @@ async def needs_action(request: web.Request) -> web.Response:
     svc = kit.services(request)
     scope = kit.scope(request)
     async with kit.db_read(request) as s:
-        result = await needs.needs_action(s, scope, svc.clock.now())
+        events = await svc.access.event_scope(s, kit.person(request),
+                                              notification.owners(svc))
+        result = await needs.needs_action(
+            s, scope, svc.clock.now(), events=events,
+            owner_id=svc.settings.notification.registered_manager)
         label = await lists.team_label(s, scope)
     context = {"result": result, "team_label": label, "clock_label": CLOCK_WORDS,
                "category": _category(svc),
+               "event_label": lambda key: notification_texts.event_label(svc, key),
+               "recipients": lambda keys: ", ".join(map(notification_texts.recipient, keys)),
                "refresh": svc.settings.web.refresh_seconds}
     part, digest = kit.live_part(request, "needs_list.html", **context)
     if request.query.get("part") == "list":

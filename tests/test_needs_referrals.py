@@ -1,0 +1,159 @@
+"""A notifiable event recorded without a report (a DBS referral) is in needs action like
+every other late clock (issues 13 and 16): ``/overdue`` for the notification owners and the
+recorder's team manager, never for a worker or another team's manager; ``fosterbot
+overdue``; the morning digest; counted in ``/healthz``; gone once every recipient is
+recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot import cli
+from bot.runtime import health
+from tests.escalation_helpers import events, tick
+from tests.web_helpers import start_console
+from tests.world import EXAMPLE_DIRECTORY, TG_IDS
+
+TG_IDS.setdefault("rm-reg", 5201)
+TG_IDS.setdefault("tm-south", 5203)
+
+# The registered manager manages no team; a second team with a manager of its own.
+DIRECTORY = EXAMPLE_DIRECTORY.read_text() + """
+[[people]]
+id = "rm-reg"
+name = "Rhona Registered"
+roles = ["team_manager"]
+
+[[teams]]
+id = "south"
+name = "South Children's Team"
+manager = "tm-south"
+
+[[people]]
+id = "tm-south"
+name = "Sam South"
+roles = ["team_manager"]
+team = "south"
+"""
+
+LINE = ("STAFF-0042 — Referral to the Disclosure and Barring Service, recorded 10:00 Wed 25 "
+        "Nov 2026 by Alex Jones")
+LATE = ("📋 Ofsted notification not recorded: late by 1 h 00 min (since 10:00 Thu 26 Nov 2026); "
+        "owner Rhona Registered (registered manager)")
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"notification": {"registered_manager": "rm-reg"},
+            "web": {"enabled": True, "public_base_url": "http://127.0.0.1", "port": 0}}
+
+
+async def overdue(world, user) -> str:
+    """Everything /overdue answers, as one text."""
+    before = len(user.messages)
+    await user.send("/overdue")
+    await world.settle()
+    assert len(user.messages) > before, user.transcript()
+    return "\n\n".join(m.text for m in user.messages[before:])
+
+
+def cli_overdue(tmp_path, db_url, capsys, *args: str) -> str:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "{db_url}"\n[notification]\nregistered_manager = '
+                   '"rm-reg"\n', encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["--config", str(cfg), *args]) == 0
+    return capsys.readouterr().out
+
+
+async def test_dbs_referral_overdue_is_listed_until_every_recipient_is_recorded(
+        world, db_url, tmp_path, capsys):
+    await world.import_directory(DIRECTORY)
+    reg, jones, south, patel = await world.link_all("rm-reg", "tm-jones", "tm-south",
+                                                    "sw-patel")
+    await jones.send("/dbsreferral STAFF-0042")
+    await jones.wait_for("Recorded")
+    await tick(world, minutes=1)
+    # Before its deadline it is not late: the registered manager, who manages no team, is
+    # answered (not refused) and nothing is overdue.
+    assert "✅ Nothing is overdue" in await overdue(world, reg)
+
+    # Thu 11:00: an hour past the 24-hour deadline, nothing recorded.
+    await tick(world, hours=24, minutes=59)
+    text = await overdue(world, reg)
+    assert "Notifications overdue without a report: 1, most overdue first." in text
+    assert LINE in text and LATE in text, text
+    assert "Still to record: Ofsted, Responsible (placing) authority" in text
+    # The manager of whoever recorded it sees it too; another team's manager does not; a
+    # worker is refused /overdue as before.
+    assert LINE in await overdue(world, jones)
+    south_text = await overdue(world, south)
+    assert "STAFF-0042" not in south_text and "Nothing is overdue" in south_text
+    patel.mark()
+    await patel.send("/overdue")
+    assert "This is for team managers" in (await patel.wait_for()).text
+    assert "STAFF-0042" not in "\n".join(m.text for m in patel.messages)
+
+    # The console's Needs action page: the same list and the same scope.
+    console = await start_console(world.services)
+    pages = {}
+    try:
+        for who in ("tm-jones", "tm-south"):
+            client = await console.client(who)
+            async with client.get(console.url("/web/needs")) as r:
+                assert r.status == 200
+                pages[who] = await r.text()
+    finally:
+        await console.close()
+    assert "Notifications overdue without a report: 1" in pages["tm-jones"]
+    assert "<h3>STAFF-0042</h3>" in pages["tm-jones"]
+    assert "Still to record: Ofsted, Responsible (placing) authority" in pages["tm-jones"]
+    assert "STAFF-0042" not in pages["tm-south"]
+
+    # /healthz counts it as information: still 200-worthy.
+    report = await health.status(world.services)
+    assert report["tasks"]["overdue_notifications_without_report"] == 1
+    assert report["tasks"]["oldest_notification_overdue_seconds"] == 3600.0
+    assert report["ok"] is True
+
+    # The command line lists it, for the whole service and for the recorder's team only.
+    out = await asyncio.to_thread(cli_overdue, tmp_path, db_url, capsys, "overdue")
+    assert "Notifications overdue without a report: 1" in out and LINE in out
+    assert "Still to record: Ofsted, Responsible (placing) authority" in out
+    out = await asyncio.to_thread(cli_overdue, tmp_path, db_url, capsys, "overdue",
+                                  "--team", "south")
+    assert "STAFF-0042" not in out
+
+    # The morning digest (Thursday's, sent late because the housekeeping ran now): the
+    # registered manager and the recorder's manager get the line; the other team's does not.
+    await world.runner.housekeeper.run_once()
+    await world.settle()
+    [reg_digest] = [m for m in reg.messages if "Needs action in" in m.text]
+    assert "Notifications overdue without a report: 1" in reg_digest.text
+    assert LINE in reg_digest.text and "Still to record: Ofsted, Responsible (placing) authority" in \
+        reg_digest.text
+    assert [m for m in jones.messages if "Needs action in" in m.text and LINE in m.text]
+    assert not [m for m in south.messages if "Needs action in" in m.text]
+    sent = {e.details["to"]: e.details["notifications_without_report"]
+            for e in await events(world, None, "digest_sent")}
+    assert sent == {"rm-reg": 1, "tm-jones": 1}
+
+    # Ofsted recorded: still listed, with only the placing authority missing.
+    out = await asyncio.to_thread(cli_overdue, tmp_path, db_url, capsys, "notification",
+                                  "record", "STAFF-0042", "ofsted", "--method", "form",
+                                  "--ref", "OF-77", "--by", "rm-reg")
+    text = await overdue(world, reg)
+    assert LINE in text and "Still to record: Responsible (placing) authority" in text
+    # The placing authority too: the referral leaves needs action and the health count.
+    await asyncio.to_thread(cli_overdue, tmp_path, db_url, capsys, "notification", "record",
+                            "STAFF-0042", "responsible_authority", "--method", "email",
+                            "--ref", "LA-1", "--by", "rm-reg")
+    await world.settle()
+    text = await overdue(world, reg)
+    assert "STAFF-0042" not in text and "✅ Nothing is overdue" in text
+    assert "STAFF-0042" not in await overdue(world, jones)
+    report = await health.status(world.services)
+    assert report["tasks"]["overdue_notifications_without_report"] == 0
+    assert report["tasks"]["oldest_notification_overdue_seconds"] is None

@@ -7,7 +7,7 @@ from telegram import Update
 from bot import callbacks
 from bot.record import incidents
 from bot.texts import STALE_BUTTON, hhmm
-from handlers.common import BotContext, linked, refuse
+from handlers.common import BotContext, linked, pressed_button
 from storage.models import Person
 
 
@@ -16,10 +16,8 @@ async def acknowledge_button(update: Update, context: BotContext, person: Person
     """Acknowledge an incident; a repeat or a second person is told who already did."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, callbacks.ACK)
+    pressed = await pressed_button(update, context, person, callbacks.ACK, action="acknowledge")
     if pressed is None:
-        await refuse(update, context, person, action="acknowledge", why="malformed callback",
-                     text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         result = await incidents.acknowledge(

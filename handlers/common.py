@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext, ExtBot
 
-from bot import audit, texts
+from bot import audit, callbacks, texts
 from bot.services import Services
 from storage import queries
 from storage.models import Person
@@ -167,6 +167,18 @@ async def _command_allowed(update: Update, context: BotContext, person: Person) 
                                limit=services.settings.limits.commands_per_minute)
         await reply(update, texts.h(texts.COMMANDS_TOO_FAST))
     return False
+
+
+async def pressed_button(update: Update, context: BotContext, person: Person,
+                         *actions: callbacks.Action, action: str) -> callbacks.Pressed | None:
+    """The tapped button decoded as one of ``actions``; None when its data is not one of them
+    (forged or from an old version): the tap is then refused as stale and recorded as
+    ``action``, and the handler simply returns."""
+    pressed = callbacks.parse(update.callback_query.data, *actions)
+    if pressed is None:
+        await refuse(update, context, person, action=action, why="malformed callback",
+                     text=texts.STALE_BUTTON)
+    return pressed
 
 
 async def refuse(update: Update, context: BotContext, person: Person, *, action: str, why: str,

@@ -15,7 +15,7 @@ from bot.review import register
 from bot.rules import notifiable
 from bot.rules.outcomes import S47_OUTCOMES
 from bot.texts import STALE_BUTTON, h, hhmm
-from handlers.common import BotContext, linked, refuse, reply
+from handlers.common import BotContext, linked, pressed_button, refuse, reply
 from storage.models import Person
 
 REGISTER_DAYS = 90
@@ -36,10 +36,9 @@ NOT_NOTIFIABLE_USAGE = ("Send /notnotifiable with the report reference and the r
 async def notification_button(update: Update, context: BotContext, person: Person) -> None:
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.NOTIFICATION)
+    pressed = await pressed_button(update, context, person, *callbacks.NOTIFICATION,
+                                   action="record notification")
     if pressed is None:
-        await refuse(update, context, person, action="record notification",
-                     why="malformed callback", text=STALE_BUTTON)
         return
     tg = update.effective_user.id
     ask = None
@@ -97,10 +96,9 @@ async def enquiry_button(update: Update, context: BotContext, person: Person) ->
     """From a report's Close menu: a section 47 enquiry concluded, then its outcome."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.ENQUIRY)
+    pressed = await pressed_button(update, context, person, *callbacks.ENQUIRY,
+                                   action="s47 outcome")
     if pressed is None:
-        await refuse(update, context, person, action="s47 outcome",
-                     why="malformed callback", text=STALE_BUTTON)
         return
     tg = update.effective_user.id
     async with services.db.write() as s:

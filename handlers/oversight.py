@@ -12,8 +12,8 @@ from telegram import Update
 from bot import callbacks
 from bot.record import oversight
 from bot.record import oversight_texts as texts
-from bot.texts import STALE_BUTTON, h
-from handlers.common import BotContext, linked, refuse, reply
+from bot.texts import h
+from handlers.common import BotContext, linked, pressed_button, refuse, reply
 from storage.models import Incident, Person
 
 
@@ -44,10 +44,9 @@ async def oversee_button(update: Update, context: BotContext, person: Person) ->
     """"📝 Record oversight" (``ov:<incident>``): the entry's form for that report."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.OVERSIGHT)
+    pressed = await pressed_button(update, context, person, *callbacks.OVERSIGHT,
+                                   action="oversee button")
     if pressed is None:
-        await refuse(update, context, person, action="oversee button",
-                     why="malformed callback", text=STALE_BUTTON)
         return
     async with services.db.read() as s:
         incident = await s.get(Incident, pressed.args[0])

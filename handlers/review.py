@@ -21,8 +21,8 @@ from bot.review import export as review_export
 from bot.review import lists, needs, render, stats, timeline
 from bot.review.chart import render_png
 from bot.review.periods import PeriodError, parse_period
-from bot.texts import STALE_BUTTON, h
-from handlers.common import BotContext, linked, refuse, reply, show
+from bot.texts import h
+from handlers.common import BotContext, linked, pressed_button, refuse, reply, show
 from storage import queries
 from storage.models import Incident, Person
 
@@ -126,10 +126,9 @@ async def log_button(update: Update, context: BotContext, person: Person) -> Non
     """Buttons "Timeline" (``log:<id>``, a new message) and page turns (``logp:<id>:<page>``)."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.TIMELINE)
+    pressed = await pressed_button(update, context, person, *callbacks.TIMELINE,
+                                   action="log button")
     if pressed is None:
-        await refuse(update, context, person, action="log button", why="malformed callback",
-                     text=STALE_BUTTON)
         return
     incident_id = pressed.args[0]
     page = pressed.args[1] if pressed.action is callbacks.LOG_PAGE else 1

@@ -8,7 +8,7 @@ from bot import callbacks
 from bot.people import invites, relinking
 from bot.rules.roles import ROLE_LABELS
 from bot.texts import STALE_BUTTON, h
-from handlers.common import BotContext, linked, refuse, refuse_stranger, reply, show
+from handlers.common import BotContext, linked, pressed_button, refuse, refuse_stranger, reply, show
 from handlers.help import help_text
 from storage import queries
 from storage.models import Person
@@ -73,10 +73,8 @@ async def start(update: Update, context: BotContext) -> None:
 async def relink_button(update: Update, context: BotContext, person: Person) -> None:
     """The current account's Yes / No to moving the person to another account."""
     services = context.services
-    pressed = callbacks.parse(update.callback_query.data, callbacks.RELINK)
+    pressed = await pressed_button(update, context, person, callbacks.RELINK, action="relink")
     if pressed is None:
-        await refuse(update, context, person, action="relink", why="malformed callback",
-                     text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         decision = await relinking.decide(s, int(pressed.args[0]), presser=person,

@@ -7,9 +7,8 @@ from telegram import Update
 from bot import callbacks
 from bot.record import tasks, visit_guide
 from bot.review import compliance
-from bot.texts import STALE_BUTTON
 from handlers import review
-from handlers.common import BotContext, linked, refuse, reply
+from handlers.common import BotContext, linked, pressed_button, reply
 from storage.models import Person
 
 
@@ -26,10 +25,8 @@ async def tasks_button(update: Update, context: BotContext, person: Person) -> N
     """Done on a task in /tasks: the next message is its note."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.TASKS)
+    pressed = await pressed_button(update, context, person, *callbacks.TASKS, action="task_done")
     if pressed is None:
-        await refuse(update, context, person, action="task_done", why="malformed callback",
-                     text=STALE_BUTTON)
         return
     async with services.db.write() as s:
         p = await tasks.begin_done(s, services, person, update.effective_chat.id,
@@ -78,10 +75,8 @@ async def visit_button(update: Update, context: BotContext, person: Person) -> N
     """The guided /visit's buttons: child, day, seen alone, confirm."""
     services = context.services
     query = update.callback_query
-    pressed = callbacks.parse(query.data, *callbacks.VISIT)
+    pressed = await pressed_button(update, context, person, *callbacks.VISIT, action="visit")
     if pressed is None:
-        await refuse(update, context, person, action="visit", why="malformed callback",
-                     text=STALE_BUTTON)
         return
     step = {callbacks.VISIT_CHILD: visit_guide.child_chosen,
             callbacks.VISIT_DAY: visit_guide.day_chosen,

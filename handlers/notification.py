@@ -57,12 +57,14 @@ async def notification_button(update: Update, context: BotContext, person: Perso
         else:
             result = await notification.record_confirmed(
                 s, services, record_id=pressed.args[0], person=person, telegram_user_id=tg)
-        if result.status in ("recorded", "confirmed") and result.incident is not None and \
+        if result.status in ("recorded", "confirmed") and \
                 pressed.action is not callbacks.NOTE_NOT_REQUIRED:
-            # A short guided exchange: the next thing typed is the reference given.
+            # A short guided exchange: the next thing typed is the reference given (also for
+            # an event without a report, a DBS referral, tapped on its reminder or /overdue).
             confirmation = result.status == "confirmed"
             state = await thread.ask_notification_reference(
-                s, services, person, update.effective_chat.id, incident_id=result.incident.id,
+                s, services, person, update.effective_chat.id,
+                incident_id=result.incident.id if result.incident else None,
                 record_id=result.record.id,
                 field="confirm_reference" if confirmation else "reference")
             ask = (nt.ask_reference(result.record.recipient, confirmation),

@@ -7,6 +7,8 @@ recorded."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 
 import pytest
 
@@ -157,3 +159,108 @@ async def test_dbs_referral_overdue_is_listed_until_every_recipient_is_recorded(
     report = await health.status(world.services)
     assert report["tasks"]["overdue_notifications_without_report"] == 0
     assert report["tasks"]["oldest_notification_overdue_seconds"] is None
+
+
+def _overdue_entry(user, subject: str):
+    """The newest /overdue message about ``subject`` (one message per referral)."""
+    return next(m for m in reversed(user.messages)
+                if subject in m.text and "Notifications overdue without a report" in m.text
+                or subject in m.text and "Still to record" in m.text and "late by" in m.text)
+
+
+def _data(message, label: str) -> str:
+    return next(d for row in message.buttons for text, d in row if text == label)
+
+
+async def test_overdue_referral_is_recorded_from_its_own_buttons(world, db_url, tmp_path,
+                                                                 capsys):
+    """The /overdue entry of a referral without a report carries the reminder's record
+    buttons and guided exchange: the registered manager records each recipient there (how,
+    then the reference), the list narrows to those still owed, and the referral leaves it
+    after the last; a stale or forwarded button pressed by someone who may not record is
+    refused and changes nothing; the register CSV has the rows."""
+    await world.import_directory(DIRECTORY)
+    reg, jones, patel, smith = await world.link_all("rm-reg", "tm-jones", "sw-patel",
+                                                    "carer-smith")
+    await jones.send("/dbsreferral STAFF-0042")
+    await jones.wait_for("Recorded")
+    await tick(world, hours=26)  # Thu 12:00: two hours past the deadline, nothing recorded
+
+    await overdue(world, reg)
+    entry = _overdue_entry(reg, "STAFF-0042")
+    assert LINE in entry.text and "Still to record: Ofsted, Responsible (placing) authority" \
+        in entry.text
+    assert entry.button_labels == ["Ofsted: online form", "Ofsted: email", "Ofsted: phone",
+                                   "Placing authority: online form", "Placing authority: email",
+                                   "Placing authority: phone"]
+    assert all(len(d.encode()) <= 64 for row in entry.buttons for _t, d in row)
+    ofsted_form = _data(entry, "Ofsted: online form")
+
+    # A social worker and a carer press the button (forwarded, or its data replayed): refused,
+    # audited, nothing recorded.
+    for outsider in (patel, smith):
+        outsider.mark()
+        await outsider.send("/help")
+        await outsider.wait_for()
+        await outsider.press_data(_data(entry, "Ofsted: online form"))
+        assert "Nothing was changed" in (await outsider.wait_for_answer()).text
+    refused = [e for e in await events(world, None, "access_refused")
+               if e.details.get("action") == "record notification"]
+    assert sorted(e.actor_id for e in refused) == ["carer-smith", "sw-patel"]
+    assert not [e for e in await events(world, None, "notification_made")]
+
+    # The registered manager taps Ofsted's online form on the list, then gives the reference.
+    await reg.click("Ofsted: online form", message_id=entry.message_id)
+    assert "Recorded: Ofsted notified by online form. Still to record: Placing authority." \
+        in (await reg.wait_for_answer()).text
+    await reg.wait_for("Reply with the reference Ofsted gave")
+    await reg.send("OF-2026-0042")
+    assert "Reference OF-2026-0042 recorded for Ofsted on STAFF-0042" in \
+        (await reg.wait_for("Reference")).text
+
+    # The list now names only the placing authority, with its buttons alone.
+    await overdue(world, reg)
+    entry = _overdue_entry(reg, "STAFF-0042")
+    assert "Still to record: Responsible (placing) authority" in entry.text
+    assert "Ofsted" not in entry.text.split("Still to record:", 1)[1].split("\n")[0]
+    assert entry.button_labels == ["Placing authority: online form", "Placing authority: email",
+                                   "Placing authority: phone"]
+    # The first list's Ofsted button, tapped again: the first tap won, nothing changes.
+    await reg.press_data(ofsted_form, message_id=entry.message_id)
+    assert "Already recorded by Rhona Registered at 12:00" in (await reg.wait_for_answer()).text
+    await reg.click("Placing authority: phone", message_id=entry.message_id)
+    assert "Confirm it in writing" in (await reg.wait_for_answer()).text
+    await reg.wait_for("Reply with the reference Placing authority gave")
+    await reg.send("LA-3310")
+    await reg.wait_for("Reference LA-3310")
+
+    # A phone call stays owed until confirmed in writing: the list offers just that.
+    await overdue(world, reg)
+    entry = _overdue_entry(reg, "STAFF-0042")
+    assert entry.button_labels == ["✍️ Placing authority: confirmed in writing"]
+    patel.mark()
+    await patel.press_data(_data(entry, "✍️ Placing authority: confirmed in writing"))
+    assert "Nothing was changed" in (await patel.wait_for_answer()).text
+    await reg.click("✍️ Placing authority: confirmed in writing", message_id=entry.message_id)
+    assert "All recorded; reminders stop" in (await reg.wait_for_answer()).text
+    await reg.wait_for("Reply with the reference Placing authority gave for the written")
+    await reg.send("LA-3310-W")
+    await reg.wait_for("Reference LA-3310-W")
+
+    # Gone from the list; the register has the rows.
+    await world.settle()
+    text = await overdue(world, reg)
+    assert "STAFF-0042" not in text and "✅ Nothing is overdue" in text
+    out = tmp_path / "register.csv"
+    await asyncio.to_thread(cli_overdue, tmp_path, db_url, capsys, "notifications", "--from",
+                            "2026-11-01", "--to", "2026-11-30", "--out", str(out))
+    rows = [r for r in csv.DictReader(io.StringIO(out.read_text().split("\n\n")[0]))
+            if r["incident"] == "STAFF-0042"]
+    pick = ["event", "recipient", "made", "late_by_hours", "method", "reference",
+            "confirmed_in_writing", "confirmation_reference", "made_by", "status"]
+    assert [[r[k] for k in pick] for r in rows] == [
+        ["dbs_referral", "ofsted", "2026-11-26 12:00", "2.00", "form", "OF-2026-0042", "", "",
+         "Rhona Registered", "made"],
+        ["dbs_referral", "responsible_authority", "2026-11-26 12:00", "2.00", "phone", "LA-3310",
+         "2026-11-26 12:00", "LA-3310-W", "Rhona Registered", "confirmed"],
+    ]

@@ -592,4 +592,4 @@ async def reference_received(session: AsyncSession, services: "Services", *, rec
                        incident_id=inc.id if inc else None, notifiable_event=ev.event,
                        recipient=rec.recipient, field=field, reference=value)
     return Prompt(notification_texts.reference_kept(rec.recipient, value,
-                                                    inc.reference if inc else ""))
+                                                    inc.reference if inc else ev.subject or ""))

@@ -149,10 +149,12 @@ async def _new_state(session: AsyncSession, services: "Services", person: Person
 
 
 async def ask_notification_reference(session: AsyncSession, services: "Services",
-                                     person: Person, chat_id: int, *, incident_id: int,
-                                     record_id: int, field: str) -> Draft:
+                                     person: Person, chat_id: int, *,
+                                     incident_id: int | None, record_id: int,
+                                     field: str) -> Draft:
     """After a notification (or its written confirmation) is recorded by a tap: the next
-    thing the person types is the reference it was given."""
+    thing the person types is the reference it was given. ``incident_id`` is None for an
+    event without a report (a DBS referral): the record alone names what it is about."""
     return await _new_state(session, services, person, chat_id, NOTE_REFERENCE,
                             incident_id=incident_id, record_id=record_id, field=field)
 
@@ -265,8 +267,19 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
     join the pieces of a long paste to the follow-up they belong to)."""
     now = services.clock.now()
     data = draft.data or {}
-    incident = await _incident(session, data.get("incident_id"))
     text = (text or "").strip()
+    if draft.step == NOTE_REFERENCE:  # about a record, which may have no report
+        if len(text) > MAX_MESSAGE:
+            return Prompt(*texts.too_long(draft.id, len(text), MAX_MESSAGE))
+        draft.last_activity_at = now
+        if media is not None or not text:
+            return Prompt(*texts.text_needed(draft.id))
+        prompt = await notification.reference_received(
+            session, services, record_id=int(data.get("record_id") or 0), person=person,
+            field=str(data.get("field") or ""), text=text)
+        end_state(draft, now, finished=True)
+        return prompt
+    incident = await _incident(session, data.get("incident_id"))
     if len(text) > MAX_MESSAGE:
         return Prompt(*texts.too_long(draft.id, len(text), MAX_MESSAGE))
     draft.last_activity_at = now
@@ -320,13 +333,6 @@ async def state_input(session, services, person: Person, draft: Draft, text: str
                              code=data.get("code", ""), text=text)
         end_state(draft, now, finished=True)
         return result
-
-    if draft.step == NOTE_REFERENCE:
-        prompt = await notification.reference_received(
-            session, services, record_id=int(data.get("record_id") or 0), person=person,
-            field=str(data.get("field") or ""), text=text)
-        end_state(draft, now, finished=True)
-        return prompt
 
     if draft.step == "reopen":
         result = await reopen(session, services, incident=incident, person=person, reason=text)

@@ -49,6 +49,7 @@ from sqlalchemy.orm import defer
 from bot.people import statutory
 from bot.record.incidents import holder_ids
 from bot.record.notification import records_of
+from bot.record.owed import Owed
 from bot.review import Scope
 from bot.rules import notifiable
 from storage import queries
@@ -109,6 +110,7 @@ class OverdueEvent:
     missing: list[str]  # recipient keys still owed (a phone call not yet confirmed counts)
     owner: Person | None  # the registered manager (``[notification] registered_manager``)
     recorded_by: Person | None
+    owed: tuple[Owed, ...] = ()  # the records behind ``missing``, for the record buttons
 
     @property
     def since(self) -> datetime:
@@ -310,8 +312,13 @@ async def overdue_events(session: AsyncSession, scope: Scope, now: datetime,
         records.setdefault(r.event_id, []).append(r)
     people = await queries.people_by_id(
         session, {e.opened_by_id for e in evs if e.opened_by_id} | ({owner_id} - {None}))
-    out = [OverdueEvent(e, missing, people.get(owner_id or ""), people.get(e.opened_by_id or ""))
-           for e in evs if (missing := notifiable.missing(records.get(e.id, [])))]
+    out = []
+    for e in evs:
+        rows = records.get(e.id, [])
+        if missing := notifiable.missing(rows):
+            owed = tuple(Owed(e, r) for r in rows if r.recipient in missing)
+            out.append(OverdueEvent(e, missing, people.get(owner_id or ""),
+                                    people.get(e.opened_by_id or ""), owed))
     # An event with nothing missing is being closed by a concurrent transaction.
     return out, total - (len(evs) - len(out))
 

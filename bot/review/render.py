@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import callbacks
+from bot.record.notification_texts import buttons as record_buttons
 from bot.record.notification_texts import recipient as recipient_label
 from bot.record.oversight_texts import RECORD_BUTTON
 from bot.review import needs
@@ -100,9 +101,7 @@ def overdue_messages(services: Any, result: needs.NeedsAction,
 def _extras(services: Any, result: needs.NeedsAction) -> list[tuple[str, Buttons]]:
     """After the reports: overdue oversight actions, then events without a report."""
     out = [_actions_message(services, result)] if result.actions else []
-    if result.events:
-        out.append((_events_text(services, result), []))
-    return out
+    return out + _events_messages(services, result)
 
 
 def _event_lines(services: Any, e: needs.OverdueEvent, now, *, html: bool = True) -> list[str]:
@@ -128,14 +127,26 @@ def _events_heading(result: needs.NeedsAction, html: bool = True) -> str:
     return (f"📋 <b>{head}</b>" if html else head) + ", most overdue first."
 
 
-def _events_text(services: Any, result: needs.NeedsAction) -> str:
-    parts = [_events_heading(result)]
-    parts += ["\n".join(_event_lines(services, e, result.now)) for e in result.events]
+def _events_messages(services: Any, result: needs.NeedsAction) -> list[tuple[str, Buttons]]:
+    """One message per overdue event without a report, each with the record buttons its
+    reminder carries (a row per recipient still owed: how it was notified, or its written
+    confirmation); the heading on the first, the "more" and the register's pointer on the
+    last. The taps go to the reminder's handler, which checks who may record."""
+    if not result.events:
+        return []
+    out: list[tuple[str, Buttons]] = []
+    for n, e in enumerate(result.events):
+        parts = [_events_heading(result)] if n == 0 else []
+        parts.append("\n".join(_event_lines(services, e, result.now)))
+        out.append(("\n\n".join(parts), record_buttons(list(e.owed))))
+    tail = []
     if result.events_total > len(result.events):
-        parts.append(f"…and {result.events_total - len(result.events)} more.")
-    parts.append("/notifications shows the register; each recipient is recorded from its "
-                 "reminder or with fosterbot notification record.")
-    return "\n\n".join(parts)
+        tail.append(f"…and {result.events_total - len(result.events)} more.")
+    tail.append("Tap how each was notified once it has been made (a reference can follow); "
+                "/notifications shows the register.")
+    text, buttons = out[-1]
+    out[-1] = ("\n\n".join([text, *tail]), buttons)
+    return out
 
 
 def _action_line(services: Any, a: needs.OverdueAction, now, *, html: bool = True) -> str:

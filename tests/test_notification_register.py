@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import tomllib
 
 import pytest
@@ -434,6 +435,18 @@ def test_config_example_documents_the_defaults():
     for key, (_r, _d, source) in DEFAULT_EVENTS.items():
         para = source.split(":")[0]  # "Sch. 7 row N"
         assert para in block, key
+    # Each row says what it was checked against, and each source cited is in the legend
+    # with its address.
+    legend = dict(re.findall(r"^#  \[([A-Z])\] (.+?)(?=^#  \[[A-Z]\]|^# No default)", block,
+                             re.MULTILINE | re.DOTALL))
+    assert all("http" in text for text in legend.values()), legend
+    rows = block.split("# Sch. 7 row ")[1:]
+    assert [int(r.split(",", 1)[0]) for r in rows] == list(range(1, 11))
+    for row in rows:
+        checked = row.split("# Checked against:", 1)
+        assert len(checked) == 2, row[:40]
+        cited = re.findall(r"\[([A-Z])\]", checked[1].split("# [notification", 1)[0])
+        assert cited and set(cited) <= set(legend), (row[:40], cited)
 
 
 async def test_dbs_referral_without_a_report_is_chased_until_every_recipient_is_recorded(

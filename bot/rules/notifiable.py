@@ -8,8 +8,8 @@ Safeguarding Authority is now the Disclosure and Barring Service). Regulation
 within 24 hours (National Minimum Standards 2011, standard 29.9), weekends
 included. Configuration (``[notification.events]``) replaces any of them; the
 source of each default, and how it was checked (against reproductions of the table
-as made and Ofsted's guidance; the revised text on legislation.gov.uk could not be
-reached), is written in ``config.example.toml``.
+as made and as amended, and Ofsted's current guidance; the revised text on
+legislation.gov.uk could not be reached), is written in ``config.example.toml``.
 """
 
 from __future__ import annotations

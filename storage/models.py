@@ -464,6 +464,10 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_due", "status", "priority", "next_attempt_at"),
+        # The handed-over replies still waiting, per chat (bot/delivery/handoff.py).
+        Index("ix_deliveries_handoff_pending", "chat_id", "next_attempt_at",
+              sqlite_where=text("kind = 'handler_reply' AND status = 'pending'"),
+              postgresql_where=text("kind = 'handler_reply' AND status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,7 +12,7 @@ import struct
 import pytest
 from sqlalchemy import select
 
-from storage.models import Attachment, AuditEvent, Incident, IncidentMessage
+from storage.models import Attachment, AuditEvent, Delivery, Incident, IncidentMessage
 from tests.conftest import TELEGRAM_PACING
 
 URGENT = "Child missing or absent without permission"
@@ -177,5 +177,37 @@ async def test_a_429_longer_than_we_wait_hands_the_reply_to_the_outbox(world):
     texts = [m.text for m in smith.messages[before:]]
     assert len(texts) == 2, texts
     # The help first, then the guidance.
+    assert texts[0].startswith("As a foster carer") and texts[1].startswith("Reporting well")
+    assert not said_sorry(smith)
+
+
+async def test_a_handed_over_reply_keeps_its_place_across_a_restart(world):
+    """Issue 14's limit: which chats owe handed-over replies was kept in memory, so after a
+    restart the answer to Sam's next message went straight out and overtook the one still
+    waiting in the outbox. Now it is read from the outbox: after the restart the answer to
+    /guidance is handed over too, behind the /help answer, and both arrive in order."""
+    smith = await world.linked("carer-smith")
+    await world.settle()
+    world.fake.fail_next("sendMessage", retry_after=61, chat_id=smith.id)
+    before = len(smith.messages)
+    await smith.send("/help")
+    await world.settle()
+    assert world.fake.counters["injected_failures"] == 1
+    await world.stop_bot()
+    await world.start_bot()
+    await smith.send("/guidance")
+    await world.settle()
+    assert smith.messages[before:] == []  # the /help answer still waits: so does this one
+    async with world.services.db.read() as s:
+        waiting = (await s.execute(select(Delivery).where(
+            Delivery.kind == "handler_reply", Delivery.status == "pending")
+            .order_by(Delivery.id))).scalars().all()
+    assert [d.payload["text"].removeprefix("<b>")[:14] for d in waiting] == [
+        "As a foster ca", "Reporting well"]
+    assert waiting[0].next_attempt_at == waiting[1].next_attempt_at
+    world.clock.advance(seconds=61)
+    await world.settle()
+    texts = [m.text for m in smith.messages[before:]]
+    assert len(texts) == 2, texts
     assert texts[0].startswith("As a foster carer") and texts[1].startswith("Reporting well")
     assert not said_sorry(smith)

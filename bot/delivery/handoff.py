@@ -8,11 +8,14 @@ and the handler carries on as if it had been sent: the person gets it later,
 through the outbox, and is never told "Sorry" about a message that will arrive.
 
 Order in the chat: while a chat has handed-over replies not yet sent, every
-further text reply to it is handed over too, due no earlier than the first, so
-the dispatcher (each chat's rows in priority and id order) delivers them in the
-order the handlers wrote them. The chats owing such replies are kept in memory
-(a fast check on every send); whether the outbox still holds them is asked of
-the database only for those chats.
+further text reply to it is handed over too, due no earlier than the last of
+them, so the dispatcher (each chat's rows in priority and id order) delivers them
+in the order the handlers wrote them. Which chats owe such replies is the outbox's
+own record, read on every handler send to a chat (the ``pending`` rows of kind
+``handler_reply``, through the partial index ``ix_deliveries_handoff_pending``,
+migration ``0019_handoff_pending_index``, normally empty): nothing is kept in
+memory, so neither a restart nor another instance lets a direct reply overtake
+one still in the outbox.
 
 Decisions and limits:
 
@@ -31,11 +34,13 @@ Decisions and limits:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.clock import Clock
@@ -56,22 +61,14 @@ class Handoff:
         self.db = db
         self.clock = clock
         self.wake = wake
-        self._owed: dict[Any, datetime] = {}  # chat -> due time of its handed-over replies
         self.handed = 0
 
     async def owes(self, chat: Any) -> bool:
-        """Does ``chat`` still have handed-over replies waiting in the outbox? (Memory first;
-        the database only for a chat that had some.)"""
-        if chat not in self._owed:
+        """Does ``chat`` still have handed-over replies waiting in the outbox?"""
+        if not _numeric(chat):
             return False
         async with self.db.read() as s:
-            row = (await s.execute(select(Delivery.id).where(
-                Delivery.chat_id == chat, Delivery.kind == KIND,
-                Delivery.status == "pending").limit(1))).first()
-        if row is None:
-            del self._owed[chat]
-            return False
-        return True
+            return await _last_due(s, int(chat)) is not None
 
     async def take(self, endpoint: str, data: dict[str, Any], chat: Any,
                    retry_in: float) -> dict[str, Any] | None:
@@ -79,23 +76,42 @@ class Handoff:
         reply already handed over for ``chat``); the stand-in result for the handler, or
         None when the request is not one the outbox can send."""
         payload = _carried(endpoint, data)
-        if payload is None:
+        if payload is None or not _numeric(chat):
             return None
         text, buttons, silent = payload
         now = self.clock.now()
-        due = max(now + timedelta(seconds=retry_in), self._owed.get(chat, now))
         async with self.db.write() as s:
-            row = await enqueue(s, key=f"{KIND}:{chat}:{now.timestamp()}:{self.handed}",
+            due = max(now + timedelta(seconds=retry_in), await _last_due(s, int(chat)) or now)
+            # A key of its own: a count kept in memory would start again after a restart
+            # (or on another instance) and, with the clock where it was, repeat a key.
+            row = await enqueue(s, key=f"{KIND}:{chat}:{uuid.uuid4().hex}",
                                 kind=KIND, now=now, chat_id=int(chat), text=text,
                                 buttons=buttons, priority=RECEIPT_PRIORITY, silent=silent)
             row.next_attempt_at = due
-        self._owed[chat] = due
         self.handed += 1
         log.warning("a reply to chat %s was refused by Telegram (429) for longer than we wait: "
                     "handed to the outbox (delivery %s, due %s)", chat, row.id, due.isoformat())
         self.wake()
         return {"message_id": 0, "date": int(now.timestamp()),
                 "chat": {"id": int(chat), "type": "private"}, "text": text}
+
+
+async def _last_due(session: AsyncSession, chat: int) -> datetime | None:
+    """When the last reply handed over for ``chat`` and still waiting is due (None: none
+    waits). Its conditions are the partial index's, so it reads only that index."""
+    return (await session.execute(
+        select(func.max(Delivery.next_attempt_at)).where(
+            Delivery.chat_id == chat, Delivery.kind == KIND, Delivery.status == "pending")
+    )).scalar_one_or_none()
+
+
+def _numeric(chat: Any) -> bool:
+    """A chat id the outbox can hold (a number; an ``@username`` it cannot)."""
+    try:
+        int(chat)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _carried(endpoint: str, data: dict[str, Any]) -> tuple[str, list, bool] | None:

@@ -11,9 +11,11 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import select
 
 from bot import cli
 from bot.runtime import health
+from storage.models import NotifiableEvent, NotificationRecord
 from tests.escalation_helpers import events, tick
 from tests.web_helpers import start_console
 from tests.world import EXAMPLE_DIRECTORY, TG_IDS
@@ -164,8 +166,7 @@ async def test_dbs_referral_overdue_is_listed_until_every_recipient_is_recorded(
 def _overdue_entry(user, subject: str):
     """The newest /overdue message about ``subject`` (one message per referral)."""
     return next(m for m in reversed(user.messages)
-                if subject in m.text and "Notifications overdue without a report" in m.text
-                or subject in m.text and "Still to record" in m.text and "late by" in m.text)
+                if subject in m.text and "Still to record:" in m.text and "late by" in m.text)
 
 
 def _data(message, label: str) -> str:
@@ -264,3 +265,34 @@ async def test_overdue_referral_is_recorded_from_its_own_buttons(world, db_url, 
         ["dbs_referral", "responsible_authority", "2026-11-26 12:00", "2.00", "phone", "LA-3310",
          "2026-11-26 12:00", "LA-3310-W", "Rhona Registered", "confirmed"],
     ]
+
+
+async def test_each_overdue_referral_has_its_own_message_and_buttons(world):
+    """Two referrals overdue: one message each, its buttons recording on that referral only;
+    the heading is on the first and the pointer to the register on the last."""
+    await world.import_directory(DIRECTORY)
+    reg, jones = await world.link_all("rm-reg", "tm-jones")
+    await jones.send("/dbsreferral STAFF-0042")
+    await jones.wait_for("Recorded")
+    await tick(world, minutes=30)
+    await jones.send("/dbsreferral CARER-0007")
+    await jones.wait_for("Recorded")
+    await tick(world, hours=25)
+    before = len(reg.messages)
+    await overdue(world, reg)
+    shown = [m for m in reg.messages[before:] if "Still to record:" in m.text]
+    assert [("STAFF-0042" in m.text, "CARER-0007" in m.text) for m in shown] == [
+        (True, False), (False, True)]
+    assert "Notifications overdue without a report: 2" in shown[0].text
+    assert "/notifications" in shown[1].text and "/notifications" not in shown[0].text
+    assert shown[0].button_labels == shown[1].button_labels
+    await reg.click("Ofsted: email", message_id=shown[1].message_id)
+    await reg.wait_for_answer()
+    assert [e.details["recipient"] for e in await events(world, None, "notification_made")] \
+        == ["ofsted"]
+    async with world.services.db.read() as s:
+        rows = (await s.execute(select(NotifiableEvent.subject, NotificationRecord.recipient)
+                                .join(NotificationRecord,
+                                      NotificationRecord.event_id == NotifiableEvent.id)
+                                .where(NotificationRecord.made_at.is_not(None)))).all()
+    assert [tuple(r) for r in rows] == [("CARER-0007", "ofsted")]

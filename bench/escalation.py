@@ -413,7 +413,7 @@ async def explain_needs(services) -> dict[str, str]:
     from sqlalchemy import event
 
     now = datetime.now(timezone.utc)
-    params = {"now": now, "teams": ["north"], "limit": 50, "offset": 0, "reach": 50}
+    params = {"now": now, "teams": ["north"], "limit": 50, "offset": 0}
     prefix = "EXPLAIN QUERY PLAN " if services.db.is_sqlite else "EXPLAIN "
     engine = services.db.engine.sync_engine
 
@@ -423,7 +423,7 @@ async def explain_needs(services) -> dict[str, str]:
         sent.append((statement, parameters))
 
     statements = {
-        "page (ranked, cut, read)": (needs._PAGE[True], params),
+        "page (ranked by late_from, cut, read)": (needs._PAGE[True], params),
         "count": (needs._COUNT[True], params),
         "events without a report": (
             select(NotifiableEvent.id).where(*needs._overdue_event_filter(now))

@@ -31,10 +31,15 @@ range of the partial index ``ix_notifiable_events_open_without_report`` (migrati
 closed referrals nor the reports' events are read.
 
 "Since" is the first moment the report became late on that clock, from
-deadlines that do not move when the engine acts (never ``next_due_at``). Each
-clock is one range scan of its own index (``0006_needs_action_indexes``), so
-the cost follows the number of late reports, not the size of the record
-(``bench/escalation.py --needs``).
+deadlines that do not move when the engine acts (never ``next_due_at``). Which clocks
+there are, their deadline columns and when each runs are stated once, in
+``storage.models.LATE_CLOCKS``; from them the database keeps ``incidents.late_from``, the
+earliest deadline of the clocks that run (a generated column, migration
+``0019_needs_late_from``), and this module adds the comparison with now. The list is ranked
+by ``late_from`` and cut to the page in SQL, and counted, by one range of the partial index
+``ix_incidents_late_from`` (late_from, team_id): only the page's reports are read and built,
+and the cost follows the number of late reports, not the size of the record
+(``bench/escalation.py --only-needs``).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, select, union, union_all
+from sqlalchemy import bindparam, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -52,11 +57,19 @@ from bot.record.notification import records_of
 from bot.review import Scope
 from bot.rules import notifiable
 from storage import queries
-from storage.models import Delivery, Incident, NotifiableEvent, Person, Task, Team
+from storage.models import (
+    LATE_CLOCKS,
+    Delivery,
+    Incident,
+    NotifiableEvent,
+    Person,
+    Task,
+    Team,
+)
 
 MAX_ITEMS = 50
-ACK, OUTCOME, NOTIFICATION, UNDELIVERED = "acknowledgement", "outcome", "notification", "undelivered"
-CLOCKS = (ACK, OUTCOME, NOTIFICATION, UNDELIVERED)
+# "acknowledgement", "outcome", "notification", "undelivered": the record's clocks.
+ACK, OUTCOME, NOTIFICATION, UNDELIVERED = CLOCKS = tuple(LATE_CLOCKS)
 NOT_CLOSED = ("open", "acknowledged")
 
 
@@ -145,54 +158,48 @@ _NOW = bindparam("now")
 _TEAMS = bindparam("teams", expanding=True)
 _LIMIT = bindparam("limit")
 _OFFSET = bindparam("offset")
-_REACH = bindparam("reach")  # offset + limit: how far down each clock the page can be
 _IDS = bindparam("ids", expanding=True)
 
-# Per clock: the column that says since when, and the condition (each matches one index).
-# The one statement of the rules above: the scans, the count and each shown report's late
-# clocks are all built from it.
+# Per clock: the column that says since when, and when it is late: the clocks of
+# ``storage.models.LATE_CLOCKS`` (the deadline and when the clock runs) past now; a message
+# that reached nobody counts from that very moment.
 _CLOCK_SQL = {
-    ACK: (Incident.ack_due_at, (Incident.status == "open") & (Incident.ack_due_at < _NOW)),
-    OUTCOME: (Incident.outcome_due_at,
-              (Incident.status == "acknowledged") & (Incident.outcome_due_at < _NOW)),
-    NOTIFICATION: (Incident.notification_due_at,
-                   Incident.notified_at.is_(None) & (Incident.notification_due_at < _NOW)),
-    UNDELIVERED: (Incident.undelivered_since,
-                  Incident.status.in_(NOT_CLOSED) & (Incident.undelivered_since <= _NOW)),
+    clock: (deadline, runs & ((deadline <= _NOW) if clock == UNDELIVERED else (deadline < _NOW)))
+    for clock, (deadline, runs) in LATE_CLOCKS.items()
 }
 # Each clock's "since" when the report is late on it, else NULL.
 _LATE_SINCE = [case((cond, col)).label(clock) for clock, (col, cond) in _CLOCK_SQL.items()]
+# Late on some clock: ``late_from`` (the earliest deadline of the clocks that run, kept by
+# the database) has passed — or is now, and is a message that reached nobody now. The two
+# apart, so that the first (all but never the second) is read from the index alone.
+_PASSED = Incident.late_from < _NOW
+_NOW_UNDELIVERED = (Incident.late_from == _NOW) & _CLOCK_SQL[UNDELIVERED][1]
 
 
 def _statements(scoped: bool):
     """Built once (statement building costs more than running these small queries).
 
-    The page: each clock's first ``reach`` (offset + limit) late reports in one UNION ALL,
-    each report once at its earliest moment, ranked (most overdue first, then by id) and
-    cut to the page in SQL; only the page's reports are read, with each one's late clocks
-    and its team's manager. A report on the page is among the first ``reach`` of the clock
-    it went late on first (each report is at most once on a clock, and every report before
-    it there is before it on the page), so the cut loses none. Then the count of late
-    reports (a separate statement: carried in the first, PostgreSQL planned it badly)."""
-    def where(q, cond):
-        q = q.where(cond)
+    The page: the late reports ranked by ``late_from`` (the moment each went late, most
+    overdue first, then by id) and cut to the page in SQL on ``ix_incidents_late_from``
+    alone; then only the page's reports are read, with each one's late clocks and its
+    team's manager. The count: the same ranges, counted."""
+    def late(cond, *cols):
+        q = select(*cols).where(cond)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
 
-    firsts = union_all(*(
-        select(where(select(Incident.id.label("id"), col.label("since")), cond)
-               .order_by(col, Incident.id).limit(_REACH).subquery())
-        for col, cond in _CLOCK_SQL.values())).subquery("firsts")
-    since = func.min(firsts.c.since).label("late_since")
-    ranked = (select(firsts.c.id, since).group_by(firsts.c.id)
-              .order_by(since, firsts.c.id).limit(_LIMIT).offset(_OFFSET).subquery("ranked"))
+    ranked = union_all(late(_PASSED, Incident.id, Incident.late_from),
+                       late(_NOW_UNDELIVERED, Incident.id, Incident.late_from)).subquery()
+    cut = (select(ranked.c.id, ranked.c.late_from).order_by(ranked.c.late_from, ranked.c.id)
+           .limit(_LIMIT).offset(_OFFSET).subquery("cut"))
     page = (select(Incident, Team.manager_id, *_LATE_SINCE)
-            .join(ranked, ranked.c.id == Incident.id).join(Team, Team.id == Incident.team_id)
-            .order_by(ranked.c.late_since, Incident.id)
+            .join(cut, cut.c.id == Incident.id).join(Team, Team.id == Incident.team_id)
+            .order_by(cut.c.late_from, Incident.id)
             # The list needs neither the plan nor the texts: not decoding them halves its cost.
             .options(*(defer(c, raiseload=True) for c in (
                 Incident.plan, Incident.details, Incident.description, Incident.outcome_text))))
-    ids = [where(select(Incident.id), cond) for _col, cond in _CLOCK_SQL.values()]
-    return page, select(func.count()).select_from(union(*ids).subquery())
+    count = select(late(_PASSED, func.count()).scalar_subquery()
+                   + late(_NOW_UNDELIVERED, func.count()).scalar_subquery())
+    return page, count
 
 
 _PAGE, _COUNT = {}, {}
@@ -232,10 +239,9 @@ async def _reports(session: AsyncSession, scope: Scope, now: datetime, limit: in
         total = (await session.execute(_COUNT[scoped], params)).scalar_one()
         page = max(1, min(page, -(-total // limit)))
     params["offset"] = (page - 1) * limit
-    params["reach"] = params["offset"] + limit
     rows = (await session.execute(_PAGE[scoped], params)).all()
     if total is None:
-        # Fewer than a page on the first: every clock had fewer than a page, all are here.
+        # Fewer than a page on the first: all are here.
         total = (len(rows) if len(rows) < limit
                  else (await session.execute(_COUNT[scoped], params)).scalar_one())
     if not rows:

@@ -405,38 +405,43 @@ async def add_closed_history(services, n: int) -> None:
             await s.execute(text("ANALYZE notifiable_events"))
 
 
-NEEDS_SQL = {
-    "acknowledgement": "SELECT id, ack_due_at FROM incidents WHERE team_id IN ('north') "
-                       "AND status = 'open' AND ack_due_at < :now ORDER BY ack_due_at, id LIMIT 50",
-    "outcome": "SELECT id, outcome_due_at FROM incidents WHERE team_id IN ('north') AND "
-               "status = 'acknowledged' AND outcome_due_at < :now "
-               "ORDER BY outcome_due_at, id LIMIT 50",
-    "notification": "SELECT id, notification_due_at FROM incidents WHERE team_id IN ('north') "
-                    "AND notified_at IS NULL AND notification_due_at < :now "
-                    "ORDER BY notification_due_at, id LIMIT 50",
-    "undelivered": "SELECT id, undelivered_since FROM incidents WHERE team_id IN ('north') AND "
-                   "status IN ('open', 'acknowledged') AND undelivered_since <= :now "
-                   "ORDER BY undelivered_since, id LIMIT 50",
-    # Events without a report (DBS referrals): ix_notifiable_events_open_without_report.
-    "events without a report": "SELECT id, due_at FROM notifiable_events WHERE incident_id "
-                               "IS NULL AND closed_at IS NULL AND due_at < :now "
-                               "ORDER BY due_at, id LIMIT 50",
-}
-
-
 async def explain_needs(services) -> dict[str, str]:
-    """The plans of the needs-action scans (the statements of ``needs.needs_action``)."""
+    """The plans of the needs-action statements as ``needs.needs_action`` sends them (one
+    manager's team): the page (ranked and cut in SQL), the count, the events without a
+    report. Each is run once while a cursor hook keeps the SQL and parameters the driver got,
+    then explained with those, so the plan is of the very statement the code sends."""
+    from sqlalchemy import event
+
     now = datetime.now(timezone.utc)
+    params = {"now": now, "teams": ["north"], "limit": 50, "offset": 0}
+    prefix = "EXPLAIN QUERY PLAN " if services.db.is_sqlite else "EXPLAIN "
+    engine = services.db.engine.sync_engine
+
+    sent: list = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    statements = {
+        "page (ranked by late_from, cut, read)": (needs._PAGE[True], params),
+        "count": (needs._COUNT[True], params),
+        "events without a report": (
+            select(NotifiableEvent.id).where(*needs._overdue_event_filter(now))
+            .order_by(NotifiableEvent.due_at, NotifiableEvent.id).limit(50), {}),
+    }
     out = {}
-    async with services.db.read() as s:
-        for clock, sql in NEEDS_SQL.items():
-            if services.db.is_sqlite:
-                rows = await s.execute(text("EXPLAIN QUERY PLAN " + sql),
-                                       {"now": now.strftime("%Y-%m-%d %H:%M:%S.%f")})
-                out[clock] = "; ".join(str(r[-1]) for r in rows)
-            else:
-                rows = await s.execute(text("EXPLAIN " + sql), {"now": now})
-                out[clock] = "; ".join(r[0].strip() for r in rows)
+    async with services.db.engine.connect() as conn:
+        for name, (stmt, values) in statements.items():
+            sent.clear()
+            event.listen(engine, "before_cursor_execute", keep)
+            try:
+                await conn.execute(stmt, values)
+            finally:
+                event.remove(engine, "before_cursor_execute", keep)
+            sql, parameters = sent[-1]
+            rows = await conn.exec_driver_sql(prefix + sql, parameters)
+            out[name] = "; ".join(str(r[-1] if services.db.is_sqlite else r[0]).strip()
+                                  for r in rows)
     return out
 
 

@@ -120,7 +120,7 @@ async def signed_in(services, base: str, person_id: str) -> aiohttp.ClientSessio
 
 
 async def run(backend: str, admin: str | None, open_n: int, audit_n: int,
-              requests: int) -> dict:
+              requests: int, profile: str = "") -> dict:
     target = Target(backend, admin)
     url = await target.create()
     services = make_services(settings_for(url), clock=SystemClock())
@@ -166,10 +166,23 @@ async def run(backend: str, admin: str | None, open_n: int, audit_n: int,
                         len(await r.read())
         timing.by_path.clear()
         timing.cpu_by_path.clear()
+        profiler = None
+        if profile:  # only that page's requests, under pyinstrument (the times are then not real)
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005, async_mode="disabled")
+            profiler.start()
         for i in range(requests):
             for path in paths(i):
+                if profile and not path.startswith(pages[profile]):
+                    continue
                 async with client.get(base + path) as r:
                     await r.read()
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False))
+            return {"backend": backend, "open": open_n, "audit": audit_n, "fill_s": fill,
+                    "events_on_incident": len(events), "pages": {}}
         out = {"backend": backend, "open": open_n, "audit": audit_n, "fill_s": fill,
                "events_on_incident": len(events), "pages": {}}
         for label, path in pages.items():
@@ -197,6 +210,8 @@ async def main() -> None:
     ap.add_argument("--postgres", metavar="URL",
                     help="also run on PostgreSQL (an admin URL: a scratch database is created)")
     ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--profile", choices=("needs action", "incident"), default="",
+                    help="ask only this page and print where its time goes (pyinstrument)")
     args = ap.parse_args()
     import logging
 
@@ -205,7 +220,7 @@ async def main() -> None:
         ([("postgresql", args.postgres)] if args.postgres else [])
     print(f"machine: {machine()}")
     for backend, admin in backends:
-        r = await run(backend, admin, args.open, args.audit, args.requests)
+        r = await run(backend, admin, args.open, args.audit, args.requests, args.profile)
         print(f"[{backend}] {r['open']:,} open incidents, {r['audit']:,} audit events "
               f"(filled in {r['fill_s']:.1f}s); each incident measured has "
               f"about {r['events_on_incident']} audit events")

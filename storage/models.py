@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -28,9 +29,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import FunctionElement
 
 from storage.crypto import EncryptedJSON, EncryptedText
 
@@ -374,6 +378,57 @@ class Incident(Base):
     purged_at: Mapped[datetime | None]
     # Digest of the record as the audit chain last vouched for it (storage/content.py).
     content_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---- the clocks a report can be late on (the one statement of the rules) -------------------
+#
+# Per clock: the deadline column and when that clock runs. A report is late on a clock when
+# the clock runs and its deadline has passed (``bot/review/needs.py`` adds the comparison
+# with now); ``late_from`` is the earliest deadline of the clocks that run — the moment the
+# report became (or will become) late, kept by the database itself whenever any of these
+# columns changes, so every writer (the ORM, bulk updates, the engines) keeps it right.
+_c = Incident.__table__.c
+LATE_CLOCKS = {
+    "acknowledgement": (_c.ack_due_at, _c.status == "open"),
+    "outcome": (_c.outcome_due_at, _c.status == "acknowledged"),
+    "notification": (_c.notification_due_at, _c.notified_at.is_(None)),
+    "undelivered": (_c.undelivered_since, _c.status.in_(("open", "acknowledged"))),
+}
+
+
+class earliest(FunctionElement):
+    """The earliest of some datetimes, NULLs ignored (NULL when all are): PostgreSQL's
+    LEAST; SQLite's many-argument min, which NULLs would make NULL, over a far sentinel."""
+
+    inherit_cache = True
+    name = "earliest"
+
+    @property
+    def type(self):  # the type of its arguments
+        return self.clauses.clauses[0].type
+
+
+_FAR = "'9999-12-31 23:59:59.999999'"  # after any date SQLite stores (the same text form)
+
+
+@compiles(earliest)
+def _least(element, compiler, **kw):
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(earliest, "sqlite")
+def _sqlite_min(element, compiler, **kw):
+    parts = ", ".join(f"coalesce({compiler.process(c, **kw)}, {_FAR})" for c in element.clauses)
+    return f"nullif(min({parts}), {_FAR})"
+
+
+LATE_FROM_SQL = earliest(*(case((runs, deadline)) for deadline, runs in LATE_CLOCKS.values()))
+# Migration 0019_needs_late_from: a generated column (stored on PostgreSQL, virtual on SQLite,
+# which can add only those to a table), indexed for the late ones only.
+Incident.late_from = mapped_column(UTCDateTime, Computed(LATE_FROM_SQL, persisted=True))
+Index("ix_incidents_late_from", Incident.__table__.c.late_from, Incident.__table__.c.team_id,
+      sqlite_where=text("late_from IS NOT NULL"), postgresql_where=text("late_from IS NOT NULL"))
+del _c
 
 
 class IncidentRecipient(Base):

@@ -109,9 +109,11 @@ class Access:
     async def may_acknowledge(self, session: AsyncSession, person: Person, incident: Incident) -> bool:
         if not person.active:
             return False
-        if await self.is_recipient(session, person, incident, exclude=(HANDED_OVER,)):
+        # The team first: read by key, it is in the session after the first check (a page
+        # asks this three times), where the recipients are a query each time.
+        if await self.manages_team(session, person, incident.team_id):
             return True
-        return await self.manages_team(session, person, incident.team_id)
+        return await self.is_recipient(session, person, incident, exclude=(HANDED_OVER,))
 
     async def may_record_task(self, session: AsyncSession, person: Person, task: Task) -> bool:
         """Record a statutory task done: its owner, or a manager (or deputy) of the child's

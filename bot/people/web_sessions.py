@@ -133,11 +133,13 @@ async def find_session(session: AsyncSession, token: str, *, now: datetime,
     page view takes no write lock unless ``settle`` has something to write."""
     if not token:
         return None
-    row = (await session.execute(select(WebSession).where(
-        WebSession.token_hash == hash_token(token)))).scalar_one_or_none()
-    if row is None or row.ended_at is not None:
+    # The session and its person in one statement (every console request starts here).
+    found = (await session.execute(
+        select(WebSession, Person).outerjoin(Person, Person.id == WebSession.person_id)
+        .where(WebSession.token_hash == hash_token(token)))).first()
+    if found is None or found[0].ended_at is not None:
         return None
-    person = await session.get(Person, row.person_id)
+    row, person = found
     end = None
     if row.expires_at <= now:
         end = "expired"

@@ -31,10 +31,15 @@ range of the partial index ``ix_notifiable_events_open_without_report`` (migrati
 closed referrals nor the reports' events are read.
 
 "Since" is the first moment the report became late on that clock, from
-deadlines that do not move when the engine acts (never ``next_due_at``). Each
-clock is one range scan of its own index (``0006_needs_action_indexes``), so
-the cost follows the number of late reports, not the size of the record
-(``bench/escalation.py --needs``).
+deadlines that do not move when the engine acts (never ``next_due_at``). Which clocks
+there are, their deadline columns and when each runs are stated once, in
+``storage.models.LATE_CLOCKS``; from them the database keeps ``incidents.late_from``, the
+earliest deadline of the clocks that run (a generated column, migration
+``0019_needs_late_from``), and this module adds the comparison with now. The list is ranked
+by ``late_from`` and cut to the page in SQL, and counted, by one range of the partial index
+``ix_incidents_late_from`` (late_from, team_id): only the page's reports are read and built,
+and the cost follows the number of late reports, not the size of the record
+(``bench/escalation.py --only-needs``).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, union, union_all
+from sqlalchemy import bindparam, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -53,11 +58,19 @@ from bot.record.owed import Owed
 from bot.review import Scope
 from bot.rules import notifiable
 from storage import queries
-from storage.models import Delivery, Incident, NotifiableEvent, Person, Task, Team
+from storage.models import (
+    LATE_CLOCKS,
+    Delivery,
+    Incident,
+    NotifiableEvent,
+    Person,
+    Task,
+    Team,
+)
 
 MAX_ITEMS = 50
-ACK, OUTCOME, NOTIFICATION, UNDELIVERED = "acknowledgement", "outcome", "notification", "undelivered"
-CLOCKS = (ACK, OUTCOME, NOTIFICATION, UNDELIVERED)
+# "acknowledgement", "outcome", "notification", "undelivered": the record's clocks.
+ACK, OUTCOME, NOTIFICATION, UNDELIVERED = CLOCKS = tuple(LATE_CLOCKS)
 NOT_CLOSED = ("open", "acknowledged")
 
 
@@ -126,6 +139,17 @@ class NeedsAction:
     actions_total: int = 0  # may exceed len(actions)
     events: list[OverdueEvent] = field(default_factory=list)  # most overdue first
     events_total: int = 0  # may exceed len(events)
+    page: int = 1  # of the reports, counting from 1
+    per_page: int = MAX_ITEMS
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """The position of the first report shown in the whole list (from 1)."""
+        return (self.page - 1) * self.per_page + 1
 
     @property
     def anything(self) -> bool:
@@ -135,128 +159,121 @@ class NeedsAction:
 _NOW = bindparam("now")
 _TEAMS = bindparam("teams", expanding=True)
 _LIMIT = bindparam("limit")
+_OFFSET = bindparam("offset")
 _IDS = bindparam("ids", expanding=True)
 
-# Per clock: the column that says since when, and the condition (each matches one index).
+# Per clock: the column that says since when, and when it is late: the clocks of
+# ``storage.models.LATE_CLOCKS`` (the deadline and when the clock runs) past now; a message
+# that reached nobody counts from that very moment.
 _CLOCK_SQL = {
-    ACK: (Incident.ack_due_at, (Incident.status == "open") & (Incident.ack_due_at < _NOW)),
-    OUTCOME: (Incident.outcome_due_at,
-              (Incident.status == "acknowledged") & (Incident.outcome_due_at < _NOW)),
-    NOTIFICATION: (Incident.notification_due_at,
-                   Incident.notified_at.is_(None) & (Incident.notification_due_at < _NOW)),
-    UNDELIVERED: (Incident.undelivered_since,
-                  Incident.status.in_(NOT_CLOSED) & (Incident.undelivered_since <= _NOW)),
+    clock: (deadline, runs & ((deadline <= _NOW) if clock == UNDELIVERED else (deadline < _NOW)))
+    for clock, (deadline, runs) in LATE_CLOCKS.items()
 }
+# Each clock's "since" when the report is late on it, else NULL.
+_LATE_SINCE = [case((cond, col)).label(clock) for clock, (col, cond) in _CLOCK_SQL.items()]
+# Late on some clock: ``late_from`` (the earliest deadline of the clocks that run, kept by
+# the database) has passed — or is now, and is a message that reached nobody now. The two
+# apart, so that the first (all but never the second) is read from the index alone.
+_PASSED = Incident.late_from < _NOW
+_NOW_UNDELIVERED = (Incident.late_from == _NOW) & _CLOCK_SQL[UNDELIVERED][1]
 
 
 def _statements(scoped: bool):
-    """Built once (statement building costs more than running these small queries): the
-    most overdue ``limit`` of each clock in one UNION ALL, and the count of reports."""
-    def where(q, cond):
-        q = q.where(cond)
+    """Built once (statement building costs more than running these small queries).
+
+    The page: the late reports ranked by ``late_from`` (the moment each went late, most
+    overdue first, then by id) and cut to the page in SQL on ``ix_incidents_late_from``
+    alone; then only the page's reports are read, with each one's late clocks and its
+    team's manager. The count: the same ranges, counted."""
+    def late(cond, *cols):
+        q = select(*cols).where(cond)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
 
-    firsts = [
-        select(where(select(Incident.id.label("id"), col.label("since")), cond)
-               .order_by(col, Incident.id).limit(_LIMIT).subquery())
-        for col, cond in _CLOCK_SQL.values()
-    ]
-    ids = [where(select(Incident.id), cond) for _col, cond in _CLOCK_SQL.values()]
-    return union_all(*firsts), select(func.count()).select_from(union(*ids).subquery())
+    ranked = union_all(late(_PASSED, Incident.id, Incident.late_from),
+                       late(_NOW_UNDELIVERED, Incident.id, Incident.late_from)).subquery()
+    cut = (select(ranked.c.id, ranked.c.late_from).order_by(ranked.c.late_from, ranked.c.id)
+           .limit(_LIMIT).offset(_OFFSET).subquery("cut"))
+    page = (select(Incident, Team.manager_id, *_LATE_SINCE)
+            .join(cut, cut.c.id == Incident.id).join(Team, Team.id == Incident.team_id)
+            .order_by(cut.c.late_from, Incident.id)
+            # The list needs neither the plan nor the texts: not decoding them halves its cost.
+            .options(*(defer(c, raiseload=True) for c in (
+                Incident.plan, Incident.details, Incident.description, Incident.outcome_text))))
+    count = select(late(_PASSED, func.count()).scalar_subquery()
+                   + late(_NOW_UNDELIVERED, func.count()).scalar_subquery())
+    return page, count
 
 
-_FIRST, _COUNT = {}, {}
+_PAGE, _COUNT = {}, {}
 for _scoped_variant in (False, True):
-    _FIRST[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
-# The list needs neither the plan nor the texts: not decoding them halves its cost.
-_INCIDENTS = select(Incident).where(Incident.id.in_(_IDS)).options(
-    *(defer(c, raiseload=True) for c in (Incident.plan, Incident.details, Incident.description,
-                                         Incident.outcome_text)))
+    _PAGE[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
 _FAILED = (select(Delivery).where(Delivery.incident_id.in_(_IDS), Delivery.status == "failed",
                                   Delivery.method == "send").order_by(Delivery.id))
-_MANAGERS = select(Team.id, Team.manager_id).where(Team.id.in_(bindparam("team_ids",
-                                                                          expanding=True)))
-
-
-def late_clocks(incident: Incident, now: datetime) -> list[tuple[str, datetime]]:
-    """The clocks one incident is late on, with since when (the same rules as the query)."""
-    out = []
-    if incident.status == "open" and incident.ack_due_at and incident.ack_due_at < now:
-        out.append((ACK, incident.ack_due_at))
-    if (incident.status == "acknowledged" and incident.outcome_due_at
-            and incident.outcome_due_at < now):
-        out.append((OUTCOME, incident.outcome_due_at))
-    if (incident.notified_at is None and incident.notification_due_at
-            and incident.notification_due_at < now):
-        out.append((NOTIFICATION, incident.notification_due_at))
-    if (incident.status in NOT_CLOSED and incident.undelivered_since
-            and incident.undelivered_since <= now):
-        out.append((UNDELIVERED, incident.undelivered_since))
-    return sorted(out, key=lambda c: c[1])
 
 
 _SAME = object()  # ``events`` not given: the same teams as the reports
 
 
 async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
-                       limit: int = MAX_ITEMS, *, events: Scope | object = _SAME,
+                       limit: int = MAX_ITEMS, *, page: int = 1,
+                       events: Scope | object = _SAME,
                        owner_id: str | None = None) -> NeedsAction:
-    """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first;
-    oversight actions overdue in ``scope``; notifiable events without a report overdue in
-    ``events`` (None = all; team ids = recorded by someone in those teams), their owner
-    ``owner_id`` (the registered manager)."""
-    result = await _reports(session, scope, now, limit)
+    """Reports in ``scope`` (team ids; None = all) late on any clock, most overdue first,
+    ``limit`` to a page (``page`` counts from 1; past the last, the last); oversight
+    actions overdue in ``scope``; notifiable events without a report overdue in ``events``
+    (None = all; team ids = recorded by someone in those teams), their owner ``owner_id``
+    (the registered manager)."""
+    result = await _reports(session, scope, now, limit, page)
+    result.actions, result.actions_total = await overdue_actions(session, scope, now, limit)
     result.events, result.events_total = await overdue_events(
         session, scope if events is _SAME else events, now, limit, owner_id)
     return result
 
 
-async def _reports(session: AsyncSession, scope: Scope, now: datetime,
-                   limit: int) -> NeedsAction:
+async def _reports(session: AsyncSession, scope: Scope, now: datetime, limit: int,
+                   page: int) -> NeedsAction:
     scoped = scope is not None
     params: dict = {"now": now, "limit": limit}
     if scoped:
         params["teams"] = sorted(scope)
-    candidates: dict[int, datetime] = {}
-    for iid, since in await session.execute(_FIRST[scoped], params):
-        if iid not in candidates or since < candidates[iid]:
-            candidates[iid] = since
-    actions, actions_total = await overdue_actions(session, scope, now, limit)
-    if not candidates:
-        return NeedsAction([], 0, now, actions, actions_total)
-    ids = [iid for iid, _ in sorted(candidates.items(), key=lambda c: (c[1], c[0]))][:limit]
-    total = (await session.execute(_COUNT[scoped], params)).scalar_one()
-    incidents = {i.id: i for i in (await session.execute(_INCIDENTS, {"ids": ids})).scalars()}
+    total = None
+    if page > 1:  # counted first, to keep the page within the list
+        total = (await session.execute(_COUNT[scoped], params)).scalar_one()
+        page = max(1, min(page, -(-total // limit)))
+    params["offset"] = (page - 1) * limit
+    rows = (await session.execute(_PAGE[scoped], params)).all()
+    if total is None:
+        # Fewer than a page on the first: all are here.
+        total = (len(rows) if len(rows) < limit
+                 else (await session.execute(_COUNT[scoped], params)).scalar_one())
+    if not rows:
+        return NeedsAction([], total, now, page=page, per_page=limit)
+    ids = [inc.id for inc, *_ in rows]
     holders = await holder_ids(session, ids)
     failures: dict[int, list[Delivery]] = {}
     for d in (await session.execute(_FAILED, {"ids": ids})).scalars():
         failures.setdefault(d.incident_id, []).append(d)
-    team_ids = {i.team_id for i in incidents.values()}
-    managers = dict((await session.execute(_MANAGERS, {"team_ids": sorted(team_ids)})).all())
-    wanted = set(holders.values()) | {m for m in managers.values() if m}
+    wanted = set(holders.values()) | {manager for _inc, manager, *_ in rows if manager}
     wanted |= {d.person_id for ds in failures.values() for d in ds if d.person_id}
-    wanted |= {worker for i in incidents.values() if (worker := _worker(i, holders))}
+    wanted |= {worker for inc, *_ in rows if (worker := _worker(inc, holders))}
     people = await queries.people_by_id(session, wanted)
 
     items = []
-    for iid in ids:
-        inc = incidents[iid]
+    for inc, manager_id, *since_by_clock in rows:
         holder = people.get(_worker(inc, holders) or "")
-        manager = people.get(managers.get(inc.team_id) or "")
-        late = [Late(clock, since, manager if clock == NOTIFICATION else holder)
-                for clock, since in late_clocks(inc, now)]
-        if not late:  # changed between the statements of this read: leave it out
-            continue
+        manager = people.get(manager_id or "")
+        late = sorted((Late(clock, since, manager if clock == NOTIFICATION else holder)
+                       for clock, since in zip(CLOCKS, since_by_clock) if since is not None),
+                      key=lambda c: c.since)
         failed = [
             FailedDelivery(
                 people[d.person_id].name if d.person_id in people else (d.person_id or "unknown"),
                 d.kind, d.sent_at or d.next_attempt_at or d.created_at, d.last_error or "",
             )
-            for d in failures.get(iid, [])
+            for d in failures.get(inc.id, [])
         ]
         items.append(NeedsItem(inc, holder, late, failed))
-    items.sort(key=lambda i: (i.since, i.incident.id))
-    return NeedsAction(items, max(total, len(items)), now, actions, actions_total)
+    return NeedsAction(items, max(total, len(items)), now, page=page, per_page=limit)
 
 
 def _overdue_action_filter(scope: Scope, now: datetime) -> list:

@@ -79,6 +79,9 @@ class Timeline:
     pending: list[str]
     body: str = ""  # the outcome text, if any
     names: dict[str, str] = field(default_factory=dict)
+    # What was read to build it (the console's incident page shows them too: not read twice).
+    messages: list[IncidentMessage] = field(default_factory=list)  # by id
+    attachments: list[Attachment] = field(default_factory=list)  # by id
 
 
 def _steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -374,7 +377,8 @@ async def build(session: AsyncSession, services: Any, incident: Incident) -> Tim
         if incident.notification_due_at < now:
             line += f" — overdue by {waited(now - incident.notification_due_at)}"
         pending.append(line)
-    return Timeline(incident, header, entries, pending, incident.outcome_text or "", names)
+    return Timeline(incident, header, entries, pending, incident.outcome_text or "", names,
+                    messages, attachments)
 
 
 # ------------------------------------------------------------------ rendering

@@ -120,8 +120,10 @@ async def build(session: AsyncSession, services: Services, person: Person,
                 incident: Incident) -> IncidentView:
     """Everything the page shows. The caller has checked ``Access.may_view``."""
     tl = await timeline.build(session, services, incident)
-    msgs = await queries.messages_of(session, incident.id)
-    files = await attachments.for_incident(session, incident.id)
+    # The thread oldest first (as ``queries.messages_of``), the files by id: as the timeline
+    # read them.
+    msgs = sorted(tl.messages, key=lambda m: (m.created_at, m.id))
+    files = tl.attachments
     names = dict(tl.names)
     missing = ({m.author_id for m in msgs} | {a.uploaded_by_id for a in files}) - set(names)
     names.update({pid: p.name for pid, p in (await queries.people_by_id(session, missing)).items()})

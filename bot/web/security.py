@@ -101,6 +101,9 @@ async def signed_in(request: web.Request, handler) -> web.StreamResponse:
                                                 idle=svc.settings.web.session_idle.amount)
         allowed, scope = False, frozenset()
         if found is not None and found.end is None:
+            # Read once, as the bot does when an update arrives: the rest of this request
+            # (the console's scope, the page's access checks) uses them.
+            svc.access.remember_roles(found.person, await svc.access.roles(s, found.person))
             allowed = await svc.access.may_use_console(s, found.person)
             scope = await svc.access.console_scope(s, found.person) if allowed else scope
     if found is not None and (found.end or found.touch):

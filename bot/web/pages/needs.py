@@ -3,7 +3,8 @@
 administrators. The list refreshes itself every ``[web] refresh_seconds`` through a small
 same-origin script that fetches ``?part=list`` (no ``<meta refresh>``: reloading the
 whole page moves keyboard focus and screen readers, and axe counts it as a violation);
-without JavaScript the *Refresh* link does the same."""
+without JavaScript the *Refresh* link does the same. Paged (``?page=``, 50 reports a page,
+ranked and cut in SQL); the refresh keeps the page."""
 
 from __future__ import annotations
 
@@ -22,11 +23,15 @@ CLOCK_WORDS = {clock: label.split(" ", 1)[1] for clock, label in CLOCK_LABEL.ite
 async def needs_action(request: web.Request) -> web.Response:
     svc = kit.services(request)
     scope = kit.scope(request)
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        page = 1
     async with kit.db_read(request) as s:
         events = await svc.access.event_scope(s, kit.person(request),
                                               notification.owners(svc))
         result = await needs.needs_action(
-            s, scope, svc.clock.now(), events=events,
+            s, scope, svc.clock.now(), page=page, events=events,
             owner_id=svc.settings.notification.registered_manager)
         label = await lists.team_label(s, scope)
     context = {"result": result, "team_label": label, "clock_label": CLOCK_WORDS,

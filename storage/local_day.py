@@ -37,8 +37,9 @@ class local_midnight(FunctionElement):
     inherit_cache = True
     name = "local_midnight"
 
-    def __init__(self, day: Any, tz_name: str) -> None:
-        super().__init__(day, literal(tz_name, String))
+    def __init__(self, day: Any, tz_name: Any) -> None:
+        """``tz_name``: a zone's key, or a SQL expression (a bound parameter) giving one."""
+        super().__init__(day, literal(tz_name, String) if isinstance(tz_name, str) else tz_name)
 
 
 @compiles(local_midnight, "postgresql")

@@ -19,14 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Integer,
     Select,
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -95,6 +98,32 @@ class Scope:
     hi: datetime | None = None
     windows: tuple[tuple[datetime, datetime | None], ...] | None = None
 
+    def shape(self) -> tuple:
+        """What the statement's form depends on (the rest are its parameters)."""
+        return (self.kinds, self.lo is not None, self.hi is not None,
+                None if self.windows is None else tuple(e is not None for _, e in self.windows))
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"child_ref": self.child_ref, "tz": self.tz_name,
+                               "today": self.today}
+        if self.lo is not None:
+            out["lo"] = self.lo
+        if self.hi is not None:
+            out["hi"] = self.hi
+        for i, (start, end) in enumerate(self.windows or ()):
+            out[f"w{i}_start"], out[f"w{i}_end"] = start, end
+        return out
+
+
+# The statement's parameters (bound at each execution: the statement is built once per shape).
+_CHILD = bindparam("child_ref", type_=String())
+_TZ = bindparam("tz", type_=String())
+_TODAY = bindparam("today", type_=Date())
+_LO = bindparam("lo", type_=UTCDateTime())
+_HI = bindparam("hi", type_=UTCDateTime())
+_LIMIT = bindparam("limit", type_=Integer())
+_OFFSET = bindparam("offset", type_=Integer())
+
 
 def _int(n: int) -> Any:
     return literal_column(str(int(n)), Integer)
@@ -130,9 +159,9 @@ def _reported_in(scope: Scope) -> list[Any]:
     """Incidents reported in the period (the incident-derived lines come with their report)."""
     out = []
     if scope.lo is not None:
-        out.append(Incident.reported_at >= scope.lo)
+        out.append(Incident.reported_at >= _LO)
     if scope.hi is not None:
-        out.append(Incident.reported_at < scope.hi)
+        out.append(Incident.reported_at < _HI)
     return out
 
 
@@ -145,13 +174,13 @@ def _placements(scope: Scope) -> list[Select]:
     common = {"dated": _int(1), "after": _int(0), "src": _int(SRC_PLACEMENT),
                   "row_key": func.min(Placement.id), "s1": _text(Placement.start_date),
                   "s2": _text(Placement.end_date)}
-    started = select(*_row(at=local_midnight(Placement.start_date, scope.tz_name), seq=_int(0),
+    started = select(*_row(at=local_midnight(Placement.start_date, _TZ), seq=_int(0),
                            event=_str("placement_started"), **common)).where(
-        Placement.child_ref == scope.child_ref).group_by(*period)
-    ended = select(*_row(at=local_midnight(Placement.end_date, scope.tz_name), seq=_int(1),
+        Placement.child_ref == _CHILD).group_by(*period)
+    ended = select(*_row(at=local_midnight(Placement.end_date, _TZ), seq=_int(1),
                          event=_str("placement_ended"), **common)).where(
-        Placement.child_ref == scope.child_ref, Placement.end_date.is_not(None),
-        Placement.end_date <= scope.today).group_by(*period)
+        Placement.child_ref == _CHILD, Placement.end_date.is_not(None),
+        Placement.end_date <= _TODAY).group_by(*period)
     return [started, ended]
 
 
@@ -163,7 +192,7 @@ def _child_events(scope: Scope) -> list[Select]:
                          src=_int(SRC_CHILD_EVENT), row_key=ChildEvent.id, seq=_int(0),
                          event=ChildEvent.kind, p1=ChildEvent.actor_id,
                          j=_text(ChildEvent.details))).where(
-        ChildEvent.child_ref == scope.child_ref, ChildEvent.kind.in_(kinds))]
+        ChildEvent.child_ref == _CHILD, ChildEvent.kind.in_(kinds))]
 
 
 def _incidents(scope: Scope) -> list[Select]:
@@ -173,7 +202,7 @@ def _incidents(scope: Scope) -> list[Select]:
     # Incidents were read newest report first: their lines keep that order among equals.
     common = {"dated": _int(0), "src": _int(SRC_INCIDENT), "tie": Incident.reported_at,
                   "row_key": -Incident.id, "ref": Incident.reference}
-    of_child = [Incident.child_ref == scope.child_ref, *_reported_in(scope)]
+    of_child = [Incident.child_ref == _CHILD, *_reported_in(scope)]
     if "incident" in scope.kinds:
         out.append(select(*_row(
             at=Incident.reported_at, after=_int(0), seq=_int(0),
@@ -205,14 +234,14 @@ def _oversight(scope: Scope) -> list[Select]:
         row_key=AuditEvent.id, seq=_int(0), event=_str(OVERSIGHT_EVENT),
         ref=Incident.reference, p1=AuditEvent.actor_id, j=_text(AuditEvent.details))).join(
         Incident, AuditEvent.incident_id == Incident.id).where(
-        Incident.child_ref == scope.child_ref, *_reported_in(scope),
+        Incident.child_ref == _CHILD, *_reported_in(scope),
         AuditEvent.event == OVERSIGHT_EVENT)
     actions = select(*_row(
         at=func.coalesce(Task.done_at, Task.due_at), dated=_int(0), after=_int(0),
         src=_int(SRC_ACTION), row_key=Task.id, seq=_int(0), event=_str(OVERSIGHT_ACTION),
         t1=Task.due_at, t2=Task.done_at, p1=Task.owner_id, p2=Task.done_by_id,
         j=_text(Task.details))).where(
-        Task.child_ref == scope.child_ref, Task.kind == OVERSIGHT_ACTION,
+        Task.child_ref == _CHILD, Task.kind == OVERSIGHT_ACTION,
         Task.closed_reason.is_(None))
     return [on_incidents, actions]
 
@@ -223,7 +252,7 @@ def _register(scope: Scope) -> list[Select]:
     if "notification" not in scope.kinds:
         return []
     ev, inc = NotifiableEvent, Incident
-    of_child = inc.child_ref == scope.child_ref
+    of_child = inc.child_ref == _CHILD
     event_common = {"dated": _int(0), "src": _int(SRC_REGISTER_EVENT), "row_key": ev.id,
                         "ref": inc.reference, "s1": ev.event}
     opened = select(*_row(at=ev.opened_at, after=_int(AFTER["notification_opened"]),
@@ -279,13 +308,14 @@ def entries_subquery(scope: Scope) -> Any:
     e = union_all(*branches).subquery("entries")
     keep = [e.c.at.is_not(None)]
     if scope.lo is not None:
-        keep.append(e.c.at >= scope.lo)
+        keep.append(e.c.at >= _LO)
     if scope.hi is not None:
-        keep.append(e.c.at < scope.hi)
+        keep.append(e.c.at < _HI)
     if scope.windows is not None:
         keep.append(or_(false(), *[
-            and_(e.c.at >= start, *([e.c.at < end] if end is not None else []))
-            for start, end in scope.windows]))
+            and_(e.c.at >= bindparam(f"w{i}_start", type_=UTCDateTime()),
+                 *([e.c.at < bindparam(f"w{i}_end", type_=UTCDateTime())] if end else []))
+            for i, (_start, end) in enumerate(scope.windows)]))
     return select(e).where(*keep).subquery("kept")
 
 
@@ -304,28 +334,51 @@ class Cut:
     exists: bool
 
 
+def page_statement(scope: Scope, *, limited: bool) -> Select:
+    """The child (one row even when it has no entries; none when there is no such child)
+    beside the page's entries newest first, each with the count of all the scope's.
+    Built once for each shape of scope (``Scope.shape``); run with ``Scope.params`` and
+    ``limit``/``offset``."""
+    return _page_statement(scope.shape(), limited)
+
+
+@lru_cache(maxsize=64)
+def _page_statement(shape: tuple, limited: bool) -> Select:
+    kinds, has_lo, has_hi, windows = shape
+    # Placeholders for the values, which are bound at each execution.
+    model = Scope(child_ref="", kinds=kinds, tz_name="", today=date.min,
+                  lo=datetime.min if has_lo else None, hi=datetime.min if has_hi else None,
+                  windows=None if windows is None else tuple(
+                      (datetime.min, datetime.min if end else None) for end in windows))
+    kept = entries_subquery(model)
+    page = (select(kept, func.count().over().label("total")).order_by(*newest_first(kept))
+            .offset(_OFFSET))
+    if limited:
+        page = page.limit(_LIMIT)
+    page = page.subquery("page")
+    return (select(Child.ref.label("child_ref"), page)
+            .select_from(Child.__table__.outerjoin(page, true()))
+            .where(Child.ref == _CHILD).order_by(*newest_first(page)))
+
+
 async def cut(session: AsyncSession, scope: Scope, *, limit: int | None,
               offset: int = 0) -> Cut:
     """One round trip: the child (does it exist?), the page's rows newest first and the
     count of all the scope's entries."""
-    kept = entries_subquery(scope)
-    page = (select(kept, func.count().over().label("total")).order_by(*newest_first(kept))
-            .offset(offset))
+    params = {**scope.params(), "offset": offset}
     if limit is not None:
-        page = page.limit(limit)
-    page = page.subquery("page")
-    q = (select(Child.ref.label("child_ref"), page)
-         .select_from(Child.__table__.outerjoin(page, true()))
-         .where(Child.ref == scope.child_ref).order_by(*newest_first(page)))
-    rows = (await session.execute(q)).all()
+        params["limit"] = limit
+    rows = (await session.execute(page_statement(scope, limited=limit is not None),
+                                  params)).all()
     if not rows:
         return Cut([], 0, False)
     if rows[0].at is None:
         if offset == 0:
             return Cut([], 0, True)
-        # Past the end (a stale page turn): count, for the caller to ask for the last page.
-        total = await session.scalar(select(func.count()).select_from(kept))
-        return Cut([], int(total or 0), True)
+        # Past the end (a stale page turn): the count (beside the first entry), for the
+        # caller to ask for the last page.
+        first = await cut(session, scope, limit=1)
+        return Cut([], first.total, True)
     return Cut(rows, int(rows[0].total), True)
 
 
@@ -344,43 +397,12 @@ async def lookups(session: AsyncSession, child_ref: str, *, people: set[str],
                   incidents: set[int], events: set[int], placements: bool) -> Lookups:
     """One round trip, by ids (only the shown entries')."""
     out = Lookups({}, {}, {}, {})
-    cols = ("tag", "k", "o", "s1", "s2", "s3")
-
-    def row(**given: Any) -> list[Any]:
-        types = {"tag": String(), "k": Integer(), "o": Integer(), "s1": Text(), "s2": Text(),
-                 "s3": Text()}
-        return [(type_coerce(given[c], types[c]) if c in given else cast(null(), types[c]))
-                .label(c) for c in cols]
-
-    branches: list[Select] = []
-    if people:
-        branches.append(select(*row(tag=_str("n"), s1=Person.id, s2=Person.name)).where(
-            Person.id.in_(sorted(people))))
-    if incidents:
-        branches.append(select(*row(tag=_str("r"), k=IncidentRecipient.incident_id,
-                                    o=IncidentRecipient.id, s1=IncidentRecipient.person_id,
-                                    s2=IncidentRecipient.reason)).where(
-            IncidentRecipient.incident_id.in_(sorted(incidents))))
-    if events:
-        branches.append(select(*row(tag=_str("e"), k=NotificationRecord.event_id,
-                                    o=NotificationRecord.id,
-                                    s1=NotificationRecord.recipient)).where(
-            NotificationRecord.event_id.in_(sorted(events))))
-    if placements:
-        branches.append(select(*row(tag=_str("p"), o=Placement.id,
-                                    s1=_text(Placement.start_date),
-                                    s2=_text(Placement.end_date),
-                                    s3=Placement.carer_id)).where(
-            Placement.child_ref == child_ref))
-    if not branches:
+    shape = (bool(people), bool(incidents), bool(events), placements)
+    if not any(shape):
         return out
-    u = union_all(*branches).subquery("lookups")
-    # The names of the people these rows name too (recipients told, carers).
-    named = Person.name.label("name")
-    whom = case((u.c.tag == "r", u.c.s1), (u.c.tag == "p", u.c.s3))
-    q = (select(u, named).select_from(u.outerjoin(Person, Person.id == whom))
-         .order_by(u.c.tag, u.c.o))
-    for r in (await session.execute(q)).all():
+    params = {"child_ref": child_ref, "people": sorted(people), "incidents": sorted(incidents),
+              "events": sorted(events)}
+    for r in (await session.execute(_lookup_statement(*shape), params)).all():
         if r.tag == "n":
             out.names[r.s1] = r.s2
         elif r.tag == "r":
@@ -394,3 +416,40 @@ async def lookups(session: AsyncSession, child_ref: str, *, people: set[str],
             if r.name is not None:
                 out.names[r.s3] = r.name
     return out
+
+
+@lru_cache(maxsize=16)
+def _lookup_statement(people: bool, incidents: bool, events: bool, placements: bool) -> Select:
+    """The lookups' statement for the kinds of lookup a page needs (built once each)."""
+    cols = {"tag": String(), "k": Integer(), "o": Integer(), "s1": Text(), "s2": Text(),
+            "s3": Text()}
+
+    def row(**given: Any) -> list[Any]:
+        return [(type_coerce(given[c], t) if c in given else cast(null(), t)).label(c)
+                for c, t in cols.items()]
+
+    branches: list[Select] = []
+    if people:
+        branches.append(select(*row(tag=_str("n"), s1=Person.id, s2=Person.name)).where(
+            Person.id.in_(bindparam("people", expanding=True))))
+    if incidents:
+        branches.append(select(*row(tag=_str("r"), k=IncidentRecipient.incident_id,
+                                    o=IncidentRecipient.id, s1=IncidentRecipient.person_id,
+                                    s2=IncidentRecipient.reason)).where(
+            IncidentRecipient.incident_id.in_(bindparam("incidents", expanding=True))))
+    if events:
+        branches.append(select(*row(tag=_str("e"), k=NotificationRecord.event_id,
+                                    o=NotificationRecord.id,
+                                    s1=NotificationRecord.recipient)).where(
+            NotificationRecord.event_id.in_(bindparam("events", expanding=True))))
+    if placements:
+        branches.append(select(*row(tag=_str("p"), o=Placement.id,
+                                    s1=_text(Placement.start_date),
+                                    s2=_text(Placement.end_date),
+                                    s3=Placement.carer_id)).where(
+            Placement.child_ref == _CHILD))
+    u = union_all(*branches).subquery("lookups")
+    # The names of the people these rows name too (recipients told, carers).
+    whom = case((u.c.tag == "r", u.c.s1), (u.c.tag == "p", u.c.s3))
+    return (select(u, Person.name.label("name"))
+            .select_from(u.outerjoin(Person, Person.id == whom)).order_by(u.c.tag, u.c.o))

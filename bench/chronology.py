@@ -10,10 +10,13 @@ and the incidents with their recipients, deliveries and a valid audit chain
 (``bench/_data.py``), then adds, for every child, two allocation changes and
 for a tenth of them an oversight entry on one incident (``child_events`` rows
 with their audit events), and ordinary audit events until the log holds the
-target number of rows. Then it times ``bot.review.chronology.entries_for`` plus
-the chat pages (``chronology_texts.pages``) for one child with a typical
-history: median and p95 over ``--runs`` runs (target ≤ 20 ms), and prints the
-query plan of each query the chronology makes. Asserts nothing.
+target number of rows. Then it times, for one child with a typical history and
+the busiest: page 1 of ``/child`` as a user sees it (``chronology.page_of``, one
+statement cut in SQL, then the lookups by ids and the message), the last page,
+and the whole chronology (``entries_for``, the CSV's path) with all its chat
+pages: median and p95 over ``--runs`` runs (target ≤ 20 ms), and the process's
+CPU; then the plan of the page statement. ``--profile`` adds a pyinstrument
+profile of 200 first pages of the busiest child. Asserts nothing.
 """
 
 from __future__ import annotations

@@ -150,3 +150,23 @@ async def test_local_midnight_in_sql_is_the_pythons_on_both_sides_of_a_clock_cha
             .where(Placement.id >= 9000))).all())
     for d in days:
         assert got[d] == chronology._day_start(d, tz), d
+
+
+async def test_a_page_too_long_for_one_message_comes_in_parts(world):
+    """Fifteen long oversight decisions do not fit in one message: the page comes in parts,
+    turned with the same buttons, and nothing is cut or shown twice."""
+    jones = await world.linked("tm-jones")
+    async with world.services.db.write() as s:
+        for i in range(20):
+            world.clock.advance(minutes=1)
+            await chronicle.record(s, chronology.OVERSIGHT_EVENT, child_ref="A1",
+                                   at=world.clock.now(), actor_id="tm-jones",
+                                   decision=f"Decision {i:02d}: " + "keep the plan. " * 25,
+                                   rationale="Settled", actions=[])
+    lines, titles, _ = await _turn_every_page(world, jones, "/child A1 oversight")
+    assert titles[:2] == [
+        "🧒 A1 — chronology (oversight), newest first, page 1 of 2 (part 1 of 2)",
+        "🧒 A1 — chronology (oversight), newest first, page 1 of 2 (part 2 of 2)"]
+    assert titles[-1] == "🧒 A1 — chronology (oversight), newest first, page 2 of 2"
+    decisions = [line.split("Decision ")[1][:2] for line in lines]
+    assert decisions == [f"{i:02d}" for i in reversed(range(20))]

@@ -118,6 +118,13 @@ async def plans(db: Database, ref: str) -> list[str]:
         rows = (await s.execute(text(f"{explain} {sql}".replace(":", r"\:")))).all()
     out.extend("    " + " ".join(str(c) for c in r if c is not None and not isinstance(c, int))
                for r in rows)
+    if db.is_postgres:  # where the server's time goes: planning this statement, or running it
+        async with db.read() as s:
+            for _ in range(3):
+                timed = (await s.execute(text(f"EXPLAIN (ANALYZE, SUMMARY) {sql}".replace(
+                    ":", r"\:")))).all()
+        out.extend("  " + r[0].strip() for r in timed
+                   if r[0].strip().startswith(("Planning Time", "Execution Time")))
     return out
 
 

@@ -123,8 +123,17 @@ async def plans(db: Database, ref: str) -> list[str]:
             for _ in range(3):
                 timed = (await s.execute(text(f"EXPLAIN (ANALYZE, SUMMARY) {sql}".replace(
                     ":", r"\:")))).all()
-        out.extend("  " + r[0].strip() for r in timed
+        out.extend("  " + r[0].strip() + " (the statement as literal SQL, planned afresh)"
+                   for r in timed
                    if r[0].strip().startswith(("Planning Time", "Execution Time")))
+        # The timed runs went through asyncpg's prepared statements: after five custom plans
+        # PostgreSQL keeps a generic one, so a page is not planned again on that connection.
+        async with db.read() as s:
+            for generic, custom, head in (await s.execute(text(
+                    "SELECT generic_plans, custom_plans, left(statement, 40) FROM "
+                    "pg_prepared_statements WHERE statement LIKE '%UNION ALL%' "
+                    "ORDER BY length(statement) DESC LIMIT 2"))).all():
+                out.append(f"  prepared {head!r}…: {generic} generic plans, {custom} custom")
     return out
 
 

@@ -130,6 +130,9 @@ def _int(n: int) -> Any:
 
 
 def _str(s: str) -> Any:
+    """A constant written into the statement, not bound: PostgreSQL then knows it when it
+    plans the prepared statement once for all children (a generic plan), as it does the
+    kinds of event and task the statement looks for."""
     return literal_column("'" + s.replace("'", "''") + "'", String)
 
 
@@ -152,7 +155,7 @@ def _text(column: Any) -> Any:
 
 def _reason_given(column: Any) -> Any:
     """A reason recorded (Python's truthiness of a text: not NULL and not empty)."""
-    return and_(column.is_not(None), column != "")
+    return and_(column.is_not(None), column != _str(""))
 
 
 def _reported_in(scope: Scope) -> list[Any]:
@@ -192,7 +195,7 @@ def _child_events(scope: Scope) -> list[Select]:
                          src=_int(SRC_CHILD_EVENT), row_key=ChildEvent.id, seq=_int(0),
                          event=ChildEvent.kind, p1=ChildEvent.actor_id,
                          j=_text(ChildEvent.details))).where(
-        ChildEvent.child_ref == _CHILD, ChildEvent.kind.in_(kinds))]
+        ChildEvent.child_ref == _CHILD, ChildEvent.kind.in_([_str(k) for k in kinds]))]
 
 
 def _incidents(scope: Scope) -> list[Select]:
@@ -235,13 +238,13 @@ def _oversight(scope: Scope) -> list[Select]:
         ref=Incident.reference, p1=AuditEvent.actor_id, j=_text(AuditEvent.details))).join(
         Incident, AuditEvent.incident_id == Incident.id).where(
         Incident.child_ref == _CHILD, *_reported_in(scope),
-        AuditEvent.event == OVERSIGHT_EVENT)
+        AuditEvent.event == _str(OVERSIGHT_EVENT))
     actions = select(*_row(
         at=func.coalesce(Task.done_at, Task.due_at), dated=_int(0), after=_int(0),
         src=_int(SRC_ACTION), row_key=Task.id, seq=_int(0), event=_str(OVERSIGHT_ACTION),
         t1=Task.due_at, t2=Task.done_at, p1=Task.owner_id, p2=Task.done_by_id,
         j=_text(Task.details))).where(
-        Task.child_ref == _CHILD, Task.kind == OVERSIGHT_ACTION,
+        Task.child_ref == _CHILD, Task.kind == _str(OVERSIGHT_ACTION),
         Task.closed_reason.is_(None))
     return [on_incidents, actions]
 
@@ -284,7 +287,7 @@ def _register(scope: Scope) -> list[Select]:
     # report, event and recipient); a record another record of the same report, event and
     # recipient came after is not listed (as the register has always been read).
     said = (select(AuditEvent.at).where(
-        AuditEvent.incident_id == ev.incident_id, AuditEvent.event == NOT_REQUIRED_EVENT,
+        AuditEvent.incident_id == ev.incident_id, AuditEvent.event == _str(NOT_REQUIRED_EVENT),
         AuditEvent.details["notifiable_event"].as_string() == ev.event,
         AuditEvent.details["recipient"].as_string() == rec.recipient)
         .order_by(AuditEvent.id.desc()).limit(1).scalar_subquery())

@@ -10,10 +10,13 @@ and the incidents with their recipients, deliveries and a valid audit chain
 (``bench/_data.py``), then adds, for every child, two allocation changes and
 for a tenth of them an oversight entry on one incident (``child_events`` rows
 with their audit events), and ordinary audit events until the log holds the
-target number of rows. Then it times ``bot.review.chronology.entries_for`` plus
-the chat pages (``chronology_texts.pages``) for one child with a typical
-history: median and p95 over ``--runs`` runs (target ≤ 20 ms), and prints the
-query plan of each query the chronology makes. Asserts nothing.
+target number of rows. Then it times, for one child with a typical history and
+the busiest: page 1 of ``/child`` as a user sees it (``chronology.page_of``, one
+statement cut in SQL, then the lookups by ids and the message), the last page,
+and the whole chronology (``entries_for``, the CSV's path) with all its chat
+pages: median and p95 over ``--runs`` runs (target ≤ 20 ms), and the process's
+CPU; then the plan of the page statement. ``--profile`` adds a pyinstrument
+profile of 200 first pages of the busiest child. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from bench._common import machine, scratch_database  # noqa: E402
 from bench._data import _insert, fixed_now, populate_directory, populate_incidents  # noqa: E402
 from bot import audit  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
-from bot.review import chronology, chronology_texts  # noqa: E402
+from bot.review import chronology, chronology_query, chronology_texts  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import AuditEvent, AuditHead, ChildEvent, Incident  # noqa: E402
 
@@ -103,35 +106,34 @@ async def top_up(db: Database, pop, target: int, seed: int = 11) -> tuple[int, i
     return len(child_events), event_id
 
 
-PLANS = {
-    "incidents of the child": (
-        "SELECT * FROM incidents WHERE child_ref = :ref ORDER BY reported_at DESC"),
-    "child events": "SELECT * FROM child_events WHERE child_ref = :ref",
-    "placements": "SELECT * FROM placements WHERE child_ref = :ref",
-    "recipients of its incidents": (
-        "SELECT * FROM incident_recipients WHERE incident_id IN "
-        "(SELECT id FROM incidents WHERE child_ref = :ref)"),
-    "oversight on its incidents": (
-        "SELECT * FROM audit_events WHERE event = 'oversight_recorded' AND incident_id IN "
-        "(SELECT id FROM incidents WHERE child_ref = :ref)"),
-    "register of its incidents": (
-        "SELECT * FROM notifiable_events JOIN incidents ON notifiable_events.incident_id = "
-        "incidents.id WHERE incidents.child_ref = :ref"),
-    "its oversight actions": (
-        "SELECT * FROM tasks WHERE child_ref = :ref AND kind = 'oversight_action' "
-        "AND closed_reason IS NULL"),
-}
-
-
 async def plans(db: Database, ref: str) -> list[str]:
-    out = []
+    """The plan of the one statement a page is (``chronology_query.page_statement``)."""
     explain = "EXPLAIN" if db.is_postgres else "EXPLAIN QUERY PLAN"
+    scope = chronology._scope(ref, TZ, fixed_now().date(), None, None, None, None)
+    stmt = chronology_query.page_statement(scope, limited=True).params(
+        **scope.params(), limit=chronology_texts.PAGE_ENTRIES, offset=0)
+    out = ["  a page (UNION ALL of the sources, cut in SQL):"]
     async with db.read() as s:
-        for label, sql in PLANS.items():
-            rows = (await s.execute(text(f"{explain} {sql}"), {"ref": ref})).all()
-            out.append(f"  {label}:")
-            out.extend("    " + " ".join(str(c) for c in r if c is not None and
-                                        not isinstance(c, int)) for r in rows)
+        sql = str(stmt.compile(dialect=s.bind.dialect, compile_kwargs={"literal_binds": True}))
+        rows = (await s.execute(text(f"{explain} {sql}".replace(":", r"\:")))).all()
+    out.extend("    " + " ".join(str(c) for c in r if c is not None and not isinstance(c, int))
+               for r in rows)
+    if db.is_postgres:  # where the server's time goes: planning this statement, or running it
+        async with db.read() as s:
+            for _ in range(3):
+                timed = (await s.execute(text(f"EXPLAIN (ANALYZE, SUMMARY) {sql}".replace(
+                    ":", r"\:")))).all()
+        out.extend("  " + r[0].strip() + " (the statement as literal SQL, planned afresh)"
+                   for r in timed
+                   if r[0].strip().startswith(("Planning Time", "Execution Time")))
+        # The timed runs went through asyncpg's prepared statements: after five custom plans
+        # PostgreSQL keeps a generic one, so a page is not planned again on that connection.
+        async with db.read() as s:
+            for generic, custom, head in (await s.execute(text(
+                    "SELECT generic_plans, custom_plans, left(statement, 40) FROM "
+                    "pg_prepared_statements WHERE statement LIKE '%UNION ALL%' "
+                    "ORDER BY length(statement) DESC LIMIT 2"))).all():
+                out.append(f"  prepared {head!r}…: {generic} generic plans, {custom} custom")
     return out
 
 
@@ -164,31 +166,62 @@ async def main(args: argparse.Namespace) -> None:
               f"with incidents, {n_child_events} child events; filled in {fill:.0f} s")
 
         cpu_ms: list[float] = []
+        per_page = chronology_texts.PAGE_ENTRIES
 
-        async def once(child: str) -> tuple[float, int, int]:
-            t, c = time.perf_counter(), time.process_time()
+        async def whole(child: str) -> tuple[int, int]:
+            """The whole chronology and all its chat pages (the CSV's and the CLI's path)."""
             async with db.read() as s:
                 chron = await chronology.entries_for(s, settings, child, tz=TZ,
                                                      today=now.date())
-            pages = chronology_texts.pages(child, chron.entries, TZ, None)
+            n = len(chron.entries)
+            pages = max(1, -(-n // per_page))
+            for p in range(pages):
+                chronology_texts.pages(child, chron.entries[p * per_page:(p + 1) * per_page],
+                                       TZ, None, page=p + 1, pages=pages)
+            return n, pages
+
+        async def one_page(child: str, page: int) -> tuple[int, int]:
+            """One /child page as a user sees it: cut in SQL, then its message."""
+            async with db.read() as s:
+                shown = await chronology.page_of(s, settings, child, tz=TZ, today=now.date(),
+                                                 per_page=per_page, page=page)
+            chronology_texts.pages(child, shown.entries, TZ, None, page=shown.page,
+                                   pages=shown.pages)
+            return shown.total, shown.pages
+
+        async def timed(fn, *a) -> tuple[float, tuple[int, int]]:
+            t, c = time.perf_counter(), time.process_time()
+            got = await fn(*a)
             cpu_ms.append((time.process_time() - c) * 1000)
-            return (time.perf_counter() - t) * 1000, len(chron.entries), len(pages)
+            return (time.perf_counter() - t) * 1000, got
 
         for label, child, n in (("typical", ref, its), ("busiest", busiest, most)):
-            for _ in range(3):
-                await once(child)  # warm
-            times = []
-            cpu_ms.clear()
-            for _ in range(args.runs):
-                ms, entries, pages = await once(child)
-                times.append(ms)
-            times.sort()
-            p95 = times[max(0, int(len(times) * 0.95) - 1)]
-            print(f"chronology of {label} child {child} ({n} incidents, {entries} entries, "
-                  f"{pages} page(s)): median {statistics.median(times):.1f} ms, "
-                  f"p95 {p95:.1f} ms over {args.runs} runs (target ≤ 20 ms); CPU of this "
-                  f"process median {statistics.median(cpu_ms):.1f} ms (SQLite runs on the "
-                  "loop: all of it; PostgreSQL: the client's part)")
+            _, (_, last) = await timed(one_page, child, 1)
+            for what, fn, extra in (("page 1", one_page, (1,)), ("last page", one_page, (last,)),
+                                    ("whole (CSV path)", whole, ())):
+                for _ in range(3):
+                    await fn(child, *extra)  # warm
+                times = []
+                cpu_ms.clear()
+                for _ in range(args.runs):
+                    ms, (entries, pages) = await timed(fn, child, *extra)
+                    times.append(ms)
+                times.sort()
+                p95 = times[max(0, int(len(times) * 0.95) - 1)]
+                print(f"chronology of {label} child {child} ({n} incidents, {entries} entries, "
+                      f"{pages} page(s) of {per_page}), {what}: median "
+                      f"{statistics.median(times):.1f} ms, p95 {p95:.1f} ms over {args.runs} "
+                      f"runs (target ≤ 20 ms); CPU of this process median "
+                      f"{statistics.median(cpu_ms):.1f} ms")
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0002)
+            profiler.start()
+            for _ in range(200):
+                await one_page(busiest, 1)
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
         print("query plans:")
         print("\n".join(await plans(db, ref)))
         await db.dispose()
@@ -203,4 +236,6 @@ if __name__ == "__main__":
     p.add_argument("--children", type=int, default=0, help="default: incidents / 10")
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--postgres", metavar="URL", help="an admin URL of a PostgreSQL server")
+    p.add_argument("--profile", action="store_true",
+                   help="print a pyinstrument profile of 200 first pages of the busiest child")
     asyncio.run(main(p.parse_args()))

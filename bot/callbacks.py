@@ -136,6 +136,9 @@ LOG_PAGE = _action("logp", ID, ID, doc="Timeline of incident, page n")
 # A child's chronology: page turns (child ref, page, optionally the kind shown).
 CHILD_PAGE = _action("chp", WORD, ID, optional=(WORD,),
                      doc="Chronology of child, page n (child ref, page[, kind])")
+CHILD_PAGE_PART = _action("chq", WORD, ID, ID, optional=(WORD,),
+                          doc="Chronology of child, page n, part m: a page whose entries "
+                          "need more than one message (child ref, page, part[, kind])")
 
 # Management oversight: "Record oversight" on an incident's log and on the manager's request.
 OVERSEE = _action("ov", ID, doc="Record oversight on incident (shows the entry's form)")
@@ -179,7 +182,7 @@ VISIT_CONFIRM = _action("vk", ID, YES_NO, doc="Visit: record it (y) or cancel (n
 
 # Groups served by one handler each (handlers/__init__.py).
 TIMELINE = (LOG, LOG_PAGE)
-CHRONOLOGY = (CHILD_PAGE,)
+CHRONOLOGY = (CHILD_PAGE, CHILD_PAGE_PART)
 OVERSIGHT = (OVERSEE,)
 NOTIFICATION = (NOTIFIED, NOTE_MADE, NOTE_CONFIRM, NOTE_NOT_REQUIRED)
 REPORT = (REPORT_CHILD, REPORT_CATEGORY, REPORT_KEEP_DESCRIPTION, REPORT_SUBMIT, REPORT_EDIT,

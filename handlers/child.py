@@ -18,24 +18,30 @@ from storage.models import Person
 
 
 async def _page(context: BotContext, person: Person, child_ref: str, kind: str | None,
-                page: int, *, record_view: bool, telegram_user_id: int | None):
-    """(text, buttons) of one page, or None when the person may not see the child."""
+                page: int, *, record_view: bool, telegram_user_id: int | None, part: int = 1):
+    """(text, buttons) of one page (or part of one), or None when the person may not see
+    the child."""
     services = context.services
     async with services.db.read() as s:
         view = await services.access.may_see_child(s, person, child_ref)
         if view is None:
             return None
-        chron = await chronology.entries_for(
+        shown = await chronology.page_of(
             s, services.settings, child_ref, tz=services.tz, today=services.today(),
-            kinds=[kind] if kind else None, view=view, now=services.clock.now())
+            per_page=texts.PAGE_ENTRIES, page=page, kinds=[kind] if kind else None, view=view,
+            now=services.clock.now())
+    if shown is None:
+        return None
     if record_view:
         async with services.db.write() as s:
             await chronology.viewed(s, at=services.clock.now(), actor_id=person.id,
                                     child_ref=child_ref, view=view, kind=kind,
                                     telegram_user_id=telegram_user_id)
-    pages = texts.pages(child_ref, chron.entries, services.tz, kind)
-    page = min(max(page, 1), len(pages))
-    return pages[page - 1], texts.page_buttons(child_ref, page, len(pages), kind)
+    parts = texts.pages(child_ref, shown.entries, services.tz, kind, page=shown.page,
+                        pages=shown.pages)
+    part = min(max(part, 1), len(parts))
+    return parts[part - 1], texts.page_buttons(child_ref, shown.page, shown.pages, kind,
+                                               part=part, parts=len(parts))
 
 
 @linked
@@ -59,19 +65,22 @@ async def child_command(update: Update, context: BotContext, person: Person) -> 
 
 @linked
 async def child_button(update: Update, context: BotContext, person: Person) -> None:
-    """Page turns (``chp:<ref>:<page>[:<kind>]``), checked again at every press."""
+    """Page turns (``chp:<ref>:<page>[:<kind>]``, ``chq:<ref>:<page>:<part>[:<kind>]``),
+    checked again at every press."""
     query = update.callback_query
     pressed = callbacks.parse(query.data, *callbacks.CHRONOLOGY)
+    fixed = 3 if pressed is not None and pressed.action is callbacks.CHILD_PAGE_PART else 2
     kind = None
-    if pressed is not None and len(pressed.args) > 2:
-        kind = texts.kind_from_word(pressed.args[2])
-    if pressed is None or (len(pressed.args) > 2 and kind is None):
+    if pressed is not None and len(pressed.args) > fixed:
+        kind = texts.kind_from_word(pressed.args[fixed])
+    if pressed is None or (len(pressed.args) > fixed and kind is None):
         await refuse(update, context, person, action="child button", why="malformed callback",
                      text=STALE_BUTTON)
         return
     ref, page = pressed.args[0], pressed.args[1]
+    part = pressed.args[2] if fixed == 3 else 1
     shown = await _page(context, person, ref, kind, page, record_view=False,
-                        telegram_user_id=None)
+                        telegram_user_id=None, part=part)
     if shown is None:
         await refuse(update, context, person, action="child button",
                      why="may not see this child", text=texts.NOT_YOURS, child=ref)

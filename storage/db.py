@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import files, sqlite_inloop
+from storage import files, local_day, sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        local_day.register_sqlite(dbapi_conn)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

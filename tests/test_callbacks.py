@@ -80,6 +80,7 @@ def test_wire_format_of_buttons_already_sent_is_unchanged():
         "rl:5:y": (callbacks.RELINK, (5, "y")),
         "rl:5:n": (callbacks.RELINK, (5, "n")),
         "chp:A1:2:incident": (callbacks.CHILD_PAGE, ("A1", 2, "incident")),
+        "chq:A1:2:3:incident": (callbacks.CHILD_PAGE_PART, ("A1", 2, 3, "incident")),
         "ov:42": (callbacks.OVERSEE, (42,)),
         "sd:12": (callbacks.TASK_DONE, (12,)),
         "vc:7:A1": (callbacks.VISIT_CHILD, (7, "A1")),

@@ -29,7 +29,10 @@ USAGE = ("Send /child followed by the child's reference, and optionally one kind
 NOT_YOURS = ("I cannot show you that child's chronology: there is no such child, or you are not "
              "their social worker, their carer's supervising social worker or their team's "
              "manager.")
-PAGE_TITLE_ROOM = 120
+PAGE_TITLE_ROOM = 140  # the title: the longest reference, kind, page and part
+# Entries on a page of /child (cut in the database; a page whose lines need more room than
+# one message comes in parts).
+PAGE_ENTRIES = 15
 
 
 def kind_from_word(word: str) -> str | None:
@@ -114,9 +117,11 @@ def _line(at: datetime, dated: bool, text: str, tz: ZoneInfo) -> tuple[str, str]
     return f"• <b>{h(stamp)}</b> — ", text
 
 
-def pages(child_ref: str, entries: list, tz: ZoneInfo, kind: str | None,
-          limit: int = MAX_MESSAGE) -> list[str]:
-    """The entries (newest first) as Telegram messages; nothing is cut, long lines continue."""
+def pages(child_ref: str, entries: list, tz: ZoneInfo, kind: str | None, *, page: int = 1,
+          pages: int = 1, limit: int = MAX_MESSAGE) -> list[str]:
+    """Page ``page`` of ``pages`` (its entries, newest first) as Telegram messages: one,
+    or, when its lines need more room, its parts in order; nothing is cut, a line too long
+    for a message continues in the next."""
     budget = limit - PAGE_TITLE_ROOM
     blocks: list[str] = []
     for e in entries:
@@ -131,22 +136,31 @@ def pages(child_ref: str, entries: list, tz: ZoneInfo, kind: str | None,
     if not blocks:
         blocks = ["Nothing recorded" + (f" of this kind ({KIND_LABELS[kind]})." if kind else ".")]
     grouped = pack(blocks, budget, sep="\n")
-    total = len(grouped)
+    parts = len(grouped)
     what = f" ({KIND_LABELS[kind]})" if kind else ""
+    where = f", page {page} of {pages}" if pages > 1 else ""
     out = []
-    for i, page in enumerate(grouped, 1):
-        title = (f"🧒 <b>{h(child_ref)}</b> — chronology{h(what)}, newest first"
-                 + (f", page {i} of {total}" if total > 1 else ""))
-        out.append(title + "\n\n" + "\n".join(page))
+    for i, part in enumerate(grouped, 1):
+        title = (f"🧒 <b>{h(child_ref)}</b> — chronology{h(what)}, newest first{where}"
+                 + (f" (part {i} of {parts})" if parts > 1 else ""))
+        out.append(title + "\n\n" + "\n".join(part))
     return out
 
 
-def page_buttons(child_ref: str, page: int, total: int, kind: str | None) -> Buttons:
+def page_buttons(child_ref: str, page: int, total: int, kind: str | None, *, part: int = 1,
+                 parts: int = 1) -> Buttons:
+    """◀ Previous / Next ▶: through the parts of a page, then to the page before or after
+    (a page is entered at its first part)."""
     extra = (kind,) if kind else ()
     row = []
-    if page > 1:
+    if part > 1:
+        row.append(("◀ Previous",
+                    callbacks.CHILD_PAGE_PART.data(child_ref, page, part - 1, *extra)))
+    elif page > 1:
         row.append(("◀ Previous", callbacks.CHILD_PAGE.data(child_ref, page - 1, *extra)))
-    if page < total:
+    if part < parts:
+        row.append(("Next ▶", callbacks.CHILD_PAGE_PART.data(child_ref, page, part + 1, *extra)))
+    elif page < total:
         row.append(("Next ▶", callbacks.CHILD_PAGE.data(child_ref, page + 1, *extra)))
     return [row] if row else []
 

@@ -32,29 +32,32 @@ async def show(request: web.Request) -> web.Response:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError:
         page = 1
+    csv_wanted = request.query.get("format") == "csv"
     async with kit.db_read(request) as s:
         view = await svc.access.may_see_child(s, kit.person(request), ref)
-        chron = None
-        if view is not None:
+        chron = shown = None
+        if view is not None and csv_wanted:  # the whole chronology (of this kind)
             chron = await chronology.entries_for(
                 s, svc.settings, ref, tz=svc.tz, today=svc.today(),
                 kinds=[kind] if kind else None, view=view)
-    if view is None or chron is None:
+        elif view is not None:  # one page, cut in the database
+            shown = await chronology.page_of(
+                s, svc.settings, ref, tz=svc.tz, today=svc.today(), per_page=PAGE_SIZE,
+                page=page, kinds=[kind] if kind else None, view=view)
+    if view is None or (chron is None and shown is None):
         return await kit.refuse(request, action="child", why="may not see this child",
                                 child=ref[:40],
                                 text="You cannot see this child's chronology: there is no such "
                                      "child, or you are not among those who may see it.")
-    if request.query.get("format") == "csv":  # the whole chronology (of this kind)
+    if chron is not None:
         await kit.audit_view(request, what="child", child=ref, why=view.reason, kind=kind,
                              download="csv")
         return csv_response(chronology.to_csv(chron, svc.tz),
                             f"chronology_{ref}_{svc.today().isoformat()}.csv")
     await kit.audit_view(request, what="child", child=ref, why=view.reason, kind=kind,
                          page=page)
-    pages = max(1, -(-len(chron.entries) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = chron.entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     return kit.render(request, "child.html", title=f"Child {ref}: chronology", ref=ref,
-                      entries=shown, total=len(chron.entries), page=page, pages=pages,
+                      entries=shown.entries, total=shown.total, page=shown.page,
+                      pages=shown.pages,
                       kind=kind, kinds=list(texts.KIND_LABELS.items()), view=view,
                       tz=svc.tz)

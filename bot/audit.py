@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Row, inspect, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -87,51 +87,64 @@ def event_hash(row: AuditEvent) -> str:
     ).hexdigest()
 
 
-def _lock_head(session: Session) -> AuditHead:
+class _Head:
+    """The chain head as this transaction holds it (locked), advanced by each append."""
+
+    __slots__ = ("count", "last_event_id", "last_hash")
+
+    def __init__(self, last_event_id: int, last_hash: str, count: int) -> None:
+        self.last_event_id, self.last_hash, self.count = last_event_id, last_hash, count
+
+
+# Built once: the appends are the hottest statements of the per-update path (issue 18), so
+# they run as Core statements on the session's connection, not as ORM objects and flushes.
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+_LOCK_HEAD = select(_HEAD.c.last_event_id, _HEAD.c.last_hash, _HEAD.c.count).where(
+    _HEAD.c.id == 1).with_for_update()
+_ADVANCE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(
+    last_event_id=bindparam("new_id"), last_hash=bindparam("new_hash"),
+    count=bindparam("new_count"))
+_INSERT_EVENT = _EVENTS.insert()
+
+
+def _lock_head(session: Session) -> _Head:
     """The chain head, locked for the rest of the caller's transaction.
 
     The row is made by a migration (``_select_head`` creates it if missing).
-    ``populate_existing`` makes the ORM take the values the lock
-    returned, not a copy of the row this session may have read earlier.
 
-    Only the first event of a transaction locks the row: the locked head is
-    kept in ``session.info`` with the transaction it was locked in, and later
-    events of the same transaction use it as it is (the lock is held until the
-    commit, and every event flushes the head it advanced). If a savepoint
-    rolled back since, the ORM expired the head, and it is locked (read) again.
+    Only the first event of a transaction (or of a savepoint) locks and reads the
+    row: the head is kept in ``session.info`` with the transaction and the
+    savepoint it was read in, and later events there use it as they advanced it
+    (the lock is held until the commit; every event writes the head it advanced).
+    Read anywhere else — after a savepoint was left, rolled back or begun — it
+    is read again, so a rolled-back savepoint's events are never chained on.
     """
-    tx = session.get_transaction()
+    where = (session.get_transaction(), session.get_nested_transaction())
     held = session.info.get(_HELD)
-    if held is not None and tx is not None and held[0] is tx:
-        head = held[1]
-        state = inspect(head)
-        if not state.expired_attributes and not state.detached and not state.deleted:
-            return head
+    if held is not None and where[0] is not None and held[0] == where:
+        return held[1]
     head = _select_head(session)
-    if tx is not None:
-        session.info[_HELD] = (tx, head)
+    if where[0] is not None:
+        session.info[_HELD] = (where, head)
     return head
 
 
-def _select_head(session: Session) -> AuditHead:
+def _select_head(session: Session) -> _Head:
     """Lock and read the head row; create it first if this database lacks it.
 
     Migration ``4_audit_head_row`` creates the row, so normally this is one
     statement. The fallback INSERT … ON CONFLICT DO NOTHING means two writers
     racing to create it cannot fail on the primary key.
     """
-    q = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
-         .execution_options(populate_existing=True))
-    head = session.execute(q).scalar_one_or_none()
-    if head is not None:
-        return head
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
-    session.execute(
-        ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    return session.execute(q).scalar_one()
+    conn = session.connection()
+    row = conn.execute(_LOCK_HEAD).first()
+    if row is None:
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_HEAD)
+        conn.execute(ins.values(id=1, last_event_id=0, last_hash=GENESIS, count=0)
+                     .on_conflict_do_nothing(index_elements=["id"]))
+        row = conn.execute(_LOCK_HEAD).one()
+    return _Head(*row)
 
 
 async def record(
@@ -149,6 +162,9 @@ async def record(
     An event about an incident also carries the incident's record as it now is
     (``storage.content.snapshot``) when it changed since the chain last vouched for it,
     and the thread messages added in this transaction.
+
+    Returns the event as written (a plain object: the row is inserted directly, not
+    through the session, so it is not in the session's identity map).
     """
     return await session.run_sync(_append, event, at, actor_id, telegram_user_id,
                                   incident_id, details)
@@ -157,6 +173,9 @@ async def record(
 def _append(session: Session, event: str, at: datetime, actor_id: str | None,
             telegram_user_id: int | None, incident_id: int | None,
             details: dict[str, Any]) -> AuditEvent:
+    # Pending changes first: the snapshot below looks at flushed rows, and what the event
+    # is about is written before the event that vouches for it.
+    session.flush()
     head = _lock_head(session)
     # Round to microseconds the database keeps, so the hash verifies after a reload.
     at = at.astimezone(timezone.utc)
@@ -166,6 +185,7 @@ def _append(session: Session, event: str, at: datetime, actor_id: str | None,
         if snap:
             # A snapshot and the caller's own (a retention purge) are kept side by side.
             clean[record_content.KEY] = {**clean.get(record_content.KEY, {}), **snap}
+            session.flush()  # the record's new content_hash, before the event about it
     row = AuditEvent(
         id=head.last_event_id + 1,
         at=at,
@@ -178,12 +198,17 @@ def _append(session: Session, event: str, at: datetime, actor_id: str | None,
         hash="",
     )
     row.hash = event_hash(row)
-    session.add(row)
+    conn = session.connection()
+    conn.execute(_INSERT_EVENT, {
+        "id": row.id, "at": at, "event": event, "actor_id": actor_id,
+        "telegram_user_id": telegram_user_id, "incident_id": incident_id, "details": clean,
+        "prev_hash": row.prev_hash, "hash": row.hash})
+    conn.execute(_ADVANCE_HEAD, {"new_id": row.id, "new_hash": row.hash,
+                                 "new_count": head.count + 1})
     head.last_event_id = row.id
     head.last_hash = row.hash
     head.count += 1
     session.info[_LAST_AT] = (session.get_transaction(), at)
-    session.flush()
     return row
 
 

@@ -80,21 +80,31 @@ def message_digest(row: Any) -> str:
 # -- while writing ------------------------------------------------------------------
 
 def track_new(session: Session, _flush_context: Any = None, _instances: Any = None) -> None:
-    """``before_flush``: remember the messages added and the incidents whose record changed
-    in this transaction (a flushed object may leave the identity map before the commit)."""
+    """``before_flush``: remember the messages added, the incidents whose record changed
+    and the incidents inserted in this transaction (a flushed object may leave the identity
+    map before the commit)."""
     new = [o for o in session.new if isinstance(o, IncidentMessage)]
+    inserted = [o for o in session.new if isinstance(o, Incident)]
     changed = [o.id for o in session.dirty
                if isinstance(o, Incident) and o.content_hash is not None
                and combined(incident_fields(o)) != o.content_hash]
-    if not new and not changed:
+    if not new and not changed and not inserted:
         return
     tx = session.get_transaction()
     held = session.info.get(_NEW)
     if held is None or held[0] is not tx:
-        held = (tx, [], set())
+        held = (tx, [], set(), [])
         session.info[_NEW] = held
     held[1].extend(new)
     held[2].update(changed)
+    held[3].extend(inserted)
+
+
+def _inserted_here(session: Session, inc: Incident) -> bool:
+    """Whether this transaction inserted ``inc`` (its values are the ones it wrote)."""
+    held = session.info.get(_NEW)
+    return (held is not None and held[0] is session.get_transaction()
+            and any(o is inc for o in held[3]))
 
 
 def _new_messages(session: Session) -> list[IncidentMessage]:
@@ -155,6 +165,11 @@ def _reload_unchanged(session: Session, inc: Incident) -> None:
     and the chain must hold what will be committed, not a stale copy."""
     state = inspect(inc)
     if inc in session.new or state.expired:
+        return
+    if inc.content_hash is None and _inserted_here(session, inc):
+        # Inserted by this transaction and never vouched for yet (the ``reported`` event
+        # right after the insert): no other transaction can have changed it, and what it
+        # holds is what the insert wrote. Reading it back would only cost a statement.
         return
     names = [f for f in (*INCIDENT_FIELDS, "content_hash") if f not in state.committed_state]
     if names:

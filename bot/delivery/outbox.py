@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -165,6 +165,17 @@ PERMANENT_CHAT_ERRORS = (
     "bot can't initiate conversation",
     "bot was kicked",
 )
+
+
+_DELIVERIES = Delivery.__table__
+_MARK_SENT = (
+    _DELIVERIES.update()
+    .where(_DELIVERIES.c.id == bindparam("delivery_id"), _DELIVERIES.c.status == "pending")
+    .values(status="sent", sent_at=bindparam("sent_when"),
+            telegram_message_id=bindparam("message_id"), locked_until=None, lease_owner=None)
+    .returning(_DELIVERIES.c.kind, _DELIVERIES.c.incident_id, _DELIVERIES.c.person_id)
+)
+_MARK_SENT_WITH_ERROR = _MARK_SENT.values(last_error=bindparam("error_text"))
 
 
 @dataclass
@@ -643,6 +654,8 @@ class Dispatcher:
         now = self.clock.now()
         if outcome.status == "lost":
             return None
+        if outcome.status == "sent" and outcome.attempted:
+            return await self._record_sent(row, outcome, now)
         async with self.db.write() as s:
             d = await s.get(Delivery, row.id)
             if d is None or d.status != "pending":
@@ -675,6 +688,27 @@ class Dispatcher:
                 return "rate_limited" if outcome.hold_chat else "retried"
             await self._failed(s, d, outcome, now)
             return "failed"
+
+    async def _record_sent(self, row: Delivery, outcome: SendOutcome, now: datetime) -> str | None:
+        """The common outcome in one conditional UPDATE … RETURNING (issue 18): no reading
+        back of the row this process claimed; still only a row that is pending."""
+        async with self.db.write() as s:
+            conn = await s.connection()
+            values: dict[str, Any] = {"delivery_id": row.id, "sent_when": now,
+                                      "message_id": outcome.message_id}
+            stmt = _MARK_SENT
+            if outcome.error is not None:  # kept after a later success: the row's history
+                stmt, values["error_text"] = _MARK_SENT_WITH_ERROR, outcome.error
+            d = (await conn.execute(stmt, values)).first()
+            if d is None:
+                return None
+            self.sent_count += 1
+            if d.kind != "edit":
+                await audit.record(
+                    s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
+                    delivery=row.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
+                )
+            return "sent"
 
     async def _failed(self, s: AsyncSession, d: Delivery, outcome: SendOutcome,
                       now: datetime) -> None:

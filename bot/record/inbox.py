@@ -29,9 +29,10 @@ async def take_input(
 ) -> Prompt | None:
     """Hand ``text`` (or ``media`` with its caption as ``text``) to whatever awaits it
     (``message_id``: Telegram's id of the message, to join the pieces of a long paste)."""
-    state = await thread.pending(session, services, person.id)
+    drafts = await thread.open_drafts(session, person.id)  # read once for both questions
+    state = await thread.pending(session, services, person.id, drafts)
     is_carer = await services.access.can_report(session, person)
-    draft = await reporting.active_draft(session, person.id) if is_carer else None
+    draft = await reporting.active_draft(session, person.id, drafts) if is_carer else None
     if state is not None and (draft is None or state.id > draft.id):
         if state.step == tasks.NOTE_STEP:
             return await tasks.note_input(session, services, person, state, text)
@@ -40,13 +41,15 @@ async def take_input(
         if state.step in reporting.DETAIL_STEPS:
             if media is not None:
                 return await reporting.media_received(session, services, state, media)
-            return await reporting.text_received(session, services, state, text, message_id)
+            return await reporting.text_received(session, services, state, text, message_id,
+                                                 carer=person)
         return await thread.state_input(session, services, person, state, text, media,
                                         message_id=message_id)
     if draft is not None and draft.step not in ("offer", "offer_add"):
         if media is not None:
             return await reporting.media_received(session, services, draft, media)
-        return await reporting.text_received(session, services, draft, text, message_id)
+        return await reporting.text_received(session, services, draft, text, message_id,
+                                             carer=person)
     if is_carer:
         if draft is not None and media is None and reporting.continues_offer(draft, message_id):
             return await reporting.continue_offer(session, services, draft, text, message_id)

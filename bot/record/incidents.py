@@ -128,17 +128,16 @@ def silent_out_of_hours(urgency: str, out_of_hours: bool) -> bool:
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
+    """The year's next reference: one upsert that takes the next number (the first is 1)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IncidentCounter)
-    await session.execute(
-        ins.values(year=year, last_number=0).on_conflict_do_nothing(index_elements=["year"])
-    )
+    table = IncidentCounter.__table__
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     number = (
         await session.execute(
-            update(IncidentCounter)
-            .where(IncidentCounter.year == year)
-            .values(last_number=IncidentCounter.last_number + 1)
-            .returning(IncidentCounter.last_number)
+            ins.values(year=year, last_number=1)
+            .on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_number": table.c.last_number + 1})
+            .returning(table.c.last_number)
         )
     ).scalar_one()
     return f"INC-{year}-{number:06d}"

@@ -75,9 +75,12 @@ class StaleButton(Exception):
     """The button belongs to a draft that is finished, someone else's, or at another step."""
 
 
-async def active_draft(session: AsyncSession, carer_id: str) -> Draft | None:
-    """The person's report in progress (not a pending thread state), if any."""
-    for d in await thread.open_drafts(session, carer_id):
+async def active_draft(session: AsyncSession, carer_id: str,
+                       drafts: list[Draft] | None = None) -> Draft | None:
+    """The person's report in progress (not a pending thread state), if any.
+
+    ``drafts``: the person's ``thread.open_drafts`` already read in this transaction."""
+    for d in drafts if drafts is not None else await thread.open_drafts(session, carer_id):
         if not thread.is_thread_state(d):
             return d
     return None
@@ -112,8 +115,10 @@ async def start(
 ) -> Prompt:
     """Begin a report, or continue the one in progress."""
     now = services.clock.now()
-    await thread.end_all(session, services, carer.id)
-    draft = await active_draft(session, carer.id)
+    # One read of the open drafts serves both (ending pending states leaves the report).
+    drafts = await thread.open_drafts(session, carer.id)
+    await thread.end_all(session, services, carer.id, drafts)
+    draft = await active_draft(session, carer.id, drafts)
     if draft is not None and draft.step not in ("offer", "offer_add"):
         _touch(draft, now)  # coming back counts as activity (bot/record/drafts.py)
         p = await prompt(session, services, draft)
@@ -330,12 +335,14 @@ def _join(draft: Draft, now: datetime, text: str, message_id: int | None) -> str
 
 
 async def text_received(session, services, draft: Draft, text: str,
-                        message_id: int | None = None) -> Prompt:
+                        message_id: int | None = None, carer: Person | None = None) -> Prompt:
     """Free text typed while a draft is open (``message_id``: Telegram's, to join the pieces
-    of a long paste)."""
+    of a long paste; ``carer``: the draft's carer when the caller already has them, as
+    the sender identified for this update)."""
     now = services.clock.now()
     text = text.strip()
-    carer = await session.get(Person, draft.carer_id)
+    if carer is None or carer.id != draft.carer_id:
+        carer = await session.get(Person, draft.carer_id)
     if _continues(draft, message_id) and (draft.step != "description"):
         return await _continued(session, services, carer, draft, text, message_id)
     if draft.step == "description":

@@ -113,11 +113,14 @@ def end_state(draft: Draft, now: datetime, *, finished: bool) -> None:
     draft.last_activity_at = now
 
 
-async def pending(session: AsyncSession, services: "Services", person_id: str) -> Draft | None:
-    """The person's current pending state, if any (lapsed ones are ended here)."""
+async def pending(session: AsyncSession, services: "Services", person_id: str,
+                  drafts: list[Draft] | None = None) -> Draft | None:
+    """The person's current pending state, if any (lapsed ones are ended here).
+
+    ``drafts``: the person's ``open_drafts`` already read in this transaction."""
     now = services.clock.now()
     current = None
-    for d in await open_drafts(session, person_id):
+    for d in drafts if drafts is not None else await open_drafts(session, person_id):
         if not is_thread_state(d):
             continue
         if current is None and not _lapsed(d, now):
@@ -129,10 +132,13 @@ async def pending(session: AsyncSession, services: "Services", person_id: str) -
     return current
 
 
-async def end_all(session: AsyncSession, services: "Services", person_id: str) -> None:
-    """End every pending state of a person (a new one, or a new report, replaces them)."""
+async def end_all(session: AsyncSession, services: "Services", person_id: str,
+                  drafts: list[Draft] | None = None) -> None:
+    """End every pending state of a person (a new one, or a new report, replaces them).
+
+    ``drafts``: the person's ``open_drafts`` already read in this transaction."""
     now = services.clock.now()
-    for d in await open_drafts(session, person_id):
+    for d in drafts if drafts is not None else await open_drafts(session, person_id):
         if is_thread_state(d):
             end_state(d, now, finished=False)
 

@@ -33,7 +33,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,12 +43,15 @@ from storage.models import Person, ProcessedUpdate
 
 KEEP = timedelta(days=7)
 
+# Every update asks and records once: Core statements on the table, built once (issue 18).
+_PROCESSED = ProcessedUpdate.__table__
+_SEEN = select(_PROCESSED.c.update_id).where(_PROCESSED.c.update_id == bindparam("update_id"))
+
 
 async def seen_in(session: AsyncSession, update_id: int) -> bool:
     """Whether this update id was already handled (read in the caller's transaction)."""
-    row = await session.execute(
-        select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
-    )
+    conn = await session.connection()
+    row = await conn.execute(_SEEN, {"update_id": update_id})
     return row.first() is not None
 
 
@@ -67,7 +70,7 @@ async def record(db: Database, handled: list[Handled]) -> int:
     if not handled:
         return 0
     async with db.write() as s:
-        ins = (postgresql.insert if db.is_postgres else sqlite.insert)(ProcessedUpdate)
+        ins = (postgresql.insert if db.is_postgres else sqlite.insert)(_PROCESSED)
         rows = {h.update_id: {"update_id": h.update_id, "processed_at": h.at} for h in handled}
         res = await s.execute(
             ins.values(list(rows.values())).on_conflict_do_nothing(index_elements=["update_id"])

@@ -3,7 +3,7 @@
 Each instance is a real subprocess in webhook mode; the emulator delivers the
 updates through a round-robin balancer (``FakeBotAPI.balance``), one chat's
 updates one after another as Telegram does, and enforces Telegram's flood
-limits. Ten carers make four reports each while some updates are redelivered at
+limits. Twenty carers make four reports each while some updates are redelivered at
 once to a second instance, a follower is killed with SIGKILL (and started
 again), then the leader. At the end:
 
@@ -22,7 +22,9 @@ again), then the leader. At the end:
   record (its ``sender_instances.started_at``).
 
 The issue asks for 50 carers and 200 reports; that size runs in
-``bench/multi_instance.py`` so the suite stays within its time.
+``bench/multi_instance.py`` (every check below, 60–110 s of reporting alone on the
+shared two-core machine, so over the ~90 s a test may take); the test runs 20 × 4,
+about a minute, with the balancer's health checks skipping the killed instances.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from tests.botprocess import ROOT, TOKEN, link, load_directory
 from tests.conftest import WORKING_MORNING
 from tests.test_crash import Carer
 
-CARERS = 10
+CARERS = 20
 REPORTS_EACH = 4
 INSTANCES = 3
 SECRET = "multi-instance-secret"
@@ -66,6 +68,7 @@ pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 # by the emulator, which shares this loaded process's event loop.
 KILL_SLACK = 2.0
 LEASE = timedelta(seconds=5)
+PATIENCE = 15.0  # seconds a scripted carer waits for the next question (test_crash.Carer)
 
 
 def free_port() -> int:
@@ -213,7 +216,10 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                                      walls.setdefault((chat, m.message_id), time.time())))
     bots = [Instance(n, db_url, fake, tmp_path) for n in range(INSTANCES)]
     fake.balance([b.url for b in bots])
-    carers = [Carer(users[f"c{i}"], i) for i in range(CARERS)]
+    # Patient carers: with three bot processes, the emulator and the carers on a loaded
+    # machine, an answer can take longer than 6 s, and a carer who starts again each time
+    # only adds to the load (the issue's 50 carers ran in bench/multi_instance.py).
+    carers = [Carer(users[f"c{i}"], i, patience=PATIENCE) for i in range(CARERS)]
     db = Database(db_url)
     try:
         t0 = time.monotonic()

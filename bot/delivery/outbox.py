@@ -34,8 +34,8 @@ At least once, and the one window. The Bot API has no idempotency key. If the
 process dies after Telegram accepted a message but before the ``sent`` row was
 committed (a few milliseconds per send; sends that finish together are
 recorded in one transaction, so at most the time of one such transaction
-more), the message is sent again after the restart: the recipient sees it twice. The same happens when a response is lost
-on the network (the request arrived, the answer did not). Nothing else can
+more), the message is sent again after the restart: the recipient sees it
+twice. The same happens when a response is lost on the network (the request arrived, the answer did not). Nothing else can
 produce a duplicate: a database error after a send is retried with the message
 id kept in memory and the row held (``_record_carefully``), never resent.
 
@@ -652,16 +652,27 @@ class Dispatcher:
             batch = self._to_record[:RECORD_BATCH]
             del self._to_record[:RECORD_BATCH]
             try:
-                rows = [row for row, _, _ in batch]
-                results = await self._carefully(
-                    lambda b=batch: self._record_all([(r, o) for r, o, _ in b]), rows,
-                    batch[0][1])
-                for result in results:
+                for result in await self._record_batch([(r, o) for r, o, _ in batch]):
                     self.metrics.delivery(result)
             finally:
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    async def _record_batch(self, batch: list[tuple[Delivery, SendOutcome]]) -> list[str | None]:
+        """Record ``batch`` in one transaction; if that fails, each on its own (carefully), so
+        one row the database refuses holds up only its own chat, as before."""
+        if len(batch) > 1:
+            try:
+                return await self._record_all(batch)
+            except Exception:  # noqa: BLE001 - logged; each is then recorded on its own
+                log.warning("dispatcher: recording %d sends together failed; one by one",
+                            len(batch), exc_info=True)
+        results: list[str | None] = []
+        for row, outcome in batch:
+            results += await self._carefully(lambda r=row, o=outcome: self._record_all([(r, o)]),
+                                             [row], outcome)
+        return results
 
     async def _carefully(self, record: Callable[[], Awaitable[list[str | None]]],
                          rows: list[Delivery], outcome: SendOutcome) -> list[str | None]:

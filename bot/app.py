@@ -187,6 +187,7 @@ class BotRunner:
     http: HttpServer | None = None
     housekeeper: Housekeeper | None = None
     cluster: Cluster | None = None
+    budget: SendBudget | None = None  # several instances: the shared send budget
     # The one pacing gate; None: built from ``[delivery]`` on real time. A test gives one on a
     # clock it drives (Telegram's long "retry after" waits pass when the test says so).
     pacing: Pacing | None = None
@@ -228,7 +229,7 @@ class BotRunner:
                                    on_wake=self._woken)
             self.dispatcher.alive = self.cluster.is_alive
             d = settings.delivery
-            pacing.shared = SendBudget(
+            pacing.shared = self.budget = SendBudget(
                 self.services.db, global_per_second=d.global_per_second,
                 global_burst=d.global_burst, per_chat_per_second=d.per_chat_per_second,
                 per_chat_burst=d.per_chat_burst)
@@ -337,6 +338,9 @@ class BotRunner:
             await self.app.stop()
         await self.app.shutdown()
         self.app = None
+        if self.budget is not None:  # after the last request that drew on it
+            await self.budget.close()
+            self.budget = None
 
 
 def make_services(settings: Settings, *, clock: Clock | None = None,

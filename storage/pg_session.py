@@ -63,7 +63,8 @@ class SessionConnection:
             except Exception:  # noqa: BLE001 - closing is best effort; the server frees it
                 conn.terminate()
 
-    async def _value(self, sql: str, *args: Any) -> Any:
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        """The first value of one statement's first row (its own implicit transaction)."""
         if not self.alive:
             raise ConnectionError("the session connection is closed")
         async with self._turn:
@@ -72,10 +73,10 @@ class SessionConnection:
     async def try_lock(self, key: int) -> bool:
         """Take the advisory lock ``key`` for this session if nobody else holds it (re-entrant:
         a second take by this session is counted and needs a second unlock)."""
-        return bool(await self._value("SELECT pg_try_advisory_lock($1)", key))
+        return bool(await self.fetchval("SELECT pg_try_advisory_lock($1)", key))
 
     async def unlock(self, key: int) -> bool:
-        return bool(await self._value("SELECT pg_advisory_unlock($1)", key))
+        return bool(await self.fetchval("SELECT pg_advisory_unlock($1)", key))
 
     async def held_elsewhere(self, key: int) -> bool:
         """Whether another session holds ``key`` now (a look, not a take)."""
@@ -85,10 +86,10 @@ class SessionConnection:
         return not got
 
     async def ping(self) -> None:
-        await self._value("SELECT 1")
+        await self.fetchval("SELECT 1")
 
     async def notify(self, channel: str, payload: str) -> None:
-        await self._value("SELECT pg_notify($1, $2)", channel, payload)
+        await self.fetchval("SELECT pg_notify($1, $2)", channel, payload)
 
     async def listen(self, channel: str, callback: Callable[[str], Any]) -> None:
         """Call ``callback(payload)`` for each notification on ``channel``."""

@@ -5,15 +5,17 @@ with real processes is ``tests/test_multi_instance.py``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bot.delivery import leases
 from bot.delivery.outbox import enqueue
 from bot.runtime.cluster import Cluster
+from storage import send_budget
 from storage.db import Database
 from storage.models import Delivery, SendBucket, SenderInstance
 from storage.send_budget import SendBudget
@@ -143,6 +145,8 @@ async def test_the_send_budget_is_one_for_every_instance(db_url):
                    per_chat_burst=3)
     b = SendBudget(db_b, global_per_second=100, global_burst=100, per_chat_per_second=1,
                    per_chat_burst=3)
+    tight = SendBudget(db_a, global_per_second=1, global_burst=1, per_chat_per_second=1,
+                       per_chat_burst=3)
     try:
         # A burst of 3 a chat, less one for the network's delay: two, from either instance.
         started = time.monotonic()
@@ -153,8 +157,6 @@ async def test_the_send_budget_is_one_for_every_instance(db_url):
         elapsed = time.monotonic() - started
         assert 0 < wait <= 1.0 and wait >= 1.0 - elapsed - 0.05, (wait, elapsed)
         assert await b.take(43) == 0  # another chat has its own bucket
-        tight = SendBudget(db_a, global_per_second=1, global_burst=1, per_chat_per_second=1,
-                           per_chat_burst=3)
         assert await tight.take(44) == 0
         assert await tight.take(45) > 0  # the global bucket is empty: nothing taken
         async with db_a.read() as s:  # chat 45's token was given back with the refusal
@@ -162,5 +164,35 @@ async def test_the_send_budget_is_one_for_every_instance(db_url):
         assert keys == {"global", "chat:42", "chat:43", "chat:44"}
         assert (a.waits, tight.waits) == (1, 1)
     finally:
+        for budget in (a, b, tight):
+            await budget.close()
         await db_a.dispose()
         await db_b.dispose()
+
+
+async def test_housekeeping_removes_chat_buckets_idle_for_an_hour(world, caplog):
+    """A chat bucket nobody drew on for an hour (by the server's clock) is full, as a missing
+    row is taken to be: the housekeeping removes it, and logs how many went. The global
+    bucket and the chats drawn on within the hour stay."""
+    db = world.services.db
+    async with db.write() as s:
+        await s.execute(text(
+            "INSERT INTO send_buckets (key, tokens, at) VALUES "
+            "('global', 0, clock_timestamp() - interval '3 hours'), "
+            "('chat:1', 2, clock_timestamp() - interval '61 minutes'), "
+            "('chat:2', 0, clock_timestamp() - interval '59 minutes'), "
+            "('chat:3', 1, clock_timestamp()) "
+            "ON CONFLICT (key) DO UPDATE SET tokens = EXCLUDED.tokens, at = EXCLUDED.at"))
+    with caplog.at_level(logging.INFO, logger="bot.runtime.housekeeping"):
+        await world.runner.housekeeper.run_once()
+    assert await bucket_keys(db) == {"global", "chat:2", "chat:3"}
+    assert "send budget: 1 chat buckets idle for over 1:00:00 removed" in caplog.text
+    # Never sooner than an emptied bucket refills, whatever the bound asked for.
+    assert await send_budget.forget_idle(db, idle_for=timedelta(0), refill_seconds=3600) == 0
+    assert await send_budget.forget_idle(db, idle_for=timedelta(minutes=30)) == 1
+    assert await bucket_keys(db) == {"global", "chat:3"}
+
+
+async def bucket_keys(db: Database) -> set[str]:
+    async with db.read() as s:
+        return set((await s.execute(select(SendBucket.key))).scalars())

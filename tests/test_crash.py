@@ -56,9 +56,12 @@ def directory() -> str:
 class Carer:
     """A carer who keeps going whatever the bot does, and notes what they saw."""
 
-    def __init__(self, user, index: int) -> None:
+    def __init__(self, user, index: int, *, patience: float = 6.0) -> None:
         self.user = user
         self.index = index
+        # Seconds without the next question before asking "/report" again (a bot that was
+        # killed, or lost its place); longer on a machine too loaded to answer within it.
+        self.patience = patience
         self.typed: list[str] = []
         self.receipts: list[str] = []
 
@@ -87,7 +90,7 @@ class Carer:
         while True:
             seen, msg = await self.wait("received and recorded", "Please check your report",
                                         "When did it happen", "write what happened",
-                                        "Choose one", timeout=6, mine=text)
+                                        "Choose one", timeout=self.patience, mine=text)
             if seen is None:  # the bot is down or lost its place: ask where we are
                 u.mark()
                 await u.send("/report")

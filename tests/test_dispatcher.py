@@ -17,7 +17,7 @@ from telegram.error import RetryAfter
 from bot import audit
 from bot.delivery.outbox import Dispatcher, enqueue
 from bot.emulator.faults import RateLimiter
-from storage.models import Delivery
+from storage.models import AuditEvent, Delivery
 
 
 class VirtualTime:
@@ -206,3 +206,39 @@ async def test_a_broken_failure_hook_does_not_undo_the_failure_record(services):
     assert events == ["delivery_failed", "failure_handling_error"]
     async with services.db.read() as s:
         assert (await audit.verify(s)).ok
+
+
+async def test_sends_that_finish_together_are_recorded_in_one_transaction(services):
+    """Group commit: the audit chain's head, which every writer locks until its commit, is
+    locked once for the sends that finished while the last record's transaction ran, not once
+    a send; each send still has its own ``delivered`` event and its row marked sent."""
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    bot.gate = asyncio.Event()  # the sends wait on the wire until the test lets them answer
+    await owe(services, [(300 + i, 3, f"chat-{i}") for i in range(12)])
+    d = make(services, bot, vt, global_burst=12)
+    writes = 0
+    write = services.db.write
+
+    def counted():
+        nonlocal writes
+        writes += 1
+        return write()
+
+    services.db.write = counted
+    try:
+        draining = asyncio.ensure_future(d.drain())
+        await bot.started.wait()
+        for _ in range(50):  # every chat's worker reaches the wire
+            await asyncio.sleep(0)
+        writes = 0
+        bot.gate.set()
+        await draining
+    finally:
+        services.db.write = write
+    assert len(bot.sent) == 12 and set((await statuses(services)).values()) == {"sent"}
+    async with services.db.read() as s:
+        delivered = (await s.execute(select(AuditEvent).where(
+            AuditEvent.event == "delivered"))).scalars().all()
+    assert sorted(e.details["delivery"] for e in delivered) == list(range(1, 13))
+    assert writes < 12, writes  # one transaction a send before

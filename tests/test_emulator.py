@@ -340,6 +340,97 @@ async def test_webhook_delivery_retry_and_redeliver(fake, bot, alice, receiver):
     assert [u.message.text for u in await bot.get_updates()] == ["polled"]
 
 
+class Backend:
+    """One bot instance behind the balancer, as far as the balancer can tell: a webhook path
+    that takes updates and a ``/healthz`` answering ``health`` (200 or 503)."""
+
+    def __init__(self) -> None:
+        self.got: list[int] = []
+        self.health = 200
+        self.checks = 0
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> Backend:
+        async def hook(request: web.Request) -> web.Response:
+            self.got.append((await request.json())["update_id"])
+            return web.Response(text="ok")
+
+        async def healthz(_request: web.Request) -> web.Response:
+            self.checks += 1
+            return web.Response(status=self.health)
+
+        app = web.Application()
+        app.router.add_post("/telegram", hook)
+        app.router.add_get("/healthz", healthz)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/telegram"
+        return self
+
+    async def stop(self) -> None:
+        """As a killed instance: its port refuses connections from now on."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+async def until(check, timeout: float = 3.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_balancer_skips_an_instance_that_refuses_and_sends_to_the_next(fake, bot, alice):
+    """A killed instance (connection refused) is marked down at its first refusal, the update
+    goes to the next instance at once, and nothing more is sent to the dead one."""
+    a, b = await Backend().start(), await Backend().start()
+    try:
+        fake.balance([a.url, b.url], health_interval=60)  # no second check in this test
+        assert await bot.set_webhook("https://balancer.invalid/telegram")
+        await until(lambda: a.checks and b.checks)  # the first round of checks: both up
+        await b.stop()
+        for n in range(6):
+            await alice.send(f"m{n}")
+        await fake.wait_idle(timeout=5)
+        ids = [u["update_id"] for u in fake.updates]
+        assert sorted(a.got + b.got) == ids and len(set(a.got + b.got)) == 6  # each once
+        refused = [(uid, url) for uid, _chat, url, status in fake.webhook_log if status == 0]
+        assert refused == [(refused[0][0], b.url)]  # one refusal, then skipped
+        assert (refused[0][0], a.url) in [(uid, url) for uid, _c, url, status
+                                           in fake.webhook_log if status == 200]
+        assert fake.backends_down == {b.url} and fake.counters["backend_down"] == 1
+        assert fake.counters["webhook_rerouted"] == 1
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_balancer_skips_an_instance_whose_healthz_fails_until_it_passes(fake, bot, alice):
+    a, b = await Backend().start(), await Backend().start()
+    b.health = 503
+    try:
+        fake.balance([a.url, b.url], health_interval=0.02)
+        assert await bot.set_webhook("https://balancer.invalid/telegram")
+        await until(lambda: b.url in fake.backends_down)
+        for n in range(4):
+            await alice.send(f"while down {n}")
+        await fake.wait_idle(timeout=5)
+        assert len(a.got) == 4 and b.got == []
+        b.health = 200
+        await until(lambda: not fake.backends_down)
+        for n in range(4):
+            await alice.send(f"back {n}")
+        await fake.wait_idle(timeout=5)
+        assert len(a.got) + len(b.got) == 8 and len(b.got) == 2  # in turn again
+    finally:
+        await a.stop()
+        await b.stop()
+
+
 async def test_ptb_webhook_updater(fake):
     """The real PTB webhook server receives updates pushed by the emulator."""
     app = (ApplicationBuilder().token(TOKEN).base_url(fake.base_url)

@@ -3,7 +3,7 @@
 Each instance is a real subprocess in webhook mode; the emulator delivers the
 updates through a round-robin balancer (``FakeBotAPI.balance``), one chat's
 updates one after another as Telegram does, and enforces Telegram's flood
-limits. Ten carers make four reports each while some updates are redelivered at
+limits. Twenty carers make four reports each while some updates are redelivered at
 once to a second instance, a follower is killed with SIGKILL (and started
 again), then the leader. At the end:
 
@@ -22,7 +22,9 @@ again), then the leader. At the end:
   record (its ``sender_instances.started_at``).
 
 The issue asks for 50 carers and 200 reports; that size runs in
-``bench/multi_instance.py`` so the suite stays within its time.
+``bench/multi_instance.py`` (every check below, 60–110 s of reporting alone on the
+shared two-core machine, so over the ~90 s a test may take); the test runs 20 × 4,
+about a minute, with the balancer's health checks skipping the killed instances.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import socket
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -55,7 +57,7 @@ from tests.botprocess import ROOT, TOKEN, link, load_directory
 from tests.conftest import WORKING_MORNING
 from tests.test_crash import Carer
 
-CARERS = 10
+CARERS = 20
 REPORTS_EACH = 4
 INSTANCES = 3
 SECRET = "multi-instance-secret"
@@ -65,6 +67,8 @@ pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 # How long after SIGKILL a request the dead leader had already written may still be read
 # by the emulator, which shares this loaded process's event loop.
 KILL_SLACK = 2.0
+LEASE = timedelta(seconds=5)
+PATIENCE = 15.0  # seconds a scripted carer waits for the next question (test_crash.Carer)
 
 
 def free_port() -> int:
@@ -96,7 +100,7 @@ def write_config(path: Path, db_url: str, fake: FakeBotAPI, port: int) -> Path:
         'outcome_within = "10 working days"',
         "[delivery]",
         "poll_interval_seconds = 20.0",  # the safety net; NOTIFY wakes the leader sooner
-        'lease = "5s"',
+        f'lease = "{LEASE.seconds}s"',
     ]) + "\n")
     return path
 
@@ -110,6 +114,7 @@ class Instance:
         self.config = write_config(tmp / f"config{n}.toml", db_url, fake, self.port)
         self.log_path = tmp / f"bot{n}.log"
         self.proc: asyncio.subprocess.Process | None = None
+        self.cpu_s = 0.0  # CPU seconds of the processes stopped so far (benchmark figures)
 
     @property
     def url(self) -> str:
@@ -138,17 +143,28 @@ class Instance:
 
     def kill(self) -> None:
         assert self.proc is not None
+        self._note_cpu()
         self.proc.send_signal(signal.SIGKILL)
 
     async def terminate(self) -> int:
         assert self.proc is not None
+        self._note_cpu()
         self.proc.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.proc.wait(), 30)
 
     async def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            self._note_cpu()
             self.proc.kill()
             await self.proc.wait()
+
+    def _note_cpu(self) -> None:
+        """Add the running process's CPU time so far (Linux ``/proc``; nothing elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            self.cpu_s += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, AttributeError):
+            pass
 
     def log(self) -> str:
         try:
@@ -182,7 +198,7 @@ async def test_three_instances_one_database(db_url, tmp_path):
 
 async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                        reports_each: int = REPORTS_EACH, instances: int = INSTANCES,
-                       check_wakeups: bool = True) -> dict:
+                       check_wakeups: bool = True, kills: bool = True) -> dict:
     """The scenario and its checks (also run at full size by ``bench/multi_instance.py``,
     which prints the alert latency rather than checking it: on a loaded machine a larger
     burst makes the leader itself the bottleneck); returns the figures."""
@@ -200,7 +216,10 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                                      walls.setdefault((chat, m.message_id), time.time())))
     bots = [Instance(n, db_url, fake, tmp_path) for n in range(INSTANCES)]
     fake.balance([b.url for b in bots])
-    carers = [Carer(users[f"c{i}"], i) for i in range(CARERS)]
+    # Patient carers: with three bot processes, the emulator and the carers on a loaded
+    # machine, an answer can take longer than 6 s, and a carer who starts again each time
+    # only adds to the load (the issue's 50 carers ran in bench/multi_instance.py).
+    carers = [Carer(users[f"c{i}"], i, patience=PATIENCE) for i in range(CARERS)]
     db = Database(db_url)
     try:
         t0 = time.monotonic()
@@ -208,21 +227,25 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
         leaders = [b for b in bots if b.leads()]
         assert len(leaders) == 1, [b.log()[-2000:] for b in bots]
         leader = leaders[0]
-        follower = next(b for b in bots if b is not leader)
+        follower = next((b for b in bots if b is not leader), None)
+        assert follower is not None or not kills, "killing a follower needs two instances"
         started = time.monotonic() - t0
         stop = asyncio.Event()
         again = asyncio.ensure_future(redeliver_now_and_then(fake, stop))
         t1 = time.monotonic()
         work = asyncio.gather(*(_reports(c, REPORTS_EACH) for c in carers))
-        await asyncio.sleep(3)
-        follower.kill()  # a follower, mid-burst
-        await follower.proc.wait()
-        await follower.start()
-        await asyncio.sleep(3)
-        leader.kill()
-        leader_killed_at = time.monotonic()
-        leader_killed_wall = datetime.now(UTC)
-        await leader.proc.wait()
+        cpu_here = time.process_time()
+        leader_killed_at, leader_killed_wall = float("inf"), None
+        if kills:
+            await asyncio.sleep(3)
+            follower.kill()  # a follower, mid-burst
+            await follower.proc.wait()
+            await follower.start()
+            await asyncio.sleep(3)
+            leader.kill()
+            leader_killed_at = time.monotonic()
+            leader_killed_wall = datetime.now(UTC)
+            await leader.proc.wait()
         await asyncio.wait_for(work, 60 + 3 * CARERS * REPORTS_EACH)
         reporting = time.monotonic() - t1
         stop.set()
@@ -238,8 +261,9 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
         async with db.read() as s:  # before a clean stop removes the registrations
             senders = (await s.execute(select(SenderInstance))).scalars().all()
         for b in bots:
-            if b is not leader:
+            if b is not leader or not kills:
                 assert await b.terminate() == 0, b.log()[-4000:]
+        cpu_here = time.process_time() - cpu_here
         async with db.read() as s:
             incidents = (await s.execute(select(Incident).order_by(Incident.id))).scalars().all()
             recipients = (await s.execute(select(IncidentRecipient))).scalars().all()
@@ -273,7 +297,7 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
     # Each alert and each escalation step's reminder once, but for the killed leader's
     # send-before-record window, proven.
     row_of = {(d.chat_id, d.incident_id, d.kind): d for d in deliveries}
-    duplicates, latencies = 0, []
+    duplicates, latencies, stages = 0, [], []
     for r in recipients:
         inc = next(i for i in incidents if i.id == r.incident_id)
         chat = people[r.person_id]
@@ -285,6 +309,13 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
             if kind == "alert":
                 latencies.append(walls[(chat, copies[0].message_id)]
                                  - inc.reported_at.timestamp())
+                row = row_of[(chat, inc.id, kind)]
+                # Where the time went (the claim time is the last lease taken, 5 s before
+                # it ran out): the report's transaction, waiting to be claimed, then paced.
+                claimed = row.locked_until - LEASE if row.locked_until else row.sent_at
+                stages.append(((row.created_at - inc.reported_at).total_seconds(),
+                               (claimed - row.created_at).total_seconds(),
+                               (row.sent_at - claimed).total_seconds()))
             if len(copies) > 1:
                 times = [arrivals[(chat, m.message_id)] for m in copies]
                 # The first copy left the killed leader: it reaches the emulator (in this
@@ -296,14 +327,17 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                     (inc.reference, kind, times, leader_killed_at)
                 duplicates += 1
     latencies.sort()
+    paced = sum(n for name, n in fake.counters.items()
+                if name.startswith(("send", "editMessage", "copyMessage", "forwardMessage")))
     median = latencies[len(latencies) // 2]
     # Zero 429s: one budget for every send of every instance.
     assert fake.counters["429"] == 0, fake.counters
-    # The new leader took over within 5 s of the kill, by the record.
-    new_leader = [s for s in senders if s.started_at > leader_killed_wall]
-    assert len(new_leader) == 1, senders
-    takeover = (new_leader[0].started_at - leader_killed_wall).total_seconds()
-    assert takeover <= 5.0, takeover
+    takeover = None
+    if kills:  # the new leader took over within 5 s of the kill, by the record
+        new_leader = [s for s in senders if s.started_at > leader_killed_wall]
+        assert len(new_leader) == 1, senders
+        takeover = (new_leader[0].started_at - leader_killed_wall).total_seconds()
+        assert takeover <= 5.0, takeover
     assert chain.ok, chain.message
     if check_wakeups:
         # Reports taken by a follower woke the leader (NOTIFY): the median alert went out well
@@ -317,10 +351,18 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
         "redelivered": len(redelivered),
         "redeliveries_skipped": sum(b.log().count("already handled") for b in bots),
         "webhook_failures": fake.counters["webhook_failures"],
-        "duplicates_in_window": duplicates, "takeover_s": round(takeover, 2),
+        "duplicates_in_window": duplicates,
+        "takeover_s": None if takeover is None else round(takeover, 2),
         "alert_latency_p50_s": round(median, 3),
         "alert_latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 3),
         "sends": fake.counters["sendMessage"], "429s": fake.counters["429"],
+        # Telegram's global limit (29/s configured) is drawn on by sends and edits alike.
+        "messages_and_edits_per_s": round(paced / reporting, 1),
+        "bot_cpu_s": round(sum(b.cpu_s for b in bots), 1),
+        "bot_cpu_ms_per_report": round(1000 * sum(b.cpu_s for b in bots) / len(incidents)),
+        "emulator_and_carers_cpu_s": round(cpu_here, 1),
+        "alert_stages_p50_s (report committed, claimed, sent)": tuple(
+            round(sorted(st[k] for st in stages)[len(stages) // 2], 3) for k in range(3)),
     }
 
 

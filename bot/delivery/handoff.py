@@ -13,7 +13,7 @@ them, so the dispatcher (each chat's rows in priority and id order) delivers the
 in the order the handlers wrote them. Which chats owe such replies is the outbox's
 own record, read on every handler send to a chat (the ``pending`` rows of kind
 ``handler_reply``, through the partial index ``ix_deliveries_handoff_pending``,
-migration ``0019_handoff_pending_index``, normally empty): nothing is kept in
+migration ``0020_handoff_pending_index``, normally empty): nothing is kept in
 memory, so neither a restart nor another instance lets a direct reply overtake
 one still in the outbox.
 

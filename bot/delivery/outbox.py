@@ -32,9 +32,10 @@ manager are told.
 
 At least once, and the one window. The Bot API has no idempotency key. If the
 process dies after Telegram accepted a message but before the ``sent`` row was
-committed (a few milliseconds per send), the message is sent again after the
-restart: the recipient sees it twice. The same happens when a response is lost
-on the network (the request arrived, the answer did not). Nothing else can
+committed (a few milliseconds per send; sends that finish together are
+recorded in one transaction, so at most the time of one such transaction
+more), the message is sent again after the restart: the recipient sees it
+twice. The same happens when a response is lost on the network (the request arrived, the answer did not). Nothing else can
 produce a duplicate: a database error after a send is retried with the message
 id kept in memory and the row held (``_record_carefully``), never resent.
 
@@ -89,6 +90,7 @@ log = logging.getLogger(__name__)
 PRIORITY = {"urgent": 0, "high": 1, "routine": 3}
 RECEIPT_PRIORITY = 1
 RECORD_BACKOFF_MAX = 5.0  # seconds between tries to record a send the database refused
+RECORD_BATCH = 50  # sends recorded in one transaction at most (``Dispatcher._record_sent``)
 NOTICE_PRIORITY = 4
 
 Buttons = list[list[tuple[str, str]]]
@@ -245,6 +247,9 @@ class Dispatcher:
         # Workers that have detached and are still giving their unsent rows back.
         self._finishing: set[asyncio.Task] = set()
         self._held: set[int] = set()
+        # Sends waiting to be recorded together, and the task recording them (_record_sent).
+        self._to_record: list[tuple[Delivery, SendOutcome, asyncio.Future]] = []
+        self._recorder: asyncio.Task | None = None
         self._fill_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stop_event = asyncio.Event()
@@ -629,86 +634,150 @@ class Dispatcher:
         held by this process meanwhile, so a database that fails right after a send
         does not make it send again: the bookkeeping is retried (backoff up to
         ``RECORD_BACKOFF_MAX`` seconds) until the database takes it. Only a stop gives
-        up (after a last few tries); then the lease is the last resort."""
+        up (after a last few tries); then the lease is the last resort.
+
+        Sends are recorded together (:meth:`_record_sent`); other outcomes one by one."""
+        if outcome.status == "sent":
+            await self._record_sent(row, outcome)
+            return
+        results = await self._carefully(lambda: self._record(row, outcome), [row], outcome)
+        for result in results:
+            self.metrics.delivery(result)
+
+    async def _record_sent(self, row: Delivery, outcome: SendOutcome) -> None:
+        """Record a send with the others that finished meanwhile, in one transaction (group
+        commit): one ``delivered`` audit event each, but the audit chain's head — one row
+        every writer of every instance locks until its commit — is locked once for all of
+        them. Nothing waits to fill a batch: the first send recorded goes at once, and those
+        that finish while its transaction runs go together in the next. The chat's worker
+        goes on (its next row) only once its send is recorded, as before."""
+        done = asyncio.get_running_loop().create_future()
+        self._to_record.append((row, outcome, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_batches(),
+                                                 name="fosterbot-record-sends")
+        await done
+
+    async def _record_batches(self) -> None:
+        while self._to_record:
+            batch = self._to_record[:RECORD_BATCH]
+            del self._to_record[:RECORD_BATCH]
+            try:
+                for result in await self._record_batch([(r, o) for r, o, _ in batch]):
+                    self.metrics.delivery(result)
+            finally:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _record_batch(self, batch: list[tuple[Delivery, SendOutcome]]) -> list[str | None]:
+        """Record ``batch`` in one transaction; if that fails, each on its own (carefully), so
+        one row the database refuses holds up only its own chat, as before."""
+        if len(batch) > 1:
+            try:
+                return await self._record_all(batch)
+            except Exception:  # noqa: BLE001 - logged; each is then recorded on its own
+                log.warning("dispatcher: recording %d sends together failed; one by one",
+                            len(batch), exc_info=True)
+        results: list[str | None] = []
+        for row, outcome in batch:
+            results += await self._carefully(lambda r=row, o=outcome: self._record_all([(r, o)]),
+                                             [row], outcome)
+        return results
+
+    async def _carefully(self, record: Callable[[], Awaitable[list[str | None]]],
+                         rows: list[Delivery], outcome: SendOutcome) -> list[str | None]:
+        """``record()`` until the database takes it (see :meth:`_record_carefully`); its
+        results, or none when a stop gave up."""
         attempt = 0
+        ids = ", ".join(str(r.id) for r in rows)
         while True:
             try:
-                self.metrics.delivery(await self._record(row, outcome))
+                results = await record()
                 if attempt:
                     log.warning("dispatcher: delivery %s (%s) recorded after %d failed "
-                                "tries", row.id, outcome.status, attempt)
-                return
+                                "tries", ids, outcome.status, attempt)
+                return results
             except Exception:  # noqa: BLE001 - logged; retried
                 attempt += 1
                 if attempt == 1 or attempt % 20 == 0:
                     log.exception("dispatcher: could not record delivery %s (%s); retrying",
-                                  row.id, outcome.status)
+                                  ids, outcome.status)
                 if self._stopping and attempt >= 4:
                     log.error("dispatcher: stopping with delivery %s (%s, message %s) not "
-                              "recorded", row.id, outcome.status, outcome.message_id)
-                    return
+                              "recorded", ids, outcome.status, outcome.message_id)
+                    return []
                 await asyncio.sleep(min(RECORD_BACKOFF_MAX, 0.05 * 2 ** min(attempt, 10)))
 
-    async def _record(self, row: Delivery, outcome: SendOutcome) -> str | None:
-        """Record what Telegram answered; the result for the metrics (None: not counted)."""
-        now = self.clock.now()
+    async def _record(self, row: Delivery, outcome: SendOutcome) -> list[str | None]:
+        """Record what Telegram answered, in a transaction of its own."""
         if outcome.status == "lost":
-            return None
-        if outcome.status == "sent" and outcome.attempted:
-            return await self._record_sent(row, outcome, now)
-        async with self.db.write() as s:
-            d = await s.get(Delivery, row.id)
-            if d is None or d.status != "pending":
-                return None
-            d.locked_until = None
-            d.lease_owner = None
-            if outcome.error is not None:  # kept after a later success: the row's history
-                d.last_error = outcome.error
-            if not outcome.attempted:
-                d.attempts = max(0, (d.attempts or 1) - 1)
-            if outcome.status == "sent":
-                d.status = "sent"
-                d.sent_at = now
-                d.telegram_message_id = outcome.message_id
-                self.sent_count += 1
-                if d.kind != "edit":
-                    await audit.record(
-                        s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
-                        delivery=d.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
-                    )
-                return "sent"
-            if outcome.status == "cancelled":
-                d.status = "cancelled"
-                return "cancelled"
-            if outcome.status == "wait":
-                d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
-                return None
-            if outcome.status == "retry" and now - d.created_at < self.retry_for:
-                d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
-                return "rate_limited" if outcome.hold_chat else "retried"
-            await self._failed(s, d, outcome, now)
-            return "failed"
+            return [None]
+        return await self._record_all([(row, outcome)])
 
-    async def _record_sent(self, row: Delivery, outcome: SendOutcome, now: datetime) -> str | None:
-        """The common outcome in one conditional UPDATE … RETURNING (issue 18): no reading
-        back of the row this process claimed; still only a row that is pending."""
+    async def _record_all(self, outcomes: list[tuple[Delivery, SendOutcome]]) -> list[str | None]:
+        """Record several outcomes in one transaction; their results for the metrics."""
+        now = self.clock.now()
         async with self.db.write() as s:
-            conn = await s.connection()
-            values: dict[str, Any] = {"delivery_id": row.id, "sent_when": now,
-                                      "message_id": outcome.message_id}
-            stmt = _MARK_SENT
-            if outcome.error is not None:  # kept after a later success: the row's history
-                stmt, values["error_text"] = _MARK_SENT_WITH_ERROR, outcome.error
-            d = (await conn.execute(stmt, values)).first()
-            if d is None:
-                return None
+            return [await self._record_in(s, row, outcome, now) for row, outcome in outcomes]
+
+    async def _record_in(self, s: AsyncSession, row: Delivery, outcome: SendOutcome,
+                         now: datetime) -> str | None:
+        """Record one outcome in ``s``; the result for the metrics (None: not counted)."""
+        if outcome.status == "sent" and outcome.attempted:
+            return await self._mark_sent_in(s, row, outcome, now)
+        d = await s.get(Delivery, row.id)
+        if d is None or d.status != "pending":
+            return None
+        d.locked_until = None
+        d.lease_owner = None
+        if outcome.error is not None:  # kept after a later success: the row's history
+            d.last_error = outcome.error
+        if not outcome.attempted:
+            d.attempts = max(0, (d.attempts or 1) - 1)
+        if outcome.status == "sent":
+            d.status = "sent"
+            d.sent_at = now
+            d.telegram_message_id = outcome.message_id
             self.sent_count += 1
             if d.kind != "edit":
                 await audit.record(
                     s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
-                    delivery=row.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
+                    delivery=d.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
                 )
             return "sent"
+        if outcome.status == "cancelled":
+            d.status = "cancelled"
+            return "cancelled"
+        if outcome.status == "wait":
+            d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+            return None
+        if outcome.status == "retry" and now - d.created_at < self.retry_for:
+            d.next_attempt_at = now + timedelta(seconds=outcome.retry_in or 1)
+            return "rate_limited" if outcome.hold_chat else "retried"
+        await self._failed(s, d, outcome, now)
+        return "failed"
+
+    async def _mark_sent_in(self, s: AsyncSession, row: Delivery, outcome: SendOutcome,
+                            now: datetime) -> str | None:
+        """The common outcome in one conditional UPDATE … RETURNING (issue 18): no reading
+        back of the row this process claimed; still only a row that is pending."""
+        conn = await s.connection()
+        values: dict[str, Any] = {"delivery_id": row.id, "sent_when": now,
+                                  "message_id": outcome.message_id}
+        stmt = _MARK_SENT
+        if outcome.error is not None:  # kept after a later success: the row's history
+            stmt, values["error_text"] = _MARK_SENT_WITH_ERROR, outcome.error
+        d = (await conn.execute(stmt, values)).first()
+        if d is None:
+            return None
+        self.sent_count += 1
+        if d.kind != "edit":
+            await audit.record(
+                s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
+                delivery=row.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
+            )
+        return "sent"
 
     async def _failed(self, s: AsyncSession, d: Delivery, outcome: SendOutcome,
                       now: datetime) -> None:

@@ -8,7 +8,8 @@ python-telegram-bot ``Bot``/``Application`` can be pointed at it with
   multipart), ``/file/bot{token}/{path}`` downloads, Telegram-shaped answers;
 * the update queue, fetched with ``getUpdates`` (long polling, offsets) or
   pushed to a webhook (secret header, retried until the receiver answers 2xx),
-  or through a round-robin balancer to several bot instances (``balance``);
+  or through a round-robin balancer to several bot instances (``balance``), which
+  health-checks them (``/healthz``) and skips one that is down;
 * fault injection (fail/drop/delay the next calls) and optional rate limits;
 * the simulated people (:mod:`bot.emulator.people`) and waiting helpers.
 
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from .faults import ApiError, Fault, FaultInjector, RateLimiter, bad_request
 from .methods import BotMethods, Params, UploadedFile
@@ -92,6 +94,8 @@ class FakeBotAPI(BotMethods):
         # A round-robin balancer in front of several instances (``balance``).
         self.backends: list[str] = []
         self._backend_turn = itertools.count()
+        self.backends_down: set[str] = set()  # failed their health check or refused a POST
+        self.health_interval = 1.0
         self._posting: set[int] = set()  # ids of updates being POSTed (balanced mode)
         # Redelivered copies by id (kept, so an id is never reused): they do not wait for
         # their chat's update in flight.
@@ -395,15 +399,57 @@ class FakeBotAPI(BotMethods):
             self.webhook["last_error_message"] = error
         return status
 
-    def balance(self, backends: list[str]) -> None:
+    def balance(self, backends: list[str], *, health_interval: float = 1.0) -> None:
         """Put a round-robin load balancer between the webhook and several bot instances:
         each POST goes to the next of ``backends`` (the URL given to setWebhook is then only
         the balancer's). As Telegram does, one chat's updates are delivered one after
         another — the next only once the previous was answered 2xx — while different chats
-        are delivered at once, up to the webhook's ``max_connections``. A POST that fails
-        (an instance killed, a 5xx) is sent again, to the next backend in turn."""
+        are delivered at once, up to the webhook's ``max_connections``.
+
+        Health checks, as a real balancer's: every ``health_interval`` seconds each backend's
+        ``/healthz`` (same host and port) is asked; one that does not answer 2xx is skipped
+        until it does again, and so is one that refused a POST's connection (marked down at
+        once, back when its check passes). A POST refused (connection) or answered 5xx is sent
+        again at once to the next backend in turn. When every backend is down the balancer
+        tries them all in turn, as nginx does, rather than refuse everything."""
         self.backends = list(backends)
+        self.backends_down.clear()
+        self.health_interval = health_interval
         self._notify()
+
+    def _next_backend(self) -> str:
+        """The next backend in turn that is not down (any, in turn, when all are)."""
+        n = len(self.backends)
+        for _ in range(n):
+            url = self.backends[next(self._backend_turn) % n]
+            if url not in self.backends_down:
+                return url
+        return self.backends[next(self._backend_turn) % n]
+
+    async def _check_health(self) -> None:
+        """Ask each backend's ``/healthz``, every ``health_interval`` seconds (see ``balance``)."""
+        while not self._closing:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            for url in list(self.backends):
+                healthy = await self._healthy(url)
+                if healthy:
+                    self.backends_down.discard(url)
+                elif url not in self.backends_down:
+                    self.backends_down.add(url)
+                    self.counters["backend_down"] += 1
+            await asyncio.sleep(self.health_interval)
+
+    async def _healthy(self, url: str) -> bool:
+        health = str(URL(url).with_path("/healthz").with_query(None))
+        try:
+            async with self._session.get(  # type: ignore[union-attr]
+                    health, timeout=aiohttp.ClientTimeout(total=max(1.0, self.health_interval))
+            ) as resp:
+                await resp.read()
+                return 200 <= resp.status < 300
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
 
     async def _webhook_worker(self) -> None:
         if self.backends:
@@ -433,6 +479,14 @@ class FakeBotAPI(BotMethods):
                 backoff = min(backoff * 2, 1.0)
 
     async def _balanced_worker(self) -> None:
+        health = asyncio.ensure_future(self._check_health())
+        try:
+            await self._balance_updates()
+        finally:
+            health.cancel()
+            await asyncio.gather(health, return_exceptions=True)
+
+    async def _balance_updates(self) -> None:
         busy_chats: set[Any] = set()
         while not self._closing:
             limit = (self.webhook or {}).get("max_connections") or 40
@@ -457,20 +511,25 @@ class FakeBotAPI(BotMethods):
             task.add_done_callback(self._post_tasks.discard)
 
     async def _post_balanced(self, update: dict, chat: Any, busy_chats: set) -> None:
-        url = self.backends[next(self._backend_turn) % len(self.backends)]
         self._inflight += 1
         try:
-            status = await self._post_update(update, url)
-            self.webhook_log.append((update["update_id"], _chat_of(update), url, status))
-            if 200 <= status < 300:
-                for queue in (self._redeliver, self._pending):
-                    kept = [u for u in queue if u is not update]
-                    if len(kept) < len(queue):
-                        queue[:] = kept
-                        break
-
-            else:
-                await asyncio.sleep(0.05)  # then again, to the next backend
+            for attempt in range(len(self.backends)):  # each backend once at most, then later
+                if attempt:
+                    self.counters["webhook_rerouted"] += 1
+                url = self._next_backend()
+                status = await self._post_update(update, url)
+                self.webhook_log.append((update["update_id"], _chat_of(update), url, status))
+                if 200 <= status < 300:
+                    for queue in (self._redeliver, self._pending):
+                        kept = [u for u in queue if u is not update]
+                        if len(kept) < len(queue):
+                            queue[:] = kept
+                            break
+                    return
+                if status == 0 and url not in self.backends_down:  # refused: down at once
+                    self.backends_down.add(url)
+                    self.counters["backend_down"] += 1
+            await asyncio.sleep(0.05)  # every backend failed it: the worker sends it again
         finally:
             self._inflight -= 1
             self._last_activity = time.monotonic()

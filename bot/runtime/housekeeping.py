@@ -6,8 +6,9 @@ come from the injected clock and the database): remind or discard abandoned
 drafts (``bot/record/drafts.py``), apply the retention periods
 (``bot/record/retention.py``), store strangers' counts and forget old windows
 (``bot/people/limits.py``), remove relink requests nobody answered in time
-(``bot/people/relinking.py``), prune ``processed_updates`` (``bot/runtime/updates.py``)
-and send the morning digest when it falls due (``bot/review/digest.py``).
+(``bot/people/relinking.py``), prune ``processed_updates`` (``bot/runtime/updates.py``),
+remove the shared send budget's chat buckets idle for an hour (PostgreSQL,
+``storage/send_budget.py``) and send the morning digest when it falls due (``bot/review/digest.py``).
 Kept separate from the escalation engine so either can change without the
 other; tests call :meth:`Housekeeper.run_once` with a FakeClock.
 """
@@ -22,6 +23,7 @@ from bot.people import relinking
 from bot.record import drafts, retention
 from bot.review import digest
 from bot.runtime import updates
+from storage import send_budget
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -54,6 +56,12 @@ class Housekeeper:
             log.info("relinking: %d unanswered requests lapsed and removed", lapsed)
             services.wake_dispatcher()
         await updates.prune(services.db, now, services.settings.retention.processed_updates.amount)
+        delivery = services.settings.delivery
+        idle = await send_budget.forget_idle(
+            services.db, refill_seconds=delivery.per_chat_burst / delivery.per_chat_per_second)
+        if idle:
+            log.info("send budget: %d chat buckets idle for over %s removed", idle,
+                     send_budget.IDLE_AFTER)
         await digest.run(services, now)
         if result.reminded or result.discarded:
             log.info("drafts: %d reminded, %d discarded", result.reminded, result.discarded)

@@ -8,15 +8,15 @@ on every handler send to a chat (not kept in memory, so a restart or another ins
 cannot let a direct reply overtake one still in the outbox); the index is normally empty,
 so the question costs one lookup of an empty range.
 
-Revision ID: 0019_handoff_pending_index
-Revises: 0018_referral_needs_index
+Revision ID: 0020_handoff_pending_index
+Revises: 0019_needs_late_from
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_handoff_pending_index"
-down_revision = "0018_referral_needs_index"
+revision = "0020_handoff_pending_index"
+down_revision = "0019_needs_late_from"
 branch_labels = None
 depends_on = None
 

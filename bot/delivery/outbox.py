@@ -724,7 +724,7 @@ class Dispatcher:
     async def _record_in(self, s: AsyncSession, row: Delivery, outcome: SendOutcome,
                          now: datetime) -> str | None:
         """Record one outcome in ``s``; the result for the metrics (None: not counted)."""
-        if outcome.status == "sent" and outcome.attempted:
+        if outcome.status == "sent":  # every send that succeeded reached Telegram
             return await self._mark_sent_in(s, row, outcome, now)
         d = await s.get(Delivery, row.id)
         if d is None or d.status != "pending":
@@ -735,17 +735,6 @@ class Dispatcher:
             d.last_error = outcome.error
         if not outcome.attempted:
             d.attempts = max(0, (d.attempts or 1) - 1)
-        if outcome.status == "sent":
-            d.status = "sent"
-            d.sent_at = now
-            d.telegram_message_id = outcome.message_id
-            self.sent_count += 1
-            if d.kind != "edit":
-                await audit.record(
-                    s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
-                    delivery=d.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
-                )
-            return "sent"
         if outcome.status == "cancelled":
             d.status = "cancelled"
             return "cancelled"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -84,11 +84,14 @@ async def children_placed_with(session: AsyncSession, carer_id: str, on: date) -
     return list((await session.execute(q)).scalars())
 
 
+_PEOPLE_BY_ID = select(Person).where(Person.id.in_(bindparam("ids", expanding=True)))
+
+
 async def people_by_id(session: AsyncSession, ids: set[str]) -> dict[str, Person]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    rows = await session.execute(select(Person).where(Person.id.in_(ids)))
+    rows = await session.execute(_PEOPLE_BY_ID, {"ids": sorted(ids)})
     return {p.id: p for p in rows.scalars()}
 
 

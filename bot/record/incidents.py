@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +69,16 @@ class ReportError(Exception):
 REROUTED = "reroute:"
 
 
+# The candidates to hold each of some incidents, in the order they were added (built once:
+# building a statement costs more than a small query runs).
+_HOLDER_CANDIDATES = (
+    select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
+    .where(IncidentRecipient.incident_id.in_(bindparam("incident_ids", expanding=True)),
+           IncidentRecipient.reason.in_(HOLDER_REASONS)
+           | IncidentRecipient.reason.startswith(REROUTED, autoescape=True))
+    .order_by(IncidentRecipient.id))
+
+
 async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int, str]:
     """The person holding each incident now (one ranking for /overdue, /open, the digest).
 
@@ -82,13 +92,7 @@ async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int
     has it). The deliveries are read only for incidents that were rerouted."""
     if not incident_ids:
         return {}
-    rows = await session.execute(
-        select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
-        .where(IncidentRecipient.incident_id.in_(incident_ids),
-               IncidentRecipient.reason.in_(HOLDER_REASONS)
-               | IncidentRecipient.reason.startswith(REROUTED, autoescape=True))
-        .order_by(IncidentRecipient.id)
-    )
+    rows = await session.execute(_HOLDER_CANDIDATES, {"incident_ids": list(incident_ids)})
     ranked: dict[int, list[tuple[int, int, str]]] = {}
     for n, (incident_id, person_id, reason) in enumerate(rows):
         rank = HOLDER_REASONS.index(reason) if reason in HOLDER_REASONS else len(HOLDER_REASONS)

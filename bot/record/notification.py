@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
@@ -123,13 +123,15 @@ async def events_of(session: AsyncSession, incident_id: int) -> list[NotifiableE
     )).scalars())
 
 
+_RECORDS_OF = (select(NotificationRecord)
+               .where(NotificationRecord.event_id.in_(bindparam("event_ids", expanding=True)))
+               .order_by(NotificationRecord.event_id, NotificationRecord.id))
+
+
 async def records_of(session: AsyncSession, event_ids: list[int]) -> list[NotificationRecord]:
     if not event_ids:
         return []
-    return list((await session.execute(
-        select(NotificationRecord).where(NotificationRecord.event_id.in_(event_ids))
-        .order_by(NotificationRecord.event_id, NotificationRecord.id)
-    )).scalars())
+    return list((await session.execute(_RECORDS_OF, {"event_ids": list(event_ids)})).scalars())
 
 
 async def owed(session: AsyncSession, incident_id: int) -> list[Owed]:

@@ -17,7 +17,7 @@ import statistics
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 
 from bot import audit
 from bot.record import incidents
@@ -149,6 +149,30 @@ async def test_overdue_lists_every_clock_most_overdue_first(services, seeded):
     assert (f"📜 Timeline {r['r8']}", f"log:{seeded.ids['r8']}") in buttons
     assert (f"✅ Acknowledge on behalf {r['r8']}", f"ack:{seeded.ids['r8']}") in buttons
     assert not any(d == f"ack:{seeded.ids['r6']}" for _, d in buttons)  # already acknowledged
+
+
+async def test_a_full_page_of_needs_action_is_read_in_five_statements(services, seeded):
+    """The page carries its count (no count statement), the failed messages are read only
+    when the page has some, and the people of the reports, actions and referrals in one
+    statement: 5 (before issue 13's last cut, 7: page, count, holders, failures, people,
+    actions, referrals). A count of statements, never a time (``bench/round_trips.py``)."""
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        sent.append(" ".join(statement.split())[:60])
+
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with services.db.read() as s:
+            result = await needs.needs_action(s, None, NOW, limit=3)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    r = seeded.refs
+    assert result.total == 8 and [i.incident.reference for i in result.items] == [
+        r["r2"], r["r4"], r["r5"]]
+    assert len(sent) == 5, sent
+
 
 
 async def test_open_reports_grouped_by_the_worker_who_has_them(services, seeded):

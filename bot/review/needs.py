@@ -36,20 +36,27 @@ there are, their deadline columns and when each runs are stated once, in
 ``storage.models.LATE_CLOCKS``; from them the database keeps ``incidents.late_from``, the
 earliest deadline of the clocks that run (a generated column, migration
 ``0019_needs_late_from``), and this module adds the comparison with now. The list is ranked
-by ``late_from`` and cut to the page in SQL, and counted, by one range of the partial index
-``ix_incidents_late_from`` (late_from, team_id): only the page's reports are read and built,
-and the cost follows the number of late reports, not the size of the record
-(``bench/escalation.py --only-needs``).
+by ``late_from``, counted (a window over the ranked rows) and cut to the page in one
+statement, by one range of the partial index ``ix_incidents_late_from`` (late_from,
+team_id): only the page's reports are read, and the cost follows the number of late
+reports, not the size of the record (``bench/escalation.py --only-needs``).
+
+The page's reports are read as rows of the columns the lines show (``ShownReport``), not
+as ORM incidents, and every statement is built once, here: on PostgreSQL building and
+loading objects cost more than the queries. A call reads the page, its holders, the
+overdue actions, the overdue events and their records, then the people named anywhere in
+them at once; the failed messages only when the page has some
+(``bench/round_trips.py`` counts the statements).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from bot.people import statutory
 from bot.record.incidents import holder_ids
@@ -74,6 +81,20 @@ ACK, OUTCOME, NOTIFICATION, UNDELIVERED = CLOCKS = tuple(LATE_CLOCKS)
 NOT_CLOSED = ("open", "acknowledged")
 
 
+class ShownReport(NamedTuple):
+    """What a needs-action line shows of a report: its columns, read as a row (building 50
+    ORM incidents cost more than the query)."""
+
+    id: int
+    reference: str
+    child_ref: str
+    category: str
+    urgency: str
+    reported_at: datetime
+    status: str
+    team_id: str
+
+
 @dataclass(frozen=True)
 class FailedDelivery:
     to_name: str
@@ -91,7 +112,7 @@ class Late:
 
 @dataclass
 class NeedsItem:
-    incident: Incident
+    incident: ShownReport
     holder: Person | None  # who has the report (the holder, or whoever acknowledged it)
     late: list[Late]  # earliest first
     failed: list[FailedDelivery] = field(default_factory=list)
@@ -176,29 +197,40 @@ _LATE_SINCE = [case((cond, col)).label(clock) for clock, (col, cond) in _CLOCK_S
 # apart, so that the first (all but never the second) is read from the index alone.
 _PASSED = Incident.late_from < _NOW
 _NOW_UNDELIVERED = (Incident.late_from == _NOW) & _CLOCK_SQL[UNDELIVERED][1]
+# A message about the report that finally failed (listed under the report).
+_FAILED_SEND = (Delivery.status == "failed") & (Delivery.method == "send")
+
+
+_SHOWN = [getattr(Incident, name) for name in ShownReport._fields]
+# Besides the shown columns: who acknowledged it (and on whose behalf, for ``_worker``).
+_WORKER = (Incident.acknowledged_by_id, Incident.acknowledged_on_behalf_of_id)
 
 
 def _statements(scoped: bool):
     """Built once (statement building costs more than running these small queries).
 
     The page: the late reports ranked by ``late_from`` (the moment each went late, most
-    overdue first, then by id) and cut to the page in SQL on ``ix_incidents_late_from``
-    alone; then only the page's reports are read, with each one's late clocks and its
-    team's manager. The count: the same ranges, counted."""
+    overdue first, then by id), counted by a window over the same rows (the ranking reads
+    them all anyway), and cut to the page in SQL on ``ix_incidents_late_from`` alone; then
+    only the page's reports are read, as rows of the columns the lines show, with each
+    one's late clocks, its team's manager and whether a message about it failed. The count
+    alone: for a page past the end, which has no rows to carry it."""
     def late(cond, *cols):
         q = select(*cols).where(cond)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
 
     ranked = union_all(late(_PASSED, Incident.id, Incident.late_from),
                        late(_NOW_UNDELIVERED, Incident.id, Incident.late_from)).subquery()
-    cut = (select(ranked.c.id, ranked.c.late_from).order_by(ranked.c.late_from, ranked.c.id)
+    cut = (select(ranked.c.id, ranked.c.late_from, func.count().over().label("total"))
+           .order_by(ranked.c.late_from, ranked.c.id)
            .limit(_LIMIT).offset(_OFFSET).subquery("cut"))
-    page = (select(Incident, Team.manager_id, *_LATE_SINCE)
-            .join(cut, cut.c.id == Incident.id).join(Team, Team.id == Incident.team_id)
-            .order_by(cut.c.late_from, Incident.id)
-            # The list needs neither the plan nor the texts: not decoding them halves its cost.
-            .options(*(defer(c, raiseload=True) for c in (
-                Incident.plan, Incident.details, Incident.description, Incident.outcome_text))))
+    failed = (select(Delivery.id).where(Delivery.incident_id == Incident.id, _FAILED_SEND)
+              .exists())
+    page = (select(*_SHOWN, *_WORKER, Team.manager_id, *_LATE_SINCE, cut.c.total,
+                   failed.label("failed"))
+            .join_from(cut, Incident, cut.c.id == Incident.id)
+            .join(Team, Team.id == Incident.team_id)
+            .order_by(cut.c.late_from, Incident.id))
     count = select(late(_PASSED, func.count()).scalar_subquery()
                    + late(_NOW_UNDELIVERED, func.count()).scalar_subquery())
     return page, count
@@ -207,8 +239,10 @@ def _statements(scoped: bool):
 _PAGE, _COUNT = {}, {}
 for _scoped_variant in (False, True):
     _PAGE[_scoped_variant], _COUNT[_scoped_variant] = _statements(_scoped_variant)
-_FAILED = (select(Delivery).where(Delivery.incident_id.in_(_IDS), Delivery.status == "failed",
-                                  Delivery.method == "send").order_by(Delivery.id))
+_FAILED = (select(Delivery.incident_id, Delivery.person_id, Delivery.kind,
+                  func.coalesce(Delivery.sent_at, Delivery.next_attempt_at, Delivery.created_at),
+                  Delivery.last_error)
+           .where(Delivery.incident_id.in_(_IDS), _FAILED_SEND).order_by(Delivery.id))
 
 
 _SAME = object()  # ``events`` not given: the same teams as the reports
@@ -222,122 +256,199 @@ async def needs_action(session: AsyncSession, scope: Scope, now: datetime,
     ``limit`` to a page (``page`` counts from 1; past the last, the last); oversight
     actions overdue in ``scope``; notifiable events without a report overdue in ``events``
     (None = all; team ids = recorded by someone in those teams), their owner ``owner_id``
-    (the registered manager)."""
-    result = await _reports(session, scope, now, limit, page)
-    result.actions, result.actions_total = await overdue_actions(session, scope, now, limit)
-    result.events, result.events_total = await overdue_events(
-        session, scope if events is _SAME else events, now, limit, owner_id)
+    (the registered manager). The people named in all three are read together, once."""
+    reports = await _late_reports(session, scope, now, limit, page)
+    tasks = await overdue_actions(session, scope, now, limit)
+    evs = await overdue_events(session, scope if events is _SAME else events, now, limit)
+    people = await queries.people_by_id(
+        session, reports.people() | tasks.people() | evs.people() | {owner_id or ""})
+    result = reports.build(people, now)
+    result.actions, result.actions_total = tasks.build(people)
+    result.events, result.events_total = evs.build(people, owner_id)
     return result
 
 
-async def _reports(session: AsyncSession, scope: Scope, now: datetime, limit: int,
-                   page: int) -> NeedsAction:
+@dataclass
+class _LateReports:
+    """The page of late reports as read, before the people are known."""
+
+    rows: list
+    total: int
+    page: int
+    limit: int
+    holders: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, list] = field(default_factory=dict)
+
+    def people(self) -> set[str]:
+        wanted = set(self.holders.values())
+        for row in self.rows:
+            wanted.add(row.manager_id or "")
+            wanted.add(_worker(row, self.holders) or "")
+        wanted |= {f.person_id or "" for fs in self.failures.values() for f in fs}
+        return wanted
+
+    def build(self, people: dict[str, Person], now: datetime) -> NeedsAction:
+        items = []
+        shown = len(ShownReport._fields)
+        for row in self.rows:
+            holder = people.get(_worker(row, self.holders) or "")
+            manager = people.get(row.manager_id or "")
+            late = sorted((Late(clock, since, manager if clock == NOTIFICATION else holder)
+                           for clock in CLOCKS if (since := getattr(row, clock)) is not None),
+                          key=lambda c: c.since)
+            failed = [
+                FailedDelivery(people[f.person_id].name if f.person_id in people
+                               else (f.person_id or "unknown"), f.kind, f.at, f.error or "")
+                for f in self.failures.get(row.id, [])
+            ]
+            items.append(NeedsItem(ShownReport._make(row[:shown]), holder, late, failed))
+        return NeedsAction(items, max(self.total, len(items)), now, page=self.page,
+                           per_page=self.limit)
+
+
+class _Failed(NamedTuple):
+    incident_id: int
+    person_id: str | None
+    kind: str
+    at: datetime
+    error: str | None
+
+
+async def _late_reports(session: AsyncSession, scope: Scope, now: datetime, limit: int,
+                        page: int) -> _LateReports:
+    scoped = scope is not None
+    params: dict = {"now": now, "limit": limit, "offset": (page - 1) * limit}
+    if scoped:
+        params["teams"] = sorted(scope)
+    rows = (await session.execute(_PAGE[scoped], params)).all()
+    if not rows and page > 1:  # past the last page: the last
+        total = (await session.execute(_COUNT[scoped], params)).scalar_one()
+        page = max(1, min(page, -(-total // limit)))
+        params["offset"] = (page - 1) * limit
+        rows = (await session.execute(_PAGE[scoped], params)).all() if total else []
+    if not rows:
+        return _LateReports([], 0, page, limit)
+    ids = [row.id for row in rows]
+    read = _LateReports(rows, rows[0].total, page, limit, await holder_ids(session, ids))
+    if any(row.failed for row in rows):
+        for f in (await session.execute(_FAILED, {"ids": ids})).all():
+            read.failures.setdefault(f[0], []).append(_Failed._make(f))
+    return read
+
+
+def _overdue_action_filter(scoped: bool) -> list:
+    cond = [Task.kind == statutory.OVERSIGHT_ACTION, statutory.is_open(), Task.due_at <= _NOW]
+    return cond + [Task.team_id.in_(_TEAMS)] if scoped else cond
+
+
+# Oversight actions overdue (``ix_tasks_team_due``), most overdue first; and how many.
+_TASKS = {scoped: select(Task).where(*_overdue_action_filter(scoped))
+          .order_by(Task.due_at, Task.id).limit(_LIMIT) for scoped in (False, True)}
+_TASKS_COUNT = {scoped: select(func.count()).select_from(Task)
+                .where(*_overdue_action_filter(scoped)) for scoped in (False, True)}
+
+
+@dataclass
+class OverdueActions:
+    """Overdue oversight actions as read (``overdue_actions``), before the people are known."""
+
+    tasks: list[Task]
+    total: int
+
+    def people(self) -> set[str]:
+        return ({t.owner_id or "" for t in self.tasks}
+                | {_set_by(t) for t in self.tasks})
+
+    def build(self, people: dict[str, Person]) -> tuple[list[OverdueAction], int]:
+        return [OverdueAction(t, people.get(t.owner_id or ""), people.get(_set_by(t)))
+                for t in self.tasks], self.total
+
+
+def _set_by(task: Task) -> str:
+    """The manager who recorded the oversight that set the action."""
+    return str((task.details or {}).get("manager") or "")
+
+
+async def overdue_actions(session: AsyncSession, scope: Scope, now: datetime,
+                          limit: int = MAX_ITEMS) -> OverdueActions:
+    """Oversight actions in ``scope`` not done by their due time, most overdue first, and
+    how many there are (``ix_tasks_team_due``)."""
     scoped = scope is not None
     params: dict = {"now": now, "limit": limit}
     if scoped:
         params["teams"] = sorted(scope)
-    total = None
-    if page > 1:  # counted first, to keep the page within the list
-        total = (await session.execute(_COUNT[scoped], params)).scalar_one()
-        page = max(1, min(page, -(-total // limit)))
-    params["offset"] = (page - 1) * limit
-    rows = (await session.execute(_PAGE[scoped], params)).all()
-    if total is None:
-        # Fewer than a page on the first: all are here.
-        total = (len(rows) if len(rows) < limit
-                 else (await session.execute(_COUNT[scoped], params)).scalar_one())
-    if not rows:
-        return NeedsAction([], total, now, page=page, per_page=limit)
-    ids = [inc.id for inc, *_ in rows]
-    holders = await holder_ids(session, ids)
-    failures: dict[int, list[Delivery]] = {}
-    for d in (await session.execute(_FAILED, {"ids": ids})).scalars():
-        failures.setdefault(d.incident_id, []).append(d)
-    wanted = set(holders.values()) | {manager for _inc, manager, *_ in rows if manager}
-    wanted |= {d.person_id for ds in failures.values() for d in ds if d.person_id}
-    wanted |= {worker for inc, *_ in rows if (worker := _worker(inc, holders))}
-    people = await queries.people_by_id(session, wanted)
-
-    items = []
-    for inc, manager_id, *since_by_clock in rows:
-        holder = people.get(_worker(inc, holders) or "")
-        manager = people.get(manager_id or "")
-        late = sorted((Late(clock, since, manager if clock == NOTIFICATION else holder)
-                       for clock, since in zip(CLOCKS, since_by_clock) if since is not None),
-                      key=lambda c: c.since)
-        failed = [
-            FailedDelivery(
-                people[d.person_id].name if d.person_id in people else (d.person_id or "unknown"),
-                d.kind, d.sent_at or d.next_attempt_at or d.created_at, d.last_error or "",
-            )
-            for d in failures.get(inc.id, [])
-        ]
-        items.append(NeedsItem(inc, holder, late, failed))
-    return NeedsAction(items, max(total, len(items)), now, page=page, per_page=limit)
+    tasks = list((await session.execute(_TASKS[scoped], params)).scalars())
+    total = (len(tasks) if len(tasks) < limit
+             else (await session.execute(_TASKS_COUNT[scoped], params)).scalar_one())
+    return OverdueActions(tasks, total)
 
 
-def _overdue_action_filter(scope: Scope, now: datetime) -> list:
-    cond = [Task.kind == statutory.OVERSIGHT_ACTION, statutory.is_open(), Task.due_at <= now]
-    if scope is not None:
-        cond.append(Task.team_id.in_(sorted(scope)))
-    return cond
-
-
-async def overdue_actions(session: AsyncSession, scope: Scope, now: datetime,
-                          limit: int = MAX_ITEMS) -> tuple[list[OverdueAction], int]:
-    """Oversight actions in ``scope`` not done by their due time, most overdue first, and
-    how many there are (``ix_tasks_team_due``)."""
-    cond = _overdue_action_filter(scope, now)
-    tasks = list((await session.execute(
-        select(Task).where(*cond).order_by(Task.due_at, Task.id).limit(limit))).scalars())
-    if not tasks:
-        return [], 0
-    total = (await session.execute(select(func.count()).select_from(Task).where(*cond))
-             ).scalar_one()
-    managers = {t.id: str((t.details or {}).get("manager") or "") for t in tasks}
-    people = await queries.people_by_id(
-        session, {t.owner_id for t in tasks if t.owner_id} | set(managers.values()) - {""})
-    return [OverdueAction(t, people.get(t.owner_id or ""), people.get(managers[t.id]))
-            for t in tasks], total
-
-
-def _overdue_event_filter(now: datetime) -> list:
+def _overdue_event_filter(now) -> list:
     return [NotifiableEvent.incident_id.is_(None), NotifiableEvent.closed_at.is_(None),
             NotifiableEvent.due_at < now]
 
 
+def _events_statements(scoped: bool):
+    q = select(NotifiableEvent).where(*_overdue_event_filter(_NOW))
+    if scoped:
+        q = q.join(Person, Person.id == NotifiableEvent.opened_by_id).where(
+            Person.team_id.in_(_TEAMS))
+    return (q.order_by(NotifiableEvent.due_at, NotifiableEvent.id).limit(_LIMIT),
+            select(func.count()).select_from(q.subquery()))
+
+
+# Notifiable events without a report overdue (``ix_notifiable_events_open_without_report``),
+# most overdue first; and how many.
+_EVENTS, _EVENTS_COUNT = {}, {}
+for _scoped_variant in (False, True):
+    _EVENTS[_scoped_variant], _EVENTS_COUNT[_scoped_variant] = _events_statements(_scoped_variant)
+
+
+@dataclass
+class OverdueEvents:
+    """Overdue events without a report as read (``overdue_events``), with their records,
+    before the people are known."""
+
+    events: list[NotifiableEvent]
+    total: int
+    records: dict[int, list] = field(default_factory=dict)
+
+    def people(self) -> set[str]:
+        return {e.opened_by_id or "" for e in self.events}
+
+    def build(self, people: dict[str, Person], owner_id: str | None,
+              ) -> tuple[list[OverdueEvent], int]:
+        out = []
+        for e in self.events:
+            rows = self.records.get(e.id, [])
+            if missing := notifiable.missing(rows):
+                owed = tuple(Owed(e, r) for r in rows if r.recipient in missing)
+                out.append(OverdueEvent(e, missing, people.get(owner_id or ""),
+                                        people.get(e.opened_by_id or ""), owed))
+        # An event with nothing missing is being closed by a concurrent transaction.
+        return out, self.total - (len(self.events) - len(out))
+
+
 async def overdue_events(session: AsyncSession, scope: Scope, now: datetime,
-                         limit: int = MAX_ITEMS, owner_id: str | None = None,
-                         ) -> tuple[list[OverdueEvent], int]:
+                         limit: int = MAX_ITEMS) -> OverdueEvents:
     """Notifiable events without a report (DBS referrals) past their deadline and not
     complete, most overdue first, and how many; ``scope`` team ids limit them to those
     recorded by someone in those teams (None: all)."""
-    q = select(NotifiableEvent).where(*_overdue_event_filter(now))
-    if scope is not None:
-        if not scope:
-            return [], 0
-        q = q.join(Person, Person.id == NotifiableEvent.opened_by_id).where(
-            Person.team_id.in_(sorted(scope)))
-    evs = list((await session.execute(
-        q.order_by(NotifiableEvent.due_at, NotifiableEvent.id).limit(limit))).scalars())
+    if scope is not None and not scope:
+        return OverdueEvents([], 0)
+    scoped = scope is not None
+    params: dict = {"now": now, "limit": limit}
+    if scoped:
+        params["teams"] = sorted(scope)
+    evs = list((await session.execute(_EVENTS[scoped], params)).scalars())
     if not evs:
-        return [], 0
-    total = (await session.execute(select(func.count()).select_from(q.subquery()))
-             ).scalar_one() if len(evs) == limit else len(evs)
-    records: dict[int, list] = {}
+        return OverdueEvents([], 0)
+    total = ((await session.execute(_EVENTS_COUNT[scoped], params)).scalar_one()
+             if len(evs) == limit else len(evs))
+    read = OverdueEvents(evs, total)
     for r in await records_of(session, [e.id for e in evs]):
-        records.setdefault(r.event_id, []).append(r)
-    people = await queries.people_by_id(
-        session, {e.opened_by_id for e in evs if e.opened_by_id} | ({owner_id} - {None}))
-    out = []
-    for e in evs:
-        rows = records.get(e.id, [])
-        if missing := notifiable.missing(rows):
-            owed = tuple(Owed(e, r) for r in rows if r.recipient in missing)
-            out.append(OverdueEvent(e, missing, people.get(owner_id or ""),
-                                    people.get(e.opened_by_id or ""), owed))
-    # An event with nothing missing is being closed by a concurrent transaction.
-    return out, total - (len(evs) - len(out))
+        read.records.setdefault(r.event_id, []).append(r)
+    return read
 
 
 async def count_overdue_events(session: AsyncSession, now: datetime) -> tuple[int, datetime | None]:
@@ -348,9 +459,9 @@ async def count_overdue_events(session: AsyncSession, now: datetime) -> tuple[in
     return n, oldest
 
 
-def _worker(incident: Incident, holders: dict[int, str]) -> str | None:
-    """Who has the report: its holder while waiting; once acknowledged, the worker it
-    was acknowledged on behalf of, or whoever acknowledged it."""
+def _worker(incident, holders: dict[int, str]) -> str | None:
+    """Who has the report (a row of ``_PAGE``): its holder while waiting; once
+    acknowledged, the worker it was acknowledged on behalf of, or whoever acknowledged it."""
     if incident.status != "open" and incident.acknowledged_by_id:
         return incident.acknowledged_on_behalf_of_id or incident.acknowledged_by_id
     return holders.get(incident.id)

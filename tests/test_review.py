@@ -151,10 +151,11 @@ async def test_overdue_lists_every_clock_most_overdue_first(services, seeded):
     assert not any(d == f"ack:{seeded.ids['r6']}" for _, d in buttons)  # already acknowledged
 
 
-async def test_a_full_page_of_needs_action_is_read_in_five_statements(services, seeded):
-    """The page carries its count (no count statement), the failed messages are read only
-    when the page has some, and the people of the reports, actions and referrals in one
-    statement: 5 (before issue 13's last cut, 7: page, count, holders, failures, people,
+async def test_a_full_page_of_needs_action_is_read_in_four_statements(services, seeded):
+    """The page carries its count (no count statement) and the candidates to hold each
+    report, the failed messages are read only when the page has some, and the people of the
+    reports, actions and referrals in one statement: the page, the actions, the referrals,
+    the people (before issue 13's last cut, 7: page, count, holders, failures, people,
     actions, referrals). A count of statements, never a time (``bench/round_trips.py``)."""
     sent: list[str] = []
 
@@ -171,7 +172,7 @@ async def test_a_full_page_of_needs_action_is_read_in_five_statements(services, 
     r = seeded.refs
     assert result.total == 8 and [i.incident.reference for i in result.items] == [
         r["r2"], r["r4"], r["r5"]]
-    assert len(sent) == 5, sent
+    assert len(sent) == 4, sent
 
 
 

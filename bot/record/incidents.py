@@ -8,6 +8,7 @@ at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -69,13 +70,16 @@ class ReportError(Exception):
 REROUTED = "reroute:"
 
 
+# Who may hold a report: a recipient with a holder's reason, or someone a failed alert was
+# rerouted to (``holder_ids`` ranks them).
+HOLDER_CANDIDATE = (IncidentRecipient.reason.in_(HOLDER_REASONS)
+                    | IncidentRecipient.reason.startswith(REROUTED, autoescape=True))
 # The candidates to hold each of some incidents, in the order they were added (built once:
 # building a statement costs more than a small query runs).
 _HOLDER_CANDIDATES = (
     select(IncidentRecipient.incident_id, IncidentRecipient.person_id, IncidentRecipient.reason)
     .where(IncidentRecipient.incident_id.in_(bindparam("incident_ids", expanding=True)),
-           IncidentRecipient.reason.in_(HOLDER_REASONS)
-           | IncidentRecipient.reason.startswith(REROUTED, autoescape=True))
+           HOLDER_CANDIDATE)
     .order_by(IncidentRecipient.id))
 
 
@@ -93,8 +97,16 @@ async def holder_ids(session: AsyncSession, incident_ids: list[int]) -> dict[int
     if not incident_ids:
         return {}
     rows = await session.execute(_HOLDER_CANDIDATES, {"incident_ids": list(incident_ids)})
+    return await rank_holders(session, rows)
+
+
+async def rank_holders(session: AsyncSession,
+                       candidates: Iterable[tuple[int, str, str]]) -> dict[int, str]:
+    """``holder_ids`` from candidates already read with another statement: (incident id,
+    person id, reason) of the recipients ``HOLDER_CANDIDATE`` selects, each incident's in
+    the order they were added."""
     ranked: dict[int, list[tuple[int, int, str]]] = {}
-    for n, (incident_id, person_id, reason) in enumerate(rows):
+    for n, (incident_id, person_id, reason) in enumerate(candidates):
         rank = HOLDER_REASONS.index(reason) if reason in HOLDER_REASONS else len(HOLDER_REASONS)
         ranked.setdefault(incident_id, []).append((rank, n, person_id))
     rerouted = [iid for iid, cands in ranked.items()

@@ -43,10 +43,10 @@ reports, not the size of the record (``bench/escalation.py --only-needs``).
 
 The page's reports are read as rows of the columns the lines show (``ShownReport``), not
 as ORM incidents, and every statement is built once, here: on PostgreSQL building and
-loading objects cost more than the queries. A call reads the page, its holders, the
-overdue actions, the overdue events and their records, then the people named anywhere in
-them at once; the failed messages only when the page has some
-(``bench/round_trips.py`` counts the statements).
+loading objects cost more than the queries. A call reads the page with its count and the
+candidates to hold each report, the overdue actions, the overdue events and their records,
+then the people named anywhere in them at once; the failed messages only when the page has
+some (``bench/round_trips.py`` counts the statements).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from sqlalchemy import bindparam, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import statutory
-from bot.record.incidents import holder_ids
+from bot.record.incidents import HOLDER_CANDIDATE, rank_holders
 from bot.record.notification import records_of
 from bot.record.owed import Owed
 from bot.review import Scope
@@ -69,6 +69,7 @@ from storage.models import (
     LATE_CLOCKS,
     Delivery,
     Incident,
+    IncidentRecipient,
     NotifiableEvent,
     Person,
     Task,
@@ -213,8 +214,10 @@ def _statements(scoped: bool):
     overdue first, then by id), counted by a window over the same rows (the ranking reads
     them all anyway), and cut to the page in SQL on ``ix_incidents_late_from`` alone; then
     only the page's reports are read, as rows of the columns the lines show, with each
-    one's late clocks, its team's manager and whether a message about it failed. The count
-    alone: for a page past the end, which has no rows to carry it."""
+    one's late clocks, its team's manager, whether a message about it failed, and the
+    candidates to hold it (``bot.record.incidents.HOLDER_CANDIDATE``: a row per candidate,
+    in the order they were added, or one row with none). The count alone: for a page past
+    the end, which has no rows to carry it."""
     def late(cond, *cols):
         q = select(*cols).where(cond)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
@@ -227,10 +230,13 @@ def _statements(scoped: bool):
     failed = (select(Delivery.id).where(Delivery.incident_id == Incident.id, _FAILED_SEND)
               .exists())
     page = (select(*_SHOWN, *_WORKER, Team.manager_id, *_LATE_SINCE, cut.c.total,
-                   failed.label("failed"))
+                   failed.label("failed"), IncidentRecipient.person_id.label("candidate"),
+                   IncidentRecipient.reason.label("candidate_reason"))
             .join_from(cut, Incident, cut.c.id == Incident.id)
             .join(Team, Team.id == Incident.team_id)
-            .order_by(cut.c.late_from, Incident.id))
+            .outerjoin(IncidentRecipient,
+                       (IncidentRecipient.incident_id == Incident.id) & HOLDER_CANDIDATE)
+            .order_by(cut.c.late_from, Incident.id, IncidentRecipient.id))
     count = select(late(_PASSED, func.count()).scalar_subquery()
                    + late(_NOW_UNDELIVERED, func.count()).scalar_subquery())
     return page, count
@@ -328,9 +334,16 @@ async def _late_reports(session: AsyncSession, scope: Scope, now: datetime, limi
         rows = (await session.execute(_PAGE[scoped], params)).all() if total else []
     if not rows:
         return _LateReports([], 0, page, limit)
-    ids = [row.id for row in rows]
-    read = _LateReports(rows, rows[0].total, page, limit, await holder_ids(session, ids))
-    if any(row.failed for row in rows):
+    reports, candidates = [], []
+    for row in rows:  # a row per candidate to hold the report
+        if not reports or reports[-1].id != row.id:
+            reports.append(row)
+        if row.candidate is not None:
+            candidates.append((row.id, row.candidate, row.candidate_reason))
+    read = _LateReports(reports, rows[0].total, page, limit,
+                        await rank_holders(session, candidates))
+    ids = [row.id for row in reports]
+    if any(row.failed for row in reports):
         for f in (await session.execute(_FAILED, {"ids": ids})).all():
             read.failures.setdefault(f[0], []).append(_Failed._make(f))
     return read

@@ -21,7 +21,7 @@ Buttons = list[list[tuple[str, str]]]
 OVERDUE_PER_MESSAGE = 5
 
 
-def _label(services: Any, incident: Incident) -> str:
+def _label(services: Any, incident: Incident | needs.ShownReport) -> str:
     cat = services.settings.category(incident.category)
     return cat.label if cat else incident.category
 

@@ -135,3 +135,17 @@ async def test_reports_submitted_at_once_get_consecutive_references(world):
     assert sorted(stored) == sorted(refs)
     assert not any(r.startswith(incidents.UNNUMBERED) for r in stored)
     assert chain.ok, chain.message
+
+
+async def test_an_urgent_report_s_questions_name_it_by_its_number(world):
+    """The questions after an urgent report are rendered once the report has its number:
+    the carer never sees the provisional reference."""
+    patel, smith = await world.link_all("sw-patel", "carer-smith")
+    ref = await world.report(smith, child="A1", category="Child missing or absent without permission",
+                             text="Gone since 9 this morning")
+    await smith.wait_for("a few more questions")
+    await world.settle()
+    texts = [m.text or "" for m in smith.messages]
+    assert sum(ref in t and "received and recorded" in t for t in texts) == 1
+    assert sum(ref in t and "a few more questions" in t for t in texts) == 1
+    assert not any(incidents.UNNUMBERED in t for t in texts + [m.text or "" for m in patel.messages])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -304,11 +304,14 @@ async def file_report(
     return filed
 
 
-async def finish_report(session: AsyncSession, services: "Services", filed: FiledReport,
-                        *, then: Sequence[Delivery] = ()) -> Submitted:
+async def finish_report(
+    session: AsyncSession, services: "Services", filed: FiledReport, *,
+    then: Callable[[], Awaitable[Sequence[Delivery]]] | None = None,
+) -> Submitted:
     """Number a filed report and write what carries its number: the alerts, the carer's
-    receipt (then ``then``, messages owed after it, built by ``outbox.owed``) and the
-    audit events — the last writes of the Submit transaction.
+    receipt (then what ``then`` builds with ``outbox.owed``: messages owed after the
+    receipt, rendered once the number is known) and the audit events — the last writes
+    of the Submit transaction.
 
     The reference's counter row (``next_reference``) and the audit chain's head are the
     two rows every report locks until its commit; taken here, after everything else, each
@@ -341,7 +344,9 @@ async def finish_report(session: AsyncSession, services: "Services", filed: File
         text=alerts.receipt_text(services, incident, result),
         buttons=alerts.receipt_buttons(incident),
     ))
-    await enqueue_all(session, [*rows, *then])
+    if then is not None:
+        rows.extend(await then())
+    await enqueue_all(session, rows)
     await audit.record_all(session, [
         audit.event("reported", at=now, actor_id=carer.id, incident_id=incident.id,
                     reference=incident.reference, child=incident.child_ref,

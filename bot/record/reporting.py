@@ -51,7 +51,7 @@ from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
 from storage import queries
-from storage.models import Draft, Incident, Person
+from storage.models import Delivery, Draft, Incident, Person
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -556,7 +556,7 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
     incident = filed.incident
     draft.submitted_incident_id = incident.id
     draft.last_activity_at = now
-    then = []
+    questions = None
     if incident.urgency == "urgent":
         after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
                       data={"incident_id": incident.id, "category": incident.category,
@@ -564,18 +564,21 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
                       created_at=now, last_activity_at=now)
         after.step = steps_for(services, after)[0]
         session.add(after)
-        await session.flush()
-        first = await prompt(session, services, after)
-        cat = services.settings.category(incident.category)
-        # After the receipt, in the carer's chat.
-        then.append(owed(
-            key=f"after:{incident.id}", kind="notice", now=now, person=carer,
-            incident_id=incident.id, priority=RECEIPT_PRIORITY,
-            text=texts.questions_after_submit(first.text, first_of_all=cat.first if cat else ""),
-            buttons=first.buttons,
-        ))
+
+        async def questions() -> list[Delivery]:
+            """The questions that follow, after the receipt: their heading names the report,
+            so they are rendered once it has its number (from the session: no statement)."""
+            first = await prompt(session, services, after)
+            cat = services.settings.category(incident.category)
+            return [owed(
+                key=f"after:{incident.id}", kind="notice", now=now, person=carer,
+                incident_id=incident.id, priority=RECEIPT_PRIORITY,
+                text=texts.questions_after_submit(first.text,
+                                                  first_of_all=cat.first if cat else ""),
+                buttons=first.buttons,
+            )]
     await session.flush()  # the draft's own writes, before the reference is locked
-    result = await finish_report(session, services, filed, then=then)
+    result = await finish_report(session, services, filed, then=questions)
     return Prompt(
         texts.submitting(incident.reference),
         submitted=result, done=True, wake=True, files_for=incident.id,

@@ -316,7 +316,9 @@ async def finish_report(
     The reference's counter row (``next_reference``) and the audit chain's head are the
     two rows every report locks until its commit; taken here, after everything else, each
     is held for a handful of statements rather than the whole Submit (issue 18: under a
-    burst eighteen sessions queued on the counter while its holders did the rest)."""
+    burst eighteen sessions queued on the counter while its holders did the rest). That
+    shortened the queue on the locks, not the burst's alert latency, which Telegram's
+    global limit bounds (``bench/RESULTS.md``, branch ``refburst``)."""
     settings, now = services.settings, filed.now
     incident, carer, category, route = filed.incident, filed.carer, filed.category, filed.route
     incident.reference = await next_reference(session, services.local(now).year)

@@ -8,7 +8,8 @@ of the test, printing the figures: time to start, reports per second, webhook
 retries, redeliveries skipped, duplicates in the documented window, the leader
 takeover (from ``sender_instances``), the emulator's 429 count, the messages and
 edits a second (Telegram's global limit, 29/s configured, is drawn on by both)
-and the CPU the bot processes spent per report.
+and the CPU the bot processes spent per report; and who waited for which lock
+(``bench/pg_waits.py``: ``pg_stat_activity`` of the bench's database every 0.1 s).
 
     python bench/multi_instance.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
         [--carers 50] [--reports-each 4] [--instances 3] [--no-kills]
@@ -29,16 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from bench._common import machine, scratch_database  # noqa: E402
+from bench.pg_waits import sampling  # noqa: E402
 from tests.test_multi_instance import run_scenario  # noqa: E402
 
 
 async def main(args: argparse.Namespace) -> None:
     async with scratch_database(args.postgres) as url:
         with tempfile.TemporaryDirectory(prefix="fosterbot-multi-") as tmp:
-            figures = await run_scenario(url, Path(tmp), carers=args.carers,
-                                         reports_each=args.reports_each,
-                                         instances=args.instances, check_wakeups=False,
-                                         kills=not args.no_kills)
+            async with sampling(url) as waits:
+                figures = await run_scenario(url, Path(tmp), carers=args.carers,
+                                             reports_each=args.reports_each,
+                                             instances=args.instances, check_wakeups=False,
+                                             kills=not args.no_kills)
+            figures.update(waits.summary())
     print(f"machine: {machine()}")
     for key, value in figures.items():
         print(f"{key}: {value}")

@@ -4,7 +4,10 @@ Each event's hash is SHA-256 over a canonical JSON encoding of the event
 (id, time, event, actor, Telegram id, incident, details) and the previous
 event's hash. Appending takes the single ``audit_head`` row for update inside
 the caller's transaction, so events form one linear chain even with several
-writers (on SQLite the writer already holds the database lock). ``verify``
+writers (on SQLite the writer already holds the database lock). Every writer of
+every instance queues on that row until the holder commits, so an append locks
+it after its other statements, and ``record_all`` appends several events with
+one INSERT (a report's Submit writes its events last that way). ``verify``
 walks the chain and names the first event that was altered, inserted or
 deleted. The application never updates or deletes audit rows.
 
@@ -21,7 +24,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -147,6 +150,25 @@ def _select_head(session: Session) -> _Head:
     return _Head(*row)
 
 
+@dataclass(frozen=True)
+class Event:
+    """An event to append (``record_all``): what ``record`` takes, kept until written."""
+
+    event: str
+    at: datetime
+    actor_id: str | None = None
+    telegram_user_id: int | None = None
+    incident_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def event(name: str, *, at: datetime, actor_id: str | None = None,
+          telegram_user_id: int | None = None, incident_id: int | None = None,
+          **details: Any) -> Event:
+    """An event for ``record_all``, with the same arguments as ``record``."""
+    return Event(name, at, actor_id, telegram_user_id, incident_id, details)
+
+
 async def record(
     session: AsyncSession,
     event: str,
@@ -166,50 +188,73 @@ async def record(
     Returns the event as written (a plain object: the row is inserted directly, not
     through the session, so it is not in the session's identity map).
     """
-    return await session.run_sync(_append, event, at, actor_id, telegram_user_id,
-                                  incident_id, details)
+    return (await record_all(session, [Event(event, at, actor_id, telegram_user_id,
+                                             incident_id, details)]))[0]
+
+
+async def record_all(session: AsyncSession, events: Sequence[Event]) -> list[AuditEvent]:
+    """Append several events, in order, as ``record`` would one after another, but with one
+    INSERT for them all and one update of the head: a transaction that can gather its
+    events and write them last (a report's Submit) holds the head's lock for the least
+    time (issue 18: every writer of every instance queues on that one row)."""
+    if not events:
+        return []
+    return await session.run_sync(_append_all, events)
 
 
 def _append(session: Session, event: str, at: datetime, actor_id: str | None,
             telegram_user_id: int | None, incident_id: int | None,
             details: dict[str, Any]) -> AuditEvent:
-    # Pending changes first: the snapshot below looks at flushed rows, and what the event
-    # is about is written before the event that vouches for it.
+    return _append_all(session, [Event(event, at, actor_id, telegram_user_id, incident_id,
+                                       details)])[0]
+
+
+def _append_all(session: Session, events: Sequence[Event]) -> list[AuditEvent]:
+    # Pending changes first: the snapshots below look at flushed rows, and what the events
+    # are about is written before the events that vouch for it.
     session.flush()
+    prepared = []
+    for ev in events:
+        clean = json.loads(json.dumps(ev.details, default=str))
+        if ev.incident_id is not None:
+            snap = record_content.snapshot(session, ev.incident_id)
+            if snap:
+                # A snapshot and the caller's own (a retention purge) are kept side by side.
+                clean[record_content.KEY] = {**clean.get(record_content.KEY, {}), **snap}
+                session.flush()  # the record's new content_hash, before the event about it
+        # Round to microseconds the database keeps, so the hash verifies after a reload.
+        prepared.append((ev, ev.at.astimezone(timezone.utc), clean))
+    # The head is locked only now, after every other statement of the append: it stays
+    # locked until the commit, and every writer queues on it.
     head = _lock_head(session)
-    # Round to microseconds the database keeps, so the hash verifies after a reload.
-    at = at.astimezone(timezone.utc)
-    clean = json.loads(json.dumps(details, default=str))
-    if incident_id is not None:
-        snap = record_content.snapshot(session, incident_id)
-        if snap:
-            # A snapshot and the caller's own (a retention purge) are kept side by side.
-            clean[record_content.KEY] = {**clean.get(record_content.KEY, {}), **snap}
-            session.flush()  # the record's new content_hash, before the event about it
-    row = AuditEvent(
-        id=head.last_event_id + 1,
-        at=at,
-        event=event,
-        actor_id=actor_id,
-        telegram_user_id=telegram_user_id,
-        incident_id=incident_id,
-        details=clean,
-        prev_hash=head.last_hash,
-        hash="",
-    )
-    row.hash = event_hash(row)
+    rows, params = [], []
+    for ev, at, clean in prepared:
+        row = AuditEvent(
+            id=head.last_event_id + 1,
+            at=at,
+            event=ev.event,
+            actor_id=ev.actor_id,
+            telegram_user_id=ev.telegram_user_id,
+            incident_id=ev.incident_id,
+            details=clean,
+            prev_hash=head.last_hash,
+            hash="",
+        )
+        row.hash = event_hash(row)
+        params.append({
+            "id": row.id, "at": at, "event": ev.event, "actor_id": ev.actor_id,
+            "telegram_user_id": ev.telegram_user_id, "incident_id": ev.incident_id,
+            "details": clean, "prev_hash": row.prev_hash, "hash": row.hash})
+        rows.append(row)
+        head.last_event_id = row.id
+        head.last_hash = row.hash
+        head.count += 1
     conn = session.connection()
-    conn.execute(_INSERT_EVENT, {
-        "id": row.id, "at": at, "event": event, "actor_id": actor_id,
-        "telegram_user_id": telegram_user_id, "incident_id": incident_id, "details": clean,
-        "prev_hash": row.prev_hash, "hash": row.hash})
-    conn.execute(_ADVANCE_HEAD, {"new_id": row.id, "new_hash": row.hash,
-                                 "new_count": head.count + 1})
-    head.last_event_id = row.id
-    head.last_hash = row.hash
-    head.count += 1
-    session.info[_LAST_AT] = (session.get_transaction(), at)
-    return row
+    conn.execute(_INSERT_EVENT, params if len(params) > 1 else params[0])
+    conn.execute(_ADVANCE_HEAD, {"new_id": head.last_event_id, "new_hash": head.last_hash,
+                                 "new_count": head.count})
+    session.info[_LAST_AT] = (session.get_transaction(), prepared[-1][1])
+    return rows
 
 
 def _seal_before_commit(session: Session) -> None:

@@ -96,8 +96,7 @@ NOTICE_PRIORITY = 4
 Buttons = list[list[tuple[str, str]]]
 
 
-async def enqueue(
-    session: AsyncSession,
+def owed(
     *,
     key: str,
     kind: str,
@@ -112,11 +111,12 @@ async def enqueue(
     target_delivery_id: int | None = None,
     silent: bool = False,
 ) -> Delivery:
-    """Owe someone a message (in the caller's transaction). ``silent``: delivered without a
-    sound (Telegram's ``disable_notification``), for routine alerts out of hours."""
+    """A message owed, as a row not yet added (``enqueue`` adds one; ``enqueue_all`` several
+    in one INSERT). ``silent``: delivered without a sound (Telegram's
+    ``disable_notification``), for routine alerts out of hours."""
     if person is not None and chat_id is None:
         chat_id = person.telegram_chat_id
-    row = Delivery(
+    return Delivery(
         idempotency_key=key,
         incident_id=incident_id,
         person_id=person.id if person is not None else None,
@@ -132,9 +132,22 @@ async def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
+
+
+async def enqueue(session: AsyncSession, **kw: Any) -> Delivery:
+    """Owe someone a message (in the caller's transaction); ``owed`` names the arguments."""
+    row = owed(**kw)
     session.add(row)
     await session.flush()
     return row
+
+
+async def enqueue_all(session: AsyncSession, rows: list[Delivery]) -> list[Delivery]:
+    """Owe several messages built by ``owed``, written in the order given (a chat's messages
+    of one priority go out in that order) with one flush."""
+    session.add_all(rows)
+    await session.flush()
+    return rows
 
 
 async def enqueue_long(session: AsyncSession, *, key: str, text: str,

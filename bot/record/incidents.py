@@ -8,8 +8,9 @@ at all. Nothing here talks to Telegram; the dispatcher sends what was enqueued.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, logs
-from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue
+from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue, enqueue_all, owed
 from bot.escalation import clocks
 from bot.escalation import policy as escalation
 from bot.people import oncall
@@ -31,6 +32,7 @@ from bot.rules.reasons import reason_label
 from bot.rules.roles import CHILD_PROTECTION, LADO
 from bot.rules.routing import (
     HOLDER_REASONS,
+    Route,
     RoutingInput,
     route_incident,
 )
@@ -47,6 +49,7 @@ from storage.models import (
 )
 
 if TYPE_CHECKING:
+    from bot.config import Category
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -144,7 +147,16 @@ def silent_out_of_hours(urgency: str, out_of_hours: bool) -> bool:
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
-    """The year's next reference: one upsert that takes the next number (the first is 1)."""
+    """The year's next reference: one upsert that takes the next number (the first is 1).
+
+    References are gapless per year and unique: an inspector reading INC-2026-000123 and
+    INC-2026-000125 would ask where 124 went. So the number comes from a counter row
+    (``incident_counters``) updated in the report's own transaction — a rollback gives
+    the number back — and not from a sequence, which never gives one back. The price is
+    that the row stays locked until that transaction commits and every other Submit
+    waits for it: call this last (``finish_report``), just before the report's few
+    remaining writes and its commit.
+    """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     table = IncidentCounter.__table__
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -159,6 +171,10 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     return f"INC-{year}-{number:06d}"
 
 
+# An incident is written before it has its number (``file_report``) with this prefix and 48
+# random bits (unique, within the column's 20 characters); ``finish_report`` replaces it
+# before the commit, so no other transaction ever sees it.
+UNNUMBERED = "pending-"
 
 
 async def routing_input(
@@ -194,6 +210,24 @@ async def routing_input(
     )
 
 
+@dataclass
+class FiledReport:
+    """A report written but not yet numbered (``file_report``); ``finish_report`` numbers
+    it and writes what carries the number."""
+
+    incident: Incident
+    carer: Person
+    category: Category
+    route: Route
+    people: dict[str, Person]
+    now: datetime  # the moment of the report: every row and event of its Submit carries it
+    n_files: int
+    draft_id: int | None
+    # Audit events owed between "reported" and "routed" (the notification event),
+    # written with them by finish_report.
+    events: list[audit.Event] = field(default_factory=list)
+
+
 async def submit_report(
     session: AsyncSession,
     services: "Services",
@@ -206,7 +240,30 @@ async def submit_report(
     details: dict[str, Any] | None = None,
     draft_id: int | None = None,
 ) -> Submitted:
-    """Record a report, route it, owe every alert and the carer's receipt."""
+    """Record a report, route it, owe every alert and the carer's receipt
+    (``file_report`` then ``finish_report``; a caller with more to write in the same
+    transaction writes it between the two)."""
+    filed = await file_report(session, services, carer=carer, child_ref=child_ref,
+                              category_key=category_key, description=description,
+                              occurred_at=occurred_at, details=details, draft_id=draft_id)
+    return await finish_report(session, services, filed)
+
+
+async def file_report(
+    session: AsyncSession,
+    services: "Services",
+    *,
+    carer: Person,
+    child_ref: str,
+    category_key: str,
+    description: str,
+    occurred_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
+    draft_id: int | None = None,
+) -> FiledReport:
+    """Check a report, route it and write everything about it that does not carry its
+    reference: the incident (``UNNUMBERED``), its recipients, its notifiable event, its
+    files. Takes no lock that another report waits for (issue 18)."""
     settings, now = services.settings, services.clock.now()
     category = settings.category(category_key)
     if category is None:
@@ -236,7 +293,7 @@ async def submit_report(
     plan = escalation.freeze_plan(settings, services.calendar, category.urgency, now)
     step, due = escalation.first_due(plan)
     incident = Incident(
-        reference=await next_reference(session, services.local(now).year),
+        reference=UNNUMBERED + secrets.token_hex(6),
         child_ref=child.ref, team_id=team.id, reporter_id=carer.id, category=category.key,
         urgency=category.urgency, occurred_at=occurred_at, reported_at=now,
         description=description, details=details or {}, status="open",
@@ -250,48 +307,77 @@ async def submit_report(
     )
     session.add(incident)
     await session.flush()
-    logs.set_incident(incident.reference)
-    log.info("%s reported: %s (%s) about %s", incident.reference, category.key,
-             category.urgency, child.ref)
-    await audit.record(
-        session, "reported", at=now, actor_id=carer.id, incident_id=incident.id,
-        reference=incident.reference, child=child.ref, category=category.key,
-        urgency=category.urgency, out_of_hours=out_of_hours, draft=draft_id,
-    )
+    filed = FiledReport(incident, carer, category, route, people, now, 0, draft_id)
     if category.notifiable:
         await notification.open_event(session, services, event=category.key, now=now,
-                                      incident=incident)
+                                      incident=incident, events=filed.events)
+    filed.n_files = await attachments.move_draft(session, draft_id, incident.id) if draft_id else 0
+    for r in route.recipients:
+        session.add(IncidentRecipient(incident_id=incident.id, person_id=r.person_id,
+                                      reason=r.reason, can_acknowledge=True, added_at=now))
+    await session.flush()
+    return filed
 
+
+async def finish_report(
+    session: AsyncSession, services: "Services", filed: FiledReport, *,
+    then: Callable[[], Awaitable[Sequence[Delivery]]] | None = None,
+) -> Submitted:
+    """Number a filed report and write what carries its number: the alerts, the carer's
+    receipt (then what ``then`` builds with ``outbox.owed``: messages owed after the
+    receipt, rendered once the number is known) and the audit events — the last writes
+    of the Submit transaction.
+
+    The reference's counter row (``next_reference``) and the audit chain's head are the
+    two rows every report locks until its commit; taken here, after everything else, each
+    is held for a handful of statements rather than the whole Submit (issue 18: under a
+    burst eighteen sessions queued on the counter while its holders did the rest). That
+    shortened the queue on the locks, not the burst's alert latency, which Telegram's
+    global limit bounds (``bench/RESULTS.md``, branch ``refburst``)."""
+    settings, now = services.settings, filed.now
+    incident, carer, category, route = filed.incident, filed.carer, filed.category, filed.route
+    incident.reference = await next_reference(session, services.local(now).year)
+    logs.set_incident(incident.reference)
+    log.info("%s reported: %s (%s) about %s", incident.reference, category.key,
+             category.urgency, incident.child_ref)
     result = Submitted(incident, phone_advice=route.phone_advice,
                        nobody_reachable=route.nobody_reachable)
-    n_files = await attachments.move_draft(session, draft_id, incident.id) if draft_id else 0
+    rows = []
     for r in route.recipients:
-        person = people[r.person_id]
-        session.add(IncidentRecipient(incident_id=incident.id, person_id=person.id,
-                                      reason=r.reason, can_acknowledge=True, added_at=now))
+        person = filed.people[r.person_id]
         result.told.append((person, r.reason))
-        await enqueue(
-            session, key=f"alert:{incident.id}:{person.id}", kind="alert", now=now,
+        rows.append(owed(
+            key=f"alert:{incident.id}:{person.id}", kind="alert", now=now,
             person=person, incident_id=incident.id, priority=PRIORITY[category.urgency],
-            text=alerts.alert_text(services, incident, carer, reason_label(r.reason), n_files),
-            buttons=alerts.alert_buttons(incident, n_files, settings.privacy.minimal_alerts),
-            silent=silent_out_of_hours(category.urgency, out_of_hours),
-        )
-    await audit.record(
-        session, "routed", at=now, incident_id=incident.id,
-        recipients=[{"person": r.person_id, "reason": r.reason} for r in route.recipients],
-        missed=[{"person": pid, "why": why} for pid, why in route.missed],
-        holder=route.holder_id, nobody_reachable=route.nobody_reachable,
-    )
-    for pid, why in route.missed:
-        await audit.record(session, "recipient_missed", at=now, incident_id=incident.id,
-                           person=pid, why=why)
-    await enqueue(
-        session, key=f"receipt:{incident.id}", kind="receipt", now=now, person=carer,
+            text=alerts.alert_text(services, incident, carer, reason_label(r.reason),
+                                   filed.n_files),
+            buttons=alerts.alert_buttons(incident, filed.n_files,
+                                         settings.privacy.minimal_alerts),
+            silent=silent_out_of_hours(category.urgency, incident.out_of_hours),
+        ))
+    rows.append(owed(
+        key=f"receipt:{incident.id}", kind="receipt", now=now, person=carer,
         incident_id=incident.id, priority=RECEIPT_PRIORITY,
         text=alerts.receipt_text(services, incident, result),
         buttons=alerts.receipt_buttons(incident),
-    )
+    ))
+    if then is not None:
+        rows.extend(await then())
+    await enqueue_all(session, rows)
+    await audit.record_all(session, [
+        audit.event("reported", at=now, actor_id=carer.id, incident_id=incident.id,
+                    reference=incident.reference, child=incident.child_ref,
+                    category=category.key, urgency=category.urgency,
+                    out_of_hours=incident.out_of_hours, draft=filed.draft_id),
+        *filed.events,
+        audit.event("routed", at=now, incident_id=incident.id,
+                    recipients=[{"person": r.person_id, "reason": r.reason}
+                                for r in route.recipients],
+                    missed=[{"person": pid, "why": why} for pid, why in route.missed],
+                    holder=route.holder_id, nobody_reachable=route.nobody_reachable),
+        *(audit.event("recipient_missed", at=now, incident_id=incident.id, person=pid, why=why)
+          for pid, why in route.missed),
+    ])
     return result
 
 

@@ -72,9 +72,11 @@ def owners(services: "Services") -> frozenset[str]:
 
 async def open_event(session: AsyncSession, services: "Services", *, event: str, now: datetime,
                      incident: Incident | None = None, subject: str | None = None,
-                     by: Person | None = None) -> NotifiableEvent:
+                     by: Person | None = None,
+                     events: list[audit.Event] | None = None) -> NotifiableEvent:
     """Open a notifiable event with its recipients and deadline; for an incident, (re)start
-    its notification clock with a reminder at once."""
+    its notification clock with a reminder at once. ``events``: the audit event is added
+    there for the caller to write with its own (``audit.record_all``), not written now."""
     spec = services.settings.notification.event(event)
     due = services.calendar.add(now, spec.deadline)
     ev = NotifiableEvent(incident_id=incident.id if incident else None, event=event,
@@ -98,10 +100,14 @@ async def open_event(session: AsyncSession, services: "Services", *, event: str,
         incident.updated_at = now
     else:  # its own reminder clock: the first reminder at once
         ev.reminder_step, ev.next_reminder_at = 1, now
-    await audit.record(session, "notification_opened", at=now, actor_id=by.id if by else None,
-                       incident_id=incident.id if incident else None, notifiable_event=event,
-                       recipients=list(spec.recipients), deadline=due.isoformat(),
-                       subject=subject)
+    opened = audit.event("notification_opened", at=now, actor_id=by.id if by else None,
+                         incident_id=incident.id if incident else None, notifiable_event=event,
+                         recipients=list(spec.recipients), deadline=due.isoformat(),
+                         subject=subject)
+    if events is not None:
+        events.append(opened)
+    else:
+        await audit.record_all(session, [opened])
     return ev
 
 

@@ -40,18 +40,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
-from bot.delivery.outbox import RECEIPT_PRIORITY, enqueue
+from bot.delivery.outbox import RECEIPT_PRIORITY, owed
 from bot.record import attachments, thread
 from bot.record import report_texts as texts
 from bot.record.attachments import Media
-from bot.record.incidents import MAX_DESCRIPTION, ReportError, submit_report
+from bot.record.incidents import MAX_DESCRIPTION, ReportError, file_report, finish_report
 from bot.record.prompt import Prompt, Refused
 from bot.rules import paste
 from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
 from storage import queries
-from storage.models import Draft, Incident, Person
+from storage.models import Delivery, Draft, Incident, Person
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -535,10 +535,13 @@ DETAIL_KEYS = (*CATEGORY_QUESTIONS, "when_text", "where", "present", "child_word
 
 
 async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
+    """Submit the draft: the report is filed, the draft's own writes follow, and the report
+    is numbered and its alerts owed last (``incidents.finish_report``: the reference's lock
+    is held only for the transaction's last few statements)."""
     data = draft.data or {}
     occurred = datetime.fromisoformat(data["occurred_at"]) if data.get("occurred_at") else None
     try:
-        result = await submit_report(
+        filed = await file_report(
             session, services, carer=carer, child_ref=data.get("child", ""),
             category_key=data.get("category", ""), description=data.get("description", ""),
             occurred_at=occurred,
@@ -550,9 +553,10 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
         p.text = texts.report_refused(str(exc)) + p.text
         return p
     now = services.clock.now()
-    incident = result.incident
+    incident = filed.incident
     draft.submitted_incident_id = incident.id
     draft.last_activity_at = now
+    questions = None
     if incident.urgency == "urgent":
         after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
                       data={"incident_id": incident.id, "category": incident.category,
@@ -560,15 +564,21 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
                       created_at=now, last_activity_at=now)
         after.step = steps_for(services, after)[0]
         session.add(after)
-        await session.flush()
-        first = await prompt(session, services, after)
-        cat = services.settings.category(incident.category)
-        await enqueue(
-            session, key=f"after:{incident.id}", kind="notice", now=now, person=carer,
-            incident_id=incident.id, priority=RECEIPT_PRIORITY,
-            text=texts.questions_after_submit(first.text, first_of_all=cat.first if cat else ""),
-            buttons=first.buttons,
-        )
+
+        async def questions() -> list[Delivery]:
+            """The questions that follow, after the receipt: their heading names the report,
+            so they are rendered once it has its number (from the session: no statement)."""
+            first = await prompt(session, services, after)
+            cat = services.settings.category(incident.category)
+            return [owed(
+                key=f"after:{incident.id}", kind="notice", now=now, person=carer,
+                incident_id=incident.id, priority=RECEIPT_PRIORITY,
+                text=texts.questions_after_submit(first.text,
+                                                  first_of_all=cat.first if cat else ""),
+                buttons=first.buttons,
+            )]
+    await session.flush()  # the draft's own writes, before the reference is locked
+    result = await finish_report(session, services, filed, then=questions)
     return Prompt(
         texts.submitting(incident.reference),
         submitted=result, done=True, wake=True, files_for=incident.id,

@@ -110,6 +110,13 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """Like :meth:`read`, for Core statements only: a bare connection, its transaction
+        rolled back at the end (no ORM session: far less Python for a hot path's one read)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that may write; committed on success, rolled back on error."""
         async with self._turn():

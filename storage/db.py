@@ -5,7 +5,8 @@ can fail with SQLITE_BUSY even with a busy timeout, so writers begin with
 ``BEGIN IMMEDIATE`` (taking the write lock first) while readers begin a
 deferred transaction and never queue behind writers (WAL). PostgreSQL needs
 none of this. Use ``db.write()`` for any unit of work that may write and
-``db.read()`` for pure reads.
+``db.read()`` for pure reads; ``db.write_connection()`` and ``db.read_connection()`` are
+the same without an ORM session, for the per-update path's few Core statements.
 
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
@@ -119,18 +120,16 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that may write; committed on success, rolled back on error."""
-        async with self._turn():
-            async with self._writer() as session, session.begin():
-                yield session
+        async with self._turn(), self._writer() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def write_connection(self) -> AsyncIterator[AsyncConnection]:
         """Like :meth:`write`, for Core statements only: a connection in a transaction,
         committed on success, with no ORM session around it (a hot path's few statements
         cost far less Python so). ``AsyncSession(bind=conn)`` joins it when ORM work is needed."""
-        async with self._turn():
-            async with self._writer_engine.begin() as conn:
-                yield conn
+        async with self._turn(), self._writer_engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

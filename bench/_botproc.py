@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 _SQL = {"statements": 0, "transactions": 0}
 # FOSTERBOT_BENCH_SQL_HISTOGRAM=FILE: statements by text, written to FILE at exit.
 _HIST: dict[str, int] = {}
+# PostgreSQL: the shared send budget's calls, on a connection of its own (not counted above).
+_RUNNER: list = []
 
 
 def _count_sql(engine) -> None:
@@ -77,7 +79,16 @@ def _stats() -> dict:
     except OSError:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
-            "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL}
+            "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL,
+            **_budget()}
+
+
+def _budget() -> dict:
+    budget = _RUNNER[0].budget if _RUNNER else None
+    if budget is None:
+        return {}
+    return {"budget_takes": budget.takes, "budget_waits": budget.waits,
+            "budget_refusals": budget.refusals}
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -158,6 +169,7 @@ async def _fosterbot(args):
     services = make_services(settings, clock=clock)
     _count_sql(services.db.engine)
     runner = BotRunner(services)
+    _RUNNER.append(runner)
     await runner.start(poll_interval=0.0, set_commands=False)
 
     async def stop():

@@ -94,6 +94,9 @@ class Stats:
     statements: int = 0  # SQL statements the bot ran so far
     transactions: int = 0  # database transactions it began so far
     threads: dict = field(default_factory=dict)  # CPU seconds per thread name (Linux)
+    budget_takes: int = 0  # PostgreSQL: calls to the shared send budget (own connection)
+    budget_waits: int = 0  # of them: a slot booked ahead of now, or nothing booked
+    budget_refusals: int = 0  # of them: nothing booked (the chat busy), asked again
 
 
 class BotProcess:

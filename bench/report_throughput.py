@@ -114,6 +114,9 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
             "statements": after.statements - before.statements,
             "transactions": after.transactions - before.transactions,
+            "budget_takes": after.budget_takes - before.budget_takes,
+            "budget_waits": after.budget_waits - before.budget_waits,
+            "budget_refusals": after.budget_refusals - before.budget_refusals,
             "threads": {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()},
             "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
             "peak_rss_mb": final.peak_rss_mb if final else 0.0, "routes": routes_of(pop),
@@ -199,6 +202,11 @@ async def main() -> None:
     print(f"  database work per report: {ours['statements'] / args.n:.1f} SQL statements in "
           f"{ours['transactions'] / args.n:.1f} transactions (reports, alerts, receipts, "
           f"escalation passes)")
+    if ours["budget_takes"]:
+        print(f"  shared send budget (PostgreSQL, own connection): "
+              f"{ours['budget_takes'] / args.n:.1f} calls per report, "
+              f"{ours['budget_waits'] / args.n:.1f} of them waited for their slot, "
+              f"{ours['budget_refusals'] / args.n:.1f} booked nothing and asked again")
     print(f"  Bot API calls per report: {calls_per_report(ours, args.n)}")
     print(f"floor:     {args.n} reports in {floor['wall']:.2f} s; bot CPU {floor['bot_cpu']:.2f} s; "
           f"Bot API calls per report: {calls_per_report(floor, args.n)}")

@@ -229,10 +229,11 @@ class BotRunner:
                                    on_wake=self._woken)
             self.dispatcher.alive = self.cluster.is_alive
             d = settings.delivery
-            pacing.shared = self.budget = SendBudget(
+            self.budget = SendBudget(
                 self.services.db, global_per_second=d.global_per_second,
                 global_burst=d.global_burst, per_chat_per_second=d.per_chat_per_second,
                 per_chat_burst=d.per_chat_burst)
+            pacing.share(self.budget)
             self.services.cluster = self.cluster
             await self.cluster.start()
             if polling and settings.telegram.mode == "webhook":

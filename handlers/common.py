@@ -53,10 +53,17 @@ async def load_sender(session: AsyncSession, update: Update, context: BotContext
     if user is None:
         return None
     person, roles = await queries.person_and_roles_by_telegram(session, user.id)
+    remember_sender(update, context, person, roles)
+    return person
+
+
+def remember_sender(update: Update, context: BotContext, person: Person | None,
+                    roles: frozenset[str]) -> None:
+    """Keep the sender found for this update (None: not linked) and their roles (``Access``)
+    for the rest of the update (``@linked``, ``sender_of``)."""
     if person is not None:
         context.services.access.remember_roles(person, roles)
     context.__dict__["_fosterbot_sender"] = (update, person)
-    return person
 
 
 def keyboard(buttons: list[list[tuple[str, str]]] | None) -> InlineKeyboardMarkup | None:

@@ -9,7 +9,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import metrics
 from bot.runtime import updates
-from handlers.common import BotContext, load_sender
+from handlers.common import BotContext, remember_sender
 from storage.db import is_unavailable
 from storage.models import Person
 
@@ -19,16 +19,22 @@ log = logging.getLogger(__name__)
 async def skip_if_seen(update: Update, context: BotContext) -> None:
     """Group -1: an update already handled (a redelivery) stops here and changes nothing.
 
-    The same read transaction also identifies the sender (see ``common.load_sender``),
-    so that ``@linked`` needs no transaction of its own."""
+    The same statement also identifies the sender (see ``common.load_sender``), so that
+    ``@linked`` needs no transaction of its own."""
     if update.update_id is None:
         return
+    user = update.effective_user
     async with context.services.db.read() as s:
-        if await updates.seen_in(s, update.update_id):
-            log.info("update %s was already handled; ignoring the redelivery", update.update_id)
-            metrics.mark_update("duplicate")
-            raise ApplicationHandlerStop()
-        await load_sender(s, update, context)
+        if user is None:
+            seen, person, roles = await updates.seen_in(s, update.update_id), None, frozenset()
+        else:
+            seen, person, roles = await updates.seen_and_sender(s, update.update_id, user.id)
+    if seen:
+        log.info("update %s was already handled; ignoring the redelivery", update.update_id)
+        metrics.mark_update("duplicate")
+        raise ApplicationHandlerStop()
+    if user is not None:
+        remember_sender(update, context, person, roles)
 
 
 async def record_handled(update: Update, context: BotContext) -> None:

@@ -5,7 +5,8 @@ can fail with SQLITE_BUSY even with a busy timeout, so writers begin with
 ``BEGIN IMMEDIATE`` (taking the write lock first) while readers begin a
 deferred transaction and never queue behind writers (WAL). PostgreSQL needs
 none of this. Use ``db.write()`` for any unit of work that may write and
-``db.read()`` for pure reads.
+``db.read()`` for pure reads; ``db.write_connection()`` and ``db.read_connection()`` are
+the same without an ORM session, for the per-update path's few Core statements.
 
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -88,6 +90,7 @@ class Database:
             writer_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         else:
             writer_engine = self.engine
+        self._writer_engine = writer_engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(writer_engine, expire_on_commit=False)
 
@@ -108,11 +111,31 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """Like :meth:`read`, for Core statements only: a bare connection, its transaction
+        rolled back at the end (no ORM session: far less Python for a hot path's one read)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that may write; committed on success, rolled back on error."""
+        async with self._turn(), self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """Like :meth:`write`, for Core statements only: a connection in a transaction,
+        committed on success, with no ORM session around it (a hot path's few statements
+        cost far less Python so). ``AsyncSession(bind=conn)`` joins it when ORM work is needed."""
+        async with self._turn(), self._writer_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """SQLite: this process's writers one at a time (see the module's docstring)."""
         if not self.is_sqlite:
-            async with self._writer() as session, session.begin():
-                yield session
+            yield
             return
         task = asyncio.current_task()
         if task is not None and task is self._write_owner:
@@ -123,8 +146,7 @@ class Database:
         async with self._write_turn:
             self._write_owner = task
             try:
-                async with self._writer() as session, session.begin():
-                    yield session
+                yield
             finally:
                 self._write_owner = None
 

@@ -70,6 +70,13 @@ class SessionConnection:
         async with self._turn:
             return await self._conn.fetchval(sql, *args, timeout=self._timeout)
 
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """One statement's first row (its own implicit transaction), or None."""
+        if not self.alive:
+            raise ConnectionError("the session connection is closed")
+        async with self._turn:
+            return await self._conn.fetchrow(sql, *args, timeout=self._timeout)
+
     async def try_lock(self, key: int) -> bool:
         """Take the advisory lock ``key`` for this session if nobody else holds it (re-entrant:
         a second take by this session is counted and needs a second unlock)."""

@@ -4,9 +4,13 @@ Several instances send to Telegram at once: the leader's outbox dispatcher and
 every instance's handlers (replies, edits, files). Each process paces itself
 in memory (``bot/delivery/pacing.py``); this is the second gate that makes the
 limits hold for all of them together: before a message goes out, one call to
-the server's ``fosterbot_take_send`` (migration ``0021_send_budget_take_function``)
-takes a token from the chat's bucket and one from the global bucket, or takes
-neither and says how long to wait.
+the server's ``fosterbot_reserve_send`` (migration ``0022_send_budget_reservation``)
+books the earliest moment at which the chat's bucket and the global bucket both
+have a token, charges both as of that moment, and says how long until it; the
+caller sleeps that long and sends. A send never asks twice, except when the
+chat's own slot lies well beyond the global one (another instance sent to the
+chat meanwhile): then nothing is booked, so a busy chat does not hold the whole
+service's sends behind it, and the caller asks again when the chat has a token.
 
 One round trip a send, on a connection of this process's own (``storage/pg_session.py``,
 outside the pool: no pre-ping, no transaction opened from the client), so the
@@ -16,7 +20,7 @@ a burst the leader spent about a fifth of its time there (bench/RESULTS.md).
 
 Time is the database server's (``clock_timestamp()`` evaluated under the row
 lock), so instances on hosts whose clocks differ still agree. A token is taken
-when a send starts, while Telegram counts a message when it arrives: the
+for the moment a send starts, while Telegram counts a message when it arrives: the
 per-chat burst here is one less than configured, which absorbs up to one
 second of network delay (a burst of B at rate r conforms to Telegram's
 B + 1 as long as no request takes longer than 1 / r to arrive).
@@ -35,49 +39,56 @@ from sqlalchemy import text
 from storage.db import Database
 from storage.pg_session import SessionConnection
 
-_TAKE = "SELECT fosterbot_take_send($1, $2, $3, $4, $5)"
+_RESERVE = "SELECT wait, booked FROM fosterbot_reserve_send($1, $2, $3, $4, $5, true)"
 _FORGET = text("DELETE FROM send_buckets WHERE key <> 'global' "
                "AND at < clock_timestamp() - make_interval(secs => :seconds)")
 IDLE_AFTER = timedelta(hours=1)  # a chat bucket nobody drew on for this long is removed
 
 
 class SendBudget:
-    """``take(chat)``: 0 when a message may go to ``chat`` now (its token and a global one are
-    taken), else the seconds to wait before asking again (nothing taken). ``close()`` when
-    done (its connection)."""
+    """``reserve(chat)``: ``(wait, True)`` when a slot for a message to ``chat`` is booked
+    ``wait`` seconds from now (0: now) — its token and a global one are taken for that
+    moment; ``(wait, False)`` when nothing was booked because the chat itself has no token
+    for ``wait`` seconds (ask again then). ``close()`` when done (its connection)."""
 
     def __init__(self, db: Database, *, global_per_second: float, global_burst: int,
                  per_chat_per_second: float, per_chat_burst: int) -> None:
         self.db = db
         self._global_rate = float(global_per_second)
         self._global_burst = float(max(1, global_burst))
-        self._chat_rate = float(per_chat_per_second)
-        self._chat_burst = float(max(1, per_chat_burst - 1))
+        self.chat_rate = float(per_chat_per_second)
+        self.chat_burst = float(max(1, per_chat_burst - 1))  # see the module's docstring
         self._conn = SessionConnection(db.url)
         self._opening = asyncio.Lock()
-        self.waits = 0  # times a send had to wait for another instance's sends
+        self.takes = 0  # calls made (one statement each)
+        self.waits = 0  # calls that booked a slot ahead of now, or booked nothing
+        self.refusals = 0  # of them, booked nothing (the chat was busy elsewhere): asked again
 
     @property
     def refill_seconds(self) -> float:
         """How long an emptied chat bucket takes to be full again."""
-        return self._chat_burst / self._chat_rate
+        return self.chat_burst / self.chat_rate
 
-    async def take(self, chat: object) -> float:
+    async def reserve(self, chat: object) -> tuple[float, bool]:
         if not self._conn.alive:
             async with self._opening:
                 if not self._conn.alive:
                     await self._conn.open()
+        self.takes += 1
         try:
-            wait = float(await self._conn.fetchval(
-                _TAKE, f"chat:{chat}"[:64], self._chat_rate, self._chat_burst,
-                self._global_rate, self._global_burst))
+            row = await self._conn.fetchrow(
+                _RESERVE, f"chat:{chat}"[:64], self.chat_rate, self.chat_burst,
+                self._global_rate, self._global_burst)
         except Exception:
             if not self._conn.alive:
                 await self._conn.close()
             raise
-        if wait > 0:
+        wait, booked = max(0.0, float(row["wait"])), bool(row["booked"])
+        if wait > 0 or not booked:
             self.waits += 1
-        return wait
+        if not booked:
+            self.refusals += 1
+        return wait, booked
 
     async def close(self) -> None:
         await self._conn.close()

@@ -5,6 +5,7 @@ with real processes is ``tests/test_multi_instance.py``."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from datetime import timedelta
@@ -145,29 +146,57 @@ async def test_the_send_budget_is_one_for_every_instance(db_url):
                    per_chat_burst=3)
     b = SendBudget(db_b, global_per_second=100, global_burst=100, per_chat_per_second=1,
                    per_chat_burst=3)
-    tight = SendBudget(db_a, global_per_second=1, global_burst=1, per_chat_per_second=1,
-                       per_chat_burst=3)
     try:
         # A burst of 3 a chat, less one for the network's delay: two, from either instance.
         started = time.monotonic()
-        assert await a.take(42) == 0 and await b.take(42) == 0
-        wait = await a.take(42)
+        assert await a.reserve(42) == (0.0, True) and await b.reserve(42) == (0.0, True)
+        # The third would hold the whole service's next slot a second ahead: nothing is
+        # booked, and the answer says when the chat has its token.
+        wait, booked = await a.reserve(42)
         # The bucket refills in the database server's time (not injectable): the wait is a
-        # whole token less what refilled while the three takes ran (slow on a loaded machine).
+        # whole token less what refilled while the three calls ran (slow on a loaded machine).
         elapsed = time.monotonic() - started
-        assert 0 < wait <= 1.0 and wait >= 1.0 - elapsed - 0.05, (wait, elapsed)
-        assert await b.take(43) == 0  # another chat has its own bucket
-        assert await tight.take(44) == 0
-        assert await tight.take(45) > 0  # the global bucket is empty: nothing taken
-        async with db_a.read() as s:  # chat 45's token was given back with the refusal
+        assert not booked and 0 < wait <= 1.0 and wait >= 1.0 - elapsed - 0.05, (wait, elapsed)
+        assert await b.reserve(43) == (0.0, True)  # another chat has its own bucket
+        async with db_a.read() as s:
             keys = set((await s.execute(select(SendBucket.key))).scalars())
-        assert keys == {"global", "chat:42", "chat:43", "chat:44"}
-        assert (a.waits, tight.waits) == (1, 1)
+        assert keys == {"global", "chat:42", "chat:43"}
+        assert (a.takes, a.waits, b.takes, b.waits) == (2, 1, 2, 0)
     finally:
-        for budget in (a, b, tight):
+        for budget in (a, b):
             await budget.close()
         await db_a.dispose()
         await db_b.dispose()
+
+
+async def test_a_send_waiting_for_the_global_bucket_is_booked_once_at_its_slot(db_url):
+    """Ten sends to ten chats at once with room for five a second: each is booked at once,
+    a fifth of a second after the one before (never refused, never asked for again), and
+    the previous version's call (``fosterbot_take_send``, during an upgrade) sees the slots
+    booked ahead and takes nothing."""
+    db = Database(db_url)
+    tight = SendBudget(db, global_per_second=5, global_burst=1, per_chat_per_second=1,
+                       per_chat_burst=3)
+    try:
+        slots = []
+        for chat in range(10):
+            wait, booked = await tight.reserve(chat)
+            assert booked
+            slots.append(time.monotonic() + wait)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+        # A round trip lies between the moment the server books and the moment we read the
+        # clock: each gap is 0.2 s give or take that.
+        assert all(abs(gap - 0.2) < 0.05 for gap in gaps), gaps
+        assert tight.takes == 10
+        async with db.read() as s:
+            taken = await s.scalar(text(
+                "SELECT fosterbot_take_send('chat:99', 1, 2, 5, 1)"))
+            keys = set((await s.execute(select(SendBucket.key))).scalars())
+        assert taken > 1.5  # ten slots booked ahead at five a second: about two seconds
+        assert "chat:99" not in keys and len(keys) == 11
+    finally:
+        await tight.close()
+        await db.dispose()
 
 
 async def test_housekeeping_removes_chat_buckets_idle_for_an_hour(world, caplog):

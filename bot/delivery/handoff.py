@@ -39,8 +39,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.clock import Clock
@@ -68,8 +68,8 @@ class Handoff:
         if not _numeric(chat):
             return False
         try:
-            async with self.db.read() as s:
-                return await _last_due(s, int(chat)) is not None
+            async with self.db.read_connection() as conn:
+                return await _last_due(conn, int(chat)) is not None
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -105,13 +105,15 @@ class Handoff:
                 "chat": {"id": int(chat), "type": "private"}, "text": text}
 
 
-async def _last_due(session: AsyncSession, chat: int) -> datetime | None:
+# Asked before every handler send to a chat: built once, run as Core.
+_LAST_DUE = select(func.max(Delivery.next_attempt_at)).where(
+    Delivery.chat_id == bindparam("chat"), Delivery.kind == KIND, Delivery.status == "pending")
+
+
+async def _last_due(db: AsyncSession | AsyncConnection, chat: int) -> datetime | None:
     """When the last reply handed over for ``chat`` and still waiting is due (None: none
     waits). Its conditions are the partial index's, so it reads only that index."""
-    return (await session.execute(
-        select(func.max(Delivery.next_attempt_at)).where(
-            Delivery.chat_id == chat, Delivery.kind == KIND, Delivery.status == "pending")
-    )).scalar_one_or_none()
+    return (await db.execute(_LAST_DUE, {"chat": chat})).scalar_one_or_none()
 
 
 def _numeric(chat: Any) -> bool:

@@ -522,10 +522,10 @@ class Dispatcher:
                                    attempted=False)
         # The chat's lock: handler replies to this chat (``SharedRateLimiter``) take turns
         # with it on the same buckets.
-        pacer = self.pacing.pacer(edit=row.method == "edit")
+        edit = row.method == "edit"
         async with self.pacing.chat_lock(key):
             while True:
-                delay = pacer.delay(key)
+                delay = self.pacing.chat_delay(key, edit)
                 if delay <= 0:
                     break
                 await self._until_stopped(self.sleep(delay))
@@ -537,7 +537,7 @@ class Dispatcher:
             try:
                 return await self._send(row, target_message_id)
             finally:
-                pacer.charge(key)
+                self.pacing.pacer(edit).charge(key)
 
     async def _confirm_lease(self, row: Delivery) -> bool:
         """Re-check a lease that is close to running out (another process may take it then)."""

@@ -28,7 +28,12 @@ it; a chat's replies and its alerts share one allowance.
 Several instances on PostgreSQL: ``Pacing.shared`` is the service-wide budget
 (``storage/send_budget.py``, token buckets in the database), asked after the
 in-memory gate for every send of every instance — the leader's outbox and each
-instance's handler replies — so the limits hold for the service as a whole.
+instance's handler replies — so the limits hold for the service as a whole. It
+books each send's slot in one call (:meth:`Pacing.shared_turn`); this process
+keeps a copy of the chat buckets it booked (:meth:`Pacing.chat_delay`), so it
+does not ask for a chat before the database would have its token — the shared
+chat bucket counts sends and edits together, one less burst, from the start of
+a send.
 """
 
 from __future__ import annotations
@@ -159,25 +164,26 @@ class ChatPacer:
         self.clock = clock
         self._buckets: dict[Any, TokenBucket] = {}
 
-    def _bucket(self, chat: Any, now: float) -> TokenBucket:
+    def bucket(self, chat: Any, now: float) -> TokenBucket:
         b = self._buckets.get(chat)
         if b is None:
+            if len(self._buckets) > 10_000:
+                self._forget_idle(now)
             b = self._buckets[chat] = TokenBucket(self.rate, self.burst, now)
         return b
 
     def delay(self, chat: Any) -> float:
         """Seconds to wait before the next send to ``chat``."""
-        return self._bucket(chat, self.clock()).wait_time(self.clock())
+        now = self.clock()
+        return self.bucket(chat, now).wait_time(now)
 
     def charge(self, chat: Any) -> None:
         now = self.clock()
-        self._bucket(chat, now).take(now)
-        if len(self._buckets) > 10_000:
-            self._forget_idle(now)
+        self.bucket(chat, now).take(now)
 
     def hold(self, chat: Any, seconds: float) -> None:
         now = self.clock()
-        self._bucket(chat, now).block_until(now + seconds)
+        self.bucket(chat, now).block_until(now + seconds)
 
     def _forget_idle(self, now: float) -> None:
         for chat in [c for c, b in self._buckets.items() if b.full(now)]:
@@ -219,9 +225,14 @@ def chat_key(chat_id: Any) -> Any:
 
 
 class SharedBudget(Protocol):
-    """The service-wide budget (``storage.send_budget.SendBudget``)."""
+    """The service-wide budget (``storage.send_budget.SendBudget``): ``reserve`` books a
+    send's slot (``(seconds until it, True)``) or, when the chat itself has no token for a
+    while, books nothing (``(seconds until it has, False)``)."""
 
-    async def take(self, chat: Any) -> float: ...
+    chat_rate: float
+    chat_burst: float
+
+    async def reserve(self, chat: Any) -> tuple[float, bool]: ...
 
 
 class Pacing:
@@ -244,6 +255,7 @@ class Pacing:
         self.dropped_answers = 0  # callback answers too late for Telegram (SharedRateLimiter)
         self._locks: dict[Any, asyncio.Lock] = {}
         self.shared: SharedBudget | None = None  # several instances: the database's buckets
+        self._booked: ChatPacer | None = None  # this process's copy of the shared chat buckets
 
     @classmethod
     def from_settings(cls, delivery: Any, *, clock: Monotonic = time.monotonic,
@@ -262,6 +274,20 @@ class Pacing:
         rate from a bucket of their own (the emulator models it the same way). Both go
         through the one global gate."""
         return self.edits if edit else self.chats
+
+    def share(self, budget: SharedBudget) -> None:
+        """Several instances: every send also books its slot in ``budget`` (the database)."""
+        self.shared = budget
+        self._booked = ChatPacer(budget.chat_rate, budget.chat_burst, clock=self.clock)
+
+    def chat_delay(self, chat: Any, edit: bool = False) -> float:
+        """Seconds before ``chat`` may get another message (or ``edit``): its own allowance
+        here, and, with a shared budget, the chat's bucket there as far as this process booked
+        it (so the shared budget is asked only when it would have the chat's token)."""
+        delay = self.pacer(edit).delay(chat)
+        if self._booked is not None:
+            delay = max(delay, self._booked.delay(chat))
+        return delay
 
     def hold(self, chat: Any, seconds: float) -> None:
         """Telegram said "retry after ``seconds``" for ``chat``: nothing to it before then."""
@@ -283,9 +309,8 @@ class Pacing:
     async def turn(self, chat: Any, key: Any, *, edit: bool = False) -> None:
         """Wait until ``chat`` may get another message (or ``edit``) and the global gate
         grants ``key``."""
-        pacer = self.pacer(edit)
         while True:
-            delay = pacer.delay(chat)
+            delay = self.chat_delay(chat, edit)
             if delay <= 0:
                 break
             await self.sleep(delay)
@@ -293,18 +318,26 @@ class Pacing:
         await self.shared_turn(chat)
 
     async def shared_turn(self, chat: Any) -> None:
-        """Wait for the service-wide budget (several instances), if there is one. A database
+        """Book the send's slot in the service-wide budget (several instances), if there is
+        one, and wait until it. One call a send: asked again only when nothing was booked
+        because another instance sent to the chat meanwhile (``SharedBudget``). A database
         that cannot answer does not stop the send: this process's own pacing still holds."""
-        if self.shared is None:
+        if self.shared is None or self._booked is None:
             return
         while True:
             try:
-                wait = await self.shared.take(chat)
+                wait, booked = await self.shared.reserve(chat)
             except Exception as exc:  # noqa: BLE001 - the in-memory gate still paces us
                 log.warning("pacing: the shared send budget is unavailable (%s)", exc)
                 return
-            if wait <= 0:
+            now = self.clock()
+            bucket = self._booked.bucket(chat, now)
+            if booked:
+                bucket.take(now + wait)
+                if wait > 0:
+                    await self.sleep(wait)
                 return
+            bucket.block_until(now + wait)
             await self.sleep(wait)
 
 

@@ -32,14 +32,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from storage.db import Database
-from storage.models import Person, ProcessedUpdate
+from storage.models import Person, PersonRole, ProcessedUpdate
 
 KEEP = timedelta(days=7)
 
@@ -55,6 +56,30 @@ async def seen_in(session: AsyncSession, update_id: int) -> bool:
     return row.first() is not None
 
 
+# The sender and their roles, and whether the update was handled, in one statement: every
+# update from a linked person asks both (issue 18).
+_SENDER_AND_SEEN = (
+    select(Person, PersonRole.role,
+           exists().where(_PROCESSED.c.update_id == bindparam("update_id")).label("seen"))
+    .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+    .where(Person.telegram_user_id == bindparam("telegram_user_id"))
+)
+
+
+async def seen_and_sender(session: AsyncSession, update_id: int, telegram_user_id: int,
+                          ) -> tuple[bool, Person | None, frozenset[str]]:
+    """Whether this update id was already handled (:func:`seen_in`), and the person linked to
+    its sender with their roles (None and no roles: nobody is), in one statement when
+    somebody is linked (two when nobody is)."""
+    rows = (await session.execute(_SENDER_AND_SEEN, {"update_id": update_id,
+                                                     "telegram_user_id": telegram_user_id})
+            ).all()
+    if not rows:
+        return await seen_in(session, update_id), None, frozenset()
+    return (bool(rows[0].seen), rows[0][0],
+            frozenset(role for _, role, _ in rows if role is not None))
+
+
 @dataclass(frozen=True)
 class Handled:
     """An update that was handled; ``telegram_user_id``: its sender may have been unreachable."""
@@ -64,34 +89,46 @@ class Handled:
     telegram_user_id: int | None = None
 
 
-async def record(db: Database, handled: list[Handled]) -> int:
+def _insert(dialect: Any) -> Any:
+    return dialect.insert(_PROCESSED).on_conflict_do_nothing(index_elements=["update_id"])
+
+
+# Built once per dialect and run with one parameter set per id (the batch's size does not make
+# a new statement to compile).
+_RECORD = {"postgresql": _insert(postgresql), "sqlite": _insert(sqlite)}
+
+
+async def record(db: Database, handled: list[Handled]) -> None:
     """Remember the updates as handled, in one transaction; their senders are reachable
-    again. Returns how many were new."""
+    again. Core on a bare connection; an ORM session joins it only when a sender was marked
+    unreachable (rare: their ``person_reachable`` event goes in the same transaction)."""
     if not handled:
-        return 0
-    async with db.write() as s:
-        ins = (postgresql.insert if db.is_postgres else sqlite.insert)(_PROCESSED)
-        rows = {h.update_id: {"update_id": h.update_id, "processed_at": h.at} for h in handled}
-        res = await s.execute(
-            ins.values(list(rows.values())).on_conflict_do_nothing(index_elements=["update_id"])
-        )
-        senders = {h.telegram_user_id: h.at for h in handled if h.telegram_user_id is not None}
+        return
+    rows = {h.update_id: {"update_id": h.update_id, "processed_at": h.at} for h in handled}
+    senders = {h.telegram_user_id: h.at for h in handled if h.telegram_user_id is not None}
+    async with db.write_connection() as conn:
+        await conn.execute(_RECORD[db.dialect], list(rows.values()))
         if senders:
-            back = (
-                await s.execute(
-                    update(Person)
-                    .where(Person.telegram_user_id.in_(sorted(senders)),
-                           Person.unreachable_since.is_not(None))
-                    .values(unreachable_since=None, unreachable_reason=None)
-                    .returning(Person.id, Person.telegram_user_id)
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-            for person_id, telegram_user_id in sorted(back):
-                await audit.record(s, "person_reachable", at=senders[telegram_user_id],
-                                   actor_id=person_id, telegram_user_id=telegram_user_id,
-                                   why="wrote to the bot again")
-        return res.rowcount
+            async with AsyncSession(bind=conn, expire_on_commit=False) as s:
+                await _reachable_again(s, senders)
+                await s.flush()
+
+
+async def _reachable_again(s: AsyncSession, senders: dict[int, datetime]) -> None:
+    back = (
+        await s.execute(
+            update(Person)
+            .where(Person.telegram_user_id.in_(sorted(senders)),
+                   Person.unreachable_since.is_not(None))
+            .values(unreachable_since=None, unreachable_reason=None)
+            .returning(Person.id, Person.telegram_user_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for person_id, telegram_user_id in sorted(back):
+        await audit.record(s, "person_reachable", at=senders[telegram_user_id],
+                           actor_id=person_id, telegram_user_id=telegram_user_id,
+                           why="wrote to the bot again")
 
 
 class HandledLog:

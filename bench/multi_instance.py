@@ -40,7 +40,7 @@ async def main(args: argparse.Namespace) -> None:
             async with sampling(url) as waits:
                 figures = await run_scenario(url, Path(tmp), carers=args.carers,
                                              reports_each=args.reports_each,
-                                             instances=args.instances, check_wakeups=False,
+                                             instances=args.instances,
                                              kills=not args.no_kills)
             figures.update(waits.summary())
     print(f"machine: {machine()}")

@@ -14,8 +14,11 @@ SIGKILL (and started again), then the leader. At the end:
   exactly once — except the documented send-before-record window of the killed
   leader, accepted only when the record shows it (the first copy arrived before
   the kill, the next after it, and the delivery row counts an attempt for each);
-* the median alert went out well before the leader's 20 s poll would have found
-  it: a report taken by a follower wakes the leader through ``NOTIFY``;
+* (the wake-up through ``NOTIFY`` of a leader by a follower is proven in
+  ``tests/test_cluster.py``, not here: with ``NOTIFY`` switched off this scenario
+  still passes, because under a burst the leader is kept awake by the reports it
+  takes itself; the median alert latency it used to check is a timing, printed
+  as a figure, not asserted);
 * no 429 from the emulator: handler replies of every instance and the leader's
   outbox shared one budget (``storage/send_budget.py``);
 * a follower took the lead within 5 seconds of the kill, measured from the
@@ -203,10 +206,10 @@ async def test_three_instances_one_database(db_url, tmp_path):
 
 async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
                        reports_each: int = REPORTS_EACH, instances: int = INSTANCES,
-                       check_wakeups: bool = True, kills: bool = True) -> dict:
-    """The scenario and its checks (also run at full size by ``bench/multi_instance.py``,
-    which prints the alert latency rather than checking it: on a loaded machine a larger
-    burst makes the leader itself the bottleneck); returns the figures."""
+                       kills: bool = True) -> dict:
+    """The scenario and its checks (also run by ``bench/multi_instance.py``, which prints
+    the figures); returns the figures. The alert latency is a figure, never checked: on a
+    loaded machine it moves with the load."""
     CARERS, REPORTS_EACH, INSTANCES = carers, reports_each, instances
     await load_directory(db_url, directory_for(CARERS), WORKING_MORNING)
     fake = FakeBotAPI(token=TOKEN, enforce_rate_limits=True)
@@ -344,11 +347,6 @@ async def run_scenario(db_url: str, tmp_path: Path, *, carers: int = CARERS,
         takeover = (new_leader[0].started_at - leader_killed_wall).total_seconds()
         assert takeover <= 5.0, takeover
     assert chain.ok, chain.message
-    if check_wakeups:
-        # Reports taken by a follower woke the leader (NOTIFY): the median alert went out well
-        # before the leader's 20 s poll would have found it (two thirds of the reports reach
-        # a follower, so without the wake-ups the median would be about 7 s or more).
-        assert median < 5.0, latencies
     return {
         "instances": INSTANCES, "carers": CARERS, "reports": len(incidents),
         "started_s": round(started, 1), "reporting_s": round(reporting, 1),

@@ -111,7 +111,7 @@ async def run(reports: int, per_second: float, postgres: str | None) -> list[flo
                     await asyncio.sleep(0.01)
             finally:
                 await bot.stop()
-    return [alerted[k] - submitted[k] for k in submitted]
+    return [alerted[k] - submitted[k] for k in submitted]  # in the order they were started
 
 
 async def main() -> None:
@@ -125,6 +125,8 @@ async def main() -> None:
           f"{args.reports} routine reports, one started every {1 / args.rate:g} s")
     lat = [x * 1000 for x in await run(args.reports, args.rate, args.postgres)]
     p50, p99 = statistics.median(lat), pct(lat, 99)
+    slowest = sorted(range(len(lat)), key=lat.__getitem__, reverse=True)[:3]
+    print("slowest: " + ", ".join(f"report {i + 1} of {len(lat)} {lat[i]:.0f} ms" for i in slowest))
     print(f"Submit → alert sent: p50 {p50:.0f} ms, p90 {pct(lat, 90):.0f} ms, p99 {p99:.0f} ms, "
           f"max {max(lat):.0f} ms (targets p50 ≤ 100 ms {'✔' if p50 <= 100 else '✘'}, "
           f"p99 ≤ 300 ms {'✔' if p99 <= 300 else '✘'})")

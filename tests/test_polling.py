@@ -85,7 +85,7 @@ async def test_updates_sent_again_while_in_hand_are_parsed_once(world, monkeypat
     slow_update = world.fake.updates[-1]["update_id"]
     await _until_reply_is_on_the_wire(world, before)
     await slow.wait_for("/help", timeout=10)
-    # It was in hand for 2 s against a patience of 0.5 s: sent again at least twice.
+    # It was in hand for 2 s against a patience of 0.2 s: sent again at least twice.
     assert world.fake.counters["getUpdates"] - polls >= 3
     assert parsed[slow_update] == 1
 

@@ -80,7 +80,15 @@ def _stats() -> dict:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
             "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL,
-            **_budget()}
+            **_budget(), **_trips()}
+
+
+def _trips() -> dict:
+    if not os.environ.get("FOSTERBOT_BENCH_PG_TRIPS"):
+        return {}
+    from bench import _pg_trips
+
+    return {"pg_trips": _pg_trips.counts()}
 
 
 def _budget() -> dict:
@@ -191,6 +199,10 @@ async def main() -> None:
     p.add_argument("--profile", help="write a cProfile of the bot's run to this file")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if os.environ.get("FOSTERBOT_BENCH_PG_TRIPS"):
+        from bench import _pg_trips
+
+        _pg_trips.install()
     profiler = None
     if args.profile:
         import cProfile

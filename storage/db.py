@@ -8,6 +8,9 @@ none of this. Use ``db.write()`` for any unit of work that may write and
 ``db.read()`` for pure reads; ``db.write_connection()`` and ``db.read_connection()`` are
 the same without an ORM session, for the per-update path's few Core statements.
 
+On PostgreSQL the pool keeps its connections and checks one before use only when it may
+have gone stale (``storage.pg_pool``).
+
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
 driver the URL names. Nothing may then wait for a lock inside SQLite, so
@@ -19,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import files, local_day, sqlite_inloop
+from storage import files, local_day, pg_pool, sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 class Database:
     """The engine and the two session factories."""
 
-    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000,
+                 pool_clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         # hide_parameters: a statement that fails is logged and raised without its
         # parameters, which are people's words (descriptions, messages, outcomes).
@@ -79,8 +84,12 @@ class Database:
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
             kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs["pool_pre_ping"] = True
+            kwargs.update(pg_pool.pool_options())
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
+        if not url.startswith("sqlite"):
+            # PostgreSQL: kept connections, checked only when they may have gone stale
+            # (pool_clock: seconds, for how long one has been idle)
+            pg_pool.check_before_use(self.engine, clock=pool_clock)
         # SQLite: this process's writers take turns here, not inside SQLite.
         self._write_turn: asyncio.Lock | None = None
         self._write_owner: asyncio.Task | None = None

@@ -137,3 +137,31 @@ async def test_connections_opened_in_a_burst_are_kept_for_the_next(db_url):
     finally:
         await w.db.dispose()
 
+
+async def test_one_read_on_its_own_connection_sends_no_begin_or_rollback(db_url):
+    w = Watched(db_url)
+    try:
+        await w.backend_pid()
+        sent_before = len(w.sent)
+        async with w.db.read_connection() as conn:
+            assert (await conn.execute(text("select 41 + 1"))).scalar_one() == 42
+        assert w.sent[sent_before:] == []  # only the statement itself (not logged)
+        async with w.db.read() as s:  # a unit of work keeps its transaction
+            await s.execute(text("select 1"))
+        assert [q.split()[0].rstrip(";") for q in w.sent[sent_before:]] == ["BEGIN", "ROLLBACK"]
+    finally:
+        await w.db.dispose()
+
+
+async def test_the_update_check_is_one_round_trip_and_writes_nothing(db_url):
+    from bot.runtime import updates
+
+    w = Watched(db_url)
+    try:
+        await w.backend_pid()
+        sent_before = len(w.sent)
+        assert await updates.check(w.db, 1234, 999_999) == (False, None, frozenset())
+        assert await updates.check(w.db, 1234, None) == (False, None, frozenset())
+        assert w.sent[sent_before:] == []
+    finally:
+        await w.db.dispose()

@@ -156,9 +156,9 @@ async def test_webhook_update_that_failed_on_the_database_is_refused_and_comes_a
                 yield s
         return opened
 
-    # every read: the update's check (its own connection) and the handlers' sessions
-    monkeypatch.setattr(db, "read", refusing(db.read))
-    monkeypatch.setattr(db, "read_connection", refusing(db.read_connection))
+    # every read: the update's check (a one-statement read) and the handlers' sessions
+    for door in ("read", "read_statement", "read_connection"):
+        monkeypatch.setattr(db, door, refusing(getattr(db, door)))
     failures_before = fake.counters["webhook_failures"]
     await smith.send("She will not come out of her room")
     await smith.wait_for("not been saved yet", timeout=10)

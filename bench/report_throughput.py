@@ -100,7 +100,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
                 fake.user(tg, pid).started = True
             carers = [fake.user(tg, pid) for pid, tg, _ in pop.carers]
             bot = BotProcess("fosterbot", url, fake, fake_time=now.isoformat(),
-                             extra=["--profile", profile] if profile else None)
+                             extra=["--profile", profile, "--profile-window"] if profile else None)
             await bot.start()
             try:
                 await asyncio.gather(*(one_report(u, 60) for u in carers[:WARMUP]))
@@ -177,7 +177,8 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", nargs="?", type=int, default=200, help="carers reporting at once")
     ap.add_argument("--postgres", metavar="URL", help="PostgreSQL admin URL (default: SQLite)")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the bot process into FILE")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="cProfile the bot process over the measured reports into FILE")
     ap.add_argument("--round-trips", action="store_true",
                     help="PostgreSQL: count the bot's round trips to the server by kind "
                          "(bench/_pg_trips.py; adds a little CPU)")
@@ -241,8 +242,11 @@ async def main() -> None:
     if args.profile:
         import pstats
 
-        print(f"\nprofile of the bot process ({args.profile}), top 25 by cumulative time:")
-        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+        profile = pstats.Stats(args.profile)
+        print(f"\nprofile of the bot process over the {args.n} measured reports "
+              f"({args.profile}): {profile.total_calls / args.n:,.0f} function calls per report "
+              f"(coroutine resumptions count as calls); top 25 by cumulative time:")
+        profile.sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ none of this. Use ``db.write()`` for any unit of work that may write and
 the same without an ORM session, for the per-update path's few Core statements.
 
 On PostgreSQL the pool keeps its connections and checks one before use only when it may
-have gone stale (``storage.pg_pool``).
+have gone stale (``storage.pg_pool``), and ``db.read_statement()`` and
+``db.read_connection()`` (a hot path's one read) run without a transaction: one round trip.
 
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever

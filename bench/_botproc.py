@@ -80,7 +80,15 @@ def _stats() -> dict:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
             "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL,
-            **_budget()}
+            **_budget(), **_trips()}
+
+
+def _trips() -> dict:
+    if not os.environ.get("FOSTERBOT_BENCH_PG_TRIPS"):
+        return {}
+    from bench import _pg_trips
+
+    return {"pg_trips": _pg_trips.counts()}
 
 
 def _budget() -> dict:
@@ -189,23 +197,40 @@ async def main() -> None:
     p.add_argument("--fake-time")
     p.add_argument("--routes", help="floor mode: JSON file, carer chat -> [child, worker chat]")
     p.add_argument("--profile", help="write a cProfile of the bot's run to this file")
+    p.add_argument("--profile-window", action="store_true",
+                   help="profile only between the first and the second `stats` line (a "
+                        "benchmark's measured window), not the whole run")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if os.environ.get("FOSTERBOT_BENCH_PG_TRIPS"):
+        from bench import _pg_trips
+
+        _pg_trips.install()
     profiler = None
     if args.profile:
         import cProfile
 
         profiler = cProfile.Profile()
-        profiler.enable()
+        if not args.profile_window:
+            profiler.enable()
     start = {"echo": _echo_app, "floor": _floor_app, "fosterbot": _fosterbot}[args.mode]
     stop = await start(args)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
+    stats_asked = [0]
+
+    def answer_stats() -> None:  # on the loop's thread, the one profiled
+        stats_asked[0] += 1
+        if profiler is not None and args.profile_window and stats_asked[0] == 2:
+            profiler.disable()
+        print(json.dumps(_stats()), flush=True)
+        if profiler is not None and args.profile_window and stats_asked[0] == 1:
+            profiler.enable()
 
     def read_stdin() -> None:  # a thread: stdin is a plain pipe
         for line in sys.stdin:
             if line.strip() == "stats":
-                loop.call_soon_threadsafe(lambda: print(json.dumps(_stats()), flush=True))
+                loop.call_soon_threadsafe(answer_stats)
         loop.call_soon_threadsafe(done.set)
 
     print("READY", flush=True)
@@ -215,7 +240,6 @@ async def main() -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
-
 
 if __name__ == "__main__":
     asyncio.run(main())

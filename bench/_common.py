@@ -97,6 +97,7 @@ class Stats:
     budget_takes: int = 0  # PostgreSQL: calls to the shared send budget (own connection)
     budget_waits: int = 0  # of them: a slot booked ahead of now, or nothing booked
     budget_refusals: int = 0  # of them: nothing booked (the chat busy), asked again
+    pg_trips: dict = field(default_factory=dict)  # PostgreSQL round trips by kind (bench/_pg_trips.py)
 
 
 class BotProcess:

@@ -1,6 +1,6 @@
 """End-to-end report throughput: N carers each complete /report at the same time, over HTTP.
 
-    python bench/report_throughput.py [N] [--rounds K] [--postgres URL] [--profile FILE]
+    python bench/report_throughput.py [N] [--rounds K] [--postgres URL] [--profile FILE] [--round-trips]
 
 The real bot (bench/_botproc.py: BotRunner, one process, so one core) talks to
 the Bot API emulator, which runs in this process with the simulated carers on
@@ -24,6 +24,8 @@ the K ratios (the details printed are the first round's).
 
 SQLite in a temporary directory by default; ``--postgres`` takes an admin URL
 (postgresql+asyncpg://user@host/db) next to which a scratch database is made.
+``--round-trips`` (PostgreSQL) also counts the bot's round trips to the server by kind
+(``bench/_pg_trips.py``): BEGIN, COMMIT, ROLLBACK, statements parsed and executed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -97,7 +100,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
                 fake.user(tg, pid).started = True
             carers = [fake.user(tg, pid) for pid, tg, _ in pop.carers]
             bot = BotProcess("fosterbot", url, fake, fake_time=now.isoformat(),
-                             extra=["--profile", profile] if profile else None)
+                             extra=["--profile", profile, "--profile-window"] if profile else None)
             await bot.start()
             try:
                 await asyncio.gather(*(one_report(u, 60) for u in carers[:WARMUP]))
@@ -117,6 +120,8 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
             "budget_takes": after.budget_takes - before.budget_takes,
             "budget_waits": after.budget_waits - before.budget_waits,
             "budget_refusals": after.budget_refusals - before.budget_refusals,
+            "pg_trips": {k: v - before.pg_trips.get(k, 0) for k, v in after.pg_trips.items()
+                         if v - before.pg_trips.get(k, 0)},
             "threads": {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()},
             "latencies": sorted(latencies), "updates": n * UPDATES_PER_REPORT,
             "peak_rss_mb": final.peak_rss_mb if final else 0.0, "routes": routes_of(pop),
@@ -172,10 +177,16 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", nargs="?", type=int, default=200, help="carers reporting at once")
     ap.add_argument("--postgres", metavar="URL", help="PostgreSQL admin URL (default: SQLite)")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the bot process into FILE")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="cProfile the bot process over the measured reports into FILE")
+    ap.add_argument("--round-trips", action="store_true",
+                    help="PostgreSQL: count the bot's round trips to the server by kind "
+                         "(bench/_pg_trips.py; adds a little CPU)")
     ap.add_argument("--rounds", type=int, default=1, metavar="K",
                     help="run fosterbot and the floor K times, alternating; judge by the median")
     args = ap.parse_args()
+    if args.round_trips:
+        os.environ["FOSTERBOT_BENCH_PG_TRIPS"] = "1"
     print(f"machine: {machine()}")
     print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (temporary file)'}; "
           f"{args.n} carers, each one report ({UPDATES_PER_REPORT} updates), all at once")
@@ -207,6 +218,11 @@ async def main() -> None:
               f"{ours['budget_takes'] / args.n:.1f} calls per report, "
               f"{ours['budget_waits'] / args.n:.1f} of them waited for their slot, "
               f"{ours['budget_refusals'] / args.n:.1f} booked nothing and asked again")
+    if ours["pg_trips"]:
+        trips = ours["pg_trips"]
+        print(f"  PostgreSQL round trips per report: {sum(trips.values()) / args.n:.1f} ("
+              + ", ".join(f"{k} {v / args.n:.1f}" for k, v in
+                          sorted(trips.items(), key=lambda kv: -kv[1])) + ")")
     print(f"  Bot API calls per report: {calls_per_report(ours, args.n)}")
     print(f"floor:     {args.n} reports in {floor['wall']:.2f} s; bot CPU {floor['bot_cpu']:.2f} s; "
           f"Bot API calls per report: {calls_per_report(floor, args.n)}")
@@ -226,8 +242,11 @@ async def main() -> None:
     if args.profile:
         import pstats
 
-        print(f"\nprofile of the bot process ({args.profile}), top 25 by cumulative time:")
-        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+        profile = pstats.Stats(args.profile)
+        print(f"\nprofile of the bot process over the {args.n} measured reports "
+              f"({args.profile}): {profile.total_calls / args.n:,.0f} function calls per report "
+              f"(coroutine resumptions count as calls); top 25 by cumulative time:")
+        profile.sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

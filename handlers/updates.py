@@ -24,11 +24,8 @@ async def skip_if_seen(update: Update, context: BotContext) -> None:
     if update.update_id is None:
         return
     user = update.effective_user
-    async with context.services.db.read() as s:
-        if user is None:
-            seen, person, roles = await updates.seen_in(s, update.update_id), None, frozenset()
-        else:
-            seen, person, roles = await updates.seen_and_sender(s, update.update_id, user.id)
+    seen, person, roles = await updates.check(context.services.db, update.update_id,
+                                              user.id if user is not None else None)
     if seen:
         log.info("update %s was already handled; ignoring the redelivery", update.update_id)
         metrics.mark_update("duplicate")

@@ -8,6 +8,10 @@ none of this. Use ``db.write()`` for any unit of work that may write and
 ``db.read()`` for pure reads; ``db.write_connection()`` and ``db.read_connection()`` are
 the same without an ORM session, for the per-update path's few Core statements.
 
+On PostgreSQL the pool keeps its connections and checks one before use only when it may
+have gone stale (``storage.pg_pool``), and ``db.read_statement()`` and
+``db.read_connection()`` (a hot path's one read) run without a transaction: one round trip.
+
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
 driver the URL names. Nothing may then wait for a lock inside SQLite, so
@@ -19,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,7 +38,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import files, local_day, sqlite_inloop
+from storage import files, local_day, pg_pool, sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,8 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 class Database:
     """The engine and the two session factories."""
 
-    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = 30_000,
+                 pool_clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
         # hide_parameters: a statement that fails is logged and raised without its
         # parameters, which are people's words (descriptions, messages, outcomes).
@@ -79,8 +85,12 @@ class Database:
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
             kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs["pool_pre_ping"] = True
+            kwargs.update(pg_pool.pool_options())
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
+        if not url.startswith("sqlite"):
+            # PostgreSQL: kept connections, checked only when they may have gone stale
+            # (pool_clock: seconds, for how long one has been idle)
+            pg_pool.check_before_use(self.engine, clock=pool_clock)
         # SQLite: this process's writers take turns here, not inside SQLite.
         self._write_turn: asyncio.Lock | None = None
         self._write_owner: asyncio.Task | None = None
@@ -91,7 +101,10 @@ class Database:
         else:
             writer_engine = self.engine
         self._writer_engine = writer_engine
+        self._one_reader_engine = (self.engine if self.is_sqlite else
+                                   self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._one_reader = async_sessionmaker(self._one_reader_engine, expire_on_commit=False)
         self._writer = async_sessionmaker(writer_engine, expire_on_commit=False)
 
     @property
@@ -111,10 +124,21 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def read_statement(self) -> AsyncIterator[AsyncSession]:
+        """Like :meth:`read`, for a hot path's one statement (ORM rows welcome): on
+        PostgreSQL without a transaction, as :meth:`read_connection`."""
+        async with self._one_reader() as session:
+            yield session
+
+    @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        """Like :meth:`read`, for Core statements only: a bare connection, its transaction
-        rolled back at the end (no ORM session: far less Python for a hot path's one read)."""
-        async with self.engine.connect() as conn:
+        """Like :meth:`read`, for a hot path's one read: a bare connection (no ORM session:
+        far less Python; ``AsyncSession(bind=conn)`` joins it when ORM rows are wanted).
+        On SQLite its transaction is rolled back at the end; on PostgreSQL there is none
+        (autocommit): the statement is its own snapshot, as every statement is in a READ
+        COMMITTED transaction, without the ``BEGIN`` and ``ROLLBACK`` round trips. So use
+        it for one statement, never for a write."""
+        async with self._one_reader_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager

@@ -145,16 +145,20 @@ async def test_webhook_update_that_failed_on_the_database_is_refused_and_comes_a
 
     smith = await hook_world.linked("carer-smith")
     db = hook_world.services.db
-    real_read, down = db.read, {"now": True}
+    down = {"now": True}
 
-    @asynccontextmanager
-    async def read():  # the database refuses connections while it is "down"
-        if down["now"]:
-            raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused"))
-        async with real_read() as s:
-            yield s
+    def refusing(real):
+        @asynccontextmanager
+        async def opened():  # the database refuses connections while it is "down"
+            if down["now"]:
+                raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused"))
+            async with real() as s:
+                yield s
+        return opened
 
-    monkeypatch.setattr(db, "read", read)
+    # every read: the update's check (a one-statement read) and the handlers' sessions
+    for door in ("read", "read_statement", "read_connection"):
+        monkeypatch.setattr(db, door, refusing(getattr(db, door)))
     failures_before = fake.counters["webhook_failures"]
     await smith.send("She will not come out of her room")
     await smith.wait_for("not been saved yet", timeout=10)

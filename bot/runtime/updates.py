@@ -80,6 +80,16 @@ async def seen_and_sender(session: AsyncSession, update_id: int, telegram_user_i
             frozenset(role for _, role, _ in rows if role is not None))
 
 
+async def check(db: Database, update_id: int, telegram_user_id: int | None,
+                ) -> tuple[bool, Person | None, frozenset[str]]:
+    """:func:`seen_and_sender` (:func:`seen_in` when the update has no sender) as the one read
+    in a session of its own (``Database.read_statement``: on PostgreSQL one round trip)."""
+    async with db.read_statement() as s:
+        if telegram_user_id is None:
+            return await seen_in(s, update_id), None, frozenset()
+        return await seen_and_sender(s, update_id, telegram_user_id)
+
+
 @dataclass(frozen=True)
 class Handled:
     """An update that was handled; ``telegram_user_id``: its sender may have been unreachable."""

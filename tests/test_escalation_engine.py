@@ -199,6 +199,34 @@ async def test_nobody_to_remind_goes_to_the_manager(services):
         {"sw-patel", "sw-duty"}
 
 
+class _IdleJobQueue:
+    """A job queue that takes jobs and never runs them: an engine whose first pass has not
+    come yet (or never comes)."""
+
+    def run_repeating(self, *args, **kwargs):
+        pass
+
+    def run_once(self, *args, **kwargs):
+        pass
+
+    def get_jobs_by_name(self, name):
+        return []
+
+
+async def test_health_just_after_start_is_not_a_stall_but_no_pass_in_three_sweeps_is(desk):
+    """An instance that has just taken the lead has run no pass yet: healthy (PostgreSQL's
+    /healthz answered 503 in that moment). Three sweep intervals later with still no pass
+    completed, the engine is stale."""
+    engine = EscalationEngine(desk.services)
+    assert (await engine.health())["stale"] is True  # never started: nothing vouches for it
+    await engine.start(_IdleJobQueue())
+    health = await engine.health()
+    assert health["ok"] is True and health["stale"] is False and health["last_sweep_at"] is None
+    desk.clock.advance(seconds=3 * desk.services.settings.engine.sweep_interval_seconds + 1)
+    health = await engine.health()
+    assert health["ok"] is False and health["stale"] is True
+
+
 async def test_watchdog_and_health(desk, caplog):
     inc = await desk.report("missing")
     health = await desk.engine.health()

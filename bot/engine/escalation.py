@@ -119,6 +119,7 @@ class EscalationEngine:
         self._wake_queued = False
         self._armed_at: datetime | None = None  # when the timer job will run a pass
         self.last_sweep_at: datetime | None = None
+        self.started_at: datetime | None = None  # when this engine began to lead (health)
         self.fired_total = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -127,6 +128,7 @@ class EscalationEngine:
         self._job_queue = job_queue
         self._wake_queued = False
         self._armed_at = None
+        self.started_at = self.services.clock.now()
         interval = self.services.settings.engine.sweep_interval_seconds
         # (An interval job's "first=0" would be in the past by the time APScheduler computes
         # it and so first run one interval later: the catch-up is a one-off job instead.)
@@ -297,13 +299,16 @@ class EscalationEngine:
     async def health(self) -> dict[str, Any]:
         """For the health check: ``{"overdue_steps", "oldest_late_seconds", "last_sweep_at",
         "stale", "ok"}``. ``ok`` is false when a step is overdue by more than the late
-        margin or no pass has completed within three sweep intervals (``stale``)."""
+        margin or no pass has completed within three sweep intervals (``stale``) — counted
+        from when the engine started if none has completed yet, so the moment between an
+        instance taking the lead and its first pass is not reported as a stall."""
         now = self.services.clock.now()
         count, oldest = await self.overdue()
         if count:
             log.error("health: %d escalation step(s) overdue", count)
         stale_after = timedelta(seconds=3 * self.services.settings.engine.sweep_interval_seconds)
-        fresh = self.last_sweep_at is not None and now - self.last_sweep_at <= stale_after
+        since = self.last_sweep_at or self.started_at
+        fresh = since is not None and now - since <= stale_after
         return {
             "overdue_steps": count,
             "oldest_late_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0.0,

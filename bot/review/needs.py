@@ -320,12 +320,19 @@ class _Failed(NamedTuple):
     error: str | None
 
 
+def _params(scope: Scope, now: datetime, limit: int) -> tuple[bool, dict]:
+    """Whether ``scope`` limits the teams (the statement's scoped variant), and the
+    parameters every one of this module's statements takes."""
+    params: dict = {"now": now, "limit": limit}
+    if scope is not None:
+        params["teams"] = sorted(scope)
+    return scope is not None, params
+
+
 async def _late_reports(session: AsyncSession, scope: Scope, now: datetime, limit: int,
                         page: int) -> _LateReports:
-    scoped = scope is not None
-    params: dict = {"now": now, "limit": limit, "offset": (page - 1) * limit}
-    if scoped:
-        params["teams"] = sorted(scope)
+    scoped, params = _params(scope, now, limit)
+    params["offset"] = (page - 1) * limit
     rows = (await session.execute(_PAGE[scoped], params)).all()
     if not rows and page > 1:  # past the last page: the last
         total = (await session.execute(_COUNT[scoped], params)).scalar_one()
@@ -386,10 +393,7 @@ async def overdue_actions(session: AsyncSession, scope: Scope, now: datetime,
                           limit: int = MAX_ITEMS) -> OverdueActions:
     """Oversight actions in ``scope`` not done by their due time, most overdue first, and
     how many there are (``ix_tasks_team_due``)."""
-    scoped = scope is not None
-    params: dict = {"now": now, "limit": limit}
-    if scoped:
-        params["teams"] = sorted(scope)
+    scoped, params = _params(scope, now, limit)
     tasks = list((await session.execute(_TASKS[scoped], params)).scalars())
     total = (len(tasks) if len(tasks) < limit
              else (await session.execute(_TASKS_COUNT[scoped], params)).scalar_one())
@@ -449,10 +453,7 @@ async def overdue_events(session: AsyncSession, scope: Scope, now: datetime,
     recorded by someone in those teams (None: all)."""
     if scope is not None and not scope:
         return OverdueEvents([], 0)
-    scoped = scope is not None
-    params: dict = {"now": now, "limit": limit}
-    if scoped:
-        params["teams"] = sorted(scope)
+    scoped, params = _params(scope, now, limit)
     evs = list((await session.execute(_EVENTS[scoped], params)).scalars())
     if not evs:
         return OverdueEvents([], 0)

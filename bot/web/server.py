@@ -30,7 +30,9 @@ def _environment(services: Services) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"], default=True),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        # The templates ship in the package and do not change while the process runs.
+        auto_reload=False)
     env.filters["when"] = lambda at: when(at, services.tz) if at else ""
     env.filters["waited"] = waited
     return env

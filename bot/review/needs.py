@@ -36,10 +36,10 @@ there are, their deadline columns and when each runs are stated once, in
 ``storage.models.LATE_CLOCKS``; from them the database keeps ``incidents.late_from``, the
 earliest deadline of the clocks that run (a generated column, migration
 ``0019_needs_late_from``), and this module adds the comparison with now. The list is ranked
-by ``late_from``, counted (a window over the ranked rows) and cut to the page in one
-statement, by one range of the partial index ``ix_incidents_late_from`` (late_from,
-team_id): only the page's reports are read, and the cost follows the number of late
-reports, not the size of the record (``bench/escalation.py --only-needs``).
+by ``late_from``, cut to the page and counted in one statement, by ranges of the partial
+index ``ix_incidents_late_from`` (late_from, team_id): only the page's reports are read, and
+the cost follows the number of late reports, not the size of the record
+(``bench/escalation.py --only-needs``).
 
 The page's reports are read as rows of the columns the lines show (``ShownReport``), not
 as ORM incidents, and every statement is built once, here: on PostgreSQL building and
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select, union_all
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.people import statutory
@@ -194,10 +194,13 @@ _CLOCK_SQL = {
 # Each clock's "since" when the report is late on it, else NULL.
 _LATE_SINCE = [case((cond, col)).label(clock) for clock, (col, cond) in _CLOCK_SQL.items()]
 # Late on some clock: ``late_from`` (the earliest deadline of the clocks that run, kept by
-# the database) has passed — or is now, and is a message that reached nobody now. The two
-# apart, so that the first (all but never the second) is read from the index alone.
-_PASSED = Incident.late_from < _NOW
-_NOW_UNDELIVERED = (Incident.late_from == _NOW) & _CLOCK_SQL[UNDELIVERED][1]
+# the database) has passed — or is now, and is a message that reached nobody now. One
+# condition, a range of ``ix_incidents_late_from`` (``late_from <= now``): the second part is
+# looked at only for the rows whose ``late_from`` is now (all but never), so the others are
+# ranked, cut and counted from the index alone.
+_LATE = (Incident.late_from <= _NOW) & (
+    (Incident.late_from < _NOW)
+    | ((Incident.late_from == _NOW) & _CLOCK_SQL[UNDELIVERED][1]))
 # A message about the report that finally failed (listed under the report).
 _FAILED_SEND = (Delivery.status == "failed") & (Delivery.method == "send")
 
@@ -211,34 +214,34 @@ def _statements(scoped: bool):
     """Built once (statement building costs more than running these small queries).
 
     The page: the late reports ranked by ``late_from`` (the moment each went late, most
-    overdue first, then by id), counted by a window over the same rows (the ranking reads
-    them all anyway), and cut to the page in SQL on ``ix_incidents_late_from`` alone; then
-    only the page's reports are read, as rows of the columns the lines show, with each
-    one's late clocks, its team's manager, whether a message about it failed, and the
-    candidates to hold it (``bot.record.incidents.HOLDER_CANDIDATE``: a row per candidate,
-    in the order they were added, or one row with none). The count alone: for a page past
-    the end, which has no rows to carry it."""
-    def late(cond, *cols):
-        q = select(*cols).where(cond)
+    overdue first, then by id) and cut to the page in SQL, walking ``ix_incidents_late_from``
+    in its order, so that only the page's rows are read (a window count over the ranked
+    rows made SQLite compute ``late_from``, a virtual column, from every late report's row:
+    21 ms a call with 3 766 late, against 2 ms for the page and the count apart); the count
+    of the whole list as a scalar subquery of the same statement (read once, from the index
+    on SQLite); then only the page's reports are read, as rows of the columns the lines
+    show, with each one's late clocks, its team's manager, whether a message about it
+    failed, and the candidates to hold it (``bot.record.incidents.HOLDER_CANDIDATE``: a row
+    per candidate, in the order they were added, or one row with none). The count alone: for
+    a page past the end, which has no rows to carry it."""
+    def late(*cols):
+        q = select(*cols).where(_LATE)
         return q.where(Incident.team_id.in_(_TEAMS)) if scoped else q
 
-    ranked = union_all(late(_PASSED, Incident.id, Incident.late_from),
-                       late(_NOW_UNDELIVERED, Incident.id, Incident.late_from)).subquery()
-    cut = (select(ranked.c.id, ranked.c.late_from, func.count().over().label("total"))
-           .order_by(ranked.c.late_from, ranked.c.id)
+    cut = (late(Incident.id).order_by(Incident.late_from, Incident.id)
            .limit(_LIMIT).offset(_OFFSET).subquery("cut"))
+    count = late(func.count())
     failed = (select(Delivery.id).where(Delivery.incident_id == Incident.id, _FAILED_SEND)
               .exists())
-    page = (select(*_SHOWN, *_WORKER, Team.manager_id, *_LATE_SINCE, cut.c.total,
+    page = (select(*_SHOWN, *_WORKER, Team.manager_id, *_LATE_SINCE,
+                   count.scalar_subquery().label("total"),
                    failed.label("failed"), IncidentRecipient.person_id.label("candidate"),
                    IncidentRecipient.reason.label("candidate_reason"))
             .join_from(cut, Incident, cut.c.id == Incident.id)
             .join(Team, Team.id == Incident.team_id)
             .outerjoin(IncidentRecipient,
                        (IncidentRecipient.incident_id == Incident.id) & HOLDER_CANDIDATE)
-            .order_by(cut.c.late_from, Incident.id, IncidentRecipient.id))
-    count = select(late(_PASSED, func.count()).scalar_subquery()
-                   + late(_NOW_UNDELIVERED, func.count()).scalar_subquery())
+            .order_by(Incident.late_from, Incident.id, IncidentRecipient.id))
     return page, count
 
 

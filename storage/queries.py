@@ -41,8 +41,11 @@ async def person_and_roles_by_telegram(
     return rows[0][0], frozenset(role for _, role in rows if role is not None)
 
 
+_ROLES_OF = select(PersonRole.role).where(PersonRole.person_id == bindparam("person_id"))
+
+
 async def roles_of(session: AsyncSession, person_id: str) -> frozenset[str]:
-    rows = await session.execute(select(PersonRole.role).where(PersonRole.person_id == person_id))
+    rows = await session.execute(_ROLES_OF, {"person_id": person_id})
     return frozenset(rows.scalars())
 
 
@@ -106,17 +109,18 @@ async def recipients_of(session: AsyncSession, incident_id: int) -> list[Inciden
     return list((await session.execute(q)).scalars())
 
 
+_BY_REFERENCE = select(Incident).where(Incident.reference == bindparam("reference"))
+_PERSON = bindparam("person_id")
+_MANAGED_BY = select(Team).where(or_(Team.manager_id == _PERSON,
+                                     Team.service_manager_id == _PERSON))
+
+
 async def incident_by_reference(session: AsyncSession, reference: str) -> Incident | None:
-    return (
-        await session.execute(select(Incident).where(Incident.reference == reference))
-    ).scalar_one_or_none()
+    return (await session.execute(_BY_REFERENCE, {"reference": reference})).scalar_one_or_none()
 
 
 async def teams_managed_by(session: AsyncSession, person_id: str) -> list[Team]:
-    q = select(Team).where(
-        or_(Team.manager_id == person_id, Team.service_manager_id == person_id)
-    )
-    return list((await session.execute(q)).scalars())
+    return list((await session.execute(_MANAGED_BY, {"person_id": person_id})).scalars())
 
 
 async def recent_incidents_of_carer(

@@ -27,7 +27,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
@@ -127,6 +127,12 @@ class Found:
     touch: bool = False
 
 
+# Built once: every console request reads it.
+_SESSION_AND_PERSON = (select(WebSession, Person)
+                       .outerjoin(Person, Person.id == WebSession.person_id)
+                       .where(WebSession.token_hash == bindparam("token_hash")))
+
+
 async def find_session(session: AsyncSession, token: str, *, now: datetime,
                        idle: timedelta) -> Found | None:
     """Read the session of a cookie token (None: no such live session). Only reads, so a
@@ -134,9 +140,8 @@ async def find_session(session: AsyncSession, token: str, *, now: datetime,
     if not token:
         return None
     # The session and its person in one statement (every console request starts here).
-    found = (await session.execute(
-        select(WebSession, Person).outerjoin(Person, Person.id == WebSession.person_id)
-        .where(WebSession.token_hash == hash_token(token)))).first()
+    found = (await session.execute(_SESSION_AND_PERSON,
+                                   {"token_hash": hash_token(token)})).first()
     if found is None or found[0].ended_at is not None:
         return None
     row, person = found

@@ -17,10 +17,10 @@ bot had and on the same one for each event:
 - PostgreSQL (``asyncpg``): the pool's connections opened with SQLAlchemy's JSON and JSONB
   codecs, the dedicated ones plain; a transaction begun before a statement when the adapter
   began one, with its isolation settings; each statement with ``fetch`` (``fetchrow`` on a
-  dedicated connection; ``executemany`` for a batch), its rows dropped. Statements on
-  different connections overlap as they did in the bot: one is started once every statement
-  that had returned before it started in the bot has returned here, so a statement that
-  waited for another transaction's lock in the bot waits for it here too.
+  dedicated connection; ``executemany`` for a batch), its rows dropped; one after another,
+  each at the place where it *returned* in the bot (:func:`in_completion_order`: replayed in
+  the order they were sent, a statement that took a row lock sooner here than in the bot
+  waited for a COMMIT that comes later in the log, and the replay stuck).
 
 Prints one JSON object: CPU and wall seconds of this process between the capture's first and
 second markers (the benchmark's measured window), the statements, transactions and
@@ -156,13 +156,37 @@ def count_sqlite(path: str) -> dict[str, int]:
 
 # ---------------------------------------------------------------- PostgreSQL
 
+def in_completion_order(log: list[tuple]) -> list[tuple]:
+    """Each statement moved to where it returned in the bot (its ``end``).
+
+    Statements on different connections overlapped in the bot, and the order in which they
+    were *sent* is not the order in which the server took their locks (one may have had to
+    prepare first). The order in which they *returned* is: a statement that waited for a
+    row another transaction had locked returned after that transaction's COMMIT. Run one
+    after another in that order, no statement waits for a lock, and each sees what it saw in
+    the bot (other transactions' work is seen only once committed, and every COMMIT keeps
+    its place)."""
+    at_end: dict[int, tuple] = {}
+    out: list[tuple] = []
+    for ev in log:
+        if ev[0] == "stmt":
+            at_end[ev[1]] = ev
+        elif ev[0] == "end":
+            stmt = at_end.pop(ev[1], None)
+            if stmt is not None:
+                out.append(stmt)
+        else:
+            out.append(ev)
+    out.extend(at_end.values())  # still running when the bot stopped
+    return out
+
+
 class _PgConn:
-    __slots__ = ("raw", "tx", "tail", "dedicated")
+    __slots__ = ("raw", "tx", "dedicated")
 
     def __init__(self, raw: Any, dedicated: bool) -> None:
         self.raw = raw
         self.tx: Any = None
-        self.tail: asyncio.Future | None = None
         self.dedicated = dedicated
 
 
@@ -180,77 +204,57 @@ async def _open_pg(dsn: str, kind: str) -> _PgConn:
     return _PgConn(raw, kind == "session")
 
 
-async def _pg_statement(st: _PgConn, before: asyncio.Future | None, sql: str, params: Any,
-                        many: bool, tx: Any) -> None:
-    if before is not None and not before.done():
-        try:
-            await before
-        except Exception:  # noqa: BLE001 - reported by its own "end"
-            pass
-    raw = st.raw
-    if tx is not None:
-        if st.tx is not None:
-            raise RuntimeError("a transaction was begun twice on one connection")
-        isolation, readonly, deferrable = tx
-        st.tx = raw.transaction(isolation=isolation, readonly=readonly, deferrable=deferrable)
-        await st.tx.start()
-    if many:
-        await raw.executemany(sql, params)
-    elif st.dedicated:
-        await raw.fetchrow(sql, *params)
-    else:
-        await raw.fetch(sql, *params)
+async def _watch(at: list[int], log: list[tuple]) -> None:
+    """A replay stuck for STUCK_AFTER seconds is a bench error: say where, and stop."""
+    seen = -1
+    while True:
+        await asyncio.sleep(STUCK_AFTER)
+        if at[0] == seen:
+            ev = log[at[0]]
+            print(f"replay stuck at event {at[0]} of {len(log)}: {ev[:3]} "
+                  f"{ev[3][:300] if ev[0] == 'stmt' else ''}", file=sys.stderr, flush=True)
+            os._exit(3)
+        seen = at[0]
+
+
+STUCK_AFTER = 20.0
 
 
 async def replay_pg(log: list[tuple], url: str) -> dict[str, Any]:
     dsn = _dsn(url)
+    log = in_completion_order(log)
     conns: dict[int, _PgConn] = {}
-    running: dict[int, tuple[asyncio.Future, _PgConn]] = {}
-    inline_done: set[int] = set()
     marks: list[tuple[float, float]] = []
     failed: list[tuple[int, str]] = []
-    sql_of: dict[int, str] = {}
     done = 0
-    last = len(log) - 1
+    at = [0]
+    watchdog = asyncio.ensure_future(_watch(at, log))
     for i, ev in enumerate(log):
+        at[0] = i
         kind = ev[0]
         if kind == "stmt":
-            sid, st = ev[1], conns[ev[2]]
+            st = conns[ev[2]]
             done += 1
-            coro = _pg_statement(st, st.tail, ev[3], ev[4], ev[5], ev[6])
-            nxt = log[i + 1] if i < last else None
-            if nxt is not None and nxt[0] == "end" and nxt[1] == sid and (
-                    st.tail is None or st.tail.done()):
-                # returned before anything else happened in the bot: no overlap to keep
-                inline_done.add(sid)
-                try:
-                    await coro
-                except Exception as exc:  # noqa: BLE001 - compared with the capture below
-                    failed.append((sid, f"{exc!r}: {ev[3][:200]}"))
-                st.tail = None
-            else:
-                sql_of[sid] = ev[3]
-                task = asyncio.ensure_future(coro)
-                running[sid] = (task, st)
-                st.tail = task
-        elif kind == "end":
-            sid = ev[1]
-            if sid in inline_done:
-                inline_done.discard(sid)
-                continue
-            task, st = running.pop(sid)
             try:
-                await task
-            except Exception as exc:  # noqa: BLE001 - compared with the capture below
-                failed.append((sid, f"{exc!r}: {sql_of[sid][:200]}"))
-            sql_of.pop(sid, None)
-            if st.tail is task:
-                st.tail = None
+                tx = ev[6]
+                if tx is not None:
+                    if st.tx is not None:
+                        raise RuntimeError("a transaction was begun twice on one connection")
+                    st.tx = st.raw.transaction(isolation=tx[0], readonly=tx[1],
+                                               deferrable=tx[2])
+                    await st.tx.start()
+                if ev[5]:
+                    await st.raw.executemany(ev[3], ev[4])
+                elif st.dedicated:
+                    await st.raw.fetchrow(ev[3], *ev[4])
+                else:
+                    await st.raw.fetch(ev[3], *ev[4])
+            except Exception as exc:  # noqa: BLE001 - compared with the capture afterwards
+                failed.append((ev[1], f"{exc!r}: {ev[3][:200]}"))
+        elif kind == "end":
+            pass
         elif kind in ("commit", "rollback"):
             st = conns[ev[1]]
-            if st.tail is not None:
-                await asyncio.gather(st.tail, return_exceptions=True)
-                st.tail = None
             if st.tx is None:
                 raise RuntimeError(f"{kind} with no transaction begun on connection {ev[1]}")
             tx, st.tx = st.tx, None
@@ -258,14 +262,10 @@ async def replay_pg(log: list[tuple], url: str) -> dict[str, Any]:
         elif kind == "open":
             conns[ev[1]] = await _open_pg(dsn, ev[2])
         elif kind == "close":
-            st = conns.pop(ev[1])
-            if st.tail is not None:
-                await asyncio.gather(st.tail, return_exceptions=True)
-            await st.raw.close()
+            await conns.pop(ev[1]).raw.close()
         elif kind == "mark":
             marks.append((time.process_time(), time.perf_counter()))
-    for task, _st in running.values():
-        await asyncio.gather(task, return_exceptions=True)
+    watchdog.cancel()
     for st in conns.values():
         await st.raw.close()
     return {"marks": marks, "done": done, "failed": failed}
@@ -337,6 +337,9 @@ async def run_replay(log_path: str, url: str) -> dict[str, Any]:
             filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     out, err = await proc.communicate()
     if proc.returncode != 0:
+        if os.environ.get("FOSTERBOT_REPLAY_KEEP"):
+            import shutil
+            shutil.copy(log_path, os.environ["FOSTERBOT_REPLAY_KEEP"])
         raise RuntimeError(f"replay failed ({proc.returncode}): {err.decode()[-2000:]}")
     return json.loads(out.decode().strip().splitlines()[-1])
 

@@ -30,7 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 # SQL statements and transactions the bot ran (counted by engine events; fosterbot mode).
-_SQL = {"statements": 0, "transactions": 0}
+_SQL = {"statements": 0, "transactions": 0, "connects": 0}
+# FOSTERBOT_BENCH_DBLOG=FILE: every call the bot makes to the database driver, written to FILE
+# at exit for bench/_replay.py (bench/_dblog.py; fosterbot mode).
+_DBLOG = os.environ.get("FOSTERBOT_BENCH_DBLOG")
 # FOSTERBOT_BENCH_SQL_HISTOGRAM=FILE: statements by text, written to FILE at exit.
 _HIST: dict[str, int] = {}
 # PostgreSQL: the shared send budget's calls, on a connection of its own (not counted above).
@@ -62,6 +65,10 @@ def _count_sql(engine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(*_args) -> None:
         _SQL["transactions"] += 1
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(*_args) -> None:
+        _SQL["connects"] += 1
 
 
 def _stats() -> dict:
@@ -176,6 +183,10 @@ async def _fosterbot(args):
     clock = FakeClock(datetime.fromisoformat(args.fake_time)) if args.fake_time else SystemClock()
     services = make_services(settings, clock=clock)
     _count_sql(services.db.engine)
+    if _DBLOG:
+        from bench import _dblog
+
+        _dblog.install(services.db.engine)
     runner = BotRunner(services)
     _RUNNER.append(runner)
     await runner.start(poll_interval=0.0, set_commands=False)
@@ -223,6 +234,10 @@ async def main() -> None:
         stats_asked[0] += 1
         if profiler is not None and args.profile_window and stats_asked[0] == 2:
             profiler.disable()
+        if _DBLOG and args.mode == "fosterbot":
+            from bench import _dblog
+
+            _dblog.mark()
         print(json.dumps(_stats()), flush=True)
         if profiler is not None and args.profile_window and stats_asked[0] == 1:
             profiler.enable()
@@ -237,6 +252,10 @@ async def main() -> None:
     threading.Thread(target=read_stdin, daemon=True).start()
     await done.wait()
     await stop()
+    if _DBLOG and args.mode == "fosterbot":
+        from bench import _dblog
+
+        _dblog.dump(_DBLOG)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)

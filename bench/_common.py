@@ -93,6 +93,7 @@ class Stats:
     peak_rss_mb: float
     statements: int = 0  # SQL statements the bot ran so far
     transactions: int = 0  # database transactions it began so far
+    connects: int = 0  # database connections its engine's pool opened so far
     threads: dict = field(default_factory=dict)  # CPU seconds per thread name (Linux)
     budget_takes: int = 0  # PostgreSQL: calls to the shared send budget (own connection)
     budget_waits: int = 0  # of them: a slot booked ahead of now, or nothing booked
@@ -104,8 +105,9 @@ class BotProcess:
     """The bot (or the bare echo bot) running in a child process against the emulator."""
 
     def __init__(self, mode: str, db_url: str, fake: Any, *, fake_time: str | None = None,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.mode = mode
+        self.env = env or {}
         self.args = [sys.executable, str(ROOT / "bench" / "_botproc.py"), "--mode", mode,
                      "--db", db_url, "--base-url", fake.base_url,
                      "--base-file-url", fake.base_file_url, "--token", fake.token]
@@ -115,7 +117,7 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        env = {**os.environ, "PTB_TIMEDELTA": "1",
+        env = {**os.environ, **self.env, "PTB_TIMEDELTA": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = await asyncio.create_subprocess_exec(
             *self.args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,

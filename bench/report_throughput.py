@@ -1,6 +1,7 @@
 """End-to-end report throughput: N carers each complete /report at the same time, over HTTP.
 
     python bench/report_throughput.py [N] [--rounds K] [--postgres URL] [--profile FILE] [--round-trips]
+                                      [--no-db-floor]
 
 The real bot (bench/_botproc.py: BotRunner, one process, so one core) talks to
 the Bot API emulator, which runs in this process with the simulated carers on
@@ -18,9 +19,35 @@ makes (the replies, edits, callback answers, the receipt and the alert) with no
 database. Printed: the bot's CPU per report, the floor's, and the ratio
 (target ≤ 1.5×); also ≥ 100 reports per bot-CPU-second (issue 7).
 
+That floor has no database at all, so the ratio to it charges fosterbot for
+every statement a durable record needs (each update recorded once, the draft's
+steps, the incident, the hash-chained audit events, the outbox's deliveries and
+their sent marks). So a second floor is measured in the same run: **the floor
+plus fosterbot's own database work replayed through the raw driver**. Before
+the rounds, one fosterbot run of its own (not measured) logs every call its
+process makes to the database driver (``bench/_dblog.py``: connections opened
+and closed, each statement's text and parameters as the driver receives them,
+BEGIN / COMMIT / ROLLBACK, on the handlers', the dispatcher's and the engines'
+connections alike, and on PostgreSQL the dedicated connections outside the
+pool), after keeping a copy of its database as it started. In each round, after
+fosterbot and the floor, ``bench/_replay.py`` replays the whole log in a process
+of its own on a fresh copy of that database with ``sqlite3`` (the PRAGMAs and
+SQL function ``storage/db.py`` sets) or ``asyncpg`` (SQLAlchemy's JSON codecs),
+on the same connections, in the same order, fetching every row and dropping it;
+its CPU between the two ``stats`` calls that bound the measured window is the
+database work of the 50 reports. The replay must be faithful or the benchmark
+fails: every statement replayed, none failing, the same number of incidents,
+audit events and deliveries afterwards as the bot's database had. Printed per
+round and as medians: floor, database, floor + database, fosterbot, the issue's
+ratio (fosterbot / floor) and the fairer one (fosterbot / (floor + database));
+also the captured statements, transactions and connections opened per report.
+On PostgreSQL the server's CPU is in neither figure. ``--no-db-floor`` skips all
+this (one fosterbot run fewer, no replays).
+
 The CPU figures move by ±15 % from run to run on a shared machine;
-``--rounds K`` runs the pair K times, alternating, and judges by the median of
-the K ratios (the details printed are the first round's).
+``--rounds K`` runs fosterbot, the floor (and the replay) K times, alternating,
+and judges by the median of the K ratios (the details printed are the first
+round's).
 
 SQLite in a temporary directory by default; ``--postgres`` takes an admin URL
 (postgresql+asyncpg://user@host/db) next to which a scratch database is made.
@@ -34,6 +61,7 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import statistics
 import sys
 import tempfile
@@ -42,6 +70,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _replay  # noqa: E402
 from bench._common import TOKEN, BotProcess, machine, rate, scratch_database  # noqa: E402
 from bench._data import fixed_now, populate_directory  # noqa: E402
 from bot.emulator import FakeBotAPI, FakeUser  # noqa: E402
@@ -82,12 +111,19 @@ async def wait_count(counter: dict, key: str, n: int, timeout: float) -> None:
         await asyncio.sleep(0.005)
 
 
-async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> dict:
+async def bench_fosterbot(n: int, postgres: str | None, profile: str | None,
+                          capture: tuple[str, str] | None = None) -> dict:
+    """One run of the bot. ``capture=(log file, folder)``: a run whose driver calls are logged
+    (``bench/_dblog.py``) into the file, after a copy of the database as it starts is kept
+    (in the folder, or next to it on PostgreSQL: ``snapshot`` in the answer)."""
     now = fixed_now()
+    snapshot = None
     async with scratch_database(postgres) as url:
         db = Database(url)
         pop = await populate_directory(db, n + WARMUP, now=now)
         await db.dispose()
+        if capture is not None:
+            snapshot = await _replay.copy_database(url, _admin(postgres), capture[1])
         async with FakeBotAPI(token=TOKEN) as fake:
             seen = {"alerts": 0}
 
@@ -100,7 +136,8 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
                 fake.user(tg, pid).started = True
             carers = [fake.user(tg, pid) for pid, tg, _ in pop.carers]
             bot = BotProcess("fosterbot", url, fake, fake_time=now.isoformat(),
-                             extra=["--profile", profile, "--profile-window"] if profile else None)
+                             extra=["--profile", profile, "--profile-window"] if profile else None,
+                             env={"FOSTERBOT_BENCH_DBLOG": capture[0]} if capture else None)
             await bot.start()
             try:
                 await asyncio.gather(*(one_report(u, 60) for u in carers[:WARMUP]))
@@ -114,9 +151,12 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None) -> 
                 after, cpu1 = await bot.stats(), time.process_time()
             finally:
                 final = await bot.stop()
+        counts = await _replay.count_rows(url) if capture else None
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
             "statements": after.statements - before.statements,
             "transactions": after.transactions - before.transactions,
+            "connects": after.connects - before.connects,
+            "snapshot": snapshot, "counts": counts,
             "budget_takes": after.budget_takes - before.budget_takes,
             "budget_waits": after.budget_waits - before.budget_waits,
             "budget_refusals": after.budget_refusals - before.budget_refusals,
@@ -162,6 +202,38 @@ async def bench_floor(n: int, routes: dict[int, tuple[str, int]]) -> dict:
                           if v - calls0.get(k, 0) > 0}}
 
 
+def _admin(postgres: str | None) -> str | None:
+    if postgres and postgres.startswith("postgresql://"):
+        return postgres.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return postgres
+
+
+async def bench_replay(log: str, capture: dict, postgres: str | None, folder: str) -> dict:
+    """The captured run's database work replayed through the raw driver in a process of its
+    own (``bench/_replay.py``), on a fresh copy of the database as that run started; an error
+    unless it was faithful (every statement replayed, none failed that had not failed in the
+    bot, the same rows in the end)."""
+    admin = _admin(postgres)
+    copy = await _replay.copy_database(capture["snapshot"], admin, folder)
+    try:
+        r = await _replay.run_replay(log, copy)
+    finally:
+        await _replay.drop_database(copy, admin)
+    wrong = []
+    if r["replayed"] != r["captured"]:
+        wrong.append(f"{r['replayed']} statements replayed of {r['captured']} captured")
+    if r["n_unexpected"]:
+        wrong.append(f"{r['n_unexpected']} statements failed, e.g. {r['unexpected_failures'][:3]}")
+    if r["failed_in_bot_only"]:
+        wrong.append(f"statements that failed in the bot succeeded: {r['failed_in_bot_only']}")
+    if r["counts"] != capture["counts"]:
+        wrong.append(f"rows after the replay {r['counts']}, in the bot's database "
+                     f"{capture['counts']}")
+    if wrong:
+        raise AssertionError("the replay is not faithful: " + "; ".join(wrong))
+    return r
+
+
 def calls_per_report(result: dict, n: int) -> str:
     calls = {k: v for k, v in result["api_calls"].items() if k != "getUpdates"}
     return ", ".join(f"{k} {v / n:.1f}" for k, v in sorted(calls.items(), key=lambda kv: -kv[1]))
@@ -171,6 +243,55 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def _rounds(args, log: str, capture: dict | None, folder: str):
+    """K rounds, each: fosterbot, the floor, the replay of the captured database work."""
+    rounds, replays = [], []
+    for k in range(args.rounds):
+        ours = await bench_fosterbot(args.n, args.postgres, args.profile if k == 0 else None)
+        rounds.append((ours, await bench_floor(args.n, ours["routes"])))
+        if capture is not None:
+            replays.append(await bench_replay(log, capture, args.postgres, folder))
+    return rounds, replays
+
+
+def _print_db_floor(args, capture: dict, rounds: list, replays: list[dict]) -> None:
+    n = args.n
+    window = capture["window"]
+    driver = "asyncpg" if args.postgres else "sqlite3"
+    first = replays[0]
+    print(f"floor + database (issue 18's floor with fosterbot's database work replayed through "
+          f"{driver}, no SQLAlchemy: bench/_replay.py)")
+    print(f"  captured in a run of its own (not measured): {window['statements'] / n:.1f} "
+          f"statements in {window['transactions'] / n:.1f} transactions and "
+          f"{window['connects'] / n:.2f} connections opened per report (the window's "
+          f"{window['statements']} of {first['captured']} statements; all of the process's: "
+          f"handlers, dispatcher, engines{', dedicated connections' if args.postgres else ''})")
+    counts = capture["counts"]
+    print(f"  replayed in full {len(replays)}x: {first['replayed']} of {first['captured']} "
+          f"statements each time, none failed"
+          + (f" ({first['failed_as_captured']} failed as in the bot)"
+             if first["failed_as_captured"] else "")
+          + f"; rows afterwards as in the bot's database: {counts['incidents']} incidents, "
+          f"{counts['audit_events']} audit events, {counts['deliveries']} deliveries")
+    print(f"  connections opened per report by fosterbot (engine's pool): "
+          + ", ".join(f"{o['connects'] / n:.2f}" for o, _ in rounds))
+    rows = []
+    for (o, f), r in zip(rounds, replays):
+        bot, fl, dbw = (o["bot_cpu"] / n * 1000, f["bot_cpu"] / n * 1000, r["cpu"] / n * 1000)
+        rows.append((fl, dbw, fl + dbw, bot, bot / fl, bot / (fl + dbw)))
+    print("  CPU per report | floor | database | floor + database | fosterbot | "
+          "fosterbot / floor | fosterbot / (floor + database)")
+    for k, row in enumerate(rows, 1):
+        print(f"  round {k}        | {row[0]:5.1f} ms | {row[1]:5.1f} ms | {row[2]:5.1f} ms | "
+              f"{row[3]:5.1f} ms | {row[4]:.2f}x | {row[5]:.2f}x")
+    med = [statistics.median(col) for col in zip(*rows)]
+    print(f"  median         | {med[0]:5.1f} ms | {med[1]:5.1f} ms | {med[2]:5.1f} ms | "
+          f"{med[3]:5.1f} ms | {med[4]:.2f}x | {med[5]:.2f}x  (medians of each column)")
+    if args.postgres:
+        print("  (PostgreSQL: the server's CPU is in neither the replay's figure nor the bot's; "
+              "both are the client process's only)")
 
 
 async def main() -> None:
@@ -184,18 +305,27 @@ async def main() -> None:
                          "(bench/_pg_trips.py; adds a little CPU)")
     ap.add_argument("--rounds", type=int, default=1, metavar="K",
                     help="run fosterbot and the floor K times, alternating; judge by the median")
+    ap.add_argument("--no-db-floor", action="store_true",
+                    help="skip the floor with the database (the capture run and the replays)")
     args = ap.parse_args()
     if args.round_trips:
         os.environ["FOSTERBOT_BENCH_PG_TRIPS"] = "1"
     print(f"machine: {machine()}")
     print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (temporary file)'}; "
           f"{args.n} carers, each one report ({UPDATES_PER_REPORT} updates), all at once")
-    ours = await bench_fosterbot(args.n, args.postgres, args.profile)
-    floor = await bench_floor(args.n, ours["routes"])
-    rounds = [(ours, floor)]
-    for _ in range(args.rounds - 1):
-        again = await bench_fosterbot(args.n, args.postgres, None)
-        rounds.append((again, await bench_floor(args.n, again["routes"])))
+    with tempfile.TemporaryDirectory(prefix="fosterbot-replay-") as folder:
+        log = str(Path(folder) / "capture.pickle")
+        capture = None
+        if not args.no_db_floor:
+            capture = await bench_fosterbot(args.n, args.postgres, None, capture=(log, folder))
+            with open(log, "rb") as f:
+                capture["window"] = _replay.summary(pickle.load(f))
+        try:
+            rounds, replays = await _rounds(args, log, capture, folder)
+        finally:
+            if capture is not None:
+                await _replay.drop_database(capture["snapshot"], _admin(args.postgres))
+    ours, floor = rounds[0]
     per_ours = ours["bot_cpu"] / args.n * 1000
     per_floor = floor["bot_cpu"] / args.n * 1000
     lat = ours["latencies"]
@@ -212,7 +342,7 @@ async def main() -> None:
           f"{ours['peak_rss_mb']:.0f} MB")
     print(f"  database work per report: {ours['statements'] / args.n:.1f} SQL statements in "
           f"{ours['transactions'] / args.n:.1f} transactions (reports, alerts, receipts, "
-          f"escalation passes)")
+          f"escalation passes); {ours['connects'] / args.n:.2f} connections opened")
     if ours["budget_takes"]:
         print(f"  shared send budget (PostgreSQL, own connection): "
               f"{ours['budget_takes'] / args.n:.1f} calls per report, "
@@ -236,6 +366,8 @@ async def main() -> None:
               f"{statistics.median(a / b for a, b in per):.2f}x (target ≤ 1.5x); median "
               f"reports per bot-CPU-second "
               f"{statistics.median(args.n / o['bot_cpu'] for o, _ in rounds):.1f}")
+    if capture is not None:
+        _print_db_floor(args, capture, rounds, replays)
     cpu_bound = args.n / ours["bot_cpu"] if ours["bot_cpu"] else float("inf")
     print(f"reports/s if the bot had one core to itself (reports / bot CPU s): {cpu_bound:.1f} "
           f"(target ≥ 100)")

@@ -84,6 +84,7 @@ class Database:
             files.prepare_sqlite(url)
             engine_url = make_url(url).set(drivername=sqlite_inloop.DRIVER_NAME)
             kwargs["connect_args"] = {"timeout": sqlite_inloop.LOOP_BUSY_TIMEOUT_MS / 1000}
+            kwargs.update(sqlite_inloop.pool_options(engine_url))
         else:
             kwargs.update(pg_pool.pool_options())
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)

@@ -10,7 +10,7 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from storage.db import Database
@@ -109,6 +109,36 @@ async def test_a_write_inside_a_write_is_refused_at_once(db):
     async with db.write() as s:  # and the turn was given back
         await s.execute(text("UPDATE counter SET n = 7 WHERE id = 1"))
     assert await _n(db) == 7
+
+
+async def test_the_pool_keeps_its_connections_under_concurrent_sessions(db):
+    """A burst of sessions at once opens connections the first time only: the next burst
+    finds them kept (a report opened one for most reports when only 5 were kept)."""
+    opened: list[int] = []
+    event.listen(db.engine.sync_engine, "connect", lambda *_args: opened.append(1))
+    n = 12
+
+    async def burst() -> list[int]:
+        inside: list[int] = []
+        everyone_in = asyncio.Event()
+
+        async def reader() -> int:
+            async with db.read() as s:
+                value = (await s.execute(text("SELECT n FROM counter WHERE id = 1"))).scalar_one()
+                inside.append(1)
+                if len(inside) == n:
+                    everyone_in.set()
+                await everyone_in.wait()  # all n sessions hold a connection at once
+                return value
+
+        return await asyncio.gather(*(reader() for _ in range(n)))
+
+    assert await burst() == [0] * n
+    first = len(opened)
+    assert 1 <= first <= n
+    assert await burst() == [0] * n
+    assert await burst() == [0] * n
+    assert len(opened) == first  # no connection opened again
 
 
 async def test_readers_do_not_wait_for_a_writer(db):

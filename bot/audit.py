@@ -9,7 +9,9 @@ every instance queues on that row until the holder commits, so an append locks
 it after its other statements, and ``record_all`` appends several events with
 one INSERT (a report's Submit writes its events last that way). ``verify``
 walks the chain and names the first event that was altered, inserted or
-deleted. The application never updates or deletes audit rows.
+deleted. The application never updates or deletes audit rows. Appends are Core
+statements, also on a bare connection with no ORM session (``record_on``: the
+dispatcher's record of its sends), and return light ``Written`` objects.
 
 The chain also vouches for the record itself (``storage/content.py``): events
 about an incident carry digests of its fields when they changed and of the
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -75,7 +77,8 @@ def canonical(
     return _CANONICAL.encode(body).encode()
 
 
-def event_hash(row: AuditEvent) -> str:
+def event_hash(row: Any) -> str:
+    """The hash of an event (an ``AuditEvent`` row, a Core row or a ``Written``)."""
     return hashlib.sha256(
         canonical(
             id=row.id,
@@ -134,13 +137,17 @@ def _lock_head(session: Session) -> _Head:
 
 
 def _select_head(session: Session) -> _Head:
+    """Lock and read the head row on the session's connection (``_select_head_on``)."""
+    return _select_head_on(session.connection())
+
+
+def _select_head_on(conn: Connection) -> _Head:
     """Lock and read the head row; create it first if this database lacks it.
 
     Migration ``4_audit_head_row`` creates the row, so normally this is one
     statement. The fallback INSERT … ON CONFLICT DO NOTHING means two writers
     racing to create it cannot fail on the primary key.
     """
-    conn = session.connection()
     row = conn.execute(_LOCK_HEAD).first()
     if row is None:
         ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_HEAD)
@@ -169,6 +176,23 @@ def event(name: str, *, at: datetime, actor_id: str | None = None,
     return Event(name, at, actor_id, telegram_user_id, incident_id, details)
 
 
+@dataclass(slots=True)
+class Written:
+    """An event as appended: what callers of ``record`` use (its id, details, hash), without
+    the cost of an ORM object (it was inserted with a Core statement, never through a
+    session). ``event_hash`` takes it like a row."""
+
+    id: int
+    at: datetime
+    event: str
+    actor_id: str | None
+    telegram_user_id: int | None
+    incident_id: int | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
 async def record(
     session: AsyncSession,
     event: str,
@@ -178,21 +202,21 @@ async def record(
     telegram_user_id: int | None = None,
     incident_id: int | None = None,
     **details: Any,
-) -> AuditEvent:
+) -> Written:
     """Append one event in the caller's transaction (it commits or rolls back with it).
 
     An event about an incident also carries the incident's record as it now is
     (``storage.content.snapshot``) when it changed since the chain last vouched for it,
     and the thread messages added in this transaction.
 
-    Returns the event as written (a plain object: the row is inserted directly, not
-    through the session, so it is not in the session's identity map).
+    Returns the event as written (a ``Written``: the row is inserted with a Core statement,
+    not through the session, so it is not in the session's identity map).
     """
     return (await record_all(session, [Event(event, at, actor_id, telegram_user_id,
                                              incident_id, details)]))[0]
 
 
-async def record_all(session: AsyncSession, events: Sequence[Event]) -> list[AuditEvent]:
+async def record_all(session: AsyncSession, events: Sequence[Event]) -> list[Written]:
     """Append several events, in order, as ``record`` would one after another, but with one
     INSERT for them all and one update of the head: a transaction that can gather its
     events and write them last (a report's Submit) holds the head's lock for the least
@@ -202,59 +226,85 @@ async def record_all(session: AsyncSession, events: Sequence[Event]) -> list[Aud
     return await session.run_sync(_append_all, events)
 
 
+async def record_on(conn: AsyncConnection, events: Sequence[Event]) -> list[Written]:
+    """``record_all`` on a bare connection in a write transaction (no ORM session: a hot
+    path's Core statements, the dispatcher's record of its sends). The events carry no
+    snapshot of the record: nothing is changed through an ORM session here, so there is
+    nothing for the chain to vouch for beyond the events themselves. The head is locked
+    exactly as ``_lock_head`` does, after the caller's other statements, until the commit;
+    do not mix this with ``record`` on a session sharing the same transaction."""
+    if not events:
+        return []
+    return await conn.run_sync(_append_on, events)
+
+
+def _append_on(conn: Connection, events: Sequence[Event]) -> list[Written]:
+    prepared = [(ev, ev.at.astimezone(timezone.utc), _clean(ev.details)) for ev in events]
+    return _write(conn, _select_head_on(conn), prepared)
+
+
+def _clean(details: dict[str, Any]) -> dict[str, Any]:
+    """The details as JSON will keep them (so the hash verifies after a reload)."""
+    return json.loads(json.dumps(details, default=str))
+
+
 def _append(session: Session, event: str, at: datetime, actor_id: str | None,
             telegram_user_id: int | None, incident_id: int | None,
-            details: dict[str, Any]) -> AuditEvent:
+            details: dict[str, Any]) -> Written:
     return _append_all(session, [Event(event, at, actor_id, telegram_user_id, incident_id,
                                        details)])[0]
 
 
-def _append_all(session: Session, events: Sequence[Event]) -> list[AuditEvent]:
+def _append_all(session: Session, events: Sequence[Event]) -> list[Written]:
     # Pending changes first: the snapshots below look at flushed rows, and what the events
     # are about is written before the events that vouch for it.
     session.flush()
     prepared = []
+    # An incident's snapshot is taken once per append (its first event here carries it, as
+    # before: the later ones would find nothing changed since).
+    vouched: set[int] = set()
+    changed = False
     for ev in events:
-        clean = json.loads(json.dumps(ev.details, default=str))
-        if ev.incident_id is not None:
+        clean = _clean(ev.details)
+        if ev.incident_id is not None and ev.incident_id not in vouched:
+            vouched.add(ev.incident_id)
             snap = record_content.snapshot(session, ev.incident_id)
             if snap:
                 # A snapshot and the caller's own (a retention purge) are kept side by side.
                 clean[record_content.KEY] = {**clean.get(record_content.KEY, {}), **snap}
-                session.flush()  # the record's new content_hash, before the event about it
+                changed = True
         # Round to microseconds the database keeps, so the hash verifies after a reload.
         prepared.append((ev, ev.at.astimezone(timezone.utc), clean))
+    if changed:
+        session.flush()  # the records' new content_hash, before the events about them
     # The head is locked only now, after every other statement of the append: it stays
     # locked until the commit, and every writer queues on it.
-    head = _lock_head(session)
-    rows, params = [], []
+    written = _write(session.connection(), _lock_head(session), prepared)
+    session.info[_LAST_AT] = (session.get_transaction(), prepared[-1][1])
+    return written
+
+
+def _write(conn: Connection, head: _Head,
+           prepared: Sequence[tuple[Event, datetime, dict[str, Any]]]) -> list[Written]:
+    """Chain the prepared events on ``head`` (locked), insert them in one statement and
+    advance the head."""
+    written, params = [], []
     for ev, at, clean in prepared:
-        row = AuditEvent(
-            id=head.last_event_id + 1,
-            at=at,
-            event=ev.event,
-            actor_id=ev.actor_id,
-            telegram_user_id=ev.telegram_user_id,
-            incident_id=ev.incident_id,
-            details=clean,
-            prev_hash=head.last_hash,
-            hash="",
-        )
+        row = Written(head.last_event_id + 1, at, ev.event, ev.actor_id, ev.telegram_user_id,
+                      ev.incident_id, clean, head.last_hash, "")
         row.hash = event_hash(row)
         params.append({
             "id": row.id, "at": at, "event": ev.event, "actor_id": ev.actor_id,
             "telegram_user_id": ev.telegram_user_id, "incident_id": ev.incident_id,
             "details": clean, "prev_hash": row.prev_hash, "hash": row.hash})
-        rows.append(row)
+        written.append(row)
         head.last_event_id = row.id
         head.last_hash = row.hash
         head.count += 1
-    conn = session.connection()
     conn.execute(_INSERT_EVENT, params if len(params) > 1 else params[0])
     conn.execute(_ADVANCE_HEAD, {"new_id": head.last_event_id, "new_hash": head.last_hash,
                                  "new_count": head.count})
-    session.info[_LAST_AT] = (session.get_transaction(), prepared[-1][1])
-    return rows
+    return written
 
 
 def _seal_before_commit(session: Session) -> None:
@@ -293,7 +343,7 @@ _COLUMNS = (
 
 async def refused(session: AsyncSession, *, at: datetime, action: str, why: str,
                   actor_id: str | None = None, telegram_user_id: int | None = None,
-                  incident_id: int | None = None, **details: Any) -> AuditEvent:
+                  incident_id: int | None = None, **details: Any) -> Written:
     """An ``access_refused`` event: who tried ``action`` and why it was refused."""
     return await record(session, "access_refused", at=at, actor_id=actor_id,
                         telegram_user_id=telegram_user_id, incident_id=incident_id,

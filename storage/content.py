@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storage.models import Incident, IncidentMessage
@@ -149,6 +150,17 @@ def snapshot(session: Session, incident_id: int) -> dict[str, Any] | None:
     if messages:
         out["messages"] = messages
     return out or None
+
+
+def vouch(inc: Incident) -> dict[str, Any]:
+    """What the next event about ``inc`` carries (``snapshot``'s incident part), for a writer
+    that stores the new ``content_hash`` itself, in the same UPDATE as its own change of the
+    record (numbering a report: ``bot/record/incidents.py`` ``finish_report``). Sets it on
+    ``inc`` as already written, so the ORM does not write it again; the event that carries
+    the snapshot must then be appended in the same transaction."""
+    fields = incident_fields(inc)
+    set_committed_value(inc, "content_hash", combined(fields))
+    return {"incident": {"id": inc.id, "ref": inc.reference, "fields": fields}}
 
 
 def revouch(message: IncidentMessage) -> dict[str, Any]:

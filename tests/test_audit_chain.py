@@ -162,6 +162,35 @@ async def test_concurrent_writers_make_one_chain(services):
     assert result.ok and result.count == 32
 
 
+async def test_appends_on_a_bare_connection_join_the_same_chain(services):
+    """``record_on`` (Core on a bare connection: the dispatcher's record of its sends) and
+    ``record`` (a session), racing from an empty log, make one chain; each returns the
+    events exactly as stored."""
+    written = []
+
+    async def on_session(i):
+        async with services.db.write() as s:
+            written.append(await audit.record(s, "session", at=services.clock.now(), i=i,
+                                              incident_id=i))
+            await asyncio.sleep(0)
+
+    async def on_connection(i):
+        async with services.db.write_connection() as conn:
+            written.extend(await audit.record_on(conn, [
+                audit.event("bare", at=services.clock.now(), incident_id=i, i=i, k=k)
+                for k in range(2)]))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(f(i) for i in range(4) for f in (on_session, on_connection)))
+    result = await _verify(services)
+    assert result.ok and result.count == 12, result.message
+    assert sorted(w.id for w in written) == list(range(1, 13))
+    for w in written:
+        row = await _row(services, w.id)
+        assert (row.event, row.incident_id, row.details, row.prev_hash, row.hash) == (
+            w.event, w.incident_id, w.details, w.prev_hash, w.hash)
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite writers never interleave
 async def test_append_after_a_stale_read_of_the_head(services):
     """A transaction that read the head before another writer appended still appends

@@ -218,14 +218,17 @@ async def test_sends_that_finish_together_are_recorded_in_one_transaction(servic
     await owe(services, [(300 + i, 3, f"chat-{i}") for i in range(12)])
     d = make(services, bot, vt, global_burst=12)
     writes = 0
-    write = services.db.write
+    write, write_connection = services.db.write, services.db.write_connection
 
-    def counted():
-        nonlocal writes
-        writes += 1
-        return write()
+    def counted(door):
+        def opened():
+            nonlocal writes
+            writes += 1
+            return door()
+        return opened
 
-    services.db.write = counted
+    # Every write transaction, through either door (the sends are recorded on a connection).
+    services.db.write, services.db.write_connection = counted(write), counted(write_connection)
     try:
         draining = asyncio.ensure_future(d.drain())
         await bot.started.wait()
@@ -235,7 +238,7 @@ async def test_sends_that_finish_together_are_recorded_in_one_transaction(servic
         bot.gate.set()
         await draining
     finally:
-        services.db.write = write
+        services.db.write, services.db.write_connection = write, write_connection
     assert len(bot.sent) == 12 and set((await statuses(services)).values()) == {"sent"}
     async with services.db.read() as s:
         delivered = (await s.execute(select(AuditEvent).where(

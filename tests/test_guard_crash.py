@@ -114,16 +114,20 @@ async def test_a_database_error_after_a_send_does_not_send_it_again(world, monke
     smith = await world.linked("carer-smith")
     patel = await world.linked("sw-patel")
     db = world.services.db
-    real_write = db.write
     outage: dict[str, float] = {}
 
-    def write():
-        if outage and time.monotonic() < outage["until"]:
-            outage["refused"] = outage.get("refused", 0) + 1
-            raise OperationalError("UPDATE deliveries …", {}, ConnectionError("server gone"))
-        return real_write()
+    def refusing(real):
+        def opened():
+            if outage and time.monotonic() < outage["until"]:
+                outage["refused"] = outage.get("refused", 0) + 1
+                raise OperationalError("UPDATE deliveries …", {}, ConnectionError("server gone"))
+            return real()
+        return opened
 
-    monkeypatch.setattr(db, "write", write)
+    # Both doors a writer takes: the ORM session and the bare connection (the dispatcher
+    # records its sends on the latter).
+    for door in ("write", "write_connection"):
+        monkeypatch.setattr(db, door, refusing(getattr(db, door)))
 
     def on_message(chat_id, message):
         # The database goes away for a second just as Telegram accepts the alert.

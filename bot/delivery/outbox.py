@@ -62,7 +62,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -142,11 +142,22 @@ async def enqueue(session: AsyncSession, **kw: Any) -> Delivery:
     return row
 
 
+# The columns ``owed`` fills, in one Core INSERT for ``enqueue_all`` (built once).
+_OWED_COLUMNS = ("idempotency_key", "incident_id", "person_id", "chat_id", "kind", "method",
+                 "payload", "target_delivery_id", "priority", "status", "attempts",
+                 "next_attempt_at", "created_at")
+_INSERT_OWED = Delivery.__table__.insert()
+
+
 async def enqueue_all(session: AsyncSession, rows: list[Delivery]) -> list[Delivery]:
     """Owe several messages built by ``owed``, written in the order given (a chat's messages
-    of one priority go out in that order) with one flush."""
-    session.add_all(rows)
-    await session.flush()
+    of one priority go out in that order) with one Core INSERT on the session's connection:
+    the rows are not added to the session (their ``id`` stays unset; ``enqueue`` when the
+    row is wanted back)."""
+    if rows:
+        params = [{c: getattr(row, c) for c in _OWED_COLUMNS} for row in rows]
+        conn = await session.connection()
+        await conn.execute(_INSERT_OWED, params if len(params) > 1 else params[0])
     return rows
 
 
@@ -191,6 +202,50 @@ _MARK_SENT = (
     .returning(_DELIVERIES.c.kind, _DELIVERIES.c.incident_id, _DELIVERIES.c.person_id)
 )
 _MARK_SENT_WITH_ERROR = _MARK_SENT.values(last_error=bindparam("error_text"))
+
+
+def _candidates(held: bool, skip_locked: bool) -> Any:
+    """The due rows' (id, chat), in sending order: ``now``, ``n`` (how many at most) and,
+    when ``held``, the ids this dispatcher holds already (``held``) as parameters."""
+    q = (select(_DELIVERIES.c.id, _DELIVERIES.c.chat_id)
+         .where(_DELIVERIES.c.status == "pending",
+                _DELIVERIES.c.next_attempt_at <= bindparam("now"),
+                or_(_DELIVERIES.c.locked_until.is_(None),
+                    _DELIVERIES.c.locked_until < bindparam("now")))
+         .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.id)
+         .limit(bindparam("n")))
+    if held:
+        q = q.where(_DELIVERIES.c.id.not_in(bindparam("held", expanding=True)))
+    if skip_locked:  # PostgreSQL: two dispatchers do not even contend for the same rows
+        q = q.with_for_update(skip_locked=True)
+    return q
+
+
+# (holding rows already, PostgreSQL) -> the candidates' statement (``Dispatcher._claim``).
+_CANDIDATES = {(held, pg): _candidates(held, pg) for held in (False, True) for pg in (False, True)}
+# The lease on the chosen rows, still pending and not leased meanwhile; every column back.
+_LEASE = (
+    _DELIVERIES.update()
+    .where(_DELIVERIES.c.id.in_(bindparam("chosen", expanding=True)),
+           _DELIVERIES.c.status == "pending",
+           or_(_DELIVERIES.c.locked_until.is_(None),
+               _DELIVERIES.c.locked_until < bindparam("now")))
+    .values(locked_until=bindparam("token"), attempts=_DELIVERIES.c.attempts + 1,
+            lease_owner=bindparam("owner"))
+    .returning(*_DELIVERIES.c)
+)
+
+
+class Claimed:
+    """A delivery this dispatcher leased, as it holds it in memory: the row's values (read
+    by attribute, as a ``Delivery``'s), built from the lease's RETURNING without an ORM
+    object; ``locked_until`` is moved on when the lease is re-confirmed."""
+
+    __slots__ = tuple(c.key for c in _DELIVERIES.c)
+
+    def __init__(self, *values: Any) -> None:
+        for name, value in zip(self.__slots__, values):
+            setattr(self, name, value)
 
 
 @dataclass
@@ -373,31 +428,25 @@ class Dispatcher:
                 self._assign(row)
             return len(rows)
 
-    async def _claim(self, now: datetime, room: int) -> list[Delivery]:
+    async def _claim(self, now: datetime, room: int) -> list[Claimed]:
         """Lease up to ``room`` due rows, at most ``per_chat_cap`` per chat in hand.
 
         The candidates are read as (id, chat) pairs only: a backlog may offer
         hundreds, and loading each as a full row (payload included) cost more
         than the rest of the claim. The chosen ones come back whole from the
-        UPDATE … RETURNING that leases them.
+        UPDATE … RETURNING that leases them. Both are Core statements built once,
+        run on a bare connection (no ORM session: issue 18).
         """
         counts: dict[Any, int] = {}
         for key, queue in self._queues.items():
             counts[key] = len(queue)
-        async with self.db.write() as s:
-            q = (
-                select(Delivery.id, Delivery.chat_id)
-                .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
-                       or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
-                .order_by(Delivery.priority, Delivery.id)
-                .limit(max(room * 4, 200))
-            )
+        async with self.db.write_connection() as conn:
+            params: dict[str, Any] = {"now": now, "n": max(room * 4, 200)}
             if self._held:
-                q = q.where(Delivery.id.not_in(list(self._held)))
-            if self.db.is_postgres:
-                q = q.with_for_update(skip_locked=True)
+                params["held"] = list(self._held)
+            q = _CANDIDATES[(bool(self._held), self.db.is_postgres)]
             chosen: list[int] = []
-            for row_id, chat_id in (await s.execute(q)).all():
+            for row_id, chat_id in (await conn.execute(q, params)).all():
                 key = self._key_of(chat_id, row_id)
                 if counts.get(key, 0) >= self.per_chat_cap:
                     continue
@@ -407,21 +456,9 @@ class Dispatcher:
                     break
             if not chosen:
                 return []
-            token = now + self.lease
-            claimed = list(
-                (
-                    await s.execute(
-                        update(Delivery)
-                        .where(Delivery.id.in_(chosen),
-                               Delivery.status == "pending",
-                               or_(Delivery.locked_until.is_(None), Delivery.locked_until < now))
-                        .values(locked_until=token, attempts=Delivery.attempts + 1,
-                                lease_owner=self.instance.id)
-                        .returning(Delivery)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).scalars()
-            )
+            claimed = [Claimed(*row) for row in await conn.execute(_LEASE, {
+                "chosen": chosen, "now": now, "token": now + self.lease,
+                "owner": self.instance.id})]
             claimed.sort(key=lambda r: (r.priority, r.id))
             return claimed
 
@@ -729,16 +766,61 @@ class Dispatcher:
         return await self._record_all([(row, outcome)])
 
     async def _record_all(self, outcomes: list[tuple[Delivery, SendOutcome]]) -> list[str | None]:
-        """Record several outcomes in one transaction; their results for the metrics."""
+        """Record several outcomes in one transaction; their results for the metrics.
+
+        Sends (the common outcome) are recorded with Core statements on a bare connection
+        (``_record_sent_on``); any other outcome needs the ORM (the failure hook)."""
         now = self.clock.now()
+        if all(outcome.status == "sent" for _, outcome in outcomes):
+            async with self.db.write_connection() as conn:
+                return await self._record_sent_on(conn, outcomes, now)
         async with self.db.write() as s:
             return [await self._record_in(s, row, outcome, now) for row, outcome in outcomes]
+
+    async def _record_sent_on(self, conn: AsyncConnection,
+                              outcomes: list[tuple[Delivery, SendOutcome]],
+                              now: datetime) -> list[str | None]:
+        """Sends, each marked by ``_mark_sent``, then their ``delivered`` events appended
+        together (``audit.record_on``: the head locked once, after the rest)."""
+        results: list[str | None] = []
+        events = []
+        for row, outcome in outcomes:
+            result, ev = await self._mark_sent(conn, row, outcome, now)
+            results.append(result)
+            if ev is not None:
+                events.append(ev)
+        await audit.record_on(conn, events)
+        return results
+
+    async def _mark_sent(self, conn: AsyncConnection, row: Delivery, outcome: SendOutcome,
+                         now: datetime) -> tuple[str | None, audit.Event | None]:
+        """One send in one conditional UPDATE … RETURNING (issue 18: no reading back of the
+        row this process claimed; still only a row that is pending): the result for the
+        metrics and the ``delivered`` event to append (none for an edit)."""
+        values: dict[str, Any] = {"delivery_id": row.id, "sent_when": now,
+                                  "message_id": outcome.message_id}
+        stmt = _MARK_SENT
+        if outcome.error is not None:  # kept after a later success: the row's history
+            stmt, values["error_text"] = _MARK_SENT_WITH_ERROR, outcome.error
+        d = (await conn.execute(stmt, values)).first()
+        if d is None:
+            return None, None
+        self.sent_count += 1
+        if d.kind == "edit":
+            return "sent", None
+        return "sent", audit.event("delivered", at=now, actor_id=None,
+                                   incident_id=d.incident_id, delivery=row.id, kind=d.kind,
+                                   to=d.person_id, message_id=outcome.message_id)
 
     async def _record_in(self, s: AsyncSession, row: Delivery, outcome: SendOutcome,
                          now: datetime) -> str | None:
         """Record one outcome in ``s``; the result for the metrics (None: not counted)."""
         if outcome.status == "sent":  # every send that succeeded reached Telegram
-            return await self._mark_sent_in(s, row, outcome, now)
+            # Among other outcomes: the event through the session (its head, as theirs).
+            result, ev = await self._mark_sent(await s.connection(), row, outcome, now)
+            if ev is not None:
+                await audit.record_all(s, [ev])
+            return result
         d = await s.get(Delivery, row.id)
         if d is None or d.status != "pending":
             return None
@@ -759,27 +841,6 @@ class Dispatcher:
             return "rate_limited" if outcome.hold_chat else "retried"
         await self._failed(s, d, outcome, now)
         return "failed"
-
-    async def _mark_sent_in(self, s: AsyncSession, row: Delivery, outcome: SendOutcome,
-                            now: datetime) -> str | None:
-        """The common outcome in one conditional UPDATE … RETURNING (issue 18): no reading
-        back of the row this process claimed; still only a row that is pending."""
-        conn = await s.connection()
-        values: dict[str, Any] = {"delivery_id": row.id, "sent_when": now,
-                                  "message_id": outcome.message_id}
-        stmt = _MARK_SENT
-        if outcome.error is not None:  # kept after a later success: the row's history
-            stmt, values["error_text"] = _MARK_SENT_WITH_ERROR, outcome.error
-        d = (await conn.execute(stmt, values)).first()
-        if d is None:
-            return None
-        self.sent_count += 1
-        if d.kind != "edit":
-            await audit.record(
-                s, "delivered", at=now, actor_id=None, incident_id=d.incident_id,
-                delivery=row.id, kind=d.kind, to=d.person_id, message_id=outcome.message_id,
-            )
-        return "sent"
 
     async def _failed(self, s: AsyncSession, d: Delivery, outcome: SendOutcome,
                       now: datetime) -> None:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import audit, logs
 from bot.delivery.outbox import PRIORITY, RECEIPT_PRIORITY, enqueue, enqueue_all, owed
@@ -37,6 +39,7 @@ from bot.rules.routing import (
     route_incident,
 )
 from bot.texts import h, when
+from storage import content as record_content
 from storage import queries
 from storage.models import (
     Child,
@@ -210,6 +213,24 @@ async def routing_input(
     )
 
 
+# Core statements of the Submit, built once (issue 18: the ORM's unit of work cost more
+# Python than these few rows need).
+_INSERT_RECIPIENTS = IncidentRecipient.__table__.insert()
+_NUMBER = (Incident.__table__.update()
+           .where(Incident.__table__.c.id == bindparam("incident_id"))
+           .values(reference=bindparam("number"), content_hash=bindparam("vouched")))
+
+
+def _numbered(session: Session, incident: Incident, reference: str) -> dict[str, Any]:
+    """Give the filed incident its reference, and the chain's snapshot of it as numbered
+    (``storage.content.vouch``), in one UPDATE; the snapshot, for the ``reported`` event."""
+    set_committed_value(incident, "reference", reference)
+    vouched = record_content.vouch(incident)
+    session.connection().execute(_NUMBER, {"incident_id": incident.id, "number": reference,
+                                           "vouched": incident.content_hash})
+    return vouched
+
+
 @dataclass
 class FiledReport:
     """A report written but not yet numbered (``file_report``); ``finish_report`` numbers
@@ -312,10 +333,14 @@ async def file_report(
         await notification.open_event(session, services, event=category.key, now=now,
                                       incident=incident, events=filed.events)
     filed.n_files = await attachments.move_draft(session, draft_id, incident.id) if draft_id else 0
-    for r in route.recipients:
-        session.add(IncidentRecipient(incident_id=incident.id, person_id=r.person_id,
-                                      reason=r.reason, can_acknowledge=True, added_at=now))
-    await session.flush()
+    if route.recipients:
+        conn = await session.connection()
+        recipients = [{"incident_id": incident.id, "person_id": r.person_id,
+                       "reason": r.reason, "can_acknowledge": True, "added_at": now}
+                      for r in route.recipients]
+        await conn.execute(_INSERT_RECIPIENTS,
+                           recipients if len(recipients) > 1 else recipients[0])
+    await session.flush()  # the notifiable event's change of the incident, if any
     return filed
 
 
@@ -336,7 +361,8 @@ async def finish_report(
     global limit bounds (``bench/RESULTS.md``, branch ``refburst``)."""
     settings, now = services.settings, filed.now
     incident, carer, category, route = filed.incident, filed.carer, filed.category, filed.route
-    incident.reference = await next_reference(session, services.local(now).year)
+    reference = await next_reference(session, services.local(now).year)
+    vouched = await session.run_sync(_numbered, incident, reference)
     logs.set_incident(incident.reference)
     log.info("%s reported: %s (%s) about %s", incident.reference, category.key,
              category.urgency, incident.child_ref)
@@ -368,7 +394,8 @@ async def finish_report(
         audit.event("reported", at=now, actor_id=carer.id, incident_id=incident.id,
                     reference=incident.reference, child=incident.child_ref,
                     category=category.key, urgency=category.urgency,
-                    out_of_hours=incident.out_of_hours, draft=filed.draft_id),
+                    out_of_hours=incident.out_of_hours, draft=filed.draft_id,
+                    **{record_content.KEY: vouched}),
         *filed.events,
         audit.event("routed", at=now, incident_id=incident.id,
                     recipients=[{"person": r.person_id, "reason": r.reason}

@@ -122,7 +122,8 @@ async def record(session: AsyncSession, services: "Services", *, person: Person,
 
 
 async def _start_action_clock(session: AsyncSession, services: "Services", manager: Person,
-                              entry_event: AuditEvent, number: int, action: Action, *,
+                              entry_event: AuditEvent | audit.Written, number: int,
+                              action: Action, *,
                               incident: Incident | None, child: Child | None,
                               now: datetime) -> Task:
     """The action as a clock: a task owned by its owner, due by the end of its day (local

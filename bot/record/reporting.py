@@ -37,7 +37,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import audit
 from bot.delivery.outbox import RECEIPT_PRIORITY, owed
@@ -554,8 +556,7 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
         return p
     now = services.clock.now()
     incident = filed.incident
-    draft.submitted_incident_id = incident.id
-    draft.last_activity_at = now
+    await _mark_submitted(session, draft, incident.id, now)
     questions = None
     if incident.urgency == "urgent":
         after = Draft(carer_id=carer.id, chat_id=draft.chat_id, step="when",
@@ -583,6 +584,29 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
         texts.submitting(incident.reference),
         submitted=result, done=True, wake=True, files_for=incident.id,
     )
+
+
+# The draft's "submitted" mark as one Core UPDATE (built once): no unit of work for two columns.
+_DRAFTS = Draft.__table__
+_MARK_SUBMITTED = (_DRAFTS.update().where(_DRAFTS.c.id == bindparam("draft_id"))
+                   .values(submitted_incident_id=bindparam("incident_id"),
+                           last_activity_at=bindparam("at")))
+
+
+async def _mark_submitted(session: AsyncSession, draft: Draft, incident_id: int,
+                          now: datetime) -> None:
+    """The draft is done: it names the incident it became. A draft with other changes not
+    yet written (an urgent report's description, just joined) is written by the ORM with
+    them in one UPDATE; otherwise by ``_MARK_SUBMITTED``, the ORM told it is written."""
+    if inspect(draft).modified:
+        draft.submitted_incident_id = incident_id
+        draft.last_activity_at = now
+        return
+    conn = await session.connection()
+    await conn.execute(_MARK_SUBMITTED, {"draft_id": draft.id, "incident_id": incident_id,
+                                         "at": now})
+    set_committed_value(draft, "submitted_incident_id", incident_id)
+    set_committed_value(draft, "last_activity_at", now)
 
 
 def continues_offer(draft: Draft, message_id: int | None) -> bool:

@@ -52,6 +52,7 @@ from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
 from storage import queries
+from storage.rows import column_keys, detached
 from storage.models import Delivery, Draft, Incident, Person
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def _own(draft: Draft | None, carer: Person, steps: tuple[str, ...]) -> Draft:
 # session (issue 18). ``_save`` writes every column ``_touch`` changes, as the ORM's flush
 # would have.
 _DRAFTS = Draft.__table__
-_DRAFT_KEYS = tuple(c.key for c in _DRAFTS.c)
+_DRAFT_KEYS = column_keys(Draft)
 _OWN_ROW = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("draft_id"))
 _SAVE = (
     update(_DRAFTS).where(_DRAFTS.c.id == bindparam("draft_id"))
@@ -254,10 +255,11 @@ _SAVE = (
 
 async def _own_row(conn: AsyncConnection, carer: Person, draft_id: int | None,
                    *steps: str) -> Draft:
-    """:func:`_own_draft` on a bare connection: the row as a ``Draft`` outside any session
-    (changed by ``_touch``, written by ``_save``)."""
+    """:func:`_own_draft` on a bare connection: the row as a detached ``Draft`` (changed by
+    ``_touch``, written by ``_save``)."""
     row = (await conn.execute(_OWN_ROW, {"draft_id": draft_id})).first() if draft_id else None
-    return _own(Draft(**dict(zip(_DRAFT_KEYS, row))) if row is not None else None, carer, steps)
+    return _own(detached(Draft, _DRAFT_KEYS, row) if row is not None else None, carer,
+                steps)
 
 
 async def _save(conn: AsyncConnection, draft: Draft) -> None:

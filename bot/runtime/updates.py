@@ -37,9 +37,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from bot import audit
+from storage.rows import column_keys, detached
 from storage.db import Database
 from storage.models import Person, PersonRole, ProcessedUpdate
 
@@ -60,21 +60,13 @@ async def seen_in(conn: AsyncConnection, update_id: int) -> bool:
 # was handled, in one Core statement: every update from a linked person asks both (issue 18).
 _PEOPLE = Person.__table__
 _ROLES = PersonRole.__table__
-_PERSON_KEYS = tuple(c.key for c in _PEOPLE.c)
+_PERSON_KEYS = column_keys(Person)
 _SENDER_AND_SEEN = (
     select(*_PEOPLE.c, _ROLES.c.role,
            exists().where(_PROCESSED.c.update_id == bindparam("update_id")).label("seen"))
     .select_from(_PEOPLE.outerjoin(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id))
     .where(_PEOPLE.c.telegram_user_id == bindparam("telegram_user_id"))
 )
-
-
-def _detached_person(row: Any) -> Person:
-    """The ``Person`` of a ``people`` row read without a session, as a session that read and
-    closed would have left it (detached: every column loaded, nothing pending)."""
-    person = Person(**dict(zip(_PERSON_KEYS, row)))
-    make_transient_to_detached(person)
-    return person
 
 
 async def seen_and_sender(conn: AsyncConnection, update_id: int, telegram_user_id: int,
@@ -88,7 +80,7 @@ async def seen_and_sender(conn: AsyncConnection, update_id: int, telegram_user_i
     if not rows:
         return await seen_in(conn, update_id), None, frozenset()
     first = rows[0]
-    return (bool(first.seen), _detached_person(first),
+    return (bool(first.seen), detached(Person, _PERSON_KEYS, first),
             frozenset(row.role for row in rows if row.role is not None))
 
 

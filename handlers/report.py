@@ -112,8 +112,6 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
     cb = callbacks
     actions = {
         cb.REPORT_CHILD: lambda s: reporting.choose_child(s, services, person, draft_id, second),
-        cb.REPORT_CATEGORY: lambda s: reporting.choose_category(s, services, person, draft_id,
-                                                                second),
         cb.REPORT_KEEP_DESCRIPTION: lambda s: reporting.keep_description(s, services, person,
                                                                          draft_id),
         cb.REPORT_SUBMIT: lambda s: reporting.submit(s, services, person, draft_id),
@@ -127,11 +125,20 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
                                                                         draft_id, second),
         cb.REPORT_WHEN: lambda s: reporting.when_choice(s, services, person, draft_id, second),
         cb.REPORT_SKIP: lambda s: reporting.skip(s, services, person, draft_id),
-        cb.REPORT_SKIP_REST: lambda s: reporting.skip_rest(s, services, person, draft_id),
+    }
+    # Two steps of every report run on a bare write connection (no ORM session: less Python).
+    on_connection = {
+        cb.REPORT_CATEGORY: lambda c: reporting.choose_category(c, services, person, draft_id,
+                                                                second),
+        cb.REPORT_SKIP_REST: lambda c: reporting.skip_rest(c, services, person, draft_id),
     }
     try:
-        async with services.db.write() as s:
-            p = await actions[pressed.action](s)
+        if pressed.action in on_connection:
+            async with services.db.write_connection() as c:
+                p = await on_connection[pressed.action](c)
+        else:
+            async with services.db.write() as s:
+                p = await actions[pressed.action](s)
     except reporting.StaleButton:
         await refuse(update, context, person, action="report button", why="stale or foreign draft",
                      text=texts.STALE)

@@ -71,20 +71,24 @@ async def people_with_role(session: AsyncSession, role: str) -> list[Person]:
     return list((await session.execute(q)).scalars())
 
 
-async def children_placed_with(session: AsyncSession, carer_id: str, on: date) -> list[Child]:
-    q = (
-        select(Child)
-        .join(Placement, Placement.child_ref == Child.ref)
-        .where(
-            Placement.carer_id == carer_id,
-            Placement.start_date <= on,
-            or_(Placement.end_date.is_(None), Placement.end_date >= on),
-            Child.active.is_(True),
-        )
-        .order_by(Child.ref)
-        .distinct()
+# Read at every /report and every Submit: built once.
+_CHILDREN_PLACED_WITH = (
+    select(Child)
+    .join(Placement, Placement.child_ref == Child.ref)
+    .where(
+        Placement.carer_id == bindparam("carer_id"),
+        Placement.start_date <= bindparam("placed_on"),
+        or_(Placement.end_date.is_(None), Placement.end_date >= bindparam("placed_on")),
+        Child.active.is_(True),
     )
-    return list((await session.execute(q)).scalars())
+    .order_by(Child.ref)
+    .distinct()
+)
+
+
+async def children_placed_with(session: AsyncSession, carer_id: str, on: date) -> list[Child]:
+    return list((await session.execute(_CHILDREN_PLACED_WITH,
+                                       {"carer_id": carer_id, "placed_on": on})).scalars())
 
 
 _PEOPLE_BY_ID = select(Person).where(Person.id.in_(bindparam("ids", expanding=True)))

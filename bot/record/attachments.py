@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot import audit
 from storage import crypto, files
@@ -110,10 +110,13 @@ async def move_draft(session: AsyncSession, draft_id: int, incident_id: int,
     return res.rowcount or 0
 
 
-async def count_for_draft(session: AsyncSession, draft_id: int) -> int:
-    return (await session.execute(
-        select(func.count(Attachment.id)).where(Attachment.draft_id == draft_id)
-    )).scalar_one()
+# Asked at every report's review: built once, on the table (a session or a bare connection).
+_COUNT_FOR_DRAFT = (select(func.count(Attachment.__table__.c.id))
+                    .where(Attachment.__table__.c.draft_id == bindparam("draft_id")))
+
+
+async def count_for_draft(session: AsyncSession | AsyncConnection, draft_id: int) -> int:
+    return (await session.execute(_COUNT_FOR_DRAFT, {"draft_id": draft_id})).scalar_one()
 
 
 async def count_for(session: AsyncSession, incident_id: int) -> int:

@@ -37,8 +37,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import audit
@@ -53,6 +53,7 @@ from bot.rules.categories import CATEGORY_QUESTIONS
 from bot.rules.when_parse import WhenError, parse_when
 from bot.texts import when
 from storage import queries
+from storage.rows import column_keys, detached
 from storage.models import Delivery, Draft, Incident, Person
 
 if TYPE_CHECKING:
@@ -126,22 +127,25 @@ async def start(
         p = await prompt(session, services, draft)
         p.text = texts.resumed(p.text)
         return p
+    # The children before the draft is written: a new draft is inserted at its first step
+    # (one child: the category, the child chosen), not inserted and then updated.
+    children = await queries.children_placed_with(session, carer.id, services.today(now))
+    step, fields = None, {"description": text} if text else {}
+    if len(children) == 1:
+        step, fields["child"] = "category", children[0].ref
+    elif children:
+        step = "child"
     if draft is None:
-        draft = Draft(carer_id=carer.id, chat_id=chat_id, step="child", data={},
+        draft = Draft(carer_id=carer.id, chat_id=chat_id, step=step or "child", data=fields,
                       created_at=now, last_activity_at=now)
         session.add(draft)
         await session.flush()
         await audit.record(session, "draft_started", at=now, actor_id=carer.id, draft=draft.id)
-    if text:
-        _touch(draft, now, description=text)
-    children = await queries.children_placed_with(session, carer.id, services.today(now))
+    elif step or fields:
+        _touch(draft, now, step, **fields)
     if not children:
         draft.discarded_at = now
         return Prompt(texts.no_child_placed(services.settings.service.duty_phone), done=True)
-    if len(children) == 1:
-        _touch(draft, now, step="category", child=children[0].ref)
-    else:
-        _touch(draft, now, step="child")
     return await prompt(session, services, draft)
 
 
@@ -157,11 +161,7 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
         return Prompt(*texts.ask_category(draft.id, data.get("child"),
                                           services.settings.categories))
     if draft.step == "description":
-        cat = services.settings.category(data.get("category", ""))
-        return Prompt(*texts.ask_description(
-            draft.id, cat, services.settings.service,
-            sent_at_once=bool(cat and cat.urgency == "urgent" and not data.get("back_to_review")),
-            before=data.get("description")))
+        return _ask_description(services, draft)
     if draft.step in DETAIL_STEPS:
         return await _detail_prompt(session, services, draft)
     if draft.step == "review":
@@ -175,6 +175,15 @@ async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> P
             (inc.id, inc.reference, inc.child_ref, _category_label(services, inc.category))
             for inc in reports]))
     return Prompt(texts.nothing_to_show())
+
+
+def _ask_description(services: "Services", draft: Draft) -> Prompt:
+    data = draft.data or {}
+    cat = services.settings.category(data.get("category", ""))
+    return Prompt(*texts.ask_description(
+        draft.id, cat, services.settings.service,
+        sent_at_once=bool(cat and cat.urgency == "urgent" and not data.get("back_to_review")),
+        before=data.get("description")))
 
 
 def _category_label(services: "Services", key: str) -> str:
@@ -198,7 +207,8 @@ async def _detail_prompt(session: AsyncSession, services: "Services", draft: Dra
                                    after=_after(draft)))
 
 
-async def _review(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
+async def _review(session: AsyncSession | AsyncConnection, services: "Services",
+                  draft: Draft) -> Prompt:
     data = draft.data or {}
     cat = services.settings.category(data.get("category", ""))
     return Prompt(*texts.review(
@@ -214,12 +224,49 @@ async def _review(session: AsyncSession, services: "Services", draft: Draft) -> 
 
 async def _own_draft(session: AsyncSession, carer: Person, draft_id: int | None, *steps: str) -> Draft:
     draft = await session.get(Draft, draft_id) if draft_id else None
+    return _own(draft, carer, steps)
+
+
+def _own(draft: Draft | None, carer: Person, steps: tuple[str, ...]) -> Draft:
+    """``draft`` when it is the carer's, still open and at one of ``steps`` (any, if none)."""
     if (
         draft is None or draft.carer_id != carer.id or draft.submitted_incident_id is not None
         or draft.discarded_at is not None or (steps and draft.step not in steps)
     ):
         raise StaleButton()
     return draft
+
+
+# The category tap and "Skip the rest" run on a bare connection (``Database.write_connection``):
+# the draft's row is read and written with Core statements built once, not through an ORM
+# session (issue 18). ``_save`` writes every column ``_touch`` changes, as the ORM's flush
+# would have.
+_DRAFTS = Draft.__table__
+_DRAFT_KEYS = column_keys(Draft)
+_OWN_ROW = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("draft_id"))
+_SAVE = (
+    update(_DRAFTS).where(_DRAFTS.c.id == bindparam("draft_id"))
+    .values(step=bindparam("to_step", type_=_DRAFTS.c.step.type),
+            data=bindparam("to_data", type_=_DRAFTS.c.data.type),
+            last_activity_at=bindparam("to_last_activity_at",
+                                       type_=_DRAFTS.c.last_activity_at.type),
+            reminded_at=bindparam("to_reminded_at", type_=_DRAFTS.c.reminded_at.type))
+)
+
+
+async def _own_row(conn: AsyncConnection, carer: Person, draft_id: int | None,
+                   *steps: str) -> Draft:
+    """:func:`_own_draft` on a bare connection: the row as a detached ``Draft`` (changed by
+    ``_touch``, written by ``_save``)."""
+    row = (await conn.execute(_OWN_ROW, {"draft_id": draft_id})).first() if draft_id else None
+    return _own(detached(Draft, _DRAFT_KEYS, row) if row is not None else None, carer,
+                steps)
+
+
+async def _save(conn: AsyncConnection, draft: Draft) -> None:
+    await conn.execute(_SAVE, {"draft_id": draft.id, "to_step": draft.step, "to_data": draft.data,
+                               "to_last_activity_at": draft.last_activity_at,
+                               "to_reminded_at": draft.reminded_at})
 
 
 async def choose_child(session, services, carer, draft_id, ref) -> Prompt:
@@ -231,12 +278,14 @@ async def choose_child(session, services, carer, draft_id, ref) -> Prompt:
     return await prompt(session, services, draft)
 
 
-async def choose_category(session, services, carer, draft_id, key) -> Prompt:
-    draft = await _own_draft(session, carer, draft_id, "category")
+async def choose_category(conn: AsyncConnection, services, carer, draft_id, key) -> Prompt:
+    """The category tapped (on a write connection: see ``_own_row``)."""
+    draft = await _own_row(conn, carer, draft_id, "category")
     if services.settings.category(key) is None:
         raise StaleButton()
     _touch(draft, services.clock.now(), step="description", category=key)
-    return await prompt(session, services, draft)
+    await _save(conn, draft)
+    return _ask_description(services, draft)
 
 
 async def keep_description(session, services, carer, draft_id) -> Prompt:
@@ -453,10 +502,15 @@ async def skip(session, services, carer, draft_id) -> Prompt:
     return await _next(session, services, carer, draft)
 
 
-async def skip_rest(session, services, carer, draft_id) -> Prompt:
-    draft = await _own_draft(session, carer, draft_id, *DETAIL_STEPS)
-    if _after(draft):
-        return await _end_after(session, services, draft)
+async def skip_rest(conn: AsyncConnection, services, carer, draft_id) -> Prompt:
+    """"Skip the rest" of the record's questions (on a write connection: see ``_own_row``)."""
+    draft = await _own_row(conn, carer, draft_id, *DETAIL_STEPS)
+    if _after(draft):  # the questions after an urgent report: the ORM joins the transaction
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            p = await _end_after(session, services,
+                                 await _own_draft(session, carer, draft_id, *DETAIL_STEPS))
+            await session.flush()
+        return p
     steps = steps_for(services, draft)
     i = steps.index(draft.step) if draft.step in steps else 0
     skipped = list((draft.data or {}).get("skipped", []))
@@ -464,7 +518,8 @@ async def skip_rest(session, services, carer, draft_id) -> Prompt:
                 and not (draft.data or {}).get(FIELD_KEYS.get(s, "when_text"))]
     _touch(draft, services.clock.now(), step="review", skipped=skipped, back_to_review=False,
            when_mode=None)
-    return await prompt(session, services, draft)
+    await _save(conn, draft)
+    return await _review(conn, services, draft)
 
 
 async def edit(session, services, carer, draft_id, part: str | None = None) -> Prompt:

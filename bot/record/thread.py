@@ -44,7 +44,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
@@ -91,13 +91,17 @@ def is_thread_state(draft: Draft) -> bool:
     return draft.step in THREAD_STEPS or bool((draft.data or {}).get("incident_id"))
 
 
+# Read by every step of a report and every message typed: built once.
+_OPEN_DRAFTS = (
+    select(Draft).where(Draft.carer_id == bindparam("person_id"),
+                        Draft.submitted_incident_id.is_(None), Draft.discarded_at.is_(None))
+    .order_by(Draft.id.desc())
+)
+
+
 async def open_drafts(session: AsyncSession, person_id: str) -> list[Draft]:
     """The person's unfinished drafts and pending states, newest first."""
-    return list((await session.execute(
-        select(Draft).where(Draft.carer_id == person_id, Draft.submitted_incident_id.is_(None),
-                            Draft.discarded_at.is_(None))
-        .order_by(Draft.id.desc())
-    )).scalars())
+    return list((await session.execute(_OPEN_DRAFTS, {"person_id": person_id})).scalars())
 
 
 def _lapsed(draft: Draft, now: datetime) -> bool:

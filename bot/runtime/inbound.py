@@ -24,14 +24,32 @@ def clean_text(text: str) -> str:
     return CONTROL_CHARS.sub("", text)
 
 
+# The same characters as they appear in ``json.dumps(..., ensure_ascii=False)``: C0 as an
+# escape (``\u00XX``, or ``\b`` ``\f`` ``\r``; tab and newline are ``\t`` ``\n``), DEL and C1
+# as themselves. A literal backslash followed by such letters also matches: that only means
+# the full walk runs, never that a control character is missed.
+_CONTROL_IN_JSON = re.compile(r"\\u00[01]|\\[bfr]|[\x7f-\x9f]")
+
+
 def clean(data: Any) -> Any:
-    """``data`` (decoded JSON) with control characters removed from every string."""
+    """``data`` (decoded JSON) with control characters removed from every string (``data``
+    itself when it has none, as nearly every update: one C-coded dump and one search, not
+    a walk in Python over every value)."""
+    try:
+        if not _CONTROL_IN_JSON.search(json.dumps(data, ensure_ascii=False)):
+            return data
+    except (TypeError, ValueError):
+        pass  # not plain JSON: the walk below handles what it can
+    return _walk(data)
+
+
+def _walk(data: Any) -> Any:
     if isinstance(data, str):
         return clean_text(data) if CONTROL_CHARS.search(data) else data
     if isinstance(data, dict):
-        return {clean(k): clean(v) for k, v in data.items()}
+        return {_walk(k): _walk(v) for k, v in data.items()}
     if isinstance(data, list):
-        return [clean(v) for v in data]
+        return [_walk(v) for v in data]
     return data
 
 

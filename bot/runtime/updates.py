@@ -36,9 +36,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot import audit
+from storage.rows import column_keys, detached
 from storage.db import Database
 from storage.models import Person, PersonRole, ProcessedUpdate
 
@@ -49,45 +50,49 @@ _PROCESSED = ProcessedUpdate.__table__
 _SEEN = select(_PROCESSED.c.update_id).where(_PROCESSED.c.update_id == bindparam("update_id"))
 
 
-async def seen_in(session: AsyncSession, update_id: int) -> bool:
-    """Whether this update id was already handled (read in the caller's transaction)."""
-    conn = await session.connection()
+async def seen_in(conn: AsyncConnection, update_id: int) -> bool:
+    """Whether this update id was already handled."""
     row = await conn.execute(_SEEN, {"update_id": update_id})
     return row.first() is not None
 
 
-# The sender and their roles, and whether the update was handled, in one statement: every
-# update from a linked person asks both (issue 18).
+# The sender (every column of their ``people`` row) and their roles, and whether the update
+# was handled, in one Core statement: every update from a linked person asks both (issue 18).
+_PEOPLE = Person.__table__
+_ROLES = PersonRole.__table__
+_PERSON_KEYS = column_keys(Person)
 _SENDER_AND_SEEN = (
-    select(Person, PersonRole.role,
+    select(*_PEOPLE.c, _ROLES.c.role,
            exists().where(_PROCESSED.c.update_id == bindparam("update_id")).label("seen"))
-    .outerjoin(PersonRole, PersonRole.person_id == Person.id)
-    .where(Person.telegram_user_id == bindparam("telegram_user_id"))
+    .select_from(_PEOPLE.outerjoin(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id))
+    .where(_PEOPLE.c.telegram_user_id == bindparam("telegram_user_id"))
 )
 
 
-async def seen_and_sender(session: AsyncSession, update_id: int, telegram_user_id: int,
+async def seen_and_sender(conn: AsyncConnection, update_id: int, telegram_user_id: int,
                           ) -> tuple[bool, Person | None, frozenset[str]]:
     """Whether this update id was already handled (:func:`seen_in`), and the person linked to
     its sender with their roles (None and no roles: nobody is), in one statement when
     somebody is linked (two when nobody is)."""
-    rows = (await session.execute(_SENDER_AND_SEEN, {"update_id": update_id,
-                                                     "telegram_user_id": telegram_user_id})
+    rows = (await conn.execute(_SENDER_AND_SEEN, {"update_id": update_id,
+                                                  "telegram_user_id": telegram_user_id})
             ).all()
     if not rows:
-        return await seen_in(session, update_id), None, frozenset()
-    return (bool(rows[0].seen), rows[0][0],
-            frozenset(role for _, role, _ in rows if role is not None))
+        return await seen_in(conn, update_id), None, frozenset()
+    first = rows[0]
+    return (bool(first.seen), detached(Person, _PERSON_KEYS, first),
+            frozenset(row.role for row in rows if row.role is not None))
 
 
 async def check(db: Database, update_id: int, telegram_user_id: int | None,
                 ) -> tuple[bool, Person | None, frozenset[str]]:
     """:func:`seen_and_sender` (:func:`seen_in` when the update has no sender) as the one read
-    in a session of its own (``Database.read_statement``: on PostgreSQL one round trip)."""
-    async with db.read_statement() as s:
+    on a connection of its own (``Database.read_connection``: no ORM session; on PostgreSQL
+    one round trip)."""
+    async with db.read_connection() as conn:
         if telegram_user_id is None:
-            return await seen_in(s, update_id), None, frozenset()
-        return await seen_and_sender(s, update_id, telegram_user_id)
+            return await seen_in(conn, update_id), None, frozenset()
+        return await seen_and_sender(conn, update_id, telegram_user_id)
 
 
 @dataclass(frozen=True)

@@ -642,7 +642,6 @@ async def _submit(session, services, carer: Person, draft: Draft) -> Prompt:
 
 
 # The draft's "submitted" mark as one Core UPDATE (built once): no unit of work for two columns.
-_DRAFTS = Draft.__table__
 _MARK_SUBMITTED = (_DRAFTS.update().where(_DRAFTS.c.id == bindparam("draft_id"))
                    .values(submitted_incident_id=bindparam("incident_id"),
                            last_activity_at=bindparam("at")))

@@ -54,6 +54,25 @@ def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+async def _admin_execute(admin: str, sql: str) -> None:
+    """One statement on the PostgreSQL server of ``admin`` (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(admin))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _create_pg(admin: str, prefix: str, template: str | None = None) -> str:
+    """A new PostgreSQL database next to ``admin`` (empty, or a copy of ``template``): its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _admin_execute(admin, f'CREATE DATABASE "{name}"'
+                         + (f' TEMPLATE "{template}"' if template else ""))
+    return _pg_url(admin, name)
+
+
 @asynccontextmanager
 async def scratch_database(postgres: str | None) -> AsyncIterator[str]:
     """A migrated, empty database: a SQLite file in a temporary directory, or a fresh
@@ -64,26 +83,46 @@ async def scratch_database(postgres: str | None) -> AsyncIterator[str]:
             await migrate.upgrade(url)
             yield url
         return
-    import asyncpg
-
     if postgres.startswith("postgresql://"):
         postgres = postgres.replace("postgresql://", "postgresql+asyncpg://", 1)
-    name = f"fosterbot_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_asyncpg_dsn(postgres))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = _pg_url(postgres, name)
+    url = await _create_pg(postgres, "fosterbot_bench")
     try:
         await migrate.upgrade(url)
         yield url
     finally:
-        conn = await asyncpg.connect(_asyncpg_dsn(postgres))
+        await drop_database(url, postgres)
+
+
+def _sqlite_path(url: str) -> str:
+    return url.split("///", 1)[1]
+
+
+async def copy_database(url: str, admin: str | None, directory: str) -> str:
+    """A copy of the database at ``url`` (no connection open to it), as a new URL: a file in
+    ``directory`` (SQLite, through the backup API) or a database made from it as a template
+    (PostgreSQL; ``admin`` is the URL to connect to for ``CREATE DATABASE``)."""
+    if url.startswith("sqlite"):
+        target = os.path.join(directory, f"copy-{uuid.uuid4().hex[:8]}.sqlite")
+        src, dst = sqlite3.connect(_sqlite_path(url)), sqlite3.connect(target)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            src.backup(dst)
         finally:
-            await conn.close()
+            src.close()
+            dst.close()
+        return f"sqlite+aiosqlite:///{target}"
+    assert admin is not None
+    return await _create_pg(admin, "fosterbot_replay", template=url.rpartition("/")[2])
+
+
+async def drop_database(url: str, admin: str | None) -> None:
+    """Remove the database at ``url`` (a SQLite file and its journals, or a PostgreSQL
+    database dropped through ``admin``)."""
+    if url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(_sqlite_path(url) + suffix).unlink(missing_ok=True)
+        return
+    assert admin is not None
+    await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
 
 
 @dataclass

@@ -40,7 +40,6 @@ import pickle
 import sqlite3
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +56,6 @@ def _sqlite_path(url: str) -> str:
 
 def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-def _with_db(url: str, name: str) -> str:
-    return f"{url.rpartition('/')[0]}/{name}"
 
 
 def summary(log: list[tuple]) -> dict[str, int]:
@@ -286,46 +281,6 @@ async def count_pg(url: str) -> dict[str, int]:
 async def count_rows(url: str) -> dict[str, int]:
     """Rows in the tables a report writes (checked after a replay against the bot's)."""
     return count_sqlite(_sqlite_path(url)) if url.startswith("sqlite") else await count_pg(url)
-
-
-async def copy_database(url: str, admin: str | None, directory: str) -> str:
-    """A copy of the database at ``url`` (no connection open to it), as a new URL: a file in
-    ``directory`` (SQLite, through the backup API) or a database made from it as a template
-    (PostgreSQL; ``admin`` is the URL to connect to for ``CREATE DATABASE``)."""
-    if url.startswith("sqlite"):
-        target = os.path.join(directory, f"copy-{uuid.uuid4().hex[:8]}.sqlite")
-        src, dst = sqlite3.connect(_sqlite_path(url)), sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        return f"sqlite+aiosqlite:///{target}"
-    import asyncpg
-
-    assert admin is not None
-    name = f"fosterbot_replay_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_dsn(admin))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.rpartition("/")[2]}"')
-    finally:
-        await conn.close()
-    return _with_db(url, name)
-
-
-async def drop_database(url: str, admin: str | None) -> None:
-    if url.startswith("sqlite"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(_sqlite_path(url) + suffix).unlink(missing_ok=True)
-        return
-    import asyncpg
-
-    assert admin is not None
-    conn = await asyncpg.connect(_dsn(admin))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def run_replay(log_path: str, url: str) -> dict[str, Any]:

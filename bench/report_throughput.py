@@ -71,7 +71,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _replay  # noqa: E402
-from bench._common import TOKEN, BotProcess, machine, rate, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    TOKEN,
+    BotProcess,
+    copy_database,
+    drop_database,
+    machine,
+    rate,
+    scratch_database,
+)
 from bench._data import fixed_now, populate_directory  # noqa: E402
 from bot.emulator import FakeBotAPI, FakeUser  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -123,7 +131,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None,
         pop = await populate_directory(db, n + WARMUP, now=now)
         await db.dispose()
         if capture is not None:
-            snapshot = await _replay.copy_database(url, _admin(postgres), capture[1])
+            snapshot = await copy_database(url, _admin(postgres), capture[1])
         async with FakeBotAPI(token=TOKEN) as fake:
             seen = {"alerts": 0}
 
@@ -214,11 +222,11 @@ async def bench_replay(log: str, capture: dict, postgres: str | None, folder: st
     unless it was faithful (every statement replayed, none failed that had not failed in the
     bot, the same rows in the end)."""
     admin = _admin(postgres)
-    copy = await _replay.copy_database(capture["snapshot"], admin, folder)
+    copy = await copy_database(capture["snapshot"], admin, folder)
     try:
         r = await _replay.run_replay(log, copy)
     finally:
-        await _replay.drop_database(copy, admin)
+        await drop_database(copy, admin)
     wrong = []
     if r["replayed"] != r["captured"]:
         wrong.append(f"{r['replayed']} statements replayed of {r['captured']} captured")
@@ -328,7 +336,7 @@ async def main() -> None:
             rounds, replays = await _rounds(args, log, capture, folder)
         finally:
             if capture is not None:
-                await _replay.drop_database(capture["snapshot"], _admin(args.postgres))
+                await drop_database(capture["snapshot"], _admin(args.postgres))
     ours, floor = rounds[0]
     per_ours = ours["bot_cpu"] / args.n * 1000
     per_floor = floor["bot_cpu"] / args.n * 1000

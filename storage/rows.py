@@ -21,8 +21,9 @@ T = TypeVar("T")
 
 def column_keys(cls: type) -> tuple[str, ...]:
     """The attribute names of ``cls``'s table columns, in the table's order (``select(table)``
-    returns them so)."""
-    return tuple(c.key for c in inspect(cls).local_table.c)
+    returns them so); an attribute named apart from its column is named as mapped."""
+    mapper = inspect(cls)
+    return tuple(mapper.get_property_by_column(c).key for c in mapper.local_table.c)
 
 
 def detached(cls: type[T], keys: tuple[str, ...], values: Iterable[Any]) -> T:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -38,6 +39,20 @@ _DBLOG = os.environ.get("FOSTERBOT_BENCH_DBLOG")
 _HIST: dict[str, int] = {}
 # PostgreSQL: the shared send budget's calls, on a connection of its own (not counted above).
 _RUNNER: list = []
+# CPU seconds spent in the garbage collector, and its collections by generation.
+_GC = {"gc_cpu": 0.0, "gc_runs": [0, 0, 0]}
+_GC_START = [0.0]
+
+
+def _gc_timer(phase: str, info: dict) -> None:
+    if phase == "start":
+        _GC_START[0] = time.process_time()
+    else:
+        _GC["gc_cpu"] += time.process_time() - _GC_START[0]
+        _GC["gc_runs"][info["generation"]] += 1
+
+
+gc.callbacks.append(_gc_timer)
 
 
 def _count_sql(engine) -> None:
@@ -87,6 +102,7 @@ def _stats() -> dict:
         mem["VmHWM:"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": time.process_time(), "rss_mb": mem["VmRSS:"] / 1024,
             "peak_rss_mb": mem["VmHWM:"] / 1024, "threads": _thread_cpu(), **_SQL,
+            "gc_cpu": _GC["gc_cpu"], "gc_runs": list(_GC["gc_runs"]),
             **_budget(), **_trips()}
 
 
@@ -172,6 +188,7 @@ async def _fosterbot(args):
     from bot.app import BotRunner, make_services, quiet_ptb_warnings
     from bot.clock import FakeClock, SystemClock
     from bot.config import parse_settings
+    from bot.runtime import gc_tuning
 
     quiet_ptb_warnings()
     settings = parse_settings({
@@ -190,6 +207,7 @@ async def _fosterbot(args):
     runner = BotRunner(services)
     _RUNNER.append(runner)
     await runner.start(poll_interval=0.0, set_commands=False)
+    gc_tuning.settle()  # as ``fosterbot run`` does once started
 
     async def stop():
         await runner.stop()

@@ -138,6 +138,8 @@ class Stats:
     budget_waits: int = 0  # of them: a slot booked ahead of now, or nothing booked
     budget_refusals: int = 0  # of them: nothing booked (the chat busy), asked again
     pg_trips: dict = field(default_factory=dict)  # PostgreSQL round trips by kind (bench/_pg_trips.py)
+    gc_cpu: float = 0.0  # CPU seconds spent in the garbage collector so far
+    gc_runs: list = field(default_factory=lambda: [0, 0, 0])  # its collections by generation
 
 
 class BotProcess:

@@ -161,6 +161,7 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None,
                 final = await bot.stop()
         counts = await _replay.count_rows(url) if capture else None
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "emu_cpu": cpu1 - cpu0,
+            **_gc(before, after),
             "statements": after.statements - before.statements,
             "transactions": after.transactions - before.transactions,
             "connects": after.connects - before.connects,
@@ -177,8 +178,10 @@ async def bench_fosterbot(n: int, postgres: str | None, profile: str | None,
                           if v - calls0.get(k, 0) > 0}}
 
 
-async def bench_floor(n: int, routes: dict[int, tuple[str, int]]) -> dict:
-    """The same carers and flow against the floor (``bench/_floor.py``): no database."""
+async def bench_floor(n: int, routes: dict[int, tuple[str, int]],
+                      profile: str | None = None) -> dict:
+    """The same carers and flow against the floor (``bench/_floor.py``): no database.
+    ``profile``: cProfile the floor over the measured reports into this file."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({str(k): list(v) for k, v in routes.items()}, f)
     try:
@@ -190,7 +193,8 @@ async def bench_floor(n: int, routes: dict[int, tuple[str, int]]) -> dict:
                 fake.user(worker, f"W{worker}").started = True
             carers = [fake.user(tg, f"carer-{tg}") for tg in routes]
             bot = BotProcess("floor", "sqlite+aiosqlite:///unused", fake,
-                             extra=["--routes", f.name])
+                             extra=["--routes", f.name]
+                             + (["--profile", profile, "--profile-window"] if profile else []))
             await bot.start()
             try:
                 await asyncio.gather(*(one_report(u, 60) for u in carers[:WARMUP]))
@@ -206,8 +210,15 @@ async def bench_floor(n: int, routes: dict[int, tuple[str, int]]) -> dict:
     finally:
         Path(f.name).unlink(missing_ok=True)
     return {"wall": wall, "bot_cpu": after.cpu - before.cpu, "updates": n * UPDATES_PER_REPORT,
+            **_gc(before, after),
             "api_calls": {k: v - calls0.get(k, 0) for k, v in fake.counters.items()
                           if v - calls0.get(k, 0) > 0}}
+
+
+def _gc(before, after) -> dict:
+    """The garbage collector's CPU and collections (by generation) in the measured window."""
+    return {"gc_cpu": after.gc_cpu - before.gc_cpu,
+            "gc_runs": [a - b for a, b in zip(after.gc_runs, before.gc_runs)]}
 
 
 def _admin(postgres: str | None) -> str | None:
@@ -258,7 +269,8 @@ async def _rounds(args, log: str, capture: dict | None, folder: str):
     rounds, replays = [], []
     for k in range(args.rounds):
         ours = await bench_fosterbot(args.n, args.postgres, args.profile if k == 0 else None)
-        rounds.append((ours, await bench_floor(args.n, ours["routes"])))
+        rounds.append((ours, await bench_floor(
+            args.n, ours["routes"], f"{args.profile}.floor" if args.profile and k == 0 else None)))
         if capture is not None and not args.unfaithful:
             try:
                 replays.append(await bench_replay(log, capture, args.postgres, folder))
@@ -310,7 +322,8 @@ async def main() -> None:
     ap.add_argument("n", nargs="?", type=int, default=200, help="carers reporting at once")
     ap.add_argument("--postgres", metavar="URL", help="PostgreSQL admin URL (default: SQLite)")
     ap.add_argument("--profile", metavar="FILE",
-                    help="cProfile the bot process over the measured reports into FILE")
+                    help="cProfile the bot process over the measured reports into FILE (and the "
+                         "floor into FILE.floor)")
     ap.add_argument("--round-trips", action="store_true",
                     help="PostgreSQL: count the bot's round trips to the server by kind "
                          "(bench/_pg_trips.py; adds a little CPU)")
@@ -365,9 +378,14 @@ async def main() -> None:
         print(f"  PostgreSQL round trips per report: {sum(trips.values()) / args.n:.1f} ("
               + ", ".join(f"{k} {v / args.n:.1f}" for k, v in
                           sorted(trips.items(), key=lambda kv: -kv[1])) + ")")
-    print(f"  Bot API calls per report: {calls_per_report(ours, args.n)}")
+    print(f"  Bot API calls per report: {calls_per_report(ours, args.n)}; getUpdates "
+          f"{ours['api_calls'].get('getUpdates', 0) / args.n:.1f} (the floor "
+          f"{floor['api_calls'].get('getUpdates', 0) / args.n:.1f})")
     print(f"floor:     {args.n} reports in {floor['wall']:.2f} s; bot CPU {floor['bot_cpu']:.2f} s; "
           f"Bot API calls per report: {calls_per_report(floor, args.n)}")
+    print(f"  garbage collector per report: fosterbot {ours['gc_cpu'] / args.n * 1000:.1f} ms "
+          f"(collections by generation {ours['gc_runs']}), floor "
+          f"{floor['gc_cpu'] / args.n * 1000:.1f} ms ({floor['gc_runs']})")
     print(f"CPU per report: fosterbot {per_ours:.1f} ms, floor {per_floor:.1f} ms, "
           f"ratio {per_ours / per_floor:.2f}x (target ≤ 1.5x)")
     if len(rounds) > 1:

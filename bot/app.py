@@ -31,7 +31,7 @@ from bot.engine import rerouting
 from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
 from bot.people.directory import active_person_ids
-from bot.runtime import failures, redaction, webhook
+from bot.runtime import failures, gc_tuning, redaction, webhook
 from bot.runtime.cluster import Cluster, parse_wake
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
@@ -404,6 +404,7 @@ async def run_forever(services: Services) -> None:
         await runner.stop()
         await services.db.dispose()
         raise
+    gc_tuning.settle()
     await stop.wait()
     log.info("stopping: no new updates; finishing in-flight work")
     await runner.stop()

@@ -65,6 +65,9 @@ async def test_fosterbot_run_writes_json_lines_naming_update_and_incident(db_url
     assert reported["incident"] == ref and reported["message"].startswith(ref)
     assert reported["update_id"] in {u["update_id"] for u in fake.updates}
     assert any(e["message"].startswith("fosterbot running") for e in entries)
+    # Once started, start-up's objects are kept out of the garbage collector.
+    assert any(e["logger"] == "bot.runtime.gc_tuning" and "objects kept out" in e["message"]
+               for e in entries)
     text = "\n".join(lines)
     assert WORDS not in text and TOKEN not in text and TOKEN.split(":")[1] not in text
 

@@ -37,6 +37,7 @@ from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
 from bot.runtime.update_processor import PerChatUpdateProcessor
 from bot.runtime.updates import HandledLog
+from bot.runtime.updates_request import UPDATES_REQUEST, UpdatesRequest
 from bot.runtime.webhook import HttpServer
 from bot.services import Services
 from bot.web.server import build_console
@@ -144,6 +145,8 @@ def build_application(services: Services, pacing: Pacing | None = None) -> Appli
     if not settings.token:
         raise RuntimeError("no Telegram token: set FOSTERBOT_TELEGRAM_TOKEN")
     timeout = settings.telegram.request_timeout_seconds
+    # getUpdates: decodes the updates already in hand no more (bot/runtime/updates_request.py)
+    updates_request = UpdatesRequest(read_timeout=timeout + 40, connect_timeout=timeout)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -153,13 +156,14 @@ def build_application(services: Services, pacing: Pacing | None = None) -> Appli
         .concurrent_updates(PerChatUpdateProcessor(64, metrics=services.metrics))
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
                               write_timeout=timeout, connect_timeout=timeout))
-        .get_updates_request(HTTPXRequest(read_timeout=timeout + 40, connect_timeout=timeout))
+        .get_updates_request(updates_request)
         .rate_limiter(SharedRateLimiter(
             pacing, metrics=services.metrics,
             handoff=Handoff(services.db, services.clock, services.wake_dispatcher)))
     )
     app = builder.build()
     app.bot_data["services"] = services
+    app.bot_data[UPDATES_REQUEST] = updates_request
     handlers.register(app)
     app.add_error_handler(error_handler)
     return app

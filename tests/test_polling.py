@@ -8,6 +8,7 @@ import time
 import pytest
 
 from bot.runtime import polling
+from bot.runtime.updates_request import UPDATES_REQUEST
 
 
 async def _until_reply_is_on_the_wire(world, before: int) -> None:
@@ -88,6 +89,8 @@ async def test_updates_sent_again_while_in_hand_are_parsed_once(world, monkeypat
     # It was in hand for 2 s against a patience of 0.2 s: sent again at least twice.
     assert world.fake.counters["getUpdates"] - polls >= 3
     assert parsed[slow_update] == 1
+    # Nor was its JSON decoded again: each time it came back as a stub.
+    assert world.runner.app.bot_data[UPDATES_REQUEST].cut >= 2
 
 
 async def test_an_unreadable_update_is_logged_and_confirmed(world, caplog):

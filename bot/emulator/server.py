@@ -605,7 +605,8 @@ class FakeBotAPI(BotMethods):
 
     @staticmethod
     def _json(body: dict, status: int = 200) -> web.Response:
-        return web.Response(text=json.dumps(body), status=status,
+        # Compact, as Telegram answers (bot/runtime/updates_request.py relies on no more).
+        return web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
                             content_type="application/json")
 
     async def _handle_method(self, request: web.Request) -> web.StreamResponse:

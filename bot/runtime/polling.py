@@ -27,7 +27,10 @@ Re-sent updates still in hand are dropped before python-telegram-bot parses
 them: the loop reads getUpdates' JSON itself and builds ``Update`` objects
 only for new ids. (Parsing an update is most of what it costs to receive it;
 under a burst of reports the updates in hand were sent again at every poll,
-and parsing them again took about a tenth of the bot's CPU.) An update that
+and parsing them again took about a tenth of the bot's CPU.) Nor is their JSON
+decoded again when the application's getUpdates request is an ``UpdatesRequest``
+(``bot/runtime/updates_request.py``, as ``bot/app.py`` builds it): they come back
+as stubs, which are skipped. An update that
 cannot be parsed is logged by id and size (not content) and confirmed, so it is not fetched
 for ever.
 
@@ -67,6 +70,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.delivery.stopping import unless_stopped
 from bot.runtime import failures, inbound
+from bot.runtime.updates_request import UPDATES_REQUEST, UpdatesRequest, is_known_stub
 
 log = logging.getLogger(__name__)
 RETRY_MAX = 10.0  # seconds between tries of an update that failed on the database
@@ -107,6 +111,9 @@ class Poller:
         self.retried = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
+        request = app.bot_data.get(UPDATES_REQUEST)
+        if isinstance(request, UpdatesRequest):
+            request.known = self._in_hand_already
 
     @property
     def running(self) -> bool:
@@ -204,7 +211,7 @@ class Poller:
                 log.error("getUpdates returned an entry without an update id, ignored: %s",
                           inbound.describe(None, data))
                 continue
-            if not self._is_new(update_id):
+            if is_known_stub(data) or not self._is_new(update_id):
                 continue
             if inbound.muted(self.app.bot_data.get("services"), data):
                 self._skip(update_id)  # a stranger answered already in this window
@@ -230,6 +237,11 @@ class Poller:
     def _saw(self, update_id: int) -> None:
         if self._highest is None or update_id > self._highest:
             self._highest = update_id
+
+    def _in_hand_already(self, update_id: int) -> bool:
+        """In hand, or handled while an earlier one is still in hand: sent again by
+        Telegram, and not to be decoded again (``UpdatesRequest``)."""
+        return update_id in self._in_hand or update_id in self._done_above
 
     def _is_new(self, update_id: int) -> bool:
         if update_id in self._in_hand or update_id in self._done_above:

@@ -5,7 +5,8 @@ in the order the bot's event loop did them, everything the process asks of the d
 driver: each connection opened and closed (the pool's events), each statement as the driver
 receives it (SQLAlchemy's ``before_cursor_execute``: the text with its placeholders, the
 parameters already converted for the driver, one execute or an executemany) and when it
-returned (``after_cursor_execute``, or ``handle_error`` if it failed), and the transaction
+returned (``after_cursor_execute``, or ``handle_error`` if it failed; on PostgreSQL with the
+ids an ``INSERT ... RETURNING id`` got from its sequence), and the transaction
 boundaries as the driver sees them:
 
 - SQLite: the ``BEGIN`` / ``BEGIN IMMEDIATE`` that ``storage/db.py`` issues on SQLAlchemy's
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+import re
 from typing import Any
 
 LOG: list[tuple] = []
@@ -53,6 +55,20 @@ _KIND = ["sqlite"]
 def _num(dbapi_conn: Any) -> int:
     c = _IDS.get(id(dbapi_conn))
     return _open(dbapi_conn, _KIND[0]) if c is None else c
+
+
+_RETURNING_ID = re.compile(r"^\s*INSERT INTO (\w+)\b.*\bRETURNING \1\.id\b", re.S)
+
+
+def _serial_ids(statement: str, cursor: Any) -> tuple[str, tuple[int, ...]] | None:
+    """PostgreSQL: for an ``INSERT ... RETURNING <table>.id``, the table and the ids its
+    sequence gave (read from the adapter's buffered rows, not consumed), so that the replay
+    can have the sequence give the same (``bench/_replay.py``); else None."""
+    m = _RETURNING_ID.match(statement)
+    rows = getattr(cursor, "_rows", None)
+    if m is None or not rows:
+        return None
+    return m.group(1), tuple(row[0] for row in rows)
 
 
 def mark() -> None:
@@ -136,8 +152,9 @@ def install(engine: Any) -> None:
                     transaction_of(dbapi_conn)))
 
     @event.listens_for(sync, "after_cursor_execute")
-    def _returned(_conn, _cursor, _statement, _parameters, context, _executemany) -> None:
-        LOG.append(("end", getattr(context, "_fosterbot_sid", _SID[0]), False))
+    def _returned(_conn, cursor, statement, _parameters, context, _executemany) -> None:
+        LOG.append(("end", getattr(context, "_fosterbot_sid", _SID[0]), False,
+                    None if sqlite else _serial_ids(statement, cursor)))
 
     @event.listens_for(sync, "handle_error")
     def _failed(ctx) -> None:

@@ -160,7 +160,16 @@ def in_completion_order(log: list[tuple]) -> list[tuple]:
     row another transaction had locked returned after that transaction's COMMIT. Run one
     after another in that order, no statement waits for a lock, and each sees what it saw in
     the bot (other transactions' work is seen only once committed, and every COMMIT keeps
-    its place)."""
+    its place).
+
+    One thing this order does not keep: which ids a sequence hands out. Two INSERTs on two
+    connections take their ids when the server runs them, and the one that took the lower id
+    may return second; replayed in return order they would swap ids, and a later statement
+    naming the bot's id would find the other row, or none (a foreign key refused: the replay
+    was then unfaithful, one run in two). So an ``INSERT ... RETURNING <table>.id`` carries
+    the ids it got in the bot (``bench/_dblog.py``), and the replay sets the table's sequence
+    to them first: one ``setval`` more per such INSERT (a few per report), counted in the
+    replay's CPU."""
     at_end: dict[int, tuple] = {}
     out: list[tuple] = []
     for ev in log:
@@ -169,11 +178,15 @@ def in_completion_order(log: list[tuple]) -> list[tuple]:
         elif ev[0] == "end":
             stmt = at_end.pop(ev[1], None)
             if stmt is not None:
-                out.append(stmt)
+                # with the ids its sequence gave it in the bot, if any (bench/_dblog.py)
+                out.append(stmt + (ev[3] if len(ev) > 3 else None,))
         else:
             out.append(ev)
     out.extend(at_end.values())  # still running when the bot stopped
     return out
+
+
+_SAME_IDS = "SELECT setval(pg_get_serial_sequence($1, 'id'), $2, false)"
 
 
 class _PgConn:
@@ -238,6 +251,9 @@ async def replay_pg(log: list[tuple], url: str) -> dict[str, Any]:
                     st.tx = st.raw.transaction(isolation=tx[0], readonly=tx[1],
                                                deferrable=tx[2])
                     await st.tx.start()
+                if len(ev) > 7 and ev[7]:
+                    # The sequence gives the ids it gave in the bot (see in_completion_order).
+                    await st.raw.execute(_SAME_IDS, ev[7][0], min(ev[7][1]))
                 if ev[5]:
                     await st.raw.executemany(ev[3], ev[4])
                 elif st.dedicated:

@@ -21,12 +21,14 @@ from storage.models import Person
 async def report_command(update: Update, context: BotContext, person: Person) -> None:
     """Start (or resume) a report."""
     services = context.services
-    async with services.db.write() as s:
-        if not await services.access.can_report(s, person):
-            allowed = False
-        else:
-            allowed = True
-            p = await reporting.start(s, services, person, update.effective_chat.id)
+    chat_id = update.effective_chat.id
+    # Nothing open (the usual case): on a bare connection; else the ORM's ``start`` decides.
+    async with services.db.write_connection() as c:
+        allowed = await services.access.can_report(c, person)
+        p = await reporting.start_fresh(c, services, person, chat_id) if allowed else None
+    if allowed and p is None:
+        async with services.db.write() as s:
+            p = await reporting.start(s, services, person, chat_id)
     if not allowed:
         await refuse(update, context, person, action="report", why="not a carer",
                      text=texts.NOT_A_CARER)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import (
     Child,
@@ -89,6 +89,12 @@ _CHILDREN_PLACED_WITH = (
 async def children_placed_with(session: AsyncSession, carer_id: str, on: date) -> list[Child]:
     return list((await session.execute(_CHILDREN_PLACED_WITH,
                                        {"carer_id": carer_id, "placed_on": on})).scalars())
+
+
+async def child_refs_placed_with(conn: AsyncConnection, carer_id: str, on: date) -> list[str]:
+    """:func:`children_placed_with`'s references, on a bare connection (its rows, no ORM)."""
+    rows = await conn.execute(_CHILDREN_PLACED_WITH, {"carer_id": carer_id, "placed_on": on})
+    return [row.ref for row in rows]
 
 
 _PEOPLE_BY_ID = select(Person).where(Person.id.in_(bindparam("ids", expanding=True)))

@@ -121,6 +121,35 @@ async def test_cancel_command_keeps_the_draft_and_report_resumes(world):
     assert "Report about A1" in msg.text
 
 
+async def test_report_with_no_child_placed_says_whom_to_phone_and_records_the_attempt(world):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot import audit
+    from storage.models import Placement
+
+    brown = await world.linked("carer-brown")
+    yesterday = world.clock.now().date() - timedelta(days=1)
+    async with world.services.db.write() as s:
+        await s.execute(update(Placement).where(Placement.carer_id == "carer-brown")
+                        .values(end_date=yesterday))
+    await brown.send("/report")
+    msg = await brown.wait_for("cannot find a child currently placed with you")
+    assert not msg.buttons
+    async with world.services.db.read() as s:
+        draft = (await s.execute(select(Draft))).scalar_one()
+        started = (await s.execute(select(AuditEvent)
+                                   .where(AuditEvent.event == "draft_started"))).scalar_one()
+        verified = await audit.verify(s)
+    assert draft.carer_id == "carer-brown" and draft.discarded_at is not None
+    assert started.actor_id == "carer-brown" and started.details == {"draft": draft.id}
+    assert verified.ok
+    # Nothing is left open: the next /report asks again rather than resuming.
+    await brown.send("/report")
+    await brown.wait_for("cannot find a child currently placed with you")
+
+
 async def test_free_text_is_offered_as_a_report_and_kept(world):
     smith = await world.linked("carer-smith")
     await smith.send("A1 came home with a bruise on her arm")

@@ -37,7 +37,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,6 +55,8 @@ from bot.texts import when
 from storage import queries
 from storage.rows import column_keys, detached
 from storage.models import Delivery, Draft, Incident, Person
+
+_DRAFTS = Draft.__table__
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -149,6 +151,45 @@ async def start(
     return await prompt(session, services, draft)
 
 
+# /report with nothing open (the usual case) runs on a bare connection (``Database.
+# write_connection``): Core statements built once, no ORM session (issue 18).
+_ANY_OPEN = (
+    select(_DRAFTS.c.id)
+    .where(_DRAFTS.c.carer_id == bindparam("person_id"),
+           _DRAFTS.c.submitted_incident_id.is_(None),
+           _DRAFTS.c.discarded_at.is_(None))
+    .limit(1)
+)
+_NEW_DRAFT = insert(_DRAFTS).returning(_DRAFTS.c.id)
+
+
+async def start_fresh(conn: AsyncConnection, services: "Services", carer: Person,
+                      chat_id: int) -> Prompt | None:
+    """:func:`start` for a carer with no draft and no pending state open, on a bare write
+    connection: the same draft, audit event and first question. None when something is
+    open (a report to resume, an offer, a pending reply): then :func:`start` decides, in an
+    ORM session of its own."""
+    if (await conn.execute(_ANY_OPEN, {"person_id": carer.id})).first() is not None:
+        return None
+    now = services.clock.now()
+    refs = await queries.child_refs_placed_with(conn, carer.id, services.today(now))
+    # As start: inserted at its first step (one child: the category, the child chosen), and
+    # with no child placed inserted already discarded (the record shows the attempt).
+    child = refs[0] if len(refs) == 1 else None
+    draft_id = (await conn.execute(_NEW_DRAFT, {
+        "carer_id": carer.id, "chat_id": chat_id, "step": "category" if child else "child",
+        "data": {"child": child} if child else {}, "created_at": now, "last_activity_at": now,
+        "reminded_at": None, "submitted_incident_id": None,
+        "discarded_at": None if refs else now})).scalar_one()
+    await audit.record_on(conn, [audit.Event("draft_started", now, carer.id,
+                                             details={"draft": draft_id})])
+    if not refs:
+        return Prompt(texts.no_child_placed(services.settings.service.duty_phone), done=True)
+    if child is not None:
+        return Prompt(*texts.ask_category(draft_id, child, services.settings.categories))
+    return Prompt(*texts.ask_child(draft_id, refs))
+
+
 async def prompt(session: AsyncSession, services: "Services", draft: Draft) -> Prompt:
     """What the carer should see for the draft's current step."""
     data = draft.data or {}
@@ -241,7 +282,6 @@ def _own(draft: Draft | None, carer: Person, steps: tuple[str, ...]) -> Draft:
 # the draft's row is read and written with Core statements built once, not through an ORM
 # session (issue 18). ``_save`` writes every column ``_touch`` changes, as the ORM's flush
 # would have.
-_DRAFTS = Draft.__table__
 _DRAFT_KEYS = column_keys(Draft)
 _OWN_ROW = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("draft_id"))
 _SAVE = (

@@ -62,10 +62,16 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
     text = (update.effective_message.text or "").strip()
     if not text:
         return
+    message_id = update.effective_message.message_id
     try:
-        async with services.db.write() as s:
-            p = await inbox.take_input(s, services, person, update.effective_chat.id, text,
-                                       message_id=update.effective_message.message_id)
+        # A routine report's description (the usual case): on a bare connection; anything
+        # else, in an ORM session (``inbox.take_input``: the one rule for free input).
+        async with services.db.write_connection() as c:
+            p = await inbox.take_input_on(c, services, person, text, message_id)
+        if p is None:
+            async with services.db.write() as s:
+                p = await inbox.take_input(s, services, person, update.effective_chat.id, text,
+                                           message_id=message_id)
     except Refused as exc:
         await refuse(update, context, person, action="message", why=exc.why, text=exc.text,
                      incident_id=exc.incident_id)

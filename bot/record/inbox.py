@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.record import reporting, tasks, thread, visit_guide
 from bot.record.attachments import Media
@@ -21,6 +21,23 @@ from storage.models import Person
 
 if TYPE_CHECKING:
     from bot.services import Services
+
+
+async def take_input_on(
+    conn: AsyncConnection, services: "Services", person: Person, text: str,
+    message_id: int | None = None,
+) -> Prompt | None:
+    """:func:`take_input` when the one thing open is a carer's report at its description
+    step (the usual message), on a bare write connection (no ORM session: issue 18); the
+    rule's answer is then the report's (``reporting.description_on``). None, with nothing
+    changed, in every other case: then :func:`take_input` decides, in an ORM session."""
+    drafts = await thread.open_draft_rows(conn, person.id)
+    # No pending state (nothing for ``thread.pending`` to choose or end), one report open.
+    if not drafts or any(thread.is_thread_state(d) for d in drafts):
+        return None
+    if not await services.access.can_report(conn, person):
+        return None
+    return await reporting.description_on(conn, services, drafts[0], text, message_id)
 
 
 async def take_input(

@@ -464,6 +464,29 @@ async def text_received(session, services, draft: Draft, text: str,
     return p
 
 
+async def description_on(conn: AsyncConnection, services, draft: Draft, text: str,
+                         message_id: int | None = None) -> Prompt | None:
+    """:func:`text_received` for a draft at its description step whose next step is a
+    record question or the review (a routine report: the usual case), on a bare write
+    connection; ``draft`` is detached (``thread.open_draft_rows``) and saved here. None,
+    with nothing changed, for anything else (urgent, back to the review): then
+    :func:`text_received` decides, in an ORM session."""
+    if draft.step != "description" or (draft.data or {}).get("back_to_review"):
+        return None
+    if _is_urgent(services, draft):
+        return None
+    first = steps_for(services, draft)[0]
+    if first not in DETAIL_STEPS and first != "review":
+        return None
+    now = services.clock.now()
+    notice = _join(draft, now, text.strip(), message_id)
+    _touch(draft, now, step=first)
+    await _save(conn, draft)
+    p = await prompt(conn, services, draft)
+    p.notice = notice
+    return p
+
+
 async def _continued(session, services, carer: Person, draft: Draft, text: str,
                      message_id: int | None) -> Prompt:
     """The next piece of a description that arrived split: joined to it (or, once an urgent

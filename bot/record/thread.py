@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot import audit
 from bot.delivery.outbox import (
@@ -68,6 +68,7 @@ from bot.texts import STALE_BUTTON, when
 from storage import content as record_content
 from storage import queries
 from storage.models import Draft, Incident, IncidentMessage, Person
+from storage.rows import column_keys, detached
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -102,6 +103,16 @@ _OPEN_DRAFTS = (
 async def open_drafts(session: AsyncSession, person_id: str) -> list[Draft]:
     """The person's unfinished drafts and pending states, newest first."""
     return list((await session.execute(_OPEN_DRAFTS, {"person_id": person_id})).scalars())
+
+
+_DRAFT_KEYS = column_keys(Draft)
+
+
+async def open_draft_rows(conn: AsyncConnection, person_id: str) -> list[Draft]:
+    """:func:`open_drafts` on a bare connection: detached ``Draft`` objects (changes to them
+    are not saved by any session; see ``reporting._save``)."""
+    rows = await conn.execute(_OPEN_DRAFTS, {"person_id": person_id})
+    return [detached(Draft, _DRAFT_KEYS, row) for row in rows]
 
 
 def _lapsed(draft: Draft, now: datetime) -> bool:

@@ -605,7 +605,7 @@ class FakeBotAPI(BotMethods):
 
     @staticmethod
     def _json(body: dict, status: int = 200) -> web.Response:
-        # Compact, as Telegram answers (bot/runtime/updates_request.py relies on no more).
+        # Compact, as Telegram answers.
         return web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
                             content_type="application/json")
 

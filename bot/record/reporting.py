@@ -153,13 +153,6 @@ async def start(
 
 # /report with nothing open (the usual case) runs on a bare connection (``Database.
 # write_connection``): Core statements built once, no ORM session (issue 18).
-_ANY_OPEN = (
-    select(_DRAFTS.c.id)
-    .where(_DRAFTS.c.carer_id == bindparam("person_id"),
-           _DRAFTS.c.submitted_incident_id.is_(None),
-           _DRAFTS.c.discarded_at.is_(None))
-    .limit(1)
-)
 _NEW_DRAFT = insert(_DRAFTS).returning(_DRAFTS.c.id)
 
 
@@ -169,7 +162,7 @@ async def start_fresh(conn: AsyncConnection, services: "Services", carer: Person
     connection: the same draft, audit event and first question. None when something is
     open (a report to resume, an offer, a pending reply): then :func:`start` decides, in an
     ORM session of its own."""
-    if (await conn.execute(_ANY_OPEN, {"person_id": carer.id})).first() is not None:
+    if await thread.open_draft_rows(conn, carer.id):
         return None
     now = services.clock.now()
     refs = await queries.child_refs_placed_with(conn, carer.id, services.today(now))

@@ -244,7 +244,7 @@ class Poller:
         return update_id in self._in_hand or update_id in self._done_above
 
     def _is_new(self, update_id: int) -> bool:
-        if update_id in self._in_hand or update_id in self._done_above:
+        if self._in_hand_already(update_id):
             return False
         if update_id in self._retry:
             return self._retry[update_id][0] <= time.monotonic()

@@ -13,13 +13,13 @@ poller says it already has (``known``) is cut down to ``{"update_id": N, "~known
 
 Why cutting the bytes is safe: getUpdates' answer is ``{"ok":true,"result":[U, U, ...]}``
 with each update an object that begins ``{"update_id":`` (Telegram's compact JSON, and
-our emulator's; white space between tokens is allowed). That byte sequence can only be JSON's own structure, never text in a
-string (a string's quotes are escaped as ``\\"``), and no other Bot API object has an
-``update_id``. So one update runs from its ``{"update_id":`` to the comma before the
-next. Anything unexpected (spaces, another layout, a segment that does not end as an
-object does, a cut answer that is not valid JSON) falls back to decoding the whole answer
-as python-telegram-bot would: never worse than before, and an update the poller does not
-already have is never cut.
+our emulator's; white space between tokens is allowed). That byte sequence can only be
+JSON's own structure, never text in a string (a string's quotes are escaped as ``\\"``),
+and no other Bot API object has an ``update_id``. So one update runs from its
+``{"update_id":`` to the comma before the next. Anything unexpected (another layout, a
+segment that does not end as an object does, a cut answer that is not valid JSON) falls
+back to decoding the whole answer as python-telegram-bot would: never worse than before,
+and an update the poller does not already have is never cut.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def without_known(payload: bytes, known: Callable[[int], bool]) -> bytes | None:
         if not _ends_object_then(payload[start:end], b"" if last else b","):
             return None
         if known(update_id):
-            pieces += [payload[at:start], b'{"update_id":%d,"%s":1}' % (update_id, STUB_KEY.encode()),
-                       b"" if last else b","]
+            stub = b'{"update_id":%d,"%s":1}' % (update_id, STUB_KEY.encode())
+            pieces += [payload[at:start], stub, b"" if last else b","]
             at = end
     pieces.append(payload[at:])
     return b"".join(pieces)

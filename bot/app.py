@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ApplicationHandlerStop, ContextTypes
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 import handlers
@@ -32,6 +31,7 @@ from bot.engine.escalation import EscalationEngine
 from bot.people import oncall
 from bot.people.directory import active_person_ids
 from bot.runtime import failures, gc_tuning, redaction, webhook
+from bot.runtime.bot_api_http import AiohttpRequest
 from bot.runtime.cluster import Cluster, parse_wake
 from bot.runtime.housekeeping import Housekeeper
 from bot.runtime.polling import Poller
@@ -115,7 +115,7 @@ async def error_handler(update: object, context: BotContext) -> None:
                     await update.callback_query.answer(UNAVAILABLE_ANSWER, show_alert=True)
                 else:
                     await chat.send_message(UNAVAILABLE_TEXT, parse_mode="HTML")
-            except Exception:  # noqa: BLE001 - telling the user is best effort
+            except Exception:
                 log.warning("could not tell chat %s about the outage", chat.id, exc_info=True)
         raise ApplicationHandlerStop()  # no later group (nor the "handled" record) runs
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
@@ -132,7 +132,7 @@ async def error_handler(update: object, context: BotContext) -> None:
                     "Sorry, something went wrong on our side. Nothing you sent was lost; "
                     "please try again in a moment. In an emergency, phone."
                 )
-        except Exception:  # noqa: BLE001 - telling the user is best effort
+        except Exception:
             log.exception("could not tell the user about the error")
 
 
@@ -154,8 +154,8 @@ def build_application(services: Services, pacing: Pacing | None = None) -> Appli
         .base_file_url(settings.telegram.base_file_url)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerChatUpdateProcessor(64, metrics=services.metrics))
-        .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout,
-                              write_timeout=timeout, connect_timeout=timeout))
+        .request(AiohttpRequest(connection_pool_size=32, read_timeout=timeout,
+                                write_timeout=timeout, connect_timeout=timeout))
         .get_updates_request(updates_request)
         .rate_limiter(SharedRateLimiter(
             pacing, metrics=services.metrics,
@@ -221,7 +221,7 @@ class BotRunner:
             try:
                 await self.app.bot.set_my_commands(
                     COMMANDS + ([WEB_COMMAND] if settings.web.enabled else []))
-            except Exception:  # noqa: BLE001 - a menu is a nicety
+            except Exception:
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         self.engine = EscalationEngine(self.services)

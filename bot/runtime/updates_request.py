@@ -6,10 +6,11 @@ parsed into ``Update`` objects again, but their JSON still was: under a burst of
 (50 carers at once, ``bench/report_throughput.py``) decoding updates already in hand
 was about a twentieth of the bot's CPU.
 
-``UpdatesRequest`` is python-telegram-bot's ``HTTPXRequest`` for getUpdates with its
-documented hook, ``parse_json_payload``, overridden: before decoding, each update the
-poller says it already has (``known``) is cut down to ``{"update_id": N, "~known": 1}``
-(``is_known_stub`` tells the poller which those are), and the rest is decoded as usual.
+``UpdatesRequest`` is our Bot API client (``bot/runtime/bot_api_http.py``) for getUpdates
+with python-telegram-bot's documented hook, ``parse_json_payload``, overridden: before
+decoding, each update the poller says it already has (``known``) is cut down to
+``{"update_id": N, "~known": 1}`` (``is_known_stub`` tells the poller which those are),
+and the rest is decoded as usual.
 
 Why cutting the bytes is safe: getUpdates' answer is ``{"ok":true,"result":[U, U, ...]}``
 with each update an object that begins ``{"update_id":`` (Telegram's compact JSON, and
@@ -28,7 +29,7 @@ import json
 import re
 from collections.abc import Callable
 
-from telegram.request import HTTPXRequest
+from bot.runtime.bot_api_http import AiohttpRequest
 
 STUB_KEY = "~known"
 # Where ``bot/app.py`` leaves the request for the poller (``Application.bot_data``).
@@ -78,7 +79,7 @@ def without_known(payload: bytes, known: Callable[[int], bool]) -> bytes | None:
     return b"".join(pieces)
 
 
-class UpdatesRequest(HTTPXRequest):
+class UpdatesRequest(AiohttpRequest):
     """The getUpdates request: set ``known`` (an update id -> already in hand) to have
     those updates come back as stubs instead of being decoded again."""
 

@@ -1,0 +1,129 @@
+"""The Bot API's HTTP client: python-telegram-bot's request interface on aiohttp.
+
+python-telegram-bot sends every Bot API call through a ``BaseRequest``; its default,
+``HTTPXRequest``, is httpx on httpcore on anyio. fosterbot already depends on aiohttp (the
+webhook and health server, the web console, the emulator), and aiohttp's client does the
+same job with a C parser and no anyio layer. Measured under a burst of reports
+(``bench/report_throughput.py``; bench/RESULTS.md): the HTTP stack was about a sixth of the
+bot's CPU per report with httpx; see RESULTS.md for what aiohttp saves.
+
+``AiohttpRequest`` is a ``telegram.request.BaseRequest`` (python-telegram-bot documents
+custom request classes as a supported extension point): python-telegram-bot still builds
+the request, parses the answer and raises its own errors for Telegram's; this class only
+moves bytes. What it keeps from ``HTTPXRequest``, so callers see no difference:
+
+* the parameters as python-telegram-bot encodes them (form fields; multipart when the call
+  carries files), and its User-Agent;
+* the four time-outs, per call or the defaults given here. aiohttp has no separate write
+  or pool time-out, so: ``connect`` bounds waiting for a free connection *and* opening one
+  (pool + connect), ``sock_connect`` the TCP connect alone, ``sock_read`` each read; the
+  write time-out is not enforced separately (a request body of ours is small, and a
+  stalled write is caught by the read time-out of the answer that never comes);
+* errors: a time-out of any kind raises ``telegram.error.TimedOut``, any other failure of
+  the connection ``telegram.error.NetworkError`` — both subclasses of NetworkError, which
+  the outbox and the poller treat as "try again" (``bot/delivery/outbox.py``);
+* a pool of ``connection_pool_size`` connections (aiohttp's connector limit);
+* TLS verified against the same certificate authorities, certifi's bundle (httpx's default;
+  aiohttp's own default would be the system's store, which a slim container may lack).
+
+Decision: one class for both clients — every call (``bot/app.py``) and getUpdates
+(``UpdatesRequest`` in ``bot/runtime/updates_request.py``, which subclasses this one).
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import aiohttp
+import certifi
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+def _chosen(value: object, default: float | None) -> float | None:
+    """A time-out given for this call (seconds, or None: no limit), or the default:
+    python-telegram-bot passes a marker (``BaseRequest.DEFAULT_NONE``) when none was given."""
+    return value if value is None or isinstance(value, int | float) else default
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+class AiohttpRequest(BaseRequest):
+    """python-telegram-bot's ``BaseRequest`` over one ``aiohttp.ClientSession``."""
+
+    def __init__(self, connection_pool_size: int = 1, read_timeout: float | None = 5.0,
+                 write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
+                 pool_timeout: float | None = 1.0) -> None:
+        if connection_pool_size < 1:
+            raise ValueError("connection_pool_size must be at least 1")
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            trusted = ssl.create_default_context(cafile=certifi.where())
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=trusted),
+                headers={"User-Agent": self.USER_AGENT},
+                # Telegram's answers are JSON: no cookies to keep.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _timeout(self, read: object, connect: object, pool: object) -> aiohttp.ClientTimeout:
+        read_s = _chosen(read, self._read_timeout)
+        connect_s = _chosen(connect, self._connect_timeout)
+        pool_s = _chosen(pool, self._pool_timeout)
+        return aiohttp.ClientTimeout(total=None, connect=_sum(pool_s, connect_s),
+                                     sock_connect=connect_s, sock_read=read_s)
+
+    @staticmethod
+    def _body(request_data: RequestData | None) -> aiohttp.FormData | dict | None:
+        if request_data is None:
+            return None
+        fields = request_data.json_parameters
+        if not request_data.contains_files:
+            return fields  # form-encoded, as HTTPXRequest sends it
+        form = aiohttp.FormData()
+        for name, value in fields.items():
+            form.add_field(name, value)
+        for name, (filename, content, mimetype) in request_data.multipart_data.items():
+            form.add_field(name, content, filename=filename, content_type=mimetype)
+        return form
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        try:
+            async with self._session.request(
+                method, url, data=self._body(request_data),
+                timeout=self._timeout(read_timeout, connect_timeout, pool_timeout),
+            ) as response:
+                return response.status, await response.read()
+        except (TimeoutError, aiohttp.ServerTimeoutError) as err:
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err

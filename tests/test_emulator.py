@@ -538,6 +538,20 @@ async def test_rate_limits(bot, fake, alice):
     assert alice.last.text == "later"
 
 
+async def test_rate_limits_counted_but_not_enforced(bot, fake, alice):
+    """Benchmarks' mode: a call over the limits goes through and is counted, not refused."""
+    now = [1000.0]
+    fake.rate_limiter = RateLimiter(clock=lambda: now[0])
+    fake.count_rate_limits = True
+    for i in range(5):  # the per-chat burst is 3: two of these Telegram would refuse
+        await bot.send_message(alice.id, f"m{i}")
+    assert [m.text for m in alice.messages] == [f"m{i}" for i in range(5)]
+    assert fake.counters["over_limit"] == 2 and fake.counters["429"] == 0
+    now[0] += 1.0
+    await bot.send_message(alice.id, "a second later")
+    assert fake.counters["over_limit"] == 2
+
+
 # ------------------------------------------------------------ odds and ends
 async def test_polling_redeliver_duplicates_update(fake, echo_app):
     dave = fake.user(4004, "Dave")

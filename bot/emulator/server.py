@@ -52,7 +52,8 @@ class FakeBotAPI(BotMethods):
     """In-process fake of the Telegram Bot API. See the package docstring for the API."""
 
     def __init__(self, token: str = "123456:TEST", bot_username: str = "fosterbot_test_bot",
-                 enforce_rate_limits: bool = False, bot_first_name: str = "Fosterbot") -> None:
+                 enforce_rate_limits: bool = False, bot_first_name: str = "Fosterbot",
+                 count_rate_limits: bool = False) -> None:
         self.token = token
         self.bot_username = bot_username
         try:
@@ -62,6 +63,9 @@ class FakeBotAPI(BotMethods):
         self.bot_user = {"id": bot_id, "is_bot": True, "first_name": bot_first_name,
                          "username": bot_username}
         self.enforce_rate_limits = enforce_rate_limits
+        # Limits checked but not enforced: a call Telegram would refuse goes through and is
+        # counted in ``counters["over_limit"]`` (benchmarks: how far a client is over them).
+        self.count_rate_limits = count_rate_limits
         self.rate_limiter = RateLimiter()
         self.faults = FaultInjector()
         self.users: dict[int, FakeUser] = {}

@@ -6,7 +6,8 @@ update processor, outbox dispatcher, and whatever engines it starts).
 with the same HTTP settings and concurrency.
 ``--mode floor``: a bare python-telegram-bot application making exactly the Bot API
 calls of one report, without a database (``bench/_floor.py``); ``--routes FILE`` is a
-JSON object: carer chat id -> [child reference, worker chat id].
+JSON object: carer chat id -> [child reference, worker chat id]; ``--paced``: with
+python-telegram-bot's own rate limiter; ``--http aiohttp``: on fosterbot's HTTP client.
 
 Prints ``READY`` when polling; answers each ``stats`` line on stdin with JSON
 (CPU seconds, current and peak RSS in MB); stops cleanly when stdin closes.
@@ -171,7 +172,8 @@ async def _floor_app(args):
 
     table = json.loads(Path(args.routes).read_text())
     routes = {int(chat): (child, int(worker)) for chat, (child, worker) in table.items()}
-    app = build_floor(args.token, args.base_url, args.base_file_url, routes)
+    app = build_floor(args.token, args.base_url, args.base_file_url, routes,
+                      paced=args.paced, http=args.http)
     await app.initialize()
     await app.start()
     await app.updater.start_polling(poll_interval=0.0, timeout=10)
@@ -225,6 +227,10 @@ async def main() -> None:
     p.add_argument("--token", required=True)
     p.add_argument("--fake-time")
     p.add_argument("--routes", help="floor mode: JSON file, carer chat -> [child, worker chat]")
+    p.add_argument("--paced", action="store_true",
+                   help="floor mode: python-telegram-bot's AIORateLimiter (Telegram's limits)")
+    p.add_argument("--http", choices=["httpx", "aiohttp"], default="httpx",
+                   help="floor mode: python-telegram-bot's default HTTP client or fosterbot's")
     p.add_argument("--profile", help="write a cProfile of the bot's run to this file")
     p.add_argument("--profile-window", action="store_true",
                    help="profile only between the first and the second `stats` line (a "

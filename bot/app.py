@@ -115,7 +115,7 @@ async def error_handler(update: object, context: BotContext) -> None:
                     await update.callback_query.answer(UNAVAILABLE_ANSWER, show_alert=True)
                 else:
                     await chat.send_message(UNAVAILABLE_TEXT, parse_mode="HTML")
-            except Exception:
+            except Exception:  # noqa: BLE001 - telling the user is best effort
                 log.warning("could not tell chat %s about the outage", chat.id, exc_info=True)
         raise ApplicationHandlerStop()  # no later group (nor the "handled" record) runs
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
@@ -132,7 +132,7 @@ async def error_handler(update: object, context: BotContext) -> None:
                     "Sorry, something went wrong on our side. Nothing you sent was lost; "
                     "please try again in a moment. In an emergency, phone."
                 )
-        except Exception:
+        except Exception:  # noqa: BLE001 - telling the user is best effort
             log.exception("could not tell the user about the error")
 
 
@@ -221,7 +221,7 @@ class BotRunner:
             try:
                 await self.app.bot.set_my_commands(
                     COMMANDS + ([WEB_COMMAND] if settings.web.enabled else []))
-            except Exception:
+            except Exception:  # noqa: BLE001 - a menu is a nicety
                 log.warning("could not set the command menu", exc_info=True)
         await self.app.start()
         self.engine = EscalationEngine(self.services)

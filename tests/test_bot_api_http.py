@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.request import BaseRequest
 
 from bot.emulator import FakeBotAPI
 from bot.runtime.bot_api_http import AiohttpRequest
@@ -196,3 +197,20 @@ async def test_a_server_whose_certificate_no_authority_signed_is_refused(tmp_pat
         await request.shutdown()
         await runner.cleanup()
     assert asked == []
+
+
+def test_the_time_outs_bound_each_part_and_the_whole_call():
+    request = AiohttpRequest(read_timeout=1, write_timeout=2, connect_timeout=3, pool_timeout=4,
+                             media_write_timeout=20)
+    default = BaseRequest.DEFAULT_NONE
+    plain = request._timeout(default, default, default, default)
+    assert (plain.sock_read, plain.sock_connect, plain.connect, plain.total) == (1, 3, 7, 10)
+    # A call with files may write for longer; a time-out given for the call wins.
+    upload = request._timeout(default, default, default, default, files=True)
+    assert upload.total == 1 + 20 + 3 + 4
+    given = request._timeout(50, 0.5, default, default)
+    assert (given.sock_read, given.total) == (50, 50 + 0.5 + 3 + 4)
+    # None leaves that part unbounded, and so the whole call.
+    endless = request._timeout(None, default, default, None)
+    assert (endless.sock_read, endless.connect, endless.total) == (None, None, None)
+    assert endless.sock_connect == 3

@@ -14,11 +14,12 @@ moves bytes. What it keeps from ``HTTPXRequest``, so callers see no difference:
 
 * the parameters as python-telegram-bot encodes them (form fields; multipart when the call
   carries files), and its User-Agent;
-* the four time-outs, per call or the defaults given here. aiohttp has no separate write
+* the four time-outs, per call or the defaults given here (a call with files writing for
+  up to ``media_write_timeout``, 20 s, as ``HTTPXRequest``). aiohttp has no separate write
   or pool time-out, so: ``connect`` bounds waiting for a free connection *and* opening one
-  (pool + connect), ``sock_connect`` the TCP connect alone, ``sock_read`` each read; the
-  write time-out is not enforced separately (a request body of ours is small, and a
-  stalled write is caught by the read time-out of the answer that never comes);
+  (pool + connect), ``sock_connect`` the TCP connect alone, ``sock_read`` each read, and
+  the whole call is bounded by the sum of the four (``total``), so a stalled upload ends
+  too; a time-out of None leaves its part, and the total, unbounded;
 * errors: a time-out of any kind raises ``telegram.error.TimedOut``, any other failure of
   the connection ``telegram.error.NetworkError`` — both subclasses of NetworkError, which
   the outbox and the poller treat as "try again" (``bot/delivery/outbox.py``);
@@ -55,10 +56,12 @@ class AiohttpRequest(BaseRequest):
 
     def __init__(self, connection_pool_size: int = 1, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
-                 pool_timeout: float | None = 1.0) -> None:
+                 pool_timeout: float | None = 1.0,
+                 media_write_timeout: float | None = 20.0) -> None:
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
         self._pool_size = connection_pool_size
+        self._media_write_timeout = media_write_timeout
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
         self._connect_timeout = connect_timeout
@@ -84,12 +87,15 @@ class AiohttpRequest(BaseRequest):
             await self._session.close()
         self._session = None
 
-    def _timeout(self, read: object, connect: object, pool: object) -> aiohttp.ClientTimeout:
+    def _timeout(self, read: object, write: object, connect: object, pool: object,
+                 files: bool = False) -> aiohttp.ClientTimeout:
         read_s = _chosen(read, self._read_timeout)
+        write_s = _chosen(write, self._media_write_timeout if files else self._write_timeout)
         connect_s = _chosen(connect, self._connect_timeout)
         pool_s = _chosen(pool, self._pool_timeout)
-        return aiohttp.ClientTimeout(total=None, connect=_sum(pool_s, connect_s),
-                                     sock_connect=connect_s, sock_read=read_s)
+        return aiohttp.ClientTimeout(
+            total=_sum(_sum(pool_s, connect_s), _sum(write_s, read_s)),
+            connect=_sum(pool_s, connect_s), sock_connect=connect_s, sock_read=read_s)
 
     @staticmethod
     def _body(request_data: RequestData | None) -> aiohttp.FormData | dict | None:
@@ -120,7 +126,8 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(
                 method, url, data=self._body(request_data),
-                timeout=self._timeout(read_timeout, connect_timeout, pool_timeout),
+                timeout=self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout,
+                                      files=bool(request_data and request_data.contains_files)),
             ) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:

@@ -9,6 +9,7 @@ shows the simple queries (``BEGIN``, ``ROLLBACK``) and the ping (``;``)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -165,3 +166,31 @@ async def test_the_update_check_is_one_round_trip_and_writes_nothing(db_url):
         assert w.sent[sent_before:] == []
     finally:
         await w.db.dispose()
+
+
+async def test_the_dispatchers_claim_is_one_statement_text_whatever_it_holds(db_url):
+    """The claim's two statements take their ids as one array parameter on PostgreSQL, so a
+    connection prepares each once; an expanding IN would be a new text (and a server-side
+    prepare, a round trip) for every number of ids."""
+    from bot.delivery import outbox
+
+    db = Database(db_url)
+    texts: set[str] = set()
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        texts.add(statement)
+
+    now = datetime.now(UTC)
+    try:
+        async with db.write_connection() as conn:
+            for ids in ([7], [7, 8, 9], list(range(1, 40))):
+                rows = await conn.execute(outbox._CANDIDATES[(True, True)],
+                                          {"now": now, "n": 10, "held": ids})
+                assert rows.all() == []
+                rows = await conn.execute(outbox._LEASE[True], {
+                    "chosen": ids, "now": now, "token": now, "owner": "test"})
+                assert rows.all() == []
+        assert len(texts) == 2 and all("ANY" in t for t in texts)
+    finally:
+        await db.dispose()

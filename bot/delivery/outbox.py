@@ -61,7 +61,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Integer, any_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -204,6 +205,17 @@ _MARK_SENT = (
 _MARK_SENT_WITH_ERROR = _MARK_SENT.values(last_error=bindparam("error_text"))
 
 
+def _id_in(name: str, pg: bool) -> Any:
+    """``deliveries.id`` among the list of ids given as parameter ``name``. On PostgreSQL as
+    ``= ANY(array)``: one statement text whatever the list's length, so each connection
+    prepares it once (an expanding ``IN`` has a text per length: under a burst, a new
+    server-side prepare, a round trip, for most claims, and other statements pushed out of
+    the driver's cache). SQLite has no arrays: an expanding ``IN`` there."""
+    if pg:
+        return _DELIVERIES.c.id == any_(bindparam(name, type_=postgresql.ARRAY(Integer)))
+    return _DELIVERIES.c.id.in_(bindparam(name, expanding=True))
+
+
 def _candidates(held: bool, skip_locked: bool) -> Any:
     """The due rows' (id, chat), in sending order: ``now``, ``n`` (how many at most) and,
     when ``held``, the ids this dispatcher holds already (``held``) as parameters."""
@@ -215,7 +227,7 @@ def _candidates(held: bool, skip_locked: bool) -> Any:
          .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.id)
          .limit(bindparam("n")))
     if held:
-        q = q.where(_DELIVERIES.c.id.not_in(bindparam("held", expanding=True)))
+        q = q.where(~_id_in("held", skip_locked))
     if skip_locked:  # PostgreSQL: two dispatchers do not even contend for the same rows
         q = q.with_for_update(skip_locked=True)
     return q
@@ -223,17 +235,23 @@ def _candidates(held: bool, skip_locked: bool) -> Any:
 
 # (holding rows already, PostgreSQL) -> the candidates' statement (``Dispatcher._claim``).
 _CANDIDATES = {(held, pg): _candidates(held, pg) for held in (False, True) for pg in (False, True)}
-# The lease on the chosen rows, still pending and not leased meanwhile; every column back.
-_LEASE = (
-    _DELIVERIES.update()
-    .where(_DELIVERIES.c.id.in_(bindparam("chosen", expanding=True)),
-           _DELIVERIES.c.status == "pending",
-           or_(_DELIVERIES.c.locked_until.is_(None),
-               _DELIVERIES.c.locked_until < bindparam("now")))
-    .values(locked_until=bindparam("token"), attempts=_DELIVERIES.c.attempts + 1,
-            lease_owner=bindparam("owner"))
-    .returning(*_DELIVERIES.c)
-)
+def _lease(pg: bool) -> Any:
+    """The lease on the chosen rows (``chosen``), still pending and not leased meanwhile;
+    every column back."""
+    return (
+        _DELIVERIES.update()
+        .where(_id_in("chosen", pg),
+               _DELIVERIES.c.status == "pending",
+               or_(_DELIVERIES.c.locked_until.is_(None),
+                   _DELIVERIES.c.locked_until < bindparam("now")))
+        .values(locked_until=bindparam("token"), attempts=_DELIVERIES.c.attempts + 1,
+                lease_owner=bindparam("owner"))
+        .returning(*_DELIVERIES.c)
+    )
+
+
+# (PostgreSQL) -> the lease's statement (``Dispatcher._claim``).
+_LEASE = {pg: _lease(pg) for pg in (False, True)}
 
 
 class Claimed:
@@ -456,7 +474,7 @@ class Dispatcher:
                     break
             if not chosen:
                 return []
-            claimed = [Claimed(*row) for row in await conn.execute(_LEASE, {
+            claimed = [Claimed(*row) for row in await conn.execute(_LEASE[self.db.is_postgres], {
                 "chosen": chosen, "now": now, "token": now + self.lease,
                 "owner": self.instance.id})]
             claimed.sort(key=lambda r: (r.priority, r.id))

@@ -23,10 +23,10 @@ second overall), the framework's documented way to stay inside Telegram's flood 
 Without it (``paced=False``, the issue's first floor) the floor sends a burst of reports
 well over Telegram's overall limit, calls Telegram would refuse with 429; the benchmark's
 emulator, which enforces that limit for fosterbot and the paced floor alike, counts them
-for that floor instead of refusing them (``count_rate_limits``). The per-chat limit is
-left out for all (``AIORateLimiter`` does not pace private chats; fosterbot does anyway). fosterbot paces every
+for that floor instead of refusing them (``count_rate_limits``). fosterbot paces every
 call too (``bot/delivery/pacing.py``), so only the paced floor makes the same calls at the
-same pace. ``max_retries=3``: a 429 that slips through is waited out and tried again, as
+same pace. The per-chat limit is left out for all: ``AIORateLimiter`` does not pace private
+chats, and fosterbot paces them anyway. ``max_retries=3``: a 429 that slips through is waited out and tried again, as
 fosterbot does, rather than failing the report.
 
 ``http="aiohttp"``: the same floor on fosterbot's Bot API client

@@ -209,14 +209,14 @@ def _id_in(name: str, pg: bool) -> Any:
     """``deliveries.id`` among the list of ids given as parameter ``name``. On PostgreSQL as
     ``= ANY(array)``: one statement text whatever the list's length, so each connection
     prepares it once (an expanding ``IN`` has a text per length: under a burst, a new
-    server-side prepare, a round trip, for most claims, and other statements pushed out of
-    the driver's cache). SQLite has no arrays: an expanding ``IN`` there."""
+    server-side prepare, a round trip, for most claims). SQLite has no arrays: an
+    expanding ``IN`` there."""
     if pg:
         return _DELIVERIES.c.id == any_(bindparam(name, type_=postgresql.ARRAY(Integer)))
     return _DELIVERIES.c.id.in_(bindparam(name, expanding=True))
 
 
-def _candidates(held: bool, skip_locked: bool) -> Any:
+def _candidates(held: bool, pg: bool) -> Any:
     """The due rows' (id, chat), in sending order: ``now``, ``n`` (how many at most) and,
     when ``held``, the ids this dispatcher holds already (``held``) as parameters."""
     q = (select(_DELIVERIES.c.id, _DELIVERIES.c.chat_id)
@@ -227,14 +227,16 @@ def _candidates(held: bool, skip_locked: bool) -> Any:
          .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.id)
          .limit(bindparam("n")))
     if held:
-        q = q.where(~_id_in("held", skip_locked))
-    if skip_locked:  # PostgreSQL: two dispatchers do not even contend for the same rows
+        q = q.where(~_id_in("held", pg))
+    if pg:  # PostgreSQL: two dispatchers do not even contend for the same rows
         q = q.with_for_update(skip_locked=True)
     return q
 
 
 # (holding rows already, PostgreSQL) -> the candidates' statement (``Dispatcher._claim``).
 _CANDIDATES = {(held, pg): _candidates(held, pg) for held in (False, True) for pg in (False, True)}
+
+
 def _lease(pg: bool) -> Any:
     """The lease on the chosen rows (``chosen``), still pending and not leased meanwhile;
     every column back."""

@@ -214,3 +214,35 @@ def test_the_time_outs_bound_each_part_and_the_whole_call():
     endless = request._timeout(None, default, default, None)
     assert (endless.sock_read, endless.connect, endless.total) == (None, None, None)
     assert endless.sock_connect == 3
+
+
+async def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
+    """As python-telegram-bot's default client does: a host that reaches Telegram only
+    through a proxy (HTTPS_PROXY / HTTP_PROXY) keeps working."""
+    asked = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        asked.append((request.method, str(request.url)))
+        return web.json_response({"ok": True, "result": {
+            "id": 123456, "is_bot": True, "first_name": "Fosterbot", "username": "fb_bot"}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    request = AiohttpRequest(connect_timeout=5)
+    await request.initialize()
+    try:
+        bot = Bot(TOKEN, base_url="http://api.telegram.invalid/bot", request=request)
+        me = await bot.get_me()
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert me.username == "fb_bot"
+    assert asked == [("POST", f"http://api.telegram.invalid/bot{TOKEN}/getMe")]

@@ -24,6 +24,10 @@ moves bytes. What it keeps from ``HTTPXRequest``, so callers see no difference:
   the connection ``telegram.error.NetworkError`` — both subclasses of NetworkError, which
   the outbox and the poller treat as "try again" (``bot/delivery/outbox.py``);
 * a pool of ``connection_pool_size`` connections (aiohttp's connector limit);
+* a proxy named in the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``), as httpx
+  honours it: a host that reaches Telegram only through a proxy keeps working. Looked up
+  once per server with aiohttp's own rules, not by ``trust_env``, which would ask two
+  worker threads on every call (the environment and ``~/.netrc``);
 * TLS verified against the same certificate authorities, certifi's bundle (httpx's default;
   aiohttp's own default would be the system's store, which a slim container may lack).
 
@@ -37,8 +41,10 @@ import ssl
 
 import aiohttp
 import certifi
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 
 def _chosen(value: object, default: float | None) -> float | None:
@@ -67,6 +73,8 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        # scheme://host:port -> the environment's proxy for it and its credentials
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -97,6 +105,19 @@ class AiohttpRequest(BaseRequest):
             total=_sum(_sum(pool_s, connect_s), _sum(write_s, read_s)),
             connect=_sum(pool_s, connect_s), sock_connect=connect_s, sock_read=read_s)
 
+    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy the environment names for ``url``'s server (None: go direct)."""
+        origin = url.split("/", 3)[2] if "://" in url else ""
+        key = url[:url.index("://")] + "://" + origin if origin else url
+        found = self._proxies.get(key)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(url))
+            except LookupError:
+                found = (None, None)
+            self._proxies[key] = found
+        return found
+
     @staticmethod
     def _body(request_data: RequestData | None) -> aiohttp.FormData | dict | None:
         if request_data is None:
@@ -123,9 +144,10 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
+        proxy, proxy_auth = self._proxy(url)
         try:
             async with self._session.request(
-                method, url, data=self._body(request_data),
+                method, url, data=self._body(request_data), proxy=proxy, proxy_auth=proxy_auth,
                 timeout=self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout,
                                       files=bool(request_data and request_data.contains_files)),
             ) as response:

@@ -246,3 +246,30 @@ async def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
         await runner.cleanup()
     assert me.username == "fb_bot"
     assert asked == [("POST", f"http://api.telegram.invalid/bot{TOKEN}/getMe")]
+
+
+async def test_a_redirect_is_not_followed():
+    """As python-telegram-bot's default client: a 3xx is an answer, not a hop elsewhere."""
+    asked = []
+
+    async def moved(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        if request.path.endswith("/getMe"):
+            raise web.HTTPTemporaryRedirect(f"/bot{TOKEN}/elsewhere")
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", moved)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, _ = await request.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert status == 307 and asked == [f"/bot{TOKEN}/getMe"]

@@ -24,6 +24,7 @@ moves bytes. What it keeps from ``HTTPXRequest``, so callers see no difference:
   the connection ``telegram.error.NetworkError`` — both subclasses of NetworkError, which
   the outbox and the poller treat as "try again" (``bot/delivery/outbox.py``);
 * a pool of ``connection_pool_size`` connections (aiohttp's connector limit);
+* redirects not followed (a 3xx is returned as the answer);
 * a proxy named in the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``), as httpx
   honours it: a host that reaches Telegram only through a proxy keeps working. Looked up
   once per server with aiohttp's own rules, not by ``trust_env``, which would ask two
@@ -148,6 +149,7 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(
                 method, url, data=self._body(request_data), proxy=proxy, proxy_auth=proxy_auth,
+                allow_redirects=False,  # as httpx: an answer is Telegram's, not a hop
                 timeout=self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout,
                                       files=bool(request_data and request_data.contains_files)),
             ) as response:

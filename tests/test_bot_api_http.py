@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,6 +34,21 @@ async def fake():
     api.user(CHAT, "Carer").started = True
     yield api
     await api.stop()
+
+
+@asynccontextmanager
+async def _serving(handler, ssl_context: ssl.SSLContext | None = None):
+    """A local HTTP(S) server answering every path with ``handler``; yields its port."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    try:
+        yield site._server.sockets[0].getsockname()[1]
+    finally:
+        await runner.cleanup()
 
 
 def _bot(fake: FakeBotAPI, request: AiohttpRequest | None = None) -> Bot:
@@ -181,21 +197,14 @@ async def test_a_server_whose_certificate_no_authority_signed_is_refused(tmp_pat
         asked.append(request.path)
         return web.json_response({"ok": True, "result": {}})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    request = AiohttpRequest(connect_timeout=5)
-    await request.initialize()
-    try:
-        with pytest.raises(NetworkError, match="(?i)certificate"):
-            await request.post(f"https://127.0.0.1:{port}/bot{TOKEN}/getMe")
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
+    async with _serving(answer, context) as port:
+        request = AiohttpRequest(connect_timeout=5)
+        await request.initialize()
+        try:
+            with pytest.raises(NetworkError, match="(?i)certificate"):
+                await request.post(f"https://127.0.0.1:{port}/bot{TOKEN}/getMe")
+        finally:
+            await request.shutdown()
     assert asked == []
 
 
@@ -226,24 +235,17 @@ async def test_a_proxy_named_in_the_environment_is_used(monkeypatch):
         return web.json_response({"ok": True, "result": {
             "id": 123456, "is_bot": True, "first_name": "Fosterbot", "username": "fb_bot"}})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    request = AiohttpRequest(connect_timeout=5)
-    await request.initialize()
-    try:
-        bot = Bot(TOKEN, base_url="http://api.telegram.invalid/bot", request=request)
-        me = await bot.get_me()
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
+    async with _serving(proxy) as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        request = AiohttpRequest(connect_timeout=5)
+        await request.initialize()
+        try:
+            bot = Bot(TOKEN, base_url="http://api.telegram.invalid/bot", request=request)
+            me = await bot.get_me()
+        finally:
+            await request.shutdown()
     assert me.username == "fb_bot"
     assert asked == [("POST", f"http://api.telegram.invalid/bot{TOKEN}/getMe")]
 
@@ -258,18 +260,12 @@ async def test_a_redirect_is_not_followed():
             raise web.HTTPTemporaryRedirect(f"/bot{TOKEN}/elsewhere")
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", moved)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
-        status, _ = await request.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
+    async with _serving(moved) as port:
+        request = AiohttpRequest()
+        await request.initialize()
+        try:
+            status, _ = await request.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe",
+                                                 "POST")
+        finally:
+            await request.shutdown()
     assert status == 307 and asked == [f"/bot{TOKEN}/getMe"]

@@ -202,9 +202,11 @@ class BotMethods:
         if not (self.enforce_rate_limits or self.count_rate_limits):
             return
         wait = self.rate_limiter.check(params.get("chat_id"), kind)
-        if wait is not None and not self.enforce_rate_limits:
+        if wait is None:
+            return
+        if not self.enforce_rate_limits:
             self.counters["over_limit"] += 1  # Telegram would have refused it
-        elif wait is not None:
+        else:
             self.counters["429"] += 1
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
 

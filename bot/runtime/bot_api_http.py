@@ -101,15 +101,13 @@ class AiohttpRequest(BaseRequest):
         read_s = _chosen(read, self._read_timeout)
         write_s = _chosen(write, self._media_write_timeout if files else self._write_timeout)
         connect_s = _chosen(connect, self._connect_timeout)
-        pool_s = _chosen(pool, self._pool_timeout)
-        return aiohttp.ClientTimeout(
-            total=_sum(_sum(pool_s, connect_s), _sum(write_s, read_s)),
-            connect=_sum(pool_s, connect_s), sock_connect=connect_s, sock_read=read_s)
+        waiting = _sum(_chosen(pool, self._pool_timeout), connect_s)
+        return aiohttp.ClientTimeout(total=_sum(waiting, _sum(write_s, read_s)),
+                                     connect=waiting, sock_connect=connect_s, sock_read=read_s)
 
     def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         """The proxy the environment names for ``url``'s server (None: go direct)."""
-        origin = url.split("/", 3)[2] if "://" in url else ""
-        key = url[:url.index("://")] + "://" + origin if origin else url
+        key = "/".join(url.split("/", 3)[:3])  # scheme://host:port, never the token's path
         found = self._proxies.get(key)
         if found is None:
             try:

@@ -11,6 +11,8 @@ the same without an ORM session, for the per-update path's few Core statements.
 On PostgreSQL the pool keeps its connections and checks one before use only when it may
 have gone stale (``storage.pg_pool``), and ``db.read_statement()`` and
 ``db.read_connection()`` (a hot path's one read) run without a transaction: one round trip.
+``db.write_statements()`` does the same for writes that each stand alone (a hot path's one
+write, the outbox's claim): no ``BEGIN`` and ``COMMIT`` round trips around each.
 
 On SQLite the engine runs the standard library's driver on the event loop's
 thread (``storage.sqlite_inloop``: no helper thread per statement), whatever
@@ -102,10 +104,11 @@ class Database:
         else:
             writer_engine = self.engine
         self._writer_engine = writer_engine
-        self._one_reader_engine = (self.engine if self.is_sqlite else
+        # PostgreSQL: each statement its own transaction (no BEGIN, no COMMIT)
+        self._autocommit_engine = (self.engine if self.is_sqlite else
                                    self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._one_reader = async_sessionmaker(self._one_reader_engine, expire_on_commit=False)
+        self._one_reader = async_sessionmaker(self._autocommit_engine, expire_on_commit=False)
         self._writer = async_sessionmaker(writer_engine, expire_on_commit=False)
 
     @property
@@ -139,7 +142,7 @@ class Database:
         (autocommit): the statement is its own snapshot, as every statement is in a READ
         COMMITTED transaction, without the ``BEGIN`` and ``ROLLBACK`` round trips. So use
         it for one statement, never for a write."""
-        async with self._one_reader_engine.connect() as conn:
+        async with self._autocommit_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
@@ -154,6 +157,25 @@ class Database:
         committed on success, with no ORM session around it (a hot path's few statements
         cost far less Python so). ``AsyncSession(bind=conn)`` joins it when ORM work is needed."""
         async with self._turn(), self._writer_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write_statements(self) -> AsyncIterator[AsyncConnection]:
+        """Like :meth:`write_connection`, for writes that each stand alone. On PostgreSQL
+        each statement is its own transaction (autocommit: atomic, an ``executemany``
+        included, which asyncpg runs as one), without the ``BEGIN`` and ``COMMIT`` round trips
+        around it; on SQLite, where a transaction costs no round trip, the block is one write
+        transaction, as :meth:`write_connection`.
+
+        So use it only where every statement is correct on its own: none may rely on the
+        row locks or the snapshot of one before it, and a failure after some have run must
+        leave nothing half done (issue 18: a third of PostgreSQL's round trips per report
+        were ``BEGIN`` and ``COMMIT``)."""
+        if self.is_sqlite:
+            async with self.write_connection() as conn:
+                yield conn
+            return
+        async with self._autocommit_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager

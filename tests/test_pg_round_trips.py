@@ -194,3 +194,98 @@ async def test_the_dispatchers_claim_is_one_statement_text_whatever_it_holds(db_
         assert len(texts) == 2 and all("ANY" in t for t in texts)
     finally:
         await db.dispose()
+
+
+def _simple(sent: list[str], since: int) -> list[str]:
+    """The transaction control sent since ``since`` (BEGIN, COMMIT, ROLLBACK), by its first
+    word (the log also holds an ``executemany``'s statement)."""
+    words = (q.split()[0].rstrip(";").upper() for q in sent[since:])
+    return [w for w in words if w in ("BEGIN", "COMMIT", "ROLLBACK")]
+
+
+async def test_handled_updates_are_recorded_in_one_statement_all_or_none(db_url):
+    """The handled-update record is one statement without BEGIN and COMMIT, and a batch is
+    still all or nothing: one id it cannot write leaves the others unwritten too, so each
+    update's handler hears of the failure (``HandledLog``) and none is taken for handled."""
+    from bot.runtime import updates
+
+    w = Watched(db_url)
+    at = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    try:
+        await w.backend_pid()
+        since = len(w.sent)
+        await updates.record(w.db, [updates.Handled(1, at)])
+        await updates.record(w.db, [updates.Handled(2, at), updates.Handled(3, at)])
+        assert _simple(w.sent, since) == []
+        assert [await updates.check(w.db, u, None) for u in (1, 2, 3, 4)] == [
+            (True, None, frozenset())] * 3 + [(False, None, frozenset())]
+
+        with pytest.raises(Exception, match="processed_at"):  # NOT NULL refused
+            await updates.record(w.db, [updates.Handled(5, at), updates.Handled(6, None)])
+        assert (await updates.check(w.db, 5, None))[0] is False
+    finally:
+        await w.db.dispose()
+
+
+async def _owe_one(db: Database, now: datetime) -> int:
+    from bot.delivery.outbox import enqueue
+
+    async with db.write() as s:
+        row = await enqueue(s, key="claim-test", kind="notice", now=now, text="hello",
+                            chat_id=4242)
+        return row.id
+
+
+async def test_the_dispatchers_claim_sends_no_begin_or_commit(db_url):
+    """The candidates' read and the lease are one statement each, no transaction around
+    them: a claim that finds a row is two round trips, one that finds none is one."""
+    from bot.clock import FakeClock
+    from bot.delivery.outbox import Dispatcher
+
+    w = Watched(db_url)
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    try:
+        row_id = await _owe_one(w.db, now)
+        d = Dispatcher(w.db, object(), FakeClock(now))
+        since = len(w.sent)
+        claimed = await d._claim(now, 10)
+        assert [(r.id, r.payload["text"], r.lease_owner) for r in claimed] == [
+            (row_id, "hello", d.instance.id)]
+        assert await d._claim(now, 10) == []  # leased: not offered again
+        assert _simple(w.sent, since) == []
+    finally:
+        await w.db.dispose()
+
+
+@pytest.mark.parametrize("meanwhile", ["leased elsewhere", "put off", "sent"])
+async def test_a_row_changed_after_the_candidates_were_read_is_not_leased(db_url, meanwhile):
+    """Without a transaction the lease's guard alone decides: between the candidates' read
+    and the lease another dispatcher leases the row, or it is put off (a 429 held its chat),
+    or it is sent; the lease then takes nothing."""
+    from sqlalchemy import update
+
+    from bot.delivery import outbox
+    from storage.models import Delivery
+
+    db = Database(db_url)
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    later = datetime(2026, 12, 4, 12, 5, tzinfo=UTC)
+    change = {"leased elsewhere": {"locked_until": later, "lease_owner": "other"},
+              "put off": {"next_attempt_at": later},
+              "sent": {"status": "sent", "sent_at": now}}[meanwhile]
+    try:
+        row_id = await _owe_one(db, now)
+        async with db.write_statements() as conn:
+            candidates = (await conn.execute(outbox._CANDIDATES[(False, True)],
+                                             {"now": now, "n": 10})).all()
+            assert [r.id for r in candidates] == [row_id]
+            async with db.write() as s:  # another connection, committed before the lease
+                await s.execute(update(Delivery).where(Delivery.id == row_id).values(**change))
+            leased = (await conn.execute(outbox._LEASE[True], {
+                "chosen": [row_id], "now": now, "token": later, "owner": "me"})).all()
+        assert leased == []
+        async with db.read() as s:
+            row = await s.get(Delivery, row_id)
+        assert row.lease_owner != "me" and row.attempts == 0
+    finally:
+        await db.dispose()

@@ -6,11 +6,15 @@ never sent for a report that was rolled back. The :class:`Dispatcher` sends it.
 
 Claiming. Due rows are claimed with a lease: a conditional
 ``UPDATE … SET locked_until = now + lease WHERE id IN (…) AND status = 'pending'
-AND (locked_until IS NULL OR locked_until < now)`` whose ``RETURNING`` says which
-rows this process won (portable to SQLite and PostgreSQL); on PostgreSQL the
-candidate ``SELECT`` also takes ``FOR UPDATE SKIP LOCKED`` so two dispatchers do
-not even contend for the same rows. A row whose lease is close to running out
-before its turn comes is re-confirmed (same guard) just before the send.
+AND next_attempt_at <= now AND (locked_until IS NULL OR locked_until < now)`` whose
+``RETURNING`` says which rows this process won (portable to SQLite and PostgreSQL). The
+guard alone decides: it is re-checked on the row as it stands when the UPDATE takes it, so
+a row another dispatcher leased (or sent, or put off) after the candidates were read is
+not taken. On PostgreSQL the candidates' ``SELECT`` and the lease are therefore two
+statements each of its own (``Database.write_statements``: no transaction, two round trips
+instead of four; a claim that finds nothing is one instead of three), as they were one
+write transaction on SQLite. A row whose lease is close to running out before its turn
+comes is re-confirmed (same guard) just before the send.
 
 Order and pace. Rows are claimed and sent in (priority, id) order: urgent
 alerts (0) before receipts and high alerts (1), routine alerts (3), notices
@@ -218,7 +222,8 @@ def _id_in(name: str, pg: bool) -> Any:
 
 def _candidates(held: bool, pg: bool) -> Any:
     """The due rows' (id, chat), in sending order: ``now``, ``n`` (how many at most) and,
-    when ``held``, the ids this dispatcher holds already (``held``) as parameters."""
+    when ``held``, the ids this dispatcher holds already (``held``) as parameters. No row
+    lock: the lease's guard decides which of them this dispatcher wins."""
     q = (select(_DELIVERIES.c.id, _DELIVERIES.c.chat_id)
          .where(_DELIVERIES.c.status == "pending",
                 _DELIVERIES.c.next_attempt_at <= bindparam("now"),
@@ -228,8 +233,6 @@ def _candidates(held: bool, pg: bool) -> Any:
          .limit(bindparam("n")))
     if held:
         q = q.where(~_id_in("held", pg))
-    if pg:  # PostgreSQL: two dispatchers do not even contend for the same rows
-        q = q.with_for_update(skip_locked=True)
     return q
 
 
@@ -238,12 +241,13 @@ _CANDIDATES = {(held, pg): _candidates(held, pg) for held in (False, True) for p
 
 
 def _lease(pg: bool) -> Any:
-    """The lease on the chosen rows (``chosen``), still pending and not leased meanwhile;
-    every column back."""
+    """The lease on the chosen rows (``chosen``), still pending, still due and not leased
+    meanwhile; every column back."""
     return (
         _DELIVERIES.update()
         .where(_id_in("chosen", pg),
                _DELIVERIES.c.status == "pending",
+               _DELIVERIES.c.next_attempt_at <= bindparam("now"),
                or_(_DELIVERIES.c.locked_until.is_(None),
                    _DELIVERIES.c.locked_until < bindparam("now")))
         .values(locked_until=bindparam("token"), attempts=_DELIVERIES.c.attempts + 1,
@@ -455,12 +459,13 @@ class Dispatcher:
         hundreds, and loading each as a full row (payload included) cost more
         than the rest of the claim. The chosen ones come back whole from the
         UPDATE … RETURNING that leases them. Both are Core statements built once,
-        run on a bare connection (no ORM session: issue 18).
+        run on a bare connection (no ORM session: issue 18), on PostgreSQL each on its own
+        (the module's docstring, Claiming).
         """
         counts: dict[Any, int] = {}
         for key, queue in self._queues.items():
             counts[key] = len(queue)
-        async with self.db.write_connection() as conn:
+        async with self.db.write_statements() as conn:
             params: dict[str, Any] = {"now": now, "n": max(room * 4, 200)}
             if self._held:
                 params["held"] = list(self._held)

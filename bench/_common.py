@@ -46,8 +46,18 @@ def machine() -> str:
 
 
 def _pg_url(admin: str, name: str) -> str:
-    base, _, _ = admin.rpartition("/")
-    return f"{base}/{name}"
+    """``admin`` naming database ``name`` instead (its query kept: a Unix socket's
+    ``?host=/var/run/postgresql`` holds slashes too)."""
+    from sqlalchemy import make_url
+
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_name(url: str) -> str:
+    """The database ``url`` names."""
+    from sqlalchemy import make_url
+
+    return make_url(url).database or ""
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -111,7 +121,7 @@ async def copy_database(url: str, admin: str | None, directory: str) -> str:
             dst.close()
         return f"sqlite+aiosqlite:///{target}"
     assert admin is not None
-    return await _create_pg(admin, "fosterbot_replay", template=url.rpartition("/")[2])
+    return await _create_pg(admin, "fosterbot_replay", template=_pg_name(url))
 
 
 async def drop_database(url: str, admin: str | None) -> None:
@@ -122,7 +132,7 @@ async def drop_database(url: str, admin: str | None) -> None:
             Path(_sqlite_path(url) + suffix).unlink(missing_ok=True)
         return
     assert admin is not None
-    await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+    await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{_pg_name(url)}" WITH (FORCE)')
 
 
 @dataclass

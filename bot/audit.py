@@ -22,6 +22,7 @@ every incident and message against the chain after walking it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -112,6 +113,20 @@ _ADVANCE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(
     last_event_id=bindparam("new_id"), last_hash=bindparam("new_hash"),
     count=bindparam("new_count"))
 _INSERT_EVENT = _EVENTS.insert()
+_EVENT_KEYS = ("id", "at", "event", "actor_id", "telegram_user_id", "incident_id", "details",
+               "prev_hash", "hash")
+_ONE_STATEMENT_UP_TO = 20  # events; more (rare: a retention purge) take the two statements
+
+
+@functools.lru_cache(maxsize=_ONE_STATEMENT_UP_TO)
+def _insert_and_advance(n: int) -> Any:
+    """PostgreSQL: the ``n`` events' INSERT and the head's advance as one statement (the
+    INSERT a data-modifying ``WITH``, which PostgreSQL runs to completion whether or not the
+    UPDATE reads it): one round trip fewer per append. Row ``i``'s values are the parameters
+    ``e{i}_{column}``; the head's are those of ``_ADVANCE_HEAD``."""
+    rows = [{key: bindparam(f"e{i}_{key}", type_=_EVENTS.c[key].type) for key in _EVENT_KEYS}
+            for i in range(n)]
+    return _ADVANCE_HEAD.add_cte(_EVENTS.insert().values(rows).cte("appended"))
 
 
 def _lock_head(session: Session) -> _Head:
@@ -301,9 +316,15 @@ def _write(conn: Connection, head: _Head,
         head.last_event_id = row.id
         head.last_hash = row.hash
         head.count += 1
+    advance = {"new_id": head.last_event_id, "new_hash": head.last_hash,
+               "new_count": head.count}
+    if conn.dialect.name == "postgresql" and len(params) <= _ONE_STATEMENT_UP_TO:
+        for i, p in enumerate(params):
+            advance.update((f"e{i}_{key}", p[key]) for key in _EVENT_KEYS)
+        conn.execute(_insert_and_advance(len(params)), advance)
+        return written
     conn.execute(_INSERT_EVENT, params if len(params) > 1 else params[0])
-    conn.execute(_ADVANCE_HEAD, {"new_id": head.last_event_id, "new_hash": head.last_hash,
-                                 "new_count": head.count})
+    conn.execute(_ADVANCE_HEAD, advance)
     return written
 
 

@@ -289,3 +289,37 @@ async def test_a_row_changed_after_the_candidates_were_read_is_not_leased(db_url
         assert row.lease_owner != "me" and row.attempts == 0
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("events", [1, 3, 25])
+async def test_an_append_to_the_audit_chain_inserts_and_advances_in_one_statement(db_url, events):
+    """The events' INSERT and the head's advance are one statement on PostgreSQL (up to 20
+    events; more take the two), and the chain verifies afterwards, appended to again."""
+    from bot import audit
+
+    db = Database(db_url)
+    seen: list[str] = []
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        seen.append(" ".join(statement.split()[:4]))
+
+    at = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    try:
+        for round_ in range(2):
+            seen.clear()
+            async with db.write_connection() as conn:
+                written = await audit.record_on(conn, [
+                    audit.event("test_event", at=at, n=i, round=round_) for i in range(events)])
+            assert [w.details["n"] for w in written] == list(range(events))
+            expected = ["SELECT audit_head.last_event_id, audit_head.last_hash, audit_head.count",
+                        "WITH appended AS (INSERT"]
+            if events > 20:
+                expected = [expected[0], "INSERT INTO audit_events (id,",
+                            "UPDATE audit_head SET last_event_id=$1::INTEGER,"]
+            assert seen == expected
+        async with db.read() as s:
+            result = await audit.verify(s)
+        assert result.ok and result.count == 2 * events
+    finally:
+        await db.dispose()

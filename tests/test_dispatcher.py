@@ -245,3 +245,44 @@ async def test_sends_that_finish_together_are_recorded_in_one_transaction(servic
             AuditEvent.event == "delivered"))).scalars().all()
     assert sorted(e.details["delivery"] for e in delivered) == list(range(1, 13))
     assert writes < 12, writes  # one transaction a send before
+
+
+async def _until(check, timeout: float = 10.0) -> None:
+    """Wait for the running dispatcher (a real database: no clock to move) to get there."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_finished_send_claims_again_only_when_due_rows_were_left_behind(services):
+    """Running (not draining): three rows for three chats are claimed at once, and their
+    sends call for no further claim (it would find nothing: every due row was in hand).
+    Six rows for one chat are more than its share of the backlog (three): each send then
+    claims again, until all six are sent, in order."""
+    from sqlalchemy import event
+
+    claims: list[str] = []
+
+    @event.listens_for(services.db.engine.sync_engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if statement.lstrip().startswith("SELECT deliveries.id, deliveries.chat_id"):
+            claims.append(statement)
+
+    vt = VirtualTime()
+    bot = StubBot(vt)
+    await owe(services, [(1, 3, "one"), (2, 3, "two"), (3, 3, "three")])
+    d = Dispatcher(services.db, bot, services.clock, monotonic=vt, sleep=vt.sleep,
+                   poll_interval=3600)  # no poll: only wakes call for a claim
+    await d.start()
+    try:
+        await _until(lambda: len(bot.sent) == 3 and d.in_memory == 0)
+        assert len(claims) == 1
+
+        await owe(services, [(7, 3, f"seven-{i}") for i in range(6)])
+        d.wake()  # as the commit that owes them does
+        await _until(lambda: len(bot.sent) == 9 and d.in_memory == 0)
+        assert [t for _, chat, t in bot.sent if chat == 7] == [f"seven-{i}" for i in range(6)]
+        assert set((await statuses(services)).values()) == {"sent"}
+    finally:
+        await d.stop()

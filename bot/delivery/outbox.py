@@ -344,6 +344,12 @@ class Dispatcher:
         self._recorder: asyncio.Task | None = None
         self._fill_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        # Whether the last claim left due rows behind. A finished send wakes the loop to
+        # claim again only then: otherwise a claim would find nothing new (issue 18: two
+        # claims in three found nothing in a burst). Rows that arrive later come with their
+        # own wake (``wake``: the commit that owes them, or NOTIFY from another instance);
+        # rows that fall due later (a retry's backoff) are found by the poll.
+        self._more_due = False
         self._stop_event = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -406,7 +412,7 @@ class Dispatcher:
             except Exception:  # noqa: BLE001 - the loop must survive; the error is logged
                 log.exception("dispatcher: claiming deliveries failed")
                 claimed = 0
-            if claimed and len(self._held) < self.max_backlog:
+            if claimed and self._more_due and len(self._held) < self.max_backlog:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
@@ -446,6 +452,7 @@ class Dispatcher:
                 return 0
             room = self.max_backlog - len(self._held)
             if room <= 0:
+                self._more_due = True
                 return 0
             rows = await self._claim(self.clock.now(), room)
             for row in rows:
@@ -471,13 +478,19 @@ class Dispatcher:
                 params["held"] = list(self._held)
             q = _CANDIDATES[(bool(self._held), self.db.is_postgres)]
             chosen: list[int] = []
-            for row_id, chat_id in (await conn.execute(q, params)).all():
+            candidates = (await conn.execute(q, params)).all()
+            # Whether due rows were left behind (a chat at its cap, the backlog full, the
+            # candidates' limit reached): only then does a finished send call for a claim.
+            self._more_due = len(candidates) >= params["n"]
+            for row_id, chat_id in candidates:
                 key = self._key_of(chat_id, row_id)
                 if counts.get(key, 0) >= self.per_chat_cap:
+                    self._more_due = True
                     continue
                 counts[key] = counts.get(key, 0) + 1
                 chosen.append(row_id)
                 if len(chosen) >= room:
+                    self._more_due = True
                     break
             if not chosen:
                 return []
@@ -543,7 +556,8 @@ class Dispatcher:
                     break
                 await self._record_carefully(row, outcome)
                 self._held.discard(row.id)
-                self._wake.set()
+                if self._more_due:  # else every due row is in hand already (``_more_due``)
+                    self._wake.set()
                 if outcome.hold_chat:
                     hold_until = self.clock.now() + timedelta(seconds=outcome.retry_in or 1)
                     await self._hold_chat(row.chat_id, hold_until)

@@ -64,9 +64,10 @@ async def text_message(update: Update, context: BotContext, person: Person) -> N
         return
     message_id = update.effective_message.message_id
     try:
-        # A routine report's description (the usual case): on a bare connection; anything
-        # else, in an ORM session (``inbox.take_input``: the one rule for free input).
-        async with services.db.write_connection() as c:
+        # A routine report's description (the usual case): on a bare connection, its one
+        # write standing alone (``Database.write_statements``); anything else, in an ORM
+        # session (``inbox.take_input``: the one rule for free input).
+        async with services.db.write_statements() as c:
             p = await inbox.take_input_on(c, services, person, text, message_id)
         if p is None:
             async with services.db.write() as s:
@@ -135,13 +136,19 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
         cb.REPORT_SKIP: lambda s: reporting.skip(s, services, person, draft_id),
     }
     # Two steps of every report run on a bare write connection (no ORM session: less Python).
+    # The category's one write, the draft's UPDATE, stands alone (``Database.write_statements``:
+    # on PostgreSQL no BEGIN and COMMIT); "Skip the rest" may write more (after an urgent
+    # report), in one transaction.
     on_connection = {
         cb.REPORT_CATEGORY: lambda c: reporting.choose_category(c, services, person, draft_id,
                                                                 second),
         cb.REPORT_SKIP_REST: lambda c: reporting.skip_rest(c, services, person, draft_id),
     }
     try:
-        if pressed.action in on_connection:
+        if pressed.action == cb.REPORT_CATEGORY:
+            async with services.db.write_statements() as c:
+                p = await on_connection[pressed.action](c)
+        elif pressed.action in on_connection:
             async with services.db.write_connection() as c:
                 p = await on_connection[pressed.action](c)
         else:

@@ -323,3 +323,37 @@ async def test_an_append_to_the_audit_chain_inserts_and_advances_in_one_statemen
         assert result.ok and result.count == 2 * events
     finally:
         await db.dispose()
+
+
+async def test_the_category_and_the_description_write_the_draft_without_a_transaction(world):
+    """Two steps of every report read and then write the draft once: on PostgreSQL that one
+    UPDATE stands alone (no BEGIN and COMMIT). "Skip the rest" keeps its transaction (after
+    an urgent report it writes more); the carer sees each step's answer as before."""
+    khan, brown = await world.link_all("sw-khan", "carer-brown")
+    await world.settle()
+    drafts: list[tuple[str, bool]] = []  # (statement, inside a transaction the driver began)
+
+    @event.listens_for(world.services.db.engine.sync_engine, "before_cursor_execute")
+    def _seen(conn, _cursor, statement, _params, _context, _many) -> None:
+        if " drafts" in statement.split("WHERE")[0]:
+            dbapi = conn.connection.dbapi_connection
+            drafts.append((statement.split()[0],
+                           dbapi._transaction is not None or not dbapi.autocommit))
+
+    async def step(do, answer: str) -> list[tuple[str, bool]]:
+        drafts.clear()
+        await do()
+        await brown.wait_for(answer)
+        await world.settle()
+        return list(drafts)
+
+    await step(lambda: brown.send("/report"), "Choose one")
+    assert await step(lambda: brown.click("Other / general update"),
+                      "write what happened") == [("SELECT", False), ("UPDATE", False)]
+    assert await step(lambda: brown.send("All fine, just letting you know."),
+                      "When did it happen") == [("SELECT", False), ("UPDATE", False)]
+    skipped = await step(lambda: brown.click("Skip the rest"), "Please check your report")
+    assert ("UPDATE", True) in skipped
+    await brown.click("Submit")
+    await brown.wait_for("received and recorded")
+    await khan.wait_for("Routine")

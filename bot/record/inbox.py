@@ -29,8 +29,10 @@ async def take_input_on(
 ) -> Prompt | None:
     """:func:`take_input` when the one thing open is a carer's report at its description
     step (the usual message), on a bare write connection (no ORM session: issue 18); the
-    rule's answer is then the report's (``reporting.description_on``). None, with nothing
-    changed, in every other case: then :func:`take_input` decides, in an ORM session."""
+    rule's answer is then the report's (``reporting.description_on``: reads, then the
+    draft's one UPDATE, so ``conn`` may be ``Database.write_statements``). None, with
+    nothing changed, in every other case: then :func:`take_input` decides, in an ORM
+    session."""
     drafts = await thread.open_draft_rows(conn, person.id)
     # No pending state (nothing for ``thread.pending`` to choose or end), one report open.
     if not drafts or any(thread.is_thread_state(d) for d in drafts):

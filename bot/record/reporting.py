@@ -312,7 +312,8 @@ async def choose_child(session, services, carer, draft_id, ref) -> Prompt:
 
 
 async def choose_category(conn: AsyncConnection, services, carer, draft_id, key) -> Prompt:
-    """The category tapped (on a write connection: see ``_own_row``)."""
+    """The category tapped (on a write connection: see ``_own_row``). Reads, then one write
+    (the draft's UPDATE), which may stand alone (``Database.write_statements``)."""
     draft = await _own_row(conn, carer, draft_id, "category")
     if services.settings.category(key) is None:
         raise StaleButton()
@@ -463,7 +464,8 @@ async def description_on(conn: AsyncConnection, services, draft: Draft, text: st
     record question or the review (a routine report: the usual case), on a bare write
     connection; ``draft`` is detached (``thread.open_draft_rows``) and saved here. None,
     with nothing changed, for anything else (urgent, back to the review): then
-    :func:`text_received` decides, in an ORM session."""
+    :func:`text_received` decides, in an ORM session. Its one write is the draft's UPDATE,
+    which may stand alone (``Database.write_statements``); every other statement reads."""
     if draft.step != "description" or (draft.data or {}).get("back_to_review"):
         return None
     if _is_urgent(services, draft):

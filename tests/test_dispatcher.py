@@ -286,3 +286,32 @@ async def test_a_finished_send_claims_again_only_when_due_rows_were_left_behind(
         assert set((await statuses(services)).values()) == {"sent"}
     finally:
         await d.stop()
+
+
+async def test_a_message_owed_by_a_failure_goes_out_without_waiting_for_the_poll(services):
+    """Running, with no poll: the send fails for good (blocked), the failure's hook owes a
+    message to someone else in the same transaction (as rerouting does), and it is sent at
+    once: a send that did not go always calls for a claim."""
+    async def reroute(session, delivery, outcome, now):
+        await enqueue(session, key=f"rerouted:{delivery.id}", kind="notice", now=now,
+                      text="rerouted", chat_id=2)
+
+    class BlockedForOne(StubBot):
+        async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+            from telegram.error import Forbidden
+
+            if chat_id == 1:
+                raise Forbidden("Forbidden: bot was blocked by the user")
+            return await super().send_message(chat_id, text, parse_mode, reply_markup)
+
+    vt = VirtualTime()
+    bot = BlockedForOne(vt)
+    await owe(services, [(1, 3, "doomed")])
+    d = Dispatcher(services.db, bot, services.clock, monotonic=vt, sleep=vt.sleep,
+                   poll_interval=3600, on_failure=reroute)
+    await d.start()
+    try:
+        await _until(lambda: [t for _, _, t in bot.sent] == ["rerouted"])
+        assert await statuses(services) == {"doomed": "failed", "rerouted": "sent"}
+    finally:
+        await d.stop()

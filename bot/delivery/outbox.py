@@ -556,7 +556,10 @@ class Dispatcher:
                     break
                 await self._record_carefully(row, outcome)
                 self._held.discard(row.id)
-                if self._more_due:  # else every due row is in hand already (``_more_due``)
+                # A send that did not go (a failure's hook may have owed new messages: an
+                # alert rerouted, the carer and manager told), or due rows left behind: claim.
+                # Else every due row is in hand already (``_more_due``).
+                if self._more_due or outcome.status != "sent":
                     self._wake.set()
                 if outcome.hold_chat:
                     hold_until = self.clock.now() + timedelta(seconds=outcome.retry_in or 1)

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import make_url  # noqa: E402
+
 from storage import migrate  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -48,15 +50,11 @@ def machine() -> str:
 def _pg_url(admin: str, name: str) -> str:
     """``admin`` naming database ``name`` instead (its query kept: a Unix socket's
     ``?host=/var/run/postgresql`` holds slashes too)."""
-    from sqlalchemy import make_url
-
     return make_url(admin).set(database=name).render_as_string(hide_password=False)
 
 
 def _pg_name(url: str) -> str:
     """The database ``url`` names."""
-    from sqlalchemy import make_url
-
     return make_url(url).database or ""
 
 

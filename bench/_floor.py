@@ -26,8 +26,8 @@ emulator, which enforces that limit for fosterbot and the paced floor alike, cou
 for that floor instead of refusing them (``count_rate_limits``). fosterbot paces every
 call too (``bot/delivery/pacing.py``), so only the paced floor makes the same calls at the
 same pace. The per-chat limit is left out for all: ``AIORateLimiter`` does not pace private
-chats, and fosterbot paces them anyway. ``max_retries=3``: a 429 that slips through is waited out and tried again, as
-fosterbot does, rather than failing the report.
+chats, and fosterbot paces them anyway. ``max_retries=3``: a 429 that slips through is
+waited out and tried again, as fosterbot does, rather than failing the report.
 
 ``http="aiohttp"``: the same floor on fosterbot's Bot API client
 (``bot/runtime/bot_api_http.py``) instead of python-telegram-bot's default (httpx), to show

@@ -135,22 +135,22 @@ async def draft_button(update: Update, context: BotContext, person: Person) -> N
         cb.REPORT_WHEN: lambda s: reporting.when_choice(s, services, person, draft_id, second),
         cb.REPORT_SKIP: lambda s: reporting.skip(s, services, person, draft_id),
     }
-    # Two steps of every report run on a bare write connection (no ORM session: less Python).
-    # The category's one write, the draft's UPDATE, stands alone (``Database.write_statements``:
-    # on PostgreSQL no BEGIN and COMMIT); "Skip the rest" may write more (after an urgent
-    # report), in one transaction.
+    # Two steps of every report run on a bare write connection (no ORM session: less Python),
+    # each with how it opens it. The category's one write, the draft's UPDATE, stands alone
+    # (``Database.write_statements``: on PostgreSQL no BEGIN and COMMIT); "Skip the rest" may
+    # write more (after an urgent report), in one transaction.
+    db = services.db
     on_connection = {
-        cb.REPORT_CATEGORY: lambda c: reporting.choose_category(c, services, person, draft_id,
-                                                                second),
-        cb.REPORT_SKIP_REST: lambda c: reporting.skip_rest(c, services, person, draft_id),
+        cb.REPORT_CATEGORY: (db.write_statements, lambda c: reporting.choose_category(
+            c, services, person, draft_id, second)),
+        cb.REPORT_SKIP_REST: (db.write_connection, lambda c: reporting.skip_rest(
+            c, services, person, draft_id)),
     }
     try:
-        if pressed.action == cb.REPORT_CATEGORY:
-            async with services.db.write_statements() as c:
-                p = await on_connection[pressed.action](c)
-        elif pressed.action in on_connection:
-            async with services.db.write_connection() as c:
-                p = await on_connection[pressed.action](c)
+        if pressed.action in on_connection:
+            opened, step = on_connection[pressed.action]
+            async with opened() as c:
+                p = await step(c)
         else:
             async with services.db.write() as s:
                 p = await actions[pressed.action](s)

@@ -18,6 +18,7 @@ from bot import audit
 from bot.delivery.outbox import Dispatcher, enqueue
 from bot.emulator.faults import RateLimiter
 from storage.models import AuditEvent, Delivery
+from tests.waiting import until
 
 
 class VirtualTime:
@@ -247,14 +248,6 @@ async def test_sends_that_finish_together_are_recorded_in_one_transaction(servic
     assert writes < 12, writes  # one transaction a send before
 
 
-async def _until(check, timeout: float = 10.0) -> None:
-    """Wait for the running dispatcher (a real database: no clock to move) to get there."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_finished_send_claims_again_only_when_due_rows_were_left_behind(services):
     """Running (not draining): three rows for three chats are claimed at once, and their
     sends call for no further claim (it would find nothing: every due row was in hand).
@@ -276,12 +269,12 @@ async def test_a_finished_send_claims_again_only_when_due_rows_were_left_behind(
                    poll_interval=3600)  # no poll: only wakes call for a claim
     await d.start()
     try:
-        await _until(lambda: len(bot.sent) == 3 and d.in_memory == 0)
+        await until(lambda: len(bot.sent) == 3 and d.in_memory == 0)
         assert len(claims) == 1
 
         await owe(services, [(7, 3, f"seven-{i}") for i in range(6)])
         d.wake()  # as the commit that owes them does
-        await _until(lambda: len(bot.sent) == 9 and d.in_memory == 0)
+        await until(lambda: len(bot.sent) == 9 and d.in_memory == 0)
         assert [t for _, chat, t in bot.sent if chat == 7] == [f"seven-{i}" for i in range(6)]
         assert set((await statuses(services)).values()) == {"sent"}
     finally:
@@ -311,7 +304,7 @@ async def test_a_message_owed_by_a_failure_goes_out_without_waiting_for_the_poll
                    poll_interval=3600, on_failure=reroute)
     await d.start()
     try:
-        await _until(lambda: [t for _, _, t in bot.sent] == ["rerouted"])
+        await until(lambda: [t for _, _, t in bot.sent] == ["rerouted"])
         assert await statuses(services) == {"doomed": "failed", "rerouted": "sent"}
     finally:
         await d.stop()

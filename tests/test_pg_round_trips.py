@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from storage import pg_pool
 from storage.db import Database
 from storage.pg_session import asyncpg_dsn
+from tests.waiting import until
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -52,15 +53,6 @@ class Watched:
     async def backend_pid(self) -> int:
         async with self.db.read() as s:
             return (await s.execute(text("select pg_backend_pid()"))).scalar_one()
-
-
-async def until(check, timeout: float = 10.0) -> None:
-    """Wait for the driver to see what the server did (a real socket: no clock to move)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)
 
 
 async def test_a_connection_used_moments_ago_is_not_pinged_again(db_url):

@@ -123,15 +123,12 @@ async def record(db: Database, handled: list[Handled]) -> None:
         return
     rows = {h.update_id: {"update_id": h.update_id, "processed_at": h.at} for h in handled}
     senders = {h.telegram_user_id: h.at for h in handled if h.telegram_user_id is not None}
-    if not senders:
-        async with db.write_statements() as conn:
-            await conn.execute(_RECORD[db.dialect], list(rows.values()))
-        return
-    async with db.write_connection() as conn:
+    async with db.write_connection() if senders else db.write_statements() as conn:
         await conn.execute(_RECORD[db.dialect], list(rows.values()))
-        async with AsyncSession(bind=conn, expire_on_commit=False) as s:
-            await _reachable_again(s, senders)
-            await s.flush()
+        if senders:
+            async with AsyncSession(bind=conn, expire_on_commit=False) as s:
+                await _reachable_again(s, senders)
+                await s.flush()
 
 
 async def _reachable_again(s: AsyncSession, senders: dict[int, datetime]) -> None:

@@ -20,12 +20,14 @@ async def skip_if_seen(update: Update, context: BotContext) -> None:
     """Group -1: an update already handled (a redelivery) stops here and changes nothing.
 
     The same statement also identifies the sender (see ``common.load_sender``), so that
-    ``@linked`` needs no transaction of its own."""
+    ``@linked`` needs no transaction of its own, and reads whether the chat owes replies
+    handed to the outbox (bot/delivery/handoff.py), so that no reply has to ask."""
     if update.update_id is None:
         return
-    user = update.effective_user
+    user, chat = update.effective_user, update.effective_chat
     seen, person, roles = await updates.check(context.services.db, update.update_id,
-                                              user.id if user is not None else None)
+                                              user.id if user is not None else None,
+                                              chat.id if chat is not None else None)
     if seen:
         log.info("update %s was already handled; ignoring the redelivery", update.update_id)
         metrics.mark_update("duplicate")

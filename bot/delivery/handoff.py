@@ -17,6 +17,20 @@ migration ``0020_handoff_pending_index``, normally empty): nothing is kept in
 memory, so neither a restart nor another instance lets a direct reply overtake
 one still in the outbox.
 
+That read is made once per update, not once per send: the update's first read
+(``bot/runtime/updates.py``, which also finds the sender and whether the update
+is new) asks it for the update's chat too, and the answer is kept for the rest of
+the update (:func:`answering`, set up by the update processor; :func:`learned`).
+It stays true while the update is handled because nothing else can hand over a
+reply to that chat meanwhile: a chat's updates are handled one at a time, on
+every instance (``bot/runtime/update_processor.py``, ``Cluster.chat``), every send
+outside them is the outbox's own (never handed over), and a hand-over inside the
+update marks the chat as owing at once (:meth:`Handoff.take`). The one way it goes
+stale is harmless: a reply the dispatcher sends meanwhile leaves the chat owing
+nothing, and the update's next reply is still handed over, due at once, behind
+nothing (a moment later, never out of order). A send to another chat, or one
+made outside an update (none today), reads the outbox as before.
+
 Decisions and limits:
 
 * Only text replies are carried (HTML, or plain text, which is escaped; inline
@@ -33,13 +47,16 @@ Decisions and limits:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from telegram import InlineKeyboardMarkup
 
@@ -52,6 +69,36 @@ from storage.models import Delivery
 log = logging.getLogger(__name__)
 
 KIND = "handler_reply"
+
+
+@dataclass
+class _Known:
+    """What this update knows of whether its chat owes handed-over replies (None: not read)."""
+
+    chat: int
+    owes: bool | None = None
+
+
+_KNOWN: contextvars.ContextVar[_Known | None] = contextvars.ContextVar(
+    "fosterbot_handoff_known", default=None)
+
+
+@contextlib.contextmanager
+def answering(chat: Any) -> Iterator[None]:
+    """Requests made inside answer an update from ``chat``: what the update learns of whether
+    the chat owes handed-over replies is kept for them (see the module docstring)."""
+    token = _KNOWN.set(_Known(int(chat)) if _numeric(chat) else None)
+    try:
+        yield
+    finally:
+        _KNOWN.reset(token)
+
+
+def learned(chat: Any, owes: bool) -> None:
+    """The update's first read found whether ``chat`` owes handed-over replies."""
+    known = _KNOWN.get()
+    if known is not None and _numeric(chat) and known.chat == int(chat):
+        known.owes = owes
 
 
 class Handoff:
@@ -67,6 +114,9 @@ class Handoff:
         """Does ``chat`` still have handed-over replies waiting in the outbox?"""
         if not _numeric(chat):
             return False
+        known = _KNOWN.get()
+        if known is not None and known.chat == int(chat) and known.owes is not None:
+            return known.owes  # read with the update's first read (see the module docstring)
         try:
             async with self.db.read_connection() as conn:
                 return await _last_due(conn, int(chat)) is not None
@@ -98,6 +148,7 @@ class Handoff:
                                 buttons=buttons, priority=RECEIPT_PRIORITY, silent=silent)
             row.next_attempt_at = due
         self.handed += 1
+        learned(chat, True)
         log.warning("a reply to chat %s was refused by Telegram (429) for longer than we wait: "
                     "handed to the outbox (delivery %s, due %s)", chat, row.id, due.isoformat())
         self.wake()
@@ -105,9 +156,12 @@ class Handoff:
                 "chat": {"id": int(chat), "type": "private"}, "text": text}
 
 
-# Asked before every handler send to a chat: built once, run as Core.
-_LAST_DUE = select(func.max(Delivery.next_attempt_at)).where(
-    Delivery.chat_id == bindparam("chat"), Delivery.kind == KIND, Delivery.status == "pending")
+# A chat's handed-over replies still waiting (bound parameter ``chat``): the partial index's
+# conditions, so it reads only that index. Also asked by each update's first read.
+WAITING_FOR_CHAT = and_(Delivery.chat_id == bindparam("chat"), Delivery.kind == KIND,
+                        Delivery.status == "pending")
+# Asked before a handler's send to a chat the update did not read it for: built once, Core.
+_LAST_DUE = select(func.max(Delivery.next_attempt_at)).where(WAITING_FOR_CHAT)
 
 
 async def _last_due(db: AsyncSession | AsyncConnection, chat: int) -> datetime | None:

@@ -24,6 +24,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from bot import logs
+from bot.delivery import handoff
 from bot.delivery.pacing import handling_chat
 from bot.metrics import Metrics
 
@@ -51,7 +52,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         try:
             async with lock:
                 with logs.scope(update_id=getattr(update, "update_id", None)), \
-                        self.metrics.handling(update), handling_chat(chat):
+                        self.metrics.handling(update), handling_chat(chat), \
+                        handoff.answering(chat):
                     if self.shared is None:
                         await coroutine
                     else:

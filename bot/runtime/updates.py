@@ -39,9 +39,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot import audit
+from bot.delivery import handoff
 from storage.rows import column_keys, detached
 from storage.db import Database
-from storage.models import Person, PersonRole, ProcessedUpdate
+from storage.models import Delivery, Person, PersonRole, ProcessedUpdate
 
 KEEP = timedelta(days=7)
 
@@ -56,43 +57,51 @@ async def seen_in(conn: AsyncConnection, update_id: int) -> bool:
     return row.first() is not None
 
 
-# The sender (every column of their ``people`` row) and their roles, and whether the update
-# was handled, in one Core statement: every update from a linked person asks both (issue 18).
+# The sender (every column of their ``people`` row) and their roles, whether the update was
+# handled, and whether its chat owes handed-over replies (``bot/delivery/handoff.py``), in one
+# Core statement: every update from a linked person asks all three (issue 18).
 _PEOPLE = Person.__table__
 _ROLES = PersonRole.__table__
 _PERSON_KEYS = column_keys(Person)
 _SENDER_AND_SEEN = (
     select(*_PEOPLE.c, _ROLES.c.role,
-           exists().where(_PROCESSED.c.update_id == bindparam("update_id")).label("seen"))
+           exists().where(_PROCESSED.c.update_id == bindparam("update_id")).label("seen"),
+           exists().where(handoff.WAITING_FOR_CHAT).select_from(Delivery).label("owes"))
     .select_from(_PEOPLE.outerjoin(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id))
     .where(_PEOPLE.c.telegram_user_id == bindparam("telegram_user_id"))
 )
 
 
 async def seen_and_sender(conn: AsyncConnection, update_id: int, telegram_user_id: int,
+                          chat: int | None = None,
                           ) -> tuple[bool, Person | None, frozenset[str]]:
     """Whether this update id was already handled (:func:`seen_in`), and the person linked to
     its sender with their roles (None and no roles: nobody is), in one statement when
-    somebody is linked (two when nobody is)."""
+    somebody is linked (two when nobody is). The same statement reads whether ``chat`` (the
+    update's) owes handed-over replies, kept for the rest of the update
+    (``handoff.learned``), so its handlers' sends need not ask."""
     rows = (await conn.execute(_SENDER_AND_SEEN, {"update_id": update_id,
-                                                  "telegram_user_id": telegram_user_id})
+                                                  "telegram_user_id": telegram_user_id,
+                                                  "chat": chat})
             ).all()
     if not rows:
         return await seen_in(conn, update_id), None, frozenset()
     first = rows[0]
+    if chat is not None:
+        handoff.learned(chat, bool(first.owes))
     return (bool(first.seen), detached(Person, _PERSON_KEYS, first),
             frozenset(row.role for row in rows if row.role is not None))
 
 
 async def check(db: Database, update_id: int, telegram_user_id: int | None,
-                ) -> tuple[bool, Person | None, frozenset[str]]:
+                chat: int | None = None) -> tuple[bool, Person | None, frozenset[str]]:
     """:func:`seen_and_sender` (:func:`seen_in` when the update has no sender) as the one read
     on a connection of its own (``Database.read_connection``: no ORM session; on PostgreSQL
     one round trip)."""
     async with db.read_connection() as conn:
         if telegram_user_id is None:
             return await seen_in(conn, update_id), None, frozenset()
-        return await seen_and_sender(conn, update_id, telegram_user_id)
+        return await seen_and_sender(conn, update_id, telegram_user_id, chat)
 
 
 @dataclass(frozen=True)

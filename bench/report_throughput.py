@@ -61,6 +61,18 @@ also the captured statements, transactions and connections opened per report.
 On PostgreSQL the server's CPU is in neither figure. ``--no-db-floor`` skips all
 this (one fosterbot run fewer, no replays).
 
+Judged: the issue's target (fosterbot ≤ 1.5× the paced floor) on SQLite; on PostgreSQL
+fosterbot ≤ 1.5× (floor + database). Decision (issue 18): the floor has no database, and on
+PostgreSQL every statement is a round trip whose socket write, read and event-loop turn are
+the client process's CPU even through the bare driver (the replay measures them: 5–6 ms a
+report, a fifth of the floor), where SQLite's are a call into a library. Against the bare
+floor that left SQLAlchemy and all of fosterbot's own logic a third less room on PostgreSQL
+than on SQLite, less than the floor's own spread between rounds. Against floor + database
+fosterbot is still charged for SQLAlchemy and everything that is ours, and the number of
+statements and transactions per report is held by ``tests/test_statement_budget.py`` (and
+counted here with ``--round-trips``), so that replaying more of them cannot raise the floor
+unnoticed. Both ratios are printed for both databases, with the verdict.
+
 The CPU figures move by ±15 % from run to run on a shared machine;
 ``--rounds K`` runs fosterbot, the floors (and the replay) K times, alternating,
 and judges by the median of the K ratios (the details printed are the first
@@ -110,6 +122,7 @@ CATEGORY = "Other / general update"
 # connection is open and has prepared the statements before the measured reports (a cost
 # paid once per connection, after a start: with 5 here, most of the burst's connections were
 # new, and 4.7 statements a report were prepared again).
+TARGET = 1.5  # fosterbot's CPU per report at most this times the floor's (issue 18)
 WARMUP = 20
 
 
@@ -375,6 +388,19 @@ def _print_db_floor(args, capture: dict, rounds: list, replays: list[dict]) -> N
     if args.postgres:
         print("  (PostgreSQL: the server's CPU is in neither the replay's figure nor the bot's; "
               "both are the client process's only)")
+    _print_verdict(args, med[4], med[5])
+
+
+def _print_verdict(args, plain: float, with_database: float) -> None:
+    """The target as judged (see the module's docstring, "Judged"): the issue's ratio on
+    SQLite, the ratio to floor + database on PostgreSQL; both printed on both."""
+    def met(ratio: float) -> str:
+        return "met" if ratio <= TARGET else "NOT met"
+    judged = with_database if args.postgres else plain
+    print(f"judged (issue 18, target ≤ {TARGET}x; medians of the rounds): fosterbot / floor "
+          f"{plain:.2f}x ({met(plain)}), fosterbot / (floor + database) {with_database:.2f}x "
+          f"({met(with_database)}); on {'PostgreSQL' if args.postgres else 'SQLite'} the "
+          f"target is judged on the {'second' if args.postgres else 'first'}: {met(judged)}")
 
 
 async def main() -> None:
@@ -465,7 +491,7 @@ async def main() -> None:
                                                for name, _, _ in args.floors] for o, fl in rounds]
     first = table[0]
     print(f"CPU per report: fosterbot {first[0]:.1f} ms; {judged} floor {first[1]:.1f} ms, ratio "
-          f"{first[0] / first[1]:.2f}x (target ≤ 1.5x)"
+          f"{first[0] / first[1]:.2f}x (target ≤ {TARGET}x)"
           + "".join(f"; {name} floor {first[k]:.1f} ms, ratio {first[0] / first[k]:.2f}x"
                     for k, (name, _, _) in enumerate(args.floors[1:], 2)))
     if len(rounds) > 1:
@@ -481,12 +507,18 @@ async def main() -> None:
         print(f"  median | {med[0]:6.1f}    | " + " | ".join(
             f"{med[j]:5.1f}, {med[j + 1]:.2f}x" for j in range(1, len(med), 2))
               + "  (medians of each column)")
-        print(f"  median ratio to the {judged} floor {med[2]:.2f}x (target ≤ 1.5x); median "
-              f"reports per bot-CPU-second {statistics.median(args.n / o['bot_cpu'] for o, _ in rounds):.1f}")
+        per_second = statistics.median(args.n / o["bot_cpu"] for o, _ in rounds)
+        print(f"  median ratio to the {judged} floor {med[2]:.2f}x (target ≤ {TARGET}x); median "
+              f"reports per bot-CPU-second {per_second:.1f}")
     if args.unfaithful:
         print(f"floor + database: NOT MEASURED ({args.unfaithful[:600]})")
     elif capture is not None:
         _print_db_floor(args, capture, rounds, replays)
+    if args.unfaithful or capture is None:
+        plain = statistics.median(o["bot_cpu"] / fl[judged]["bot_cpu"] for o, fl in rounds)
+        print(f"judged (issue 18, target ≤ {TARGET}x): fosterbot / floor {plain:.2f}x; "
+              + ("not judged: PostgreSQL is judged against floor + database, not measured"
+                 if args.postgres else ("met" if plain <= TARGET else "NOT met")))
     cpu_bound = args.n / ours["bot_cpu"] if ours["bot_cpu"] else float("inf")
     print(f"reports/s if the bot had one core to itself (reports / bot CPU s): {cpu_bound:.1f} "
           f"(target ≥ 100)")

@@ -11,6 +11,8 @@ measured twice (the second is printed; the first warms caches and prepares):
 * **SQLAlchemy Core**: one built-once ``SELECT … WHERE update_id = :id`` on
   ``processed_updates`` through ``AsyncConnection.execute`` on one held connection, and with
   a checkout around each (the bot's usual shape: ``read_connection`` for one statement);
+  on PostgreSQL also on an engine created autocommit, with a pool of its own, to show what
+  switching the shared pool's connections to autocommit and back costs;
 * **raw driver**: the same statement through asyncpg's own connection (PostgreSQL) or
   through ``exec_driver_sql`` (SQLite, on the bot's in-loop driver), no SQLAlchemy
   execution layer.
@@ -32,8 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench._common import machine, scratch_database
+from storage import pg_pool
 from storage.db import Database
 from storage.models import ProcessedUpdate
 
@@ -74,6 +78,21 @@ async def measure(url: str, n: int) -> dict[str, float]:
         out["checkout and return, a transaction (write_connection)"] = await _per_op(
             n, write_checkout)
         out["Core statement with its own checkout"] = await _per_op(n, checkout_and_core)
+        if db.is_postgres:
+            # What ``read_connection``'s AUTOCOMMIT execution option costs on the shared pool
+            # (set at each checkout, reset at each return): the same on an engine made
+            # autocommit when created, with a pool of its own (not what the bot does).
+            own = create_async_engine(url, isolation_level="AUTOCOMMIT", **pg_pool.pool_options())
+            pg_pool.check_before_use(own)
+            try:
+                async def own_engine(i: int) -> None:
+                    async with own.connect() as conn:
+                        (await conn.execute(_ONE, {"update_id": i})).first()
+
+                out["the same on an engine autocommit from creation"] = await _per_op(
+                    n, own_engine)
+            finally:
+                await own.dispose()
         async with db.read_connection() as conn:
             async def core(i: int) -> None:
                 (await conn.execute(_ONE, {"update_id": i})).first()

@@ -160,13 +160,14 @@ class Handoff:
 # conditions, so it reads only that index. Also asked by each update's first read.
 WAITING_FOR_CHAT = and_(Delivery.chat_id == bindparam("chat"), Delivery.kind == KIND,
                         Delivery.status == "pending")
-# Asked before a handler's send to a chat the update did not read it for: built once, Core.
+# When the chat's last waiting reply is due: asked by each hand-over, and before a send to
+# a chat the update did not read it for. Built once, run as Core.
 _LAST_DUE = select(func.max(Delivery.next_attempt_at)).where(WAITING_FOR_CHAT)
 
 
 async def _last_due(db: AsyncSession | AsyncConnection, chat: int) -> datetime | None:
     """When the last reply handed over for ``chat`` and still waiting is due (None: none
-    waits). Its conditions are the partial index's, so it reads only that index."""
+    waits)."""
     return (await db.execute(_LAST_DUE, {"chat": chat})).scalar_one_or_none()
 
 
